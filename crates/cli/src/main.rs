@@ -1,0 +1,5 @@
+//! The `gauntlet` binary: argument parsing and wiring only.
+
+fn main() {
+    println!("gauntlet");
+}

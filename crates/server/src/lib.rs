@@ -1,0 +1,1 @@
+//! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
