@@ -1,5 +1,89 @@
 //! The `gauntlet` binary: argument parsing and wiring only.
+//!
+//! Exit codes (CONTRACTS §1): 0 success; 1 the work ran but failed; 2 bad usage or
+//! bad input; 3 the host cannot provide the isolation asked for.
 
-fn main() {
-    println!("gauntlet");
+mod cmd_exercises;
+mod cmd_grade;
+mod cmd_sandbox;
+mod cmd_serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "gauntlet", version, about = "Grade untrusted code, safely")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// HTTP API + embedded workers + embedded SQLite store.
+    Serve(cmd_serve::ServeArgs),
+    /// A standalone worker against a shared database.
+    Worker(cmd_serve::WorkerArgs),
+    /// Run commands in the sandbox.
+    #[command(subcommand)]
+    Sandbox(cmd_sandbox::SandboxCommand),
+    /// Exercise packages.
+    #[command(subcommand)]
+    Exercises(cmd_exercises::ExercisesCommand),
+    /// Grade one submission locally, no server.
+    Grade(cmd_grade::GradeArgs),
+}
+
+/// An error that knows its exit code; everything else at this edge is `anyhow`.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Exit {
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        Exit {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+    pub fn unsupported(message: impl std::fmt::Display) -> Self {
+        Exit {
+            code: 3,
+            message: message.to_string(),
+        }
+    }
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        Exit {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => cmd_serve::serve(args),
+        Command::Worker(args) => cmd_serve::worker(args),
+        Command::Sandbox(cmd) => cmd_sandbox::run(cmd),
+        Command::Exercises(cmd) => cmd_exercises::run(cmd),
+        Command::Grade(args) => cmd_grade::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(exit) => {
+            eprintln!("gauntlet: {}", exit.message);
+            ExitCode::from(exit.code)
+        }
+    }
 }
