@@ -1,0 +1,145 @@
+// Hardhat configuration of Gauntlet's `hardhat` runtime.
+//
+// One file for every exercise: it lives in the prepared toolchain (read-only inside
+// the sandbox, at /opt/gauntlet/hardhat) and is named with `--config`; the project
+// root is the working directory, the exercise workspace. See README.md beside it.
+//
+// What it pins:
+// - the compiler: solc 0.8.30 from the npm `solc` package (solcjs), never a download;
+// - compile output cached by content hash (lib/compile-cache.js), shared across runs
+//   through a directory the runtime binds writable;
+// - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
+//   used by default, with Anvil's unlocked dev accounts;
+// - the results: mocha's TAP 13 reporter on stdout, nothing else on stdout; compile
+//   logs go to stderr, and a compile failure adds the line
+//   `gauntlet-hardhat: compile_error` on stderr before Hardhat exits non-zero.
+
+"use strict";
+
+const path = require("path");
+const { subtask } = require("hardhat/config");
+const {
+  TASK_COMPILE_SOLIDITY,
+  TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
+  TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT,
+  TASK_COMPILE_SOLIDITY_RUN_SOLCJS,
+} = require("hardhat/builtin-tasks/task-names");
+
+require("@nomicfoundation/hardhat-ethers");
+require("@nomicfoundation/hardhat-chai-matchers");
+
+const compileCache = require("./lib/compile-cache");
+
+// The one compiler. LONG_VERSION is what `require("solc").version()` reports
+// (verify.sh checks it), written out so that no run pays for loading soljson.js
+// just to learn its name.
+const SOLC_VERSION = "0.8.30";
+const SOLC_LONG_VERSION = "0.8.30+commit.73712a01";
+const SOLC_JS_PATH = require.resolve("solc/soljson.js");
+const EVM_VERSION = "prague"; // Anvil runs with `--hardfork prague` to match
+
+// Where compile outputs are shared between runs: $HARDHAT_COMPILE_CACHE when set
+// (local use, verify.sh, benchmarks), else the fixed path the runtime binds
+// writable into the sandbox, so the sandbox's environment stays minimal. No usable
+// directory means no cache, never a failure.
+const DEFAULT_COMPILE_CACHE = "/opt/gauntlet/compile-cache";
+const COMPILE_CACHE_DIR = process.env.HARDHAT_COMPILE_CACHE || DEFAULT_COMPILE_CACHE;
+
+// HardhatError numbers that mean "the submitted sources do not compile": the
+// resolver's (imports: HH4xx), the compile tasks' (HH6xx, HH600 is solc's own
+// errors), and source names (HH10xx, e.g. an import with the wrong casing).
+function isCompileError(error) {
+  const number = error?.errorDescriptor?.number;
+  if (typeof number !== "number") return false;
+  return (
+    (number >= 400 && number < 500) ||
+    (number >= 600 && number < 700) ||
+    (number >= 1000 && number < 1100)
+  );
+}
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
+  if (solcVersion !== SOLC_VERSION) {
+    throw new Error(
+      `this toolchain ships only solc ${SOLC_VERSION}, not ${solcVersion}`,
+    );
+  }
+  return {
+    version: SOLC_VERSION,
+    longVersion: SOLC_LONG_VERSION,
+    compilerPath: SOLC_JS_PATH,
+    isSolcJs: true,
+  };
+});
+
+subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async (args, _hre, runSuper) => {
+  if (!compileCache.isUsableDir(COMPILE_CACHE_DIR)) {
+    return runSuper(args);
+  }
+  const key = compileCache.cacheKey(SOLC_LONG_VERSION, args.input);
+  const cached = compileCache.read(COMPILE_CACHE_DIR, key);
+  if (cached !== undefined) {
+    return cached;
+  }
+  const output = await runSuper(args);
+  compileCache.write(COMPILE_CACHE_DIR, key, output);
+  return output;
+});
+
+// Keep stdout for the TAP stream: the "compiled N files" line goes to stderr.
+subtask(TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT, async ({ compilationJobs }) => {
+  let count = 0;
+  for (const job of compilationJobs) {
+    count += job.getResolvedFiles().filter((file) => job.emitsArtifacts(file)).length;
+  }
+  if (count > 0) {
+    process.stderr.write(
+      `Compiled ${count} Solidity file${count === 1 ? "" : "s"} with solc ${SOLC_VERSION} (evm ${EVM_VERSION})\n`,
+    );
+  }
+});
+
+subtask(TASK_COMPILE_SOLIDITY, async (args, _hre, runSuper) => {
+  try {
+    return await runSuper(args);
+  } catch (error) {
+    if (isCompileError(error)) {
+      process.stderr.write("gauntlet-hardhat: compile_error\n");
+    }
+    throw error;
+  }
+});
+
+const root = process.cwd();
+
+/** @type import('hardhat/config').HardhatUserConfig */
+module.exports = {
+  defaultNetwork: "gauntlet",
+  networks: {
+    gauntlet: {
+      url: process.env.RPC_URL || "http://127.0.0.1:8545",
+      chainId: 31337,
+      accounts: "remote",
+      timeout: 20000,
+    },
+  },
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      evmVersion: EVM_VERSION,
+      optimizer: { enabled: false },
+    },
+  },
+  paths: {
+    root,
+    sources: path.join(root, "contracts"),
+    tests: path.join(root, "tests"),
+    cache: path.join(root, "cache"),
+    artifacts: path.join(root, "artifacts"),
+  },
+  mocha: {
+    reporter: "tap",
+    reporterOptions: { tapVersion: "13" },
+    timeout: 20000,
+  },
+};
