@@ -14,7 +14,9 @@ import traceback
 
 # Everything the harness needs is imported before the workspace joins sys.path, so a
 # learner's json.py cannot stand in for the standard library here.
-sys.path.insert(0, os.getcwd())
+# The tests folder comes first, so its probe modules cannot be shadowed by a file in
+# the workspace root (an archive submission may add files there).
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()]
 
 reply_fd = int(sys.argv[1])
 os.set_inheritable(reply_fd, False)

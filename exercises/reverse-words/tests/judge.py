@@ -463,7 +463,8 @@ class Suite:
                 continue
             tag = "failure" if status == "fail" else "error"
             text = _xml_text(message)
-            first = text.splitlines()[0] if text else tag
+            first = " / ".join(line.strip() for line in text.splitlines() if line.strip())
+            first = first if len(first) <= 300 else first[:300] + "..."
             lines.append(head + ">")
             lines.append(f"      <{tag} message={quoteattr(first)}>{escape(text)}</{tag}>")
             lines.append("    </testcase>")
