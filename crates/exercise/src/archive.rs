@@ -1,0 +1,314 @@
+//! `archive` submissions: a ZIP checked entry by entry and extracted by our own loop
+//! into a fresh folder, which is removed again if anything is refused.
+//!
+//! Two passes. The first reads only the central directory and refuses, before anything is
+//! written: too many entries, bad or protected paths, duplicates (also ones differing only
+//! in case), a path that is both a file and a folder, symlinks, devices, fifos, encrypted
+//! entries and compression methods other than stored and deflate. The second inflates each
+//! file and counts the bytes as they come out (the sizes in the headers are never trusted),
+//! stopping one byte past whichever cap applies: per entry, in total, or the ratio.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+use zip::{CompressionMethod, ZipArchive};
+
+use crate::fsutil::FreshDir;
+use crate::package::{tests_dir, Exercise, SubmissionKind};
+use crate::path::{PathError, RelPath};
+use crate::units::format_size;
+
+/// The caps of one archive submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Largest ZIP accepted, in bytes.
+    pub max_compressed_bytes: u64,
+    /// Most bytes all entries may inflate to together.
+    pub max_total_bytes: u64,
+    /// Most entries (files and folders).
+    pub max_entries: usize,
+    /// Most bytes one entry may inflate to.
+    pub max_entry_bytes: u64,
+    /// Most an entry may inflate relative to its compressed size (`100` means 100:1).
+    /// Entries that inflate to at most [`ArchiveLimits::ratio_grace_bytes`] are exempt, so
+    /// a small file of repeated characters is not refused.
+    pub max_ratio: u64,
+    pub ratio_grace_bytes: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            max_compressed_bytes: 10 << 20,
+            max_total_bytes: 50 << 20,
+            max_entries: 1000,
+            max_entry_bytes: 10 << 20,
+            max_ratio: 100,
+            ratio_grace_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Why an archive was refused, or could not be written. One line naming the entry.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("this exercise takes files, not an archive")]
+    WrongKind,
+    #[error("archive is {len} bytes, more than the {} cap", format_size(*max))]
+    TooLarge { len: u64, max: u64 },
+    #[error("not a valid ZIP archive: {reason}")]
+    Malformed { reason: String },
+    #[error("archive has {count} entries, more than the {max} allowed")]
+    TooManyEntries { count: usize, max: usize },
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{path}: symlinks are not allowed")]
+    Symlink { path: String },
+    #[error("{path}: devices, fifos and sockets are not allowed")]
+    Special { path: String },
+    #[error("{path}: encrypted entries are not allowed")]
+    Encrypted { path: String },
+    #[error("{path}: compression method {method} is not supported (use stored or deflate)")]
+    UnsupportedMethod { path: String, method: String },
+    #[error("{path}: appears twice in the archive")]
+    Duplicate { path: String },
+    #[error("{path}: differs from {other} only in letter case")]
+    CaseDuplicate { path: String, other: String },
+    #[error("{path}: is both a file and a folder in the archive")]
+    FileDirConflict { path: String },
+    #[error("{path}: inside the protected path {protected}/")]
+    Protected { path: String, protected: String },
+    #[error("{path}: inflates to more than the {} per-file cap", format_size(*max))]
+    EntryTooLarge { path: String, max: u64 },
+    #[error("{path}: the archive inflates to more than the {} total cap here", format_size(*max))]
+    TotalTooLarge { path: String, max: u64 },
+    #[error("{path}: compression ratio above {max_ratio}:1")]
+    Ratio { path: String, max_ratio: u64 },
+    #[error("{path}: cannot be read: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFLNK: u32 = 0o120000;
+
+/// One entry, checked.
+struct Entry {
+    index: usize,
+    path: RelPath,
+    is_dir: bool,
+    compressed: u64,
+}
+
+/// Checks `bytes` as a ZIP for `exercise` and extracts it into `dest`, which this call
+/// creates (its parent must exist, `dest` must not). Nothing may land in `tests/` or any
+/// of `protected` (paths relative to the workspace root, such as a runtime's
+/// `node_modules`). On any error `dest` is removed again. Returns the files written.
+pub fn extract_archive(
+    exercise: &Exercise,
+    bytes: &[u8],
+    dest: &Path,
+    protected: &[RelPath],
+    limits: &ArchiveLimits,
+) -> Result<Vec<RelPath>, ArchiveError> {
+    if exercise.submission != SubmissionKind::Archive {
+        return Err(ArchiveError::WrongKind);
+    }
+    let mut archive = open(bytes, limits)?;
+    let mut protected = protected.to_vec();
+    protected.push(tests_dir());
+    let entries = check_entries(&archive, &protected, limits)?;
+
+    let err = |path: PathBuf| move |source| ArchiveError::Write { path, source };
+    let root = FreshDir::create(dest).map_err(err(dest.to_owned()))?;
+    let mut total = 0u64;
+    let mut written = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    for e in &entries {
+        let target = e.path.under(dest);
+        if e.is_dir {
+            root.create_dir_all(&e.path).map_err(err(target))?;
+            continue;
+        }
+        let read_err = |z: zip::result::ZipError| ArchiveError::Read {
+            path: e.path.to_string(),
+            reason: z.to_string(),
+        };
+        let reader = archive.by_index(e.index).map_err(read_err)?;
+        let mut out = root.create_file(&e.path).map_err(err(target.clone()))?;
+
+        // The most this entry may inflate to, and which cap that is.
+        let ratio_cap = e
+            .compressed
+            .saturating_mul(limits.max_ratio)
+            .max(limits.ratio_grace_bytes);
+        let total_left = limits.max_total_bytes - total;
+        let budget = limits.max_entry_bytes.min(total_left).min(ratio_cap);
+        let over = || {
+            let path = e.path.to_string();
+            if budget == total_left {
+                ArchiveError::TotalTooLarge {
+                    path,
+                    max: limits.max_total_bytes,
+                }
+            } else if budget == limits.max_entry_bytes {
+                ArchiveError::EntryTooLarge {
+                    path,
+                    max: limits.max_entry_bytes,
+                }
+            } else {
+                ArchiveError::Ratio {
+                    path,
+                    max_ratio: limits.max_ratio,
+                }
+            }
+        };
+        // Never inflate more than one byte past the budget.
+        let mut reader = reader.take(budget + 1);
+        let mut n_entry = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(|io| ArchiveError::Read {
+                path: e.path.to_string(),
+                reason: io.to_string(),
+            })?;
+            if n == 0 {
+                break;
+            }
+            n_entry += n as u64;
+            if n_entry > budget {
+                return Err(over());
+            }
+            out.write_all(&buf[..n]).map_err(err(target.clone()))?;
+        }
+        total += n_entry;
+        written.push(e.path.clone());
+    }
+    root.keep();
+    Ok(written)
+}
+
+fn open<'a>(
+    bytes: &'a [u8],
+    limits: &ArchiveLimits,
+) -> Result<ZipArchive<Cursor<&'a [u8]>>, ArchiveError> {
+    let len = bytes.len() as u64;
+    if len > limits.max_compressed_bytes {
+        return Err(ArchiveError::TooLarge {
+            len,
+            max: limits.max_compressed_bytes,
+        });
+    }
+    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Malformed {
+        reason: e.to_string(),
+    })?;
+    if archive.len() > limits.max_entries {
+        return Err(ArchiveError::TooManyEntries {
+            count: archive.len(),
+            max: limits.max_entries,
+        });
+    }
+    Ok(archive)
+}
+
+/// The first pass: the central directory only, nothing inflated or written.
+fn check_entries(
+    archive: &ZipArchive<Cursor<&[u8]>>,
+    protected: &[RelPath],
+    limits: &ArchiveLimits,
+) -> Result<Vec<Entry>, ArchiveError> {
+    let mut entries = Vec::with_capacity(archive.len());
+    let mut exact = BTreeSet::new();
+    let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    for index in 0..archive.len() {
+        let data = archive
+            .by_index_data(index)
+            .map_err(|e| ArchiveError::Malformed {
+                reason: e.to_string(),
+            })?;
+        let raw = data.name_raw();
+        let shown = String::from_utf8_lossy(raw)
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let (name, dir_by_name) = match raw.strip_suffix(b"/") {
+            Some(stripped) => (stripped, true),
+            None => (raw, false),
+        };
+        let path = RelPath::parse_bytes(name)?;
+        let mode = data.unix_mode().unwrap_or(0);
+        let is_dir = match mode & S_IFMT {
+            0 | S_IFREG if !dir_by_name => false,
+            0 | S_IFDIR if dir_by_name => true,
+            S_IFDIR => true,
+            S_IFLNK => return Err(ArchiveError::Symlink { path: shown }),
+            S_IFREG => {
+                // A "regular file" whose name ends in `/` cannot be created as written.
+                return Err(ArchiveError::FileDirConflict { path: shown });
+            }
+            _ => return Err(ArchiveError::Special { path: shown }),
+        };
+        if data.encrypted() {
+            return Err(ArchiveError::Encrypted { path: shown });
+        }
+        let method = data.compression();
+        if !is_dir
+            && !matches!(
+                method,
+                CompressionMethod::Stored | CompressionMethod::Deflated
+            )
+        {
+            return Err(ArchiveError::UnsupportedMethod {
+                path: shown,
+                method: method.to_string(),
+            });
+        }
+        if let Some(p) = protected.iter().find(|p| path.is_within(p)) {
+            return Err(ArchiveError::Protected {
+                path: shown,
+                protected: p.to_string(),
+            });
+        }
+        // Header sizes are never trusted to accept, but a declared size over a cap is
+        // reason enough to refuse before inflating anything.
+        if data.size() > limits.max_entry_bytes {
+            return Err(ArchiveError::EntryTooLarge {
+                path: shown,
+                max: limits.max_entry_bytes,
+            });
+        }
+        if !exact.insert(path.clone()) {
+            return Err(ArchiveError::Duplicate { path: shown });
+        }
+        let key = path.as_str().to_lowercase();
+        if let Some(other) = folded.insert(key, path.to_string()) {
+            return Err(ArchiveError::CaseDuplicate { path: shown, other });
+        }
+        entries.push(Entry {
+            index,
+            path,
+            is_dir,
+            compressed: data.compressed_size(),
+        });
+    }
+    // A file may not also be a folder, explicitly or as some other entry's ancestor.
+    let files: BTreeSet<&RelPath> = entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| &e.path)
+        .collect();
+    for e in &entries {
+        if let Some(a) = e.path.ancestors().find(|a| files.contains(a)) {
+            return Err(ArchiveError::FileDirConflict {
+                path: a.to_string(),
+            });
+        }
+    }
+    Ok(entries)
+}

@@ -1,0 +1,952 @@
+//! Exercise packages (CONTRACTS §3): `exercise.yaml` read strictly and the folder layout
+//! checked, giving an [`Exercise`] whose `content_hash` names this version of the package.
+//!
+//! Every value is checked while the YAML is read (a visitor per kind of scalar), so an
+//! error carries the file, the key path (`limits.wall_time`) and the line. Aliases are
+//! bounded three ways: the file is capped at [`MAX_MANIFEST_BYTES`] before parsing, every
+//! list and string has a cap that is checked element by element, and the YAML library
+//! refuses documents whose alias expansions exceed a budget (a "billion laughs" fails with
+//! `repetition limit exceeded`).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Read;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::open_nofollow;
+use crate::path::RelPath;
+use crate::scoring::Scoring;
+use crate::units::{format_duration, format_size, parse_duration, parse_size};
+
+/// Largest accepted `exercise.yaml`, checked before it is parsed.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+/// `max_bytes` of a starter file when the YAML leaves it out.
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 10;
+/// Largest `max_bytes` a starter file may declare.
+pub const MAX_MAX_BYTES: u64 = 256 << 10;
+/// Longest `title`, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Most entries in `starter.files`.
+pub const MAX_STARTER_FILES: usize = 64;
+/// Most arguments in `test.command`.
+pub const MAX_COMMAND_ARGS: usize = 64;
+/// Longest argument of `test.command`, in bytes.
+pub const MAX_ARG_BYTES: usize = 4096;
+/// Most regular files in a package (all folders together).
+pub const MAX_PACKAGE_FILES: usize = 10_000;
+/// Most bytes in a package (all files together).
+pub const MAX_PACKAGE_BYTES: u64 = 256 << 20;
+/// Deepest folder nesting in a package.
+const MAX_PACKAGE_DEPTH: usize = 32;
+
+/// The manifest's file name inside a package.
+pub const MANIFEST: &str = "exercise.yaml";
+
+/// `[a-z0-9][a-z0-9-]{0,63}`; only built by validation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ExerciseId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("exercise id {id:?} does not match [a-z0-9][a-z0-9-]{{0,63}}")]
+    Invalid { id: String },
+}
+
+impl ExerciseId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 64
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b.iter()
+                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        if ok {
+            Ok(ExerciseId(s.to_owned()))
+        } else {
+            Err(IdError::Invalid {
+                id: s.chars().take(80).collect(),
+            })
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExerciseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmissionKind {
+    Files,
+    Archive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StarterFile {
+    pub path: RelPath,
+    pub max_bytes: u64,
+}
+
+/// Optional per-exercise limits; `None` means "the server's default".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExerciseLimits {
+    pub wall_time: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub cpu_time: Option<Duration>,
+    pub memory: Option<u64>,
+    pub pids: Option<u64>,
+    pub output: Option<u64>,
+}
+
+/// The server's ceilings: an exercise may ask for less, never for more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maxima {
+    pub wall_time: Duration,
+    pub idle_timeout: Duration,
+    pub cpu_time: Duration,
+    pub memory: u64,
+    pub pids: u64,
+    pub output: u64,
+}
+
+impl Default for Maxima {
+    fn default() -> Self {
+        Maxima {
+            wall_time: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            cpu_time: Duration::from_secs(30),
+            memory: 1 << 30,
+            pids: 256,
+            output: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultsFormat {
+    Tap,
+    /// A JUnit XML file at this workspace path.
+    Junit(RelPath),
+    ExitCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestSpec {
+    pub command: Vec<String>,
+    pub results: ResultsFormat,
+}
+
+/// What `exercise.yaml` says, validated; [`Exercise`] adds the folder and the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub id: ExerciseId,
+    pub title: String,
+    /// `[a-z0-9-]{1,32}`; whether the server knows it is the caller's check.
+    pub runtime: String,
+    pub submission: SubmissionKind,
+    pub starter_files: Vec<StarterFile>,
+    pub limits: ExerciseLimits,
+    pub test: Option<TestSpec>,
+    pub scoring: Scoring,
+}
+
+/// A loaded, validated package.
+#[derive(Debug, Clone)]
+pub struct Exercise {
+    pub id: ExerciseId,
+    pub title: String,
+    pub runtime: String,
+    pub submission: SubmissionKind,
+    pub starter_files: Vec<StarterFile>,
+    pub limits: ExerciseLimits,
+    /// `None` when the runtime supplies the default.
+    pub test: Option<TestSpec>,
+    pub scoring: Scoring,
+    /// The package folder.
+    pub dir: PathBuf,
+    /// Hex SHA-256 over every file of the package (paths and contents): the version.
+    /// See [`content_hash`] for the exact framing.
+    pub content_hash: String,
+}
+
+impl Exercise {
+    /// The starter entry for `path`, if a submission may write it.
+    pub fn starter_file(&self, path: &RelPath) -> Option<&StarterFile> {
+        self.starter_files.iter().find(|f| &f.path == path)
+    }
+}
+
+/// Why a package was refused. Every message names the file (and, for YAML, the key and
+/// the line when the YAML library knows it).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: file is larger than the {} cap", path.display(), format_size(*max))]
+    TooLarge { path: PathBuf, max: u64 },
+    #[error("{}", yaml_message(file, *line, key, message))]
+    Yaml {
+        file: PathBuf,
+        line: Option<usize>,
+        /// The key path, such as `limits.wall_time` or `starter.files[0].path`; empty for the root.
+        key: String,
+        message: String,
+    },
+    #[error("{}: symlinks are not allowed in a package", path.display())]
+    Symlink { path: PathBuf },
+    #[error("{}: not a regular file or folder", path.display())]
+    NotRegular { path: PathBuf },
+    #[error("{}: file name is not valid UTF-8", path.display())]
+    NotUtf8Name { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Layout { path: PathBuf, message: String },
+    #[error("{}: package has more than {MAX_PACKAGE_FILES} files or {} in total", path.display(), format_size(MAX_PACKAGE_BYTES))]
+    PackageTooLarge { path: PathBuf },
+}
+
+fn yaml_message(file: &Path, line: Option<usize>, key: &str, message: &str) -> String {
+    let mut s = file.display().to_string();
+    if let Some(line) = line {
+        s.push_str(&format!(":{line}"));
+    }
+    if !key.is_empty() {
+        s.push_str(": ");
+        s.push_str(key);
+    }
+    s.push_str(": ");
+    s.push_str(message);
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Reading exercise.yaml
+
+/// What a value's check needs besides the value: the server maxima and the folder name.
+/// Set for the duration of one [`parse_manifest`] call on this thread, so that every check
+/// runs inside the YAML visitor and its error gets the line of the offending value.
+struct Context {
+    maxima: Maxima,
+    folder: Option<String>,
+}
+
+thread_local! {
+    static CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Context>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            CONTEXT.with(|c| *c.borrow_mut() = prev);
+        }
+    }
+    let prev = CONTEXT.with(|c| c.borrow_mut().replace(ctx));
+    let _restore = Restore(prev);
+    f()
+}
+
+fn context<T>(f: impl FnOnce(&Context) -> T) -> T {
+    CONTEXT.with(|c| match c.borrow().as_ref() {
+        Some(ctx) => f(ctx),
+        None => f(&Context {
+            maxima: Maxima::default(),
+            folder: None,
+        }),
+    })
+}
+
+/// Parses and checks `exercise.yaml` text. `file` is only used in messages; `folder`,
+/// when given, is the package folder's name, which `id` must equal.
+pub fn parse_manifest(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    maxima: &Maxima,
+) -> Result<Manifest, LoadError> {
+    if yaml.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(LoadError::TooLarge {
+            path: file.to_owned(),
+            max: MAX_MANIFEST_BYTES,
+        });
+    }
+    let ctx = Context {
+        maxima: maxima.clone(),
+        folder: folder.map(str::to_owned),
+    };
+    let raw: RawManifest = with_context(ctx, || {
+        serde_path_to_error::deserialize(serde_norway::Deserializer::from_slice(yaml))
+    })
+    .map_err(|e| yaml_error(file, e))?;
+    let manifest = Manifest {
+        id: raw.id,
+        title: raw.title,
+        runtime: raw.runtime,
+        submission: raw.submission,
+        starter_files: raw.starter.files,
+        limits: raw.limits.into(),
+        test: raw.test.map(|t| TestSpec {
+            command: t.command.into_iter().map(|a| a.0).collect(),
+            results: t.results,
+        }),
+        scoring: raw.scoring,
+    };
+    if manifest.submission == SubmissionKind::Files && manifest.starter_files.is_empty() {
+        return Err(LoadError::Yaml {
+            file: file.to_owned(),
+            line: None,
+            key: "starter.files".into(),
+            message: "a files exercise needs at least one starter file".into(),
+        });
+    }
+    Ok(manifest)
+}
+
+fn yaml_error(file: &Path, e: serde_path_to_error::Error<serde_norway::Error>) -> LoadError {
+    let key = match e.path().to_string() {
+        k if k == "." => String::new(),
+        k => k,
+    };
+    let inner = e.into_inner();
+    let line = inner.location().map(|l| l.line());
+    let mut message = inner.to_string();
+    // The library appends " at line L column C" and may prefix its own key path;
+    // both are said once, by LoadError's message.
+    if let Some(i) = message.rfind(" at line ") {
+        let tail = &message[i + " at line ".len()..];
+        let is_mark = tail
+            .split(" column ")
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_mark {
+            message.truncate(i);
+        }
+    }
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
+            message = rest.to_owned();
+        }
+    }
+    LoadError::Yaml {
+        file: file.to_owned(),
+        line,
+        key,
+        message,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(deserialize_with = "de_id")]
+    id: ExerciseId,
+    #[serde(deserialize_with = "de_title")]
+    title: String,
+    #[serde(deserialize_with = "de_runtime")]
+    runtime: String,
+    submission: SubmissionKind,
+    starter: RawStarter,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    test: Option<RawTest>,
+    scoring: Scoring,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStarter {
+    #[serde(deserialize_with = "de_starter_files")]
+    files: Vec<StarterFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStarterFile {
+    #[serde(deserialize_with = "de_starter_path")]
+    path: RelPath,
+    #[serde(default = "default_max_bytes", deserialize_with = "de_max_bytes")]
+    max_bytes: u64,
+}
+
+fn default_max_bytes() -> u64 {
+    DEFAULT_MAX_BYTES
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default, deserialize_with = "de_wall_time")]
+    wall_time: Option<Duration>,
+    #[serde(default, deserialize_with = "de_idle_timeout")]
+    idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_cpu_time")]
+    cpu_time: Option<Duration>,
+    #[serde(default, deserialize_with = "de_memory")]
+    memory: Option<u64>,
+    #[serde(default, deserialize_with = "de_pids")]
+    pids: Option<u64>,
+    #[serde(default, deserialize_with = "de_output")]
+    output: Option<u64>,
+}
+
+impl From<RawLimits> for ExerciseLimits {
+    fn from(r: RawLimits) -> Self {
+        ExerciseLimits {
+            wall_time: r.wall_time,
+            idle_timeout: r.idle_timeout,
+            cpu_time: r.cpu_time,
+            memory: r.memory,
+            pids: r.pids,
+            output: r.output,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    #[serde(deserialize_with = "de_command")]
+    command: Vec<Arg>,
+    #[serde(deserialize_with = "de_results")]
+    results: ResultsFormat,
+}
+
+/// One argument of `test.command`.
+struct Arg(String);
+
+impl<'de> Deserialize<'de> for Arg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a command argument", |s| {
+            if s.len() > MAX_ARG_BYTES {
+                Err(format!("argument is longer than {MAX_ARG_BYTES} bytes"))
+            } else if s.contains('\0') {
+                Err("argument contains a NUL byte".into())
+            } else {
+                Ok(Arg(s.to_owned()))
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StarterFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawStarterFile::deserialize(d)?;
+        Ok(StarterFile {
+            path: raw.path,
+            max_bytes: raw.max_bytes,
+        })
+    }
+}
+
+/// Deserializes one scalar as text and checks it with `check` inside the visitor, so a
+/// refusal carries the scalar's line.
+fn scalar<'de, D, T, F>(d: D, expecting: &'static str, check: F) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&str) -> Result<T, String>,
+{
+    struct V<F>(&'static str, F);
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> Visitor<'de> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(expecting, check))
+}
+
+/// A list read element by element, refused as soon as it has more than `max` entries.
+fn capped_seq<'de, D, T>(d: D, max: usize, what: &'static str) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(usize, &'static str, PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {} {}", self.0, self.1)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element()? {
+                if out.len() == self.0 {
+                    return Err(de::Error::custom(format!(
+                        "more than {} {}",
+                        self.0, self.1
+                    )));
+                }
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V(max, what, PhantomData))
+}
+
+fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<ExerciseId, D::Error> {
+    scalar(d, "an exercise id", |s| {
+        let id = ExerciseId::parse(s).map_err(|e| e.to_string())?;
+        context(|ctx| match &ctx.folder {
+            Some(folder) if folder != s => Err(format!(
+                "id {s:?} differs from the package folder name {folder:?}"
+            )),
+            _ => Ok(id),
+        })
+    })
+}
+
+fn de_title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a title", |s| {
+        let s = s.trim();
+        if s.is_empty() {
+            Err("title is empty".into())
+        } else if s.chars().count() > MAX_TITLE_CHARS {
+            Err(format!("title is longer than {MAX_TITLE_CHARS} characters"))
+        } else if s.chars().any(char::is_control) {
+            Err("title contains a control character".into())
+        } else {
+            Ok(s.to_owned())
+        }
+    })
+}
+
+fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a runtime name", |s| {
+        let ok = (1..=32).contains(&s.len())
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        if ok {
+            Ok(s.to_owned())
+        } else {
+            Err(format!(
+                "runtime {:?} does not match [a-z0-9-]{{1,32}}",
+                s.chars().take(40).collect::<String>()
+            ))
+        }
+    })
+}
+
+fn de_starter_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StarterFile>, D::Error> {
+    let files: Vec<StarterFile> = capped_seq(d, MAX_STARTER_FILES, "starter files")?;
+    let mut seen = BTreeSet::new();
+    for f in &files {
+        if !seen.insert(&f.path) {
+            return Err(de::Error::custom(format!(
+                "{} is listed twice",
+                f.path.as_str()
+            )));
+        }
+    }
+    Ok(files)
+}
+
+fn de_starter_path<'de, D: Deserializer<'de>>(d: D) -> Result<RelPath, D::Error> {
+    scalar(d, "a relative path", |s| {
+        let p = RelPath::parse(s).map_err(|e| e.to_string())?;
+        if p.is_within(&tests_dir()) {
+            Err(format!(
+                "{p} is inside tests/, which submissions never write"
+            ))
+        } else {
+            Ok(p)
+        }
+    })
+}
+
+fn de_max_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    scalar(d, "a size in bytes", |s| {
+        let n = parse_size(s).map_err(|e| e.to_string())?;
+        if n == 0 {
+            Err("max_bytes must be above zero".into())
+        } else if n > MAX_MAX_BYTES {
+            Err(format!(
+                "max_bytes {} is above the {} ceiling",
+                format_size(n),
+                format_size(MAX_MAX_BYTES)
+            ))
+        } else {
+            Ok(n)
+        }
+    })
+}
+
+fn de_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arg>, D::Error> {
+    let args: Vec<Arg> = capped_seq(d, MAX_COMMAND_ARGS, "arguments")?;
+    if args.is_empty() {
+        return Err(de::Error::custom("command is empty"));
+    }
+    Ok(args)
+}
+
+fn de_results<'de, D: Deserializer<'de>>(d: D) -> Result<ResultsFormat, D::Error> {
+    scalar(d, "tap, junit:<path> or exit-code", |s| match s {
+        "tap" => Ok(ResultsFormat::Tap),
+        "exit-code" => Ok(ResultsFormat::ExitCode),
+        _ => match s.strip_prefix("junit:") {
+            Some(p) => RelPath::parse(p.trim())
+                .map(ResultsFormat::Junit)
+                .map_err(|e| e.to_string()),
+            None => Err(format!(
+                "results {:?} is not tap, junit:<path> or exit-code",
+                s.chars().take(40).collect::<String>()
+            )),
+        },
+    })
+}
+
+fn duration_limit<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &'static str,
+    max: fn(&Maxima) -> Duration,
+) -> Result<Option<Duration>, D::Error> {
+    scalar(d, "a duration such as 20s", |s| {
+        let v = parse_duration(s).map_err(|e| e.to_string())?;
+        let max = context(|ctx| max(&ctx.maxima));
+        if v.is_zero() {
+            Err(format!("{key} must be above zero"))
+        } else if v > max {
+            Err(format!(
+                "{key} {} is above the server maximum {}",
+                format_duration(v),
+                format_duration(max)
+            ))
+        } else {
+            Ok(Some(v))
+        }
+    })
+}
+
+fn size_limit<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &'static str,
+    max: fn(&Maxima) -> u64,
+    unit: fn(u64) -> String,
+) -> Result<Option<u64>, D::Error> {
+    scalar(d, "a size such as 512MiB", |s| {
+        let v = parse_size(s).map_err(|e| e.to_string())?;
+        let max = context(|ctx| max(&ctx.maxima));
+        if v == 0 {
+            Err(format!("{key} must be above zero"))
+        } else if v > max {
+            Err(format!(
+                "{key} {} is above the server maximum {}",
+                unit(v),
+                unit(max)
+            ))
+        } else {
+            Ok(Some(v))
+        }
+    })
+}
+
+fn de_wall_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_limit(d, "wall_time", |m| m.wall_time)
+}
+fn de_idle_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_limit(d, "idle_timeout", |m| m.idle_timeout)
+}
+fn de_cpu_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_limit(d, "cpu_time", |m| m.cpu_time)
+}
+fn de_memory<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    size_limit(d, "memory", |m| m.memory, format_size)
+}
+fn de_output<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    size_limit(d, "output", |m| m.output, format_size)
+}
+fn de_pids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    size_limit(d, "pids", |m| m.pids, |n| n.to_string())
+}
+
+pub(crate) fn tests_dir() -> RelPath {
+    RelPath::parse("tests").expect("`tests` is a valid path")
+}
+
+// ---------------------------------------------------------------------------
+// The package folder
+
+/// Loads and validates one package folder against the server's `maxima`.
+///
+/// Checks, in order: the folder is a real folder (not a symlink); `exercise.yaml` is at
+/// most [`MAX_MANIFEST_BYTES`] and valid ([`parse_manifest`], `id` equal to the folder
+/// name); no symlink, device or fifo anywhere in the package; `starter/`, `tests/` and
+/// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
+/// `max_bytes`; every file in `solution/` is one a submission may write.
+pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LoadError::Io { path, source }
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(io(dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(LoadError::Symlink { path: dir.into() });
+    }
+    if !meta.is_dir() {
+        return Err(LoadError::Layout {
+            path: dir.into(),
+            message: "not a folder".into(),
+        });
+    }
+    let folder = match dir.file_name() {
+        Some(name) => name.to_owned(),
+        None => dir
+            .canonicalize()
+            .map_err(io(dir))?
+            .file_name()
+            .map(ToOwned::to_owned)
+            .unwrap_or_default(),
+    };
+    let folder = folder.to_str().ok_or_else(|| LoadError::NotUtf8Name {
+        path: dir.to_owned(),
+    })?;
+
+    let manifest_path = dir.join(MANIFEST);
+    let yaml = read_capped(&manifest_path, MAX_MANIFEST_BYTES)?;
+    let m = parse_manifest(&yaml, &manifest_path, Some(folder), maxima)?;
+
+    let tree = walk(dir)?;
+    for sub in ["starter", "tests", "solution"] {
+        if !tree.dirs.contains(sub) {
+            return Err(LoadError::Layout {
+                path: dir.join(sub),
+                message: "missing folder".into(),
+            });
+        }
+    }
+    for f in &m.starter_files {
+        let rel = format!("starter/{}", f.path);
+        match tree.files.get(&rel) {
+            None => {
+                return Err(LoadError::Layout {
+                    path: dir.join(&rel),
+                    message: "listed in starter.files but not a file in starter/".into(),
+                })
+            }
+            Some(&len) if len > f.max_bytes => {
+                return Err(LoadError::Layout {
+                    path: dir.join(&rel),
+                    message: format!(
+                        "starter file is larger than its max_bytes ({})",
+                        format_size(f.max_bytes)
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let content_hash = hash_tree(dir, &tree)?;
+    let exercise = Exercise {
+        id: m.id,
+        title: m.title,
+        runtime: m.runtime,
+        submission: m.submission,
+        starter_files: m.starter_files,
+        limits: m.limits,
+        test: m.test,
+        scoring: m.scoring,
+        dir: dir.to_owned(),
+        content_hash,
+    };
+    check_solution(&exercise, &tree)?;
+    Ok(exercise)
+}
+
+/// The solution must be something a learner could submit.
+fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
+    let mut files = BTreeMap::new();
+    for rel in tree.files.keys() {
+        let Some(inner) = rel.strip_prefix("solution/") else {
+            continue;
+        };
+        let path = ex.dir.join(rel);
+        let p = RelPath::parse(inner).map_err(|e| LoadError::Layout {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        match ex.submission {
+            SubmissionKind::Files => {
+                files.insert(inner.to_owned(), read_capped(&path, MAX_MAX_BYTES)?);
+            }
+            SubmissionKind::Archive if p.is_within(&tests_dir()) => {
+                return Err(LoadError::Layout {
+                    path,
+                    message: "solution file is inside tests/, which submissions never write".into(),
+                })
+            }
+            SubmissionKind::Archive => {}
+        }
+    }
+    if ex.submission == SubmissionKind::Files {
+        crate::submission::validate_file_bytes(ex, &files).map_err(|e| LoadError::Layout {
+            path: ex.dir.join("solution"),
+            message: format!("solution is not a valid submission: {e}"),
+        })?;
+    }
+    Ok(())
+}
+
+fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = open_nofollow(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            LoadError::Symlink { path: path.into() }
+        } else {
+            io(e)
+        }
+    })?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotRegular { path: path.into() });
+    }
+    if meta.len() > max {
+        return Err(LoadError::TooLarge {
+            path: path.into(),
+            max,
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 > max {
+        return Err(LoadError::TooLarge {
+            path: path.into(),
+            max,
+        });
+    }
+    Ok(buf)
+}
+
+/// Every folder and regular file of a package, by `/`-separated path relative to it.
+struct Tree {
+    dirs: BTreeSet<String>,
+    /// Path → size.
+    files: BTreeMap<String, u64>,
+}
+
+fn walk(root: &Path) -> Result<Tree, LoadError> {
+    let mut tree = Tree {
+        dirs: BTreeSet::new(),
+        files: BTreeMap::new(),
+    };
+    let mut total = 0u64;
+    walk_into(root, root, "", 0, &mut tree, &mut total)?;
+    Ok(tree)
+}
+
+fn walk_into(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    tree: &mut Tree,
+    total: &mut u64,
+) -> Result<(), LoadError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LoadError::Io { path, source }
+    };
+    if depth > MAX_PACKAGE_DEPTH {
+        return Err(LoadError::Layout {
+            path: dir.into(),
+            message: format!("folders nested deeper than {MAX_PACKAGE_DEPTH}"),
+        });
+    }
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| LoadError::NotUtf8Name { path: path.clone() })?;
+        let rel = format!("{prefix}{name}");
+        // file_type() does not follow symlinks.
+        let ft = entry.file_type().map_err(io(&path))?;
+        if ft.is_symlink() {
+            return Err(LoadError::Symlink { path });
+        } else if ft.is_dir() {
+            walk_into(root, &path, &format!("{rel}/"), depth + 1, tree, total)?;
+            tree.dirs.insert(rel);
+        } else if ft.is_file() {
+            let len = entry.metadata().map_err(io(&path))?.len();
+            *total = total.saturating_add(len);
+            if tree.files.len() >= MAX_PACKAGE_FILES || *total > MAX_PACKAGE_BYTES {
+                return Err(LoadError::PackageTooLarge { path: root.into() });
+            }
+            tree.files.insert(rel, len);
+        } else {
+            return Err(LoadError::NotRegular { path });
+        }
+    }
+    Ok(())
+}
+
+/// Hex SHA-256 of a package: for every regular file in byte order of its `/`-separated
+/// path relative to `dir`, the path, a NUL, the length as 8 big-endian bytes, then the
+/// contents. Refuses symlinks, devices and fifos like [`load`].
+pub fn content_hash(dir: &Path) -> Result<String, LoadError> {
+    let tree = walk(dir)?;
+    hash_tree(dir, &tree)
+}
+
+fn hash_tree(dir: &Path, tree: &Tree) -> Result<String, LoadError> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    for (rel, &len) in &tree.files {
+        let path = dir.join(rel);
+        let io = |source| LoadError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = open_nofollow(&path).map_err(io)?;
+        h.update(rel.as_bytes());
+        h.update([0u8]);
+        h.update(len.to_be_bytes());
+        let mut seen = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            if seen > len {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        if seen != len {
+            return Err(LoadError::Layout {
+                path,
+                message: "file changed while the package was read".into(),
+            });
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
