@@ -11,8 +11,8 @@
 // - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
 //   used by default, with Anvil's unlocked dev accounts;
 // - the results: mocha's TAP 13 reporter on stdout, nothing else on stdout; compile
-//   logs go to stderr, and a compile failure adds the line
-//   `gauntlet-hardhat: compile_error` on stderr before Hardhat exits non-zero.
+//   logs go to stderr, and a submission that does not compile ends with the line
+//   `gauntlet-hardhat: compile_error` on stderr and exit status 1.
 
 "use strict";
 
@@ -44,6 +44,8 @@ const EVM_VERSION = "prague"; // Anvil runs with `--hardfork prague` to match
 // directory means no cache, never a failure.
 const DEFAULT_COMPILE_CACHE = "/opt/gauntlet/compile-cache";
 const COMPILE_CACHE_DIR = process.env.HARDHAT_COMPILE_CACHE || DEFAULT_COMPILE_CACHE;
+
+const COMPILE_ERROR_MARKER = "gauntlet-hardhat: compile_error";
 
 // HardhatError numbers that mean "the submitted sources do not compile": the
 // resolver's (imports: HH4xx), the compile tasks' (HH6xx, HH600 is solc's own
@@ -99,14 +101,17 @@ subtask(TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT, async ({ compilationJobs }
   }
 });
 
+// A submission that does not compile ends the run here: the compiler's messages
+// (already on stderr, naming the files), Hardhat's summary, then the marker line
+// the grader looks for; exit status 1 and nothing on stdout. Any other failure
+// propagates as usual (exit 1, no marker).
 subtask(TASK_COMPILE_SOLIDITY, async (args, _hre, runSuper) => {
   try {
     return await runSuper(args);
   } catch (error) {
-    if (isCompileError(error)) {
-      process.stderr.write("gauntlet-hardhat: compile_error\n");
-    }
-    throw error;
+    if (!isCompileError(error)) throw error;
+    process.stderr.write(`${error.message}\n${COMPILE_ERROR_MARKER}\n`);
+    process.exit(1);
   }
 });
 
