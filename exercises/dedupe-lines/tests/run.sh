@@ -1,0 +1,95 @@
+#!/bin/sh
+# Hidden tests for dedupe-lines. Results: the exit code (0 when every check passes).
+#
+# Why a submission cannot forge the result: the verdict is this process's exit status,
+# which no other process can set. The learner's script runs as a child under
+# `timeout`; its output is captured with $(...) into this shell's own variables (no
+# temporary files a leftover process could rewrite), and the expected outputs are
+# written here, in the read-only tests folder. A script that kills this runner makes
+# it end by a signal, which never counts as a pass. Everything printed below is for
+# the learner to read in the log; the grader does not parse it.
+
+passed=0
+failed=0
+nl='
+'
+
+# show TEXT: the first lines of TEXT in sed's unambiguous form (a tab is \t, and $
+# marks the end of each line).
+show() {
+    if [ -z "$1" ]; then
+        echo "    (nothing)"
+    else
+        printf '%s' "$1" | sed -n l | head -n 12 | sed 's/^/    /'
+    fi
+}
+
+# check NAME INPUT EXPECTED_OUTPUT [ARGS...]: runs the script, compares stdout and the
+# exit status (0). A "/" sentinel keeps trailing newlines, which $(...) would drop.
+check() {
+    name=$1
+    input=$2
+    expected=$3
+    shift 3
+    actual=$(printf '%s' "$input" | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    status=${actual##*/}
+    actual=${actual%/*}
+    if [ "$status" = 0 ] && [ "$actual" = "$expected" ]; then
+        passed=$((passed + 1))
+        echo "PASS: $name"
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name"
+        echo "  input:";    show "$input"
+        echo "  expected:"; show "$expected"
+        echo "  got (exit status $status):"; show "$actual"
+    fi
+}
+
+# check_usage NAME ARGS...: expects exit status 2, nothing on stdout, and a message on stderr.
+check_usage() {
+    name=$1
+    shift
+    out=$(printf 'a\n' | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    err=$(printf 'a\n' | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>&1 >/dev/null)
+    if [ "$out" = "/2" ] && [ -n "$err" ]; then
+        passed=$((passed + 1))
+        echo "PASS: $name"
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name (expected exit status 2, no output and a message on stderr;" \
+            "got exit status ${out##*/}, stdout $(printf '%s' "${out%/*}" | head -c 100 | od -An -c | tr -s ' ')," \
+            "stderr of ${#err} characters)"
+    fi
+}
+
+check "keeps a text without repeats as it is" \
+    "one${nl}two${nl}three${nl}" "one${nl}two${nl}three${nl}"
+check "drops a repeat that follows its line" \
+    "a${nl}a${nl}b${nl}" "a${nl}b${nl}"
+check "drops repeats that are not adjacent, keeping the first occurrence" \
+    "b${nl}a${nl}b${nl}c${nl}a${nl}b${nl}" "b${nl}a${nl}c${nl}"
+check "prints nothing for empty input" "" ""
+check "treats empty lines like any other line" \
+    "${nl}x${nl}${nl}y${nl}${nl}" "${nl}x${nl}y${nl}"
+check "compares spaces and tabs exactly" \
+    "x${nl}x ${nl} x${nl}x	${nl}x${nl}" "x${nl}x ${nl} x${nl}x	${nl}"
+check "is case-sensitive without -i" \
+    "Apple${nl}apple${nl}APPLE${nl}" "Apple${nl}apple${nl}APPLE${nl}"
+check "with -i, ignores case and keeps the first spelling" \
+    "Apple${nl}apple${nl}pear${nl}APPLE${nl}Pear${nl}" "Apple${nl}pear${nl}" -i
+check "ends the last line with a newline even when the input does not" \
+    "a${nl}b${nl}a" "a${nl}b${nl}"
+check "keeps backslashes and percent signs as they are" \
+    'a\tb%s\n'"${nl}"'a\tb%s\n'"${nl}" 'a\tb%s\n'"${nl}"
+check "does not expand wildcards" \
+    "*${nl}/*${nl}*${nl}" "*${nl}/*${nl}"
+big=$(awk 'BEGIN { for (i = 0; i < 20000; i++) print "line " (i % 500) }')
+bigexpected=$(awk 'BEGIN { for (i = 0; i < 500; i++) print "line " i }')
+check "handles 20000 lines quickly" "${big}${nl}" "${bigexpected}${nl}"
+check_usage "an unknown option exits with status 2 and a usage message" -x
+check_usage "two arguments exit with status 2 and a usage message" -i -i
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
