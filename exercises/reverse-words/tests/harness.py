@@ -46,10 +46,20 @@ def encode(value, depth=0):
 
 
 def short_traceback():
-    lines = traceback.format_exc().splitlines()
-    # Drop the harness's own frames: the learner wants to see their line.
-    keep = [l for l in lines if "harness.py" not in l]
-    return "\n".join(keep[-12:])
+    """The learner's frames and the error, without the harness's or importlib's."""
+    etype, value, tb = sys.exc_info()
+    frames = [
+        f
+        for f in traceback.extract_tb(tb)
+        if not f.filename.endswith("harness.py")
+        and "importlib" not in f.filename
+        and not f.filename.startswith("<frozen")
+    ]
+    lines = traceback.format_list(frames[-8:]) + traceback.format_exception_only(etype, value)
+    text = "".join(lines).rstrip()
+    if frames:
+        text = "Traceback (most recent call last):\n" + text
+    return text[-3000:]
 
 
 def outcome(fn):
@@ -108,7 +118,10 @@ def main():
         target = resolve(module, request.get("name") or request["cls"])
     except AttributeError:
         name = request.get("name") or request["cls"]
-        return {"missing": f"{request['module']}.py has no {name!r}: is it spelled right?"}
+        return {
+            "missing": f"{request['module']} has no {name!r}: is it spelled right, and "
+            "defined (or imported) at the top level of the module?"
+        }
     if op == "call":
         return {"result": outcome(lambda: target(*request["args"]))}
     if op == "calls":

@@ -1,0 +1,149 @@
+"""The untrusted half of the runner: imports the learner's module and runs one request.
+
+Started by judge.py as `python3 -I -S -B tests/harness.py REPLY_FD` with the request
+as JSON on stdin. It answers with one JSON object on REPLY_FD and nothing else; the
+learner's prints go to files the judge keeps private. Nothing here is trusted: the
+learner's code runs in this process and could rewrite any of it, which is why the
+judge, not this file, decides whether a test passed.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+# Everything the harness needs is imported before the workspace joins sys.path, so a
+# learner's json.py cannot stand in for the standard library here.
+# The tests folder comes first, so its probe modules cannot be shadowed by a file in
+# the workspace root (an archive submission may add files there).
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()]
+
+reply_fd = int(sys.argv[1])
+os.set_inheritable(reply_fd, False)
+request = json.loads(sys.stdin.read())
+sys.stdin = open(os.devnull)
+
+
+def encode(value, depth=0):
+    """Same as judge.encode: exact types, so no custom __eq__ can claim equality."""
+    if depth > 50:
+        return {"t": "other", "type": "nested too deep"}
+    t = type(value)
+    if value is None:
+        return {"t": "None"}
+    if t in (bool, int, str):
+        return {"t": t.__name__, "v": value}
+    if t is float:
+        return {"t": "float", "v": repr(value)}
+    if t in (list, tuple):
+        return {"t": t.__name__, "v": [encode(v, depth + 1) for v in value]}
+    if t is dict:
+        return {
+            "t": "dict",
+            "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
+        }
+    return {"t": "other", "type": t.__name__}
+
+
+def short_traceback():
+    """The learner's frames and the error, without the harness's or importlib's."""
+    etype, value, tb = sys.exc_info()
+    frames = [
+        f
+        for f in traceback.extract_tb(tb)
+        if not f.filename.endswith("harness.py")
+        and "importlib" not in f.filename
+        and not f.filename.startswith("<frozen")
+    ]
+    lines = traceback.format_list(frames[-8:]) + traceback.format_exception_only(etype, value)
+    text = "".join(lines).rstrip()
+    if frames:
+        text = "Traceback (most recent call last):\n" + text
+    return text[-3000:]
+
+
+def outcome(fn):
+    try:
+        return {"ok": encode(fn())}
+    except BaseException as e:  # SystemExit and KeyboardInterrupt are results too
+        try:
+            message = str(e)
+        except BaseException:
+            message = "<str() of the exception failed>"
+        return {
+            "raised": {
+                "type": type(e).__name__,
+                "mro": [c.__name__ for c in type(e).__mro__],
+                "message": message[:2000],
+                "traceback": short_traceback(),
+            }
+        }
+
+
+def answer(obj):
+    data = json.dumps(obj).encode() + b"\n"  # the judge reads one line
+    view = memoryview(data)
+    while view:
+        n = os.write(reply_fd, view)
+        view = view[n:]
+    os.close(reply_fd)
+
+
+def resolve(obj, dotted):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def main():
+    import importlib
+
+    try:
+        module = importlib.import_module(request["module"])
+    except BaseException:
+        return {"import_error": short_traceback()}
+    op = request["op"]
+    if op == "describe":
+        try:
+            obj = resolve(module, request["name"])
+        except AttributeError:
+            return {"result": {"kind": "missing"}}
+        kind = type(obj).__name__
+        where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
+        result = {"kind": kind, "defined_in": where}
+        if not callable(obj):
+            result["value"] = encode(obj)
+        return {"result": result}
+    try:
+        target = resolve(module, request.get("name") or request["cls"])
+    except AttributeError:
+        name = request.get("name") or request["cls"]
+        return {
+            "missing": f"{request['module']} has no {name!r}: is it spelled right, and "
+            "defined (or imported) at the top level of the module?"
+        }
+    if op == "call":
+        return {"result": outcome(lambda: target(*request["args"]))}
+    if op == "calls":
+        return {"results": [outcome(lambda a=a: target(*a)) for a in request["args_list"]]}
+    if op == "object":
+        results = []
+        box = {}
+
+        def build():
+            box["obj"] = target(*request["args"])
+            return None
+
+        results.append(outcome(build))
+        for step in request["steps"]:
+            if "obj" not in box:
+                results.append({"raised": {"type": "NotBuilt", "mro": [], "message": "no object"}})
+            elif step[0] == "get":
+                results.append(outcome(lambda s=step: getattr(box["obj"], s[1])))
+            else:
+                results.append(outcome(lambda s=step: getattr(box["obj"], s[1])(*s[2])))
+        return {"results": results}
+    return {"missing": f"unknown request {op!r}"}
+
+
+answer(main())

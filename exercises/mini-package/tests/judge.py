@@ -1,0 +1,493 @@
+"""The trusted half of a Gauntlet test runner for python and shell exercises.
+
+Keep this file identical in every exercise that uses it (check-by-hand.sh checks).
+
+Why the learner cannot forge a result
+-------------------------------------
+The learner's code never runs in this process. Each test starts a fresh child
+(``harness.py`` for python code, ``/bin/sh`` for shell scripts) whose stdout and
+stderr go to a private temporary file, never to our stdout. A python child answers on
+its own pipe with plain JSON data (the value returned, or the exception raised); this
+process compares that data with the expected value, so the most a child can "forge" is
+an answer, which it could only get right by computing it. Results leave only through
+this process: TAP on our stdout, or a JUnit file written after every child is dead.
+
+Three kernel knobs close the side doors a hostile child could use:
+
+* ``PR_SET_DUMPABLE 0``: without CAP_SYS_PTRACE (the sandbox drops it) no process can
+  open ``/proc/<our pid>/fd/1`` to write ``ok`` lines into our stdout, read our
+  memory, or ptrace us.
+* ``PR_SET_CHILD_SUBREAPER 1``: a child that double-forks or calls setsid() is
+  reparented to us, not to init, so ``_sweep()`` finds and kills it before we write a
+  results file it could otherwise overwrite.
+* Each child runs in a new session; a test that overruns its time limit is killed
+  with its whole process group, then swept, and only that test fails.
+
+If the learner kills this process, TAP output stops short of the plan printed first,
+and a JUnit report is never left behind: it is deleted at start-up and written last.
+"""
+
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from xml.sax.saxutils import escape, quoteattr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+OUTPUT_CAP = 4000  # bytes of a child's output quoted in a failure message
+
+
+class Failure(Exception):
+    """A test's verdict: the learner's code did not do what the test expected."""
+
+
+def _prctl(option, value):
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except Exception:  # no libc, no ctypes: report it, run the tests anyway
+        return False
+
+
+def _children():
+    """Pids whose parent is this process (orphans land here too: we are a subreaper)."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.append(int(entry))
+    return found
+
+
+def _sweep():
+    """Kills and reaps every descendant, until none is left."""
+    for _ in range(10000):
+        pids = _children()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _ascii(text, cap=OUTPUT_CAP):
+    """One line: a JSON string literal (valid YAML), with no character that any
+    reader could take for a line break, so learner text cannot start a TAP line."""
+    if len(text) > cap:
+        text = text[:cap] + "\n[... truncated]"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    literal = json.dumps(text, ensure_ascii=False)
+    for c in "\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e":
+        literal = literal.replace(c, f"\\u{ord(c):04x}")
+    return literal
+
+
+# ---------------------------------------------------------------------------
+# Values crossing the process boundary. Exact types: a str subclass with an __eq__
+# that always says True arrives as "other", not as a str.
+
+
+def encode(value, depth=0):
+    if depth > 50:
+        return {"t": "other", "type": "nested too deep"}
+    t = type(value)
+    if value is None:
+        return {"t": "None"}
+    if t in (bool, int, str):
+        return {"t": t.__name__, "v": value}
+    if t is float:
+        return {"t": "float", "v": repr(value)}
+    if t in (list, tuple):
+        return {"t": t.__name__, "v": [encode(v, depth + 1) for v in value]}
+    if t is dict:
+        return {
+            "t": "dict",
+            "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
+        }
+    return {"t": "other", "type": t.__name__}
+
+
+def decode(data):
+    t = data.get("t")
+    if t == "None":
+        return None
+    if t in ("bool", "int", "str"):
+        return data["v"]
+    if t == "float":
+        return float(data["v"])
+    if t == "list":
+        return [decode(v) for v in data["v"]]
+    if t == "tuple":
+        return tuple(decode(v) for v in data["v"])
+    if t == "dict":
+        return {_hashable(decode(k)): decode(v) for k, v in data["v"]}
+    return Opaque(data.get("type", "?"))
+
+
+def _hashable(v):
+    return v if isinstance(v, (str, int, float, bool, tuple, type(None))) else repr(v)
+
+
+class Opaque:
+    def __init__(self, type_name):
+        self.type_name = type_name
+
+    def __repr__(self):
+        return f"<a {self.type_name} object>"
+
+
+def show(value, cap=300):
+    text = repr(value)
+    return text if len(text) <= cap else text[:cap] + "..."
+
+
+# ---------------------------------------------------------------------------
+
+
+class Ran:
+    """What one child did: its exit code (None when killed), output and reply."""
+
+    def __init__(self, exit_code, stdout, stderr, reply, timed_out, timeout):
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.reply = reply
+        self.timed_out = timed_out
+        self.timeout = timeout
+
+    def output_note(self):
+        out = (self.stdout[:OUTPUT_CAP] + self.stderr[:OUTPUT_CAP]).decode("utf-8", "replace")
+        out = out.strip()
+        return f"\nyour code printed:\n{out}" if out else ""
+
+
+def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
+    """Runs argv in a new session, stdout and stderr captured in private files, and
+    kills it (and anything it started) after `timeout` seconds. With reply_pipe, the
+    write end of a pipe is passed and its number appended to argv; what the child
+    writes there comes back as `reply`."""
+    files = [tempfile.TemporaryFile() for _ in range(3)]
+    inp, out, err = files
+    inp.write(stdin)
+    inp.seek(0)
+    r = w = None
+    if reply_pipe:
+        r, w = os.pipe()
+        argv = argv + [str(w)]
+    deadline = time.monotonic() + timeout
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=inp,
+            stdout=out,
+            stderr=err,
+            pass_fds=(w,) if w is not None else (),
+            start_new_session=True,
+        )
+    finally:
+        if w is not None:
+            os.close(w)
+    reply = b""
+    timed_out = False
+    if r is not None:
+        while len(reply) <= 4 << 20:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if ready:
+                chunk = os.read(r, 65536)
+                reply += chunk
+                # One line is the whole reply: a forked child may still hold the pipe.
+                if not chunk or b"\n" in chunk:
+                    break
+        os.close(r)
+    code = None
+    if not timed_out:
+        try:
+            code = proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    if code is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.kill()
+        proc.wait()
+    _sweep()
+    out.seek(0)
+    err.seek(0)
+    ran = Ran(code, out.read(1 << 20), err.read(1 << 20), reply, timed_out, timeout)
+    for f in files:
+        f.close()
+    return ran
+
+
+def _python_request(request, timeout):
+    argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py")]
+    ran = run_child(argv, json.dumps(request).encode(), timeout, reply_pipe=True)
+    if ran.timed_out:
+        raise Failure(f"timed out after {ran.timeout:g} s: an endless loop?{ran.output_note()}")
+    try:
+        reply = json.loads(ran.reply.decode("utf-8"))
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise Failure(
+            f"your code ended the test process early (exit code {ran.exit_code})"
+            f"{ran.output_note()}"
+        )
+    if "import_error" in reply:
+        raise Failure(f"importing your module failed:\n{reply['import_error']}{ran.output_note()}")
+    if "missing" in reply:
+        raise Failure(f"{reply['missing']}{ran.output_note()}")
+    reply["_output_note"] = ran.output_note()
+    return reply
+
+
+class Outcome:
+    """What a call did in the learner's code: returned `value` or raised `raised`."""
+
+    def __init__(self, data, note=""):
+        self.raw = data
+        self.note = note
+        self.raised = data.get("raised")
+        self.value = decode(data["ok"]) if "ok" in data else None
+
+    def describe(self):
+        if self.raised:
+            msg = self.raised.get("message", "")
+            return f"raised {self.raised['type']}({show(msg)})"
+        return f"returned {show(self.value)}"
+
+    def expect_value(self, expected, what):
+        if self.raised:
+            tb = self.raised.get("traceback", "")
+            raise Failure(
+                f"{what}: expected {show(expected)}, but it {self.describe()}\n{tb}{self.note}"
+            )
+        if self.raw["ok"] != encode(expected):
+            raise Failure(f"{what}: expected {show(expected)}, but it {self.describe()}{self.note}")
+
+    def expect_raises(self, type_name, what):
+        if not self.raised:
+            raise Failure(f"{what}: expected {type_name} to be raised, but it {self.describe()}{self.note}")
+        if type_name not in self.raised.get("mro", []):
+            raise Failure(f"{what}: expected {type_name}, but it {self.describe()}{self.note}")
+
+
+def call(module, name, *args, timeout=3.0):
+    """Calls module.name(*args) in a fresh child; returns an Outcome."""
+    reply = _python_request({"op": "call", "module": module, "name": name, "args": list(args)}, timeout)
+    return Outcome(reply["result"], reply["_output_note"])
+
+
+def call_many(module, name, args_list, timeout=5.0):
+    """Calls module.name(*args) for each args in one child; returns a list of Outcomes."""
+    reply = _python_request(
+        {"op": "calls", "module": module, "name": name, "args_list": args_list}, timeout
+    )
+    return [Outcome(r, reply["_output_note"]) for r in reply["results"]]
+
+
+def scenario(module, cls, args, steps, timeout=3.0):
+    """Builds module.cls(*args), then runs steps such as ["call", "deposit", [50]] or
+    ["get", "balance"] on it, every step even after one raised; returns one Outcome
+    for the constructor, then one per step."""
+    reply = _python_request(
+        {"op": "object", "module": module, "cls": cls, "args": args, "steps": steps}, timeout
+    )
+    return [Outcome(r, reply["_output_note"]) for r in reply["results"]]
+
+
+def describe(module, name, timeout=3.0):
+    """Where module.name comes from: {"kind", "defined_in", "value"?}."""
+    reply = _python_request({"op": "describe", "module": module, "name": name}, timeout)
+    return reply["result"]
+
+
+def run_program(argv, stdin=b"", timeout=3.0):
+    """Runs a learner's program; returns Ran with exit_code, stdout, stderr."""
+    ran = run_child(argv, stdin, timeout)
+    if ran.timed_out:
+        raise Failure(
+            f"timed out after {ran.timeout:g} s: is the script waiting for input that "
+            "never comes, or stuck in a loop?"
+        )
+    return ran
+
+
+# ---------------------------------------------------------------------------
+
+
+class Suite:
+    """A list of named tests, run one after another, reported as TAP or JUnit."""
+
+    def __init__(self, name, budget_seconds=40.0):
+        self.name = name
+        self.tests = []
+        self.budget = budget_seconds
+
+    def test(self, name):
+        assert "#" not in name and "\n" not in name, "TAP test names cannot hold '#'"
+
+        def register(fn):
+            self.tests.append((name, fn))
+            return fn
+
+        return register
+
+    def _run_all(self, on_result):
+        started = time.monotonic()
+        for index, (name, fn) in enumerate(self.tests, 1):
+            t0 = time.monotonic()
+            if t0 - started > self.budget:
+                status, message = "fail", "not run: the time budget of the test run is used up"
+            else:
+                try:
+                    fn()
+                    status, message = "pass", None
+                except Failure as e:
+                    status, message = "fail", str(e)
+                except Exception:
+                    status, message = "error", "the test itself failed:\n" + traceback.format_exc()
+            _sweep()
+            on_result(index, name, status, message, time.monotonic() - t0)
+
+    def main(self):
+        """`run.py` → TAP on stdout; `run.py --junit FILE` → JUnit XML in FILE."""
+        dumpable_off = _prctl(PR_SET_DUMPABLE, 0)
+        reaper_on = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        args = sys.argv[1:]
+        if args[:1] == ["--junit"] and len(args) == 2:
+            self._main_junit(args[1], dumpable_off and reaper_on)
+        elif not args:
+            self._main_tap(dumpable_off, reaper_on)
+        else:
+            print("usage: run.py [--junit FILE]", file=sys.stderr)
+            sys.exit(2)
+
+    def _main_tap(self, dumpable_off, reaper_on):
+        out = sys.stdout
+        out.write(f"TAP version 13\n1..{len(self.tests)}\n")
+        if not dumpable_off:
+            out.write("# warning: could not make the runner non-dumpable\n")
+        if not reaper_on:
+            out.write("# warning: could not make the runner a child subreaper\n")
+        out.flush()
+        failed = [0]
+
+        def emit(index, name, status, message, seconds):
+            if status == "pass":
+                out.write(f"ok {index} - {name}\n")
+            else:
+                failed[0] += 1
+                out.write(f"not ok {index} - {name}\n  ---\n")
+                out.write(f"  message: {_ascii(message)}\n")
+                out.write(f"  severity: {'error' if status == 'error' else 'fail'}\n  ...\n")
+            out.flush()
+
+        self._run_all(emit)
+        sys.exit(1 if failed[0] else 0)
+
+    def _main_junit(self, path, hardened):
+        _remove(path)  # a stale or planted report must never be read as ours
+        cases = []
+        ok = True
+
+        def collect(index, name, status, message, seconds):
+            nonlocal ok
+            ok = ok and status == "pass"
+            cases.append((name, status, message, seconds))
+            # A line per test keeps the log alive for the idle watchdog; not a result.
+            print(f"[{index}/{len(self.tests)}] {status.upper()}: {name}", flush=True)
+
+        try:
+            self._run_all(collect)
+            _sweep()
+            if not hardened:
+                print("warning: could not make the runner non-dumpable or a subreaper", flush=True)
+            _remove(path)
+            tmp = f"{path}.tmp-{os.getpid()}"
+            _remove(tmp)
+            with open(tmp, "x", encoding="utf-8") as f:
+                f.write(self._junit_xml(cases))
+            os.replace(tmp, path)
+        except BaseException:
+            _sweep()
+            _remove(path)
+            raise
+        sys.exit(0 if ok else 1)
+
+    def _junit_xml(self, cases):
+        fails = sum(1 for c in cases if c[1] == "fail")
+        errors = sum(1 for c in cases if c[1] == "error")
+        total = sum(c[3] for c in cases)
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<testsuites tests="{len(cases)}" failures="{fails}" errors="{errors}" time="{total:.3f}">',
+            f'  <testsuite name={quoteattr(self.name)} tests="{len(cases)}" failures="{fails}"'
+            f' errors="{errors}" time="{total:.3f}">',
+        ]
+        for name, status, message, seconds in cases:
+            head = f"    <testcase classname={quoteattr(self.name)} name={quoteattr(name)} time=\"{seconds:.3f}\""
+            if status == "pass":
+                lines.append(head + "/>")
+                continue
+            tag = "failure" if status == "fail" else "error"
+            text = _xml_text(message)
+            first = " / ".join(line.strip() for line in text.splitlines() if line.strip())
+            first = first if len(first) <= 300 else first[:300] + "..."
+            lines.append(head + ">")
+            lines.append(f"      <{tag} message={quoteattr(first)}>{escape(text)}</{tag}>")
+            lines.append("    </testcase>")
+        lines += ["  </testsuite>", "</testsuites>", ""]
+        return "\n".join(lines)
+
+
+def _xml_text(text, cap=OUTPUT_CAP):
+    if len(text) > cap:
+        text = text[:cap] + "\n[... truncated]"
+    return "".join(
+        c
+        if c in "\t\n" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"
+        else "?"
+        for c in text
+    )
+
+
+def _remove(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
