@@ -1,0 +1,144 @@
+//! Package folders on disk: layout rules, symlinks, and the content hash.
+
+mod common;
+
+use std::os::unix::fs::symlink;
+
+use common::{package, write_tree, MANIFEST};
+use gauntlet_exercise::{content_hash, load, LoadError, Maxima};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn valid_package_loads() {
+    let t = tmp();
+    let dir = package(t.path());
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    assert_eq!(ex.id.as_str(), "reverse-words");
+    assert_eq!(ex.dir, dir);
+    assert_eq!(ex.content_hash.len(), 64);
+    assert!(ex.content_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(ex.content_hash, content_hash(&dir).unwrap());
+}
+
+#[test]
+fn content_hash_covers_paths_and_contents() {
+    let t = tmp();
+    let dir = package(t.path());
+    let h0 = content_hash(&dir).unwrap();
+    assert_eq!(h0, content_hash(&dir).unwrap(), "stable");
+
+    // Contents.
+    std::fs::write(dir.join("tests/run.py"), "print('1..2')\n").unwrap();
+    let h1 = content_hash(&dir).unwrap();
+    assert_ne!(h0, h1);
+    // Path only: same bytes under another name.
+    std::fs::rename(dir.join("tests/run.py"), dir.join("tests/run2.py")).unwrap();
+    let h2 = content_hash(&dir).unwrap();
+    assert_ne!(h1, h2);
+    // A new empty file.
+    std::fs::write(dir.join("tests/empty"), "").unwrap();
+    assert_ne!(h2, content_hash(&dir).unwrap());
+    // Framing: moving a byte from a path into contents changes the hash.
+    let a = tmp();
+    write_tree(a.path(), &[("ab", "c")]);
+    let b = tmp();
+    write_tree(b.path(), &[("a", "bc")]);
+    assert_ne!(content_hash(a.path()).unwrap(), content_hash(b.path()).unwrap());
+}
+
+/// (what to do to a valid package, the expected error with `{dir}` for the package path)
+type Case = (&'static str, fn(&std::path::Path), &'static str);
+
+#[test]
+fn layout_table() {
+    let table: &[Case] = &[
+        ("symlink in tests", |d| symlink("/etc/passwd", d.join("tests/passwd")).unwrap(),
+            "{dir}/tests/passwd: symlinks are not allowed in a package"),
+        ("symlinked starter dir", |d| {
+            std::fs::rename(d.join("starter"), d.join("real-starter")).unwrap();
+            symlink("real-starter", d.join("starter")).unwrap();
+        }, "{dir}/starter: symlinks are not allowed in a package"),
+        ("exercise.yaml is a symlink", |d| {
+            std::fs::rename(d.join("exercise.yaml"), d.join("other.yaml")).unwrap();
+            symlink("other.yaml", d.join("exercise.yaml")).unwrap();
+        }, "{dir}/exercise.yaml: symlinks are not allowed in a package"),
+        ("fifo", |d| {
+            let ok = std::process::Command::new("mkfifo").arg(d.join("tests/pipe")).status().unwrap();
+            assert!(ok.success());
+        }, "{dir}/tests/pipe: not a regular file or folder"),
+        ("no tests/", |d| std::fs::remove_dir_all(d.join("tests")).unwrap(),
+            "{dir}/tests: missing folder"),
+        ("no solution/", |d| std::fs::remove_dir_all(d.join("solution")).unwrap(),
+            "{dir}/solution: missing folder"),
+        ("no starter/", |d| std::fs::remove_dir_all(d.join("starter")).unwrap(),
+            "{dir}/starter: missing folder"),
+        ("starter file missing", |d| std::fs::remove_file(d.join("starter/words.py")).unwrap(),
+            "{dir}/starter/words.py: listed in starter.files but not a file in starter/"),
+        ("starter file over max_bytes", |d| {
+            std::fs::write(d.join("starter/words.py"), "x".repeat(65537)).unwrap()
+        }, "{dir}/starter/words.py: starter file is larger than its max_bytes (64KiB)"),
+        ("solution writes a non-starter path", |d| {
+            std::fs::write(d.join("solution/helper.py"), "x = 1\n").unwrap()
+        }, "{dir}/solution: solution is not a valid submission: helper.py: not a starter file of this exercise"),
+        ("solution not UTF-8", |d| {
+            std::fs::write(d.join("solution/words.py"), b"\xff\xfe").unwrap()
+        }, "{dir}/solution: solution is not a valid submission: words.py: not valid UTF-8 text"),
+        ("id differs from folder", |d| {
+            std::fs::write(d.join("exercise.yaml"), MANIFEST.replace("id: reverse-words", "id: reverse")).unwrap()
+        }, "{dir}/exercise.yaml:1: id: id \"reverse\" differs from the package folder name \"reverse-words\""),
+        ("oversized exercise.yaml is not parsed", |d| {
+            // Invalid YAML: had it been parsed, the error would be a YAML one.
+            std::fs::write(d.join("exercise.yaml"), "[".repeat((64 << 10) + 1)).unwrap()
+        }, "{dir}/exercise.yaml: file is larger than the 64KiB cap"),
+        ("limits over the maxima", |d| {
+            std::fs::write(d.join("exercise.yaml"), MANIFEST.replace("memory: 512MiB", "memory: 4GiB")).unwrap()
+        }, "{dir}/exercise.yaml:12: limits.memory: memory 4GiB is above the server maximum 1GiB"),
+    ];
+    let mut failures = Vec::new();
+    for (what, mutate, want) in table {
+        let t = tmp();
+        let dir = package(t.path());
+        mutate(&dir);
+        let want = want.replace("{dir}", dir.to_str().unwrap());
+        match load(&dir, &Maxima::default()) {
+            Ok(_) => failures.push(format!("{what}: loaded")),
+            Err(e) if e.to_string() != want => {
+                failures.push(format!("{what}:\n want {want}\n  got {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn archive_solution_may_not_touch_tests() {
+    let t = tmp();
+    let dir = package(t.path());
+    std::fs::write(
+        dir.join("exercise.yaml"),
+        MANIFEST.replace("submission: files", "submission: archive"),
+    )
+    .unwrap();
+    write_tree(&dir, &[("solution/lib/extra.py", "x = 1\n")]);
+    assert!(load(&dir, &Maxima::default()).is_ok(), "any other path is fine");
+    write_tree(&dir, &[("solution/tests/run.py", "print('1..0')\n")]);
+    let e = load(&dir, &Maxima::default()).unwrap_err();
+    assert!(matches!(e, LoadError::Layout { .. }), "{e}");
+    assert!(e.to_string().ends_with("solution/tests/run.py: solution file is inside tests/, which submissions never write"), "{e}");
+}
+
+#[test]
+fn package_folder_itself_may_not_be_a_symlink() {
+    let t = tmp();
+    let dir = package(t.path());
+    let link = t.path().join("link");
+    symlink(&dir, &link).unwrap();
+    assert!(matches!(
+        load(&link, &Maxima::default()),
+        Err(LoadError::Symlink { .. })
+    ));
+}
