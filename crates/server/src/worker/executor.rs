@@ -1,0 +1,105 @@
+//! What the engine runs: the [`JobExecutor`] trait (the grading pipeline implements it),
+//! the job it is given and its context: a cancellation token, a log sink and a run dir.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::SubmissionId;
+
+/// A claimed job as the executor sees it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: SubmissionId,
+    pub exercise_id: String,
+    /// The exercise version the submission was made against; the engine only claims
+    /// versions it was told it holds.
+    pub exercise_hash: String,
+    pub payload: Vec<u8>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+/// Handed to [`JobExecutor::execute`] with each job.
+#[derive(Debug)]
+pub struct JobContext {
+    /// Fired when the job must stop: cancelled by an operator, the lease was lost, the
+    /// watchdog fired or the worker is draining. Stop promptly; whatever is returned after
+    /// it fired may be discarded.
+    pub cancel: CancellationToken,
+    /// Live log lines for the submission's event stream.
+    pub logs: LogSink,
+    /// `<runs-dir>/<submission id>`: empty at start, deleted by the engine afterwards.
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The job could not be graded; it finishes with `internal_error` and this reason.
+    #[error("{0}")]
+    Internal(String),
+    /// The executor stopped because `cancel` fired.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Runs one job. Implemented by the grading pipeline; tests use fakes.
+#[async_trait]
+pub trait JobExecutor: Send + Sync + 'static {
+    /// The job's own time limit (e.g. the exercise's wall time); the watchdog cancels the
+    /// job once it runs this long plus the engine's margin. `None`: the engine's default.
+    fn time_limit(&self, _job: &Job) -> Option<Duration> {
+        None
+    }
+
+    /// Grades the job and returns the CONTRACTS §4 result JSON.
+    async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError>;
+}
+
+/// A cheap, cloneable, non-blocking sink for a job's log lines, callable from async code
+/// and from blocking threads alike. Lines beyond the engine's cap, or sent after the job
+/// ended, are dropped and counted.
+#[derive(Debug, Clone)]
+pub struct LogSink {
+    tx: mpsc::Sender<Value>,
+    closed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl LogSink {
+    pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<Value>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let sink = LogSink {
+            tx,
+            closed: Arc::new(AtomicBool::new(false)),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (sink, rx)
+    }
+
+    /// A line of output from `stream` (e.g. `test`, `anvil`), already redacted.
+    pub fn line(&self, stream: &str, text: &str) {
+        self.event(serde_json::json!({"stream": stream, "line": text}));
+    }
+
+    /// Any JSON log event.
+    pub fn event(&self, data: Value) {
+        if self.closed.load(Ordering::Acquire) || self.tx.try_send(data).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
