@@ -9,7 +9,8 @@
 // - compile output cached by content hash (lib/compile-cache.js), shared across runs
 //   through a directory the runtime binds writable;
 // - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
-//   used by default, with Anvil's unlocked dev accounts;
+//   used by default, with Anvil's unlocked dev accounts; receipts of transactions
+//   just sent are awaited (lib/mined-receipts.js), as on Hardhat's own network;
 // - the results: mocha's TAP 13 reporter on stdout, nothing else on stdout; compile
 //   logs go to stderr, and a submission that does not compile ends with the line
 //   `gauntlet-hardhat: compile_error` on stderr and exit status 1.
@@ -17,7 +18,7 @@
 "use strict";
 
 const path = require("path");
-const { subtask } = require("hardhat/config");
+const { extendProvider, subtask } = require("hardhat/config");
 const {
   TASK_COMPILE_SOLIDITY,
   TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
@@ -29,6 +30,7 @@ require("@nomicfoundation/hardhat-ethers");
 require("@nomicfoundation/hardhat-chai-matchers");
 
 const compileCache = require("./lib/compile-cache");
+const { MinedReceiptsProvider } = require("./lib/mined-receipts");
 
 // The one compiler. LONG_VERSION is what `require("solc").version()` reports
 // (verify.sh checks it), written out so that no run pays for loading soljson.js
@@ -114,6 +116,10 @@ subtask(TASK_COMPILE_SOLIDITY, async (args, _hre, runSuper) => {
     process.exit(1);
   }
 });
+
+// Receipts of just-sent transactions, as Hardhat's own network gives them (see
+// lib/mined-receipts.js).
+extendProvider(async (provider) => new MinedReceiptsProvider(provider));
 
 const root = process.cwd();
 
