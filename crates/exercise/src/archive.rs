@@ -205,7 +205,7 @@ fn open<'a>(
             max: limits.max_compressed_bytes,
         });
     }
-    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Malformed {
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Malformed {
         reason: e.to_string(),
     })?;
     if archive.len() > limits.max_entries {
@@ -214,7 +214,39 @@ fn open<'a>(
             max: limits.max_entries,
         });
     }
+    // The library keeps one entry per name, silently: find the name it folded.
+    if archive.has_duplicate_names() {
+        let name = first_duplicate_name(bytes, archive.central_directory_start())
+            .unwrap_or_else(|| "an entry".to_owned());
+        return Err(ArchiveError::Duplicate { path: name });
+    }
+    // Entries sharing compressed data ("overlapping" bombs) inflate the same bytes many
+    // times; the total cap would stop them, but no honest archive has them.
+    if archive.has_overlapping_entries().unwrap_or(true) {
+        return Err(ArchiveError::Malformed {
+            reason: "entries overlap each other".into(),
+        });
+    }
     Ok(archive)
+}
+
+/// Walks the central directory from `start` and returns the first name seen twice.
+fn first_duplicate_name(bytes: &[u8], start: u64) -> Option<String> {
+    let u16_at = |at: usize| -> Option<usize> {
+        Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?) as usize)
+    };
+    let mut seen = BTreeSet::new();
+    let mut at = usize::try_from(start).ok()?;
+    while bytes.get(at..at + 4)? == b"PK\x01\x02" {
+        let (name_len, extra_len, comment_len) =
+            (u16_at(at + 28)?, u16_at(at + 30)?, u16_at(at + 32)?);
+        let name = bytes.get(at + 46..at + 46 + name_len)?;
+        if !seen.insert(name) {
+            return Some(String::from_utf8_lossy(name).chars().take(200).collect());
+        }
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    None
 }
 
 /// The first pass: the central directory only, nothing inflated or written.

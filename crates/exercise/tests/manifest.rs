@@ -86,9 +86,17 @@ fn optional_parts() {
     let yaml: String = MANIFEST
         .lines()
         .filter(|l| {
-            !["test:", "  command", "  results", "limits:", "  wall_time", "  idle", "  memory"]
-                .iter()
-                .any(|p| l.starts_with(p))
+            ![
+                "test:",
+                "  command",
+                "  results",
+                "limits:",
+                "  wall_time",
+                "  idle",
+                "  memory",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .map(|l| format!("{l}\n"))
         .collect();
@@ -172,8 +180,14 @@ fn values_table() {
 
 #[test]
 fn files_exercise_needs_a_starter_file() {
-    let yaml = MANIFEST.replace("  files:\n    - path: words.py\n      max_bytes: 65536\n", "  files: []\n");
-    check(&yaml, &format!("{F}: starter.files: a files exercise needs at least one starter file"));
+    let yaml = MANIFEST.replace(
+        "  files:\n    - path: words.py\n      max_bytes: 65536\n",
+        "  files: []\n",
+    );
+    check(
+        &yaml,
+        &format!("{F}: starter.files: a files exercise needs at least one starter file"),
+    );
     // An archive exercise may start from nothing.
     assert!(parse(&yaml.replace("submission: files", "submission: archive")).is_ok());
 }
@@ -182,16 +196,27 @@ fn files_exercise_needs_a_starter_file() {
 fn syntax_errors_name_the_line() {
     let yaml = MANIFEST.replace("title: Reverse words", "title: a: b");
     let e = parse(&yaml).unwrap_err();
-    let LoadError::Yaml { line, .. } = &e else { panic!("{e}") };
+    let LoadError::Yaml { line, .. } = &e else {
+        panic!("{e}")
+    };
     assert_eq!(*line, Some(2), "{e}");
-    assert!(e.to_string().contains("mapping values are not allowed"), "{e}");
+    assert!(
+        e.to_string().contains("mapping values are not allowed"),
+        "{e}"
+    );
 }
 
 #[test]
 fn whole_document_errors() {
     check("", &format!("{F}:1: missing field `id`"));
-    check("- a\n- b\n", &format!("{F}:1: invalid type: sequence, expected struct RawManifest"));
-    check(&format!("{MANIFEST}---\n{MANIFEST}"), &format!("{F}: deserializing from YAML containing more than one document is not supported"));
+    check(
+        "- a\n- b\n",
+        &format!("{F}:1: invalid type: sequence, expected struct RawManifest"),
+    );
+    check(
+        &format!("{MANIFEST}---\n{MANIFEST}"),
+        &format!("{F}: deserializing from YAML containing more than one document is not supported"),
+    );
 }
 
 #[test]
@@ -211,7 +236,10 @@ fn laughs(indent: &str) -> String {
     let mut yaml = format!("{indent}- &a0 [\"lol\"]\n");
     for i in 1..10 {
         let prev = format!("*a{}", i - 1);
-        yaml.push_str(&format!("{indent}- &a{i} [{}]\n", vec![prev.as_str(); 9].join(", ")));
+        yaml.push_str(&format!(
+            "{indent}- &a{i} [{}]\n",
+            vec![prev.as_str(); 9].join(", ")
+        ));
     }
     yaml
 }
@@ -231,7 +259,11 @@ fn billion_laughs_is_refused() {
         let start = std::time::Instant::now();
         let err = parse(&bomb).unwrap_err().to_string();
         assert!(err.contains("invalid type: sequence"), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -242,8 +274,15 @@ fn yaml_library_budgets_alias_expansion() {
     let bomb = format!("root:\n{}", laughs("  "));
     let start = std::time::Instant::now();
     let err = serde_norway::from_str::<serde_norway::Value>(&bomb).unwrap_err();
-    assert!(err.to_string().contains("repetition limit exceeded"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        err.to_string().contains("repetition limit exceeded"),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

@@ -46,7 +46,10 @@ fn content_hash_covers_paths_and_contents() {
     write_tree(a.path(), &[("ab", "c")]);
     let b = tmp();
     write_tree(b.path(), &[("a", "bc")]);
-    assert_ne!(content_hash(a.path()).unwrap(), content_hash(b.path()).unwrap());
+    assert_ne!(
+        content_hash(a.path()).unwrap(),
+        content_hash(b.path()).unwrap()
+    );
 }
 
 /// (what to do to a valid package, the expected error with `{dir}` for the package path)
@@ -124,11 +127,19 @@ fn archive_solution_may_not_touch_tests() {
     )
     .unwrap();
     write_tree(&dir, &[("solution/lib/extra.py", "x = 1\n")]);
-    assert!(load(&dir, &Maxima::default()).is_ok(), "any other path is fine");
+    assert!(
+        load(&dir, &Maxima::default()).is_ok(),
+        "any other path is fine"
+    );
     write_tree(&dir, &[("solution/tests/run.py", "print('1..0')\n")]);
     let e = load(&dir, &Maxima::default()).unwrap_err();
     assert!(matches!(e, LoadError::Layout { .. }), "{e}");
-    assert!(e.to_string().ends_with("solution/tests/run.py: solution file is inside tests/, which submissions never write"), "{e}");
+    assert!(
+        e.to_string().ends_with(
+            "solution/tests/run.py: solution file is inside tests/, which submissions never write"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

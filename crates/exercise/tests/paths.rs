@@ -41,7 +41,10 @@ fn table() {
         ("a\0b", "path \"a\\0b\" contains a NUL byte"),
         ("a\nb", "path \"a\\nb\" contains a control character"),
         ("a\u{7f}", "path \"a\\u{7f}\" contains a control character"),
-        (&long_segment, &format!("path {long_segment:?} has a segment longer than 255 bytes")),
+        (
+            &long_segment,
+            &format!("path {long_segment:?} has a segment longer than 255 bytes"),
+        ),
         (&deep, &format!("path {deep:?} has more than 32 segments")),
     ];
     for (input, want) in table {

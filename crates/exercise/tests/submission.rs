@@ -13,13 +13,19 @@ use gauntlet_exercise::{
 fn ex() -> Exercise {
     exercise(
         SubmissionKind::Files,
-        &[("words.py", 100), ("lib/util.py", 64 << 10), ("notes.md", 256 << 10)],
+        &[
+            ("words.py", 100),
+            ("lib/util.py", 64 << 10),
+            ("notes.md", 256 << 10),
+        ],
     )
 }
 
 fn check(files: &[(&str, &str)], want: &str) {
-    let map: BTreeMap<String, String> =
-        files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+    let map: BTreeMap<String, String> = files
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect();
     let got = match validate_files(&ex(), &map) {
         Ok(v) => {
             let mut s = String::from("ok");
@@ -39,32 +45,72 @@ fn table() {
     let exact = "x".repeat(100);
     let crlf = format!("{}\r\n", "x".repeat(99));
     check(&[("words.py", "print(1)\n")], r#"ok words.py="print(1)\n""#);
-    check(&[("words.py", "a"), ("lib/util.py", "b")], r#"ok lib/util.py="b" words.py="a""#);
+    check(
+        &[("words.py", "a"), ("lib/util.py", "b")],
+        r#"ok lib/util.py="b" words.py="a""#,
+    );
     check(&[("words.py", "a\r\nb\0c\r")], r#"ok words.py="a\nbc""#);
     check(&[("words.py", &exact)], &format!("ok words.py={exact:?}"));
     // \r is stripped before the size check: 99 x + \r\n is 100 bytes after.
-    check(&[("words.py", &crlf)], &format!("ok words.py={:?}", format!("{}\n", "x".repeat(99))));
-    check(&[("words.py", &big)], "words.py: 101 bytes, more than its max_bytes of 100 bytes");
+    check(
+        &[("words.py", &crlf)],
+        &format!("ok words.py={:?}", format!("{}\n", "x".repeat(99))),
+    );
+    check(
+        &[("words.py", &big)],
+        "words.py: 101 bytes, more than its max_bytes of 100 bytes",
+    );
     check(&[], "no files submitted");
-    check(&[("other.py", "x")], "other.py: not a starter file of this exercise");
+    check(
+        &[("other.py", "x")],
+        "other.py: not a starter file of this exercise",
+    );
     check(&[("lib", "x")], "lib: not a starter file of this exercise");
-    check(&[("lib/util.py/x", "x")], "lib/util.py/x: not a starter file of this exercise");
-    check(&[("Words.py", "x")], "Words.py: not a starter file of this exercise");
-    check(&[("tests/run.py", "x")], "tests/run.py: inside tests/, which submissions never write");
-    check(&[("tests", "x")], "tests: inside tests/, which submissions never write");
+    check(
+        &[("lib/util.py/x", "x")],
+        "lib/util.py/x: not a starter file of this exercise",
+    );
+    check(
+        &[("Words.py", "x")],
+        "Words.py: not a starter file of this exercise",
+    );
+    check(
+        &[("tests/run.py", "x")],
+        "tests/run.py: inside tests/, which submissions never write",
+    );
+    check(
+        &[("tests", "x")],
+        "tests: inside tests/, which submissions never write",
+    );
     check(&[("/words.py", "x")], "path \"/words.py\" is absolute");
-    check(&[("../words.py", "x")], "path \"../words.py\" has a `..` segment");
-    check(&[("./words.py", "x")], "path \"./words.py\" has a `.` segment");
-    check(&[("lib//util.py", "x")], "path \"lib//util.py\" has an empty segment");
-    check(&[("lib\\util.py", "x")], "path \"lib\\\\util.py\" contains a backslash");
-    check(&[("words.py\0", "x")], "path \"words.py\\0\" contains a NUL byte");
+    check(
+        &[("../words.py", "x")],
+        "path \"../words.py\" has a `..` segment",
+    );
+    check(
+        &[("./words.py", "x")],
+        "path \"./words.py\" has a `.` segment",
+    );
+    check(
+        &[("lib//util.py", "x")],
+        "path \"lib//util.py\" has an empty segment",
+    );
+    check(
+        &[("lib\\util.py", "x")],
+        "path \"lib\\\\util.py\" contains a backslash",
+    );
+    check(
+        &[("words.py\0", "x")],
+        "path \"words.py\\0\" contains a NUL byte",
+    );
     check(&[("", "x")], "empty path");
 }
 
 #[test]
 fn count_and_total_caps() {
     // More files than allowed, even before looking at paths.
-    let many: BTreeMap<String, String> = (0..65).map(|i| (format!("f{i}"), String::new())).collect();
+    let many: BTreeMap<String, String> =
+        (0..65).map(|i| (format!("f{i}"), String::new())).collect();
     assert_eq!(
         validate_files(&ex(), &many).unwrap_err().to_string(),
         "65 files submitted, more than the 64 allowed"
@@ -102,7 +148,10 @@ fn bytes_variant_refuses_non_utf8() {
 fn archive_exercise_refuses_files() {
     let ex = exercise(SubmissionKind::Archive, &[("words.py", 100)]);
     let files = BTreeMap::from([("words.py".to_string(), "x".to_string())]);
-    assert!(matches!(validate_files(&ex, &files), Err(SubmissionError::WrongKind)));
+    assert!(matches!(
+        validate_files(&ex, &files),
+        Err(SubmissionError::WrongKind)
+    ));
 }
 
 fn validated() -> gauntlet_exercise::ValidatedFiles {
@@ -119,8 +168,17 @@ fn write_files_creates_a_fresh_tree() {
     let dest = t.path().join("out");
     write_files(&validated(), &dest).unwrap();
     assert_eq!(listing(&dest), ["lib/", "lib/util.py", "words.py"]);
-    assert_eq!(std::fs::read_to_string(dest.join("lib/util.py")).unwrap(), "u");
-    let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(
+        std::fs::read_to_string(dest.join("lib/util.py")).unwrap(),
+        "u"
+    );
+    let mode = |p: &str| {
+        std::fs::metadata(dest.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
     // The umask may only remove bits.
     assert_eq!(mode("words.py") & !0o644, 0);
     assert_eq!(mode("lib") & !0o755, 0);
@@ -144,7 +202,10 @@ fn write_files_needs_the_parent() {
     let t = tempfile::tempdir().unwrap();
     let dest = t.path().join("missing/out");
     assert!(write_files(&validated(), &dest).is_err());
-    assert!(!t.path().join("missing").exists(), "no create_dir_all of the parent");
+    assert!(
+        !t.path().join("missing").exists(),
+        "no create_dir_all of the parent"
+    );
 }
 
 #[test]
@@ -163,8 +224,14 @@ fn write_files_removes_dest_when_a_write_fails() {
     // `a` as a file, then `a/b` needs `a` as a folder: the second create fails after
     // the first succeeded, and nothing may be left behind.
     let files = gauntlet_exercise::ValidatedFiles(BTreeMap::from([
-        (gauntlet_exercise::RelPath::parse("a").unwrap(), b"1".to_vec()),
-        (gauntlet_exercise::RelPath::parse("a/b").unwrap(), b"2".to_vec()),
+        (
+            gauntlet_exercise::RelPath::parse("a").unwrap(),
+            b"1".to_vec(),
+        ),
+        (
+            gauntlet_exercise::RelPath::parse("a/b").unwrap(),
+            b"2".to_vec(),
+        ),
     ]));
     let t = tempfile::tempdir().unwrap();
     let dest = t.path().join("out");

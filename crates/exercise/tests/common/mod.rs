@@ -68,7 +68,10 @@ pub fn package(tmp: &Path) -> PathBuf {
         &[
             ("exercise.yaml", MANIFEST),
             ("starter/words.py", "def reverse(s):\n    return s\n"),
-            ("solution/words.py", "def reverse(s):\n    return ' '.join(s.split()[::-1])\n"),
+            (
+                "solution/words.py",
+                "def reverse(s):\n    return ' '.join(s.split()[::-1])\n",
+            ),
             ("tests/run.py", "print('1..1')\n"),
         ],
     );
@@ -165,7 +168,12 @@ pub fn listing(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if e.file_type().unwrap().is_dir() {
                 out.push(format!("{rel}/"));
                 walk(root, &e.path(), out);
