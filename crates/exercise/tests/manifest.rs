@@ -238,7 +238,7 @@ fn laughs(indent: &str) -> String {
         let prev = format!("*a{}", i - 1);
         yaml.push_str(&format!(
             "{indent}- &a{i} [{}]\n",
-            vec![prev.as_str(); 9].join(", ")
+            [prev.as_str(); 9].join(", ")
         ));
     }
     yaml
