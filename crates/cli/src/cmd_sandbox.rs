@@ -1,23 +1,343 @@
-//! `gauntlet sandbox run` and `gauntlet sandbox doctor`.
+//! `gauntlet sandbox run` and `gauntlet sandbox doctor`: flag parsing (CONTRACTS §2)
+//! and wiring to `gauntlet_sandbox::run`; exit 2 on bad usage, 3 when isolation is
+//! unavailable, 1 when the command ran but did not exit 0.
 
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use gauntlet_sandbox as sandbox;
 
 use crate::Exit;
 
 #[derive(Subcommand)]
 pub enum SandboxCommand {
     /// Run one command in the sandbox and print a JSON report.
-    Run {
-        #[arg(trailing_var_arg = true, required = true)]
-        command: Vec<std::ffi::OsString>,
-    },
-    /// List what this host supports.
+    Run(RunArgs),
+    /// List what this host supports (JSON); exit 3 when a layer is missing.
     Doctor,
 }
 
+#[derive(Args)]
+pub struct RunArgs {
+    /// Wall-clock limit (ms, s, m).
+    #[arg(long, default_value = "10s")]
+    wall_time: String,
+    /// Stop when stdout and stderr are silent this long ("off" disables).
+    #[arg(long, default_value = "5s")]
+    idle_timeout: String,
+    /// CPU-time limit (ms, s, m).
+    #[arg(long, default_value = "5s")]
+    cpu_time: String,
+    /// Memory limit, no swap (KiB, MiB, GiB).
+    #[arg(long, default_value = "256MiB")]
+    memory: String,
+    /// Maximum number of processes and threads.
+    #[arg(long, default_value = "64")]
+    pids: String,
+    /// Size of /tmp and of /dev/shm.
+    #[arg(long, default_value = "64MiB")]
+    tmp_size: String,
+    /// Combined cap on stdout + stderr.
+    #[arg(long, default_value = "64KiB")]
+    output_limit: String,
+    /// HOST:INSIDE, read-only (repeatable).
+    #[arg(long, value_name = "HOST:INSIDE")]
+    ro_bind: Vec<String>,
+    /// HOST:INSIDE, writable (repeatable).
+    #[arg(long, value_name = "HOST:INSIDE")]
+    rw_bind: Vec<String>,
+    /// LOWER[:LOWER…]:INSIDE[:SIZE], a copy-on-write dir whose writes stay in the
+    /// jail (capped at SIZE, default 64MiB) (repeatable).
+    #[arg(long, value_name = "LOWERS:INSIDE[:SIZE]")]
+    overlay: Vec<String>,
+    /// Working directory inside the jail.
+    #[arg(long, default_value = "/tmp")]
+    workdir: String,
+    /// KEY=VALUE (repeatable); the only variables besides PATH, HOME and LANG.
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// `none` (own namespace, loopback only) or a network namespace file to join.
+    #[arg(long, default_value = "none")]
+    network: String,
+    /// Write the JSON report here instead of stderr's last line.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
+}
+
 pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
-    let _ = cmd;
-    Err(Exit::unsupported("sandbox not implemented yet"))
+    match cmd {
+        SandboxCommand::Run(args) => run_one(args),
+        SandboxCommand::Doctor => {
+            let d = sandbox::doctor();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&d).map_err(|e| Exit::failed(e.to_string()))?
+            );
+            if d.ok {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Exit::unsupported(format!(
+                    "this host cannot run the sandbox: {}",
+                    d.probe
+                )))
+            }
+        }
+    }
+}
+
+/// Parses `10s`, `250ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = split_unit(s);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (use e.g. 500ms, 10s, 2m)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return Err(format!("bad duration {s:?} (use e.g. 500ms, 10s, 2m)")),
+    };
+    if d.is_zero() {
+        return Err(format!("duration {s:?} must be positive"));
+    }
+    Ok(d)
+}
+
+/// Parses `64KiB`, `256MiB`, `1GiB`, or a plain byte count.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, unit) = split_unit(s);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {s:?} (use e.g. 64KiB, 256MiB, 1GiB)"))?;
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("bad size {s:?} (use e.g. 64KiB, 256MiB, 1GiB)")),
+    };
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))?;
+    if v == 0 {
+        return Err(format!("size {s:?} must be positive"));
+    }
+    Ok(v)
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(i)
+}
+
+fn absolute(inside: &str, what: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(inside);
+    if !p.is_absolute() {
+        return Err(format!("{what}: inside path {inside:?} must be absolute"));
+    }
+    if p.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(format!("{what}: inside path {inside:?} contains '..'"));
+    }
+    Ok(p)
+}
+
+fn existing(host: &str, what: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(host);
+    if host.is_empty() || !p.exists() {
+        return Err(format!("{what}: host path {host:?} does not exist"));
+    }
+    Ok(p)
+}
+
+/// Parses `HOST:INSIDE`.
+pub fn parse_bind(s: &str, what: &str) -> Result<sandbox::Bind, String> {
+    let (host, inside) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{what}: expected HOST:INSIDE, got {s:?}"))?;
+    Ok(sandbox::Bind {
+        host: existing(host, what)?,
+        inside: absolute(inside, what)?,
+    })
+}
+
+/// Parses `LOWER[:LOWER…]:INSIDE[:SIZE]`.
+pub fn parse_overlay(s: &str) -> Result<sandbox::Overlay, String> {
+    let mut parts: Vec<&str> = s.split(':').collect();
+    let mut size = 64 << 20;
+    if parts.len() >= 3 && !parts[parts.len() - 1].starts_with('/') {
+        size = parse_size(parts.pop().unwrap_or_default())?;
+    }
+    if parts.len() < 2 {
+        return Err(format!(
+            "overlay: expected LOWER[:LOWER…]:INSIDE[:SIZE], got {s:?}"
+        ));
+    }
+    let inside = absolute(parts.pop().unwrap_or_default(), "overlay")?;
+    let lowers = parts
+        .iter()
+        .map(|l| existing(l, "overlay"))
+        .collect::<Result<_, _>>()?;
+    Ok(sandbox::Overlay {
+        lowers,
+        inside,
+        size,
+    })
+}
+
+fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
+    let idle_timeout = match args.idle_timeout.as_str() {
+        "off" | "none" | "0" => None,
+        s => Some(parse_duration(s).map_err(|e| format!("--idle-timeout: {e}"))?),
+    };
+    let limits = sandbox::Limits {
+        wall_time: parse_duration(&args.wall_time).map_err(|e| format!("--wall-time: {e}"))?,
+        idle_timeout,
+        cpu_time: parse_duration(&args.cpu_time).map_err(|e| format!("--cpu-time: {e}"))?,
+        memory: parse_size(&args.memory).map_err(|e| format!("--memory: {e}"))?,
+        pids: args
+            .pids
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--pids: bad count {:?}", args.pids))?,
+        tmp_size: parse_size(&args.tmp_size).map_err(|e| format!("--tmp-size: {e}"))?,
+        output_limit: parse_size(&args.output_limit).map_err(|e| format!("--output-limit: {e}"))?,
+    };
+    let env = args
+        .env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("--env: expected KEY=VALUE, got {kv:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let network = match args.network.as_str() {
+        "none" => sandbox::Network::None,
+        path => sandbox::Network::Join(existing(path, "--network")?),
+    };
+    let mut spec = sandbox::Spec::new(args.command.clone());
+    spec.limits = limits;
+    spec.ro_binds = args
+        .ro_bind
+        .iter()
+        .map(|b| parse_bind(b, "--ro-bind"))
+        .collect::<Result<_, _>>()?;
+    spec.rw_binds = args
+        .rw_bind
+        .iter()
+        .map(|b| parse_bind(b, "--rw-bind"))
+        .collect::<Result<_, _>>()?;
+    spec.overlays = args
+        .overlay
+        .iter()
+        .map(|o| parse_overlay(o))
+        .collect::<Result<_, _>>()?;
+    spec.workdir = absolute(&args.workdir, "--workdir")?;
+    spec.env = env;
+    spec.network = network;
+    Ok(spec)
+}
+
+struct PassThrough;
+
+impl sandbox::OutputSink for PassThrough {
+    fn output(&mut self, stream: sandbox::Stream, bytes: &[u8]) {
+        let _ = match stream {
+            sandbox::Stream::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(bytes).and_then(|()| o.flush())
+            }
+            sandbox::Stream::Stderr => std::io::stderr().lock().write_all(bytes),
+        };
+    }
+}
+
+fn run_one(args: RunArgs) -> Result<ExitCode, Exit> {
+    let spec = spec(&args).map_err(Exit::usage)?;
+    let report = match sandbox::run(&spec, &mut PassThrough) {
+        Ok(r) => r,
+        Err(e @ sandbox::Error::InvalidSpec(_)) => return Err(Exit::usage(e)),
+        Err(e) => return Err(Exit::unsupported(e)),
+    };
+    let json = serde_json::to_string(&report).map_err(|e| Exit::failed(e.to_string()))?;
+    match &args.report {
+        Some(path) => std::fs::write(path, format!("{json}\n"))
+            .map_err(|e| Exit::failed(format!("--report {}: {e}", path.display())))?,
+        None => eprintln!("{json}"),
+    }
+    if report.status == sandbox::Status::Exited && report.exit_code == Some(0) {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (s, want) in [
+            ("250ms", Some(Duration::from_millis(250))),
+            ("10s", Some(Duration::from_secs(10))),
+            ("2m", Some(Duration::from_secs(120))),
+            ("10", None),
+            ("1h", None),
+            ("", None),
+            ("-1s", None),
+            ("0s", None),
+            ("1.5s", None),
+        ] {
+            assert_eq!(parse_duration(s).ok(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        for (s, want) in [
+            ("64KiB", Some(64 << 10)),
+            ("256MiB", Some(256 << 20)),
+            ("1GiB", Some(1 << 30)),
+            ("4096", Some(4096)),
+            ("1MB", None),
+            ("1kib", None),
+            ("x", None),
+            ("0MiB", None),
+            ("99999999999999GiB", None),
+        ] {
+            assert_eq!(parse_size(s).ok(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn overlays() {
+        let o = parse_overlay("/usr:/etc:/work:1MiB").unwrap();
+        assert_eq!(o.lowers.len(), 2);
+        assert_eq!(o.inside, PathBuf::from("/work"));
+        assert_eq!(o.size, 1 << 20);
+        let o = parse_overlay("/usr:/work").unwrap();
+        assert_eq!(o.size, 64 << 20);
+        assert!(parse_overlay("/usr").is_err());
+        assert!(parse_overlay("/usr:work").is_err());
+        assert!(parse_overlay("/nonexistent-xyz:/work").is_err());
+    }
+
+    #[test]
+    fn binds() {
+        assert!(parse_bind("/usr:/x", "b").is_ok());
+        assert!(parse_bind("/usr:x", "b").is_err());
+        assert!(parse_bind("/usr", "b").is_err());
+        assert!(parse_bind("/nope-xyz:/x", "b").is_err());
+        assert!(parse_bind("/usr:/a/../b", "b").is_err());
+    }
 }

@@ -1,9 +1,20 @@
 //! The jail: runs one command with every isolation layer on and reports how it ended.
 //! No async runtime, no database, no HTTP; the only crate in the workspace with `unsafe`.
 //!
-//! INTERFACE NOTE (skeleton): the types below are the contract that the grader and
-//! the CLI code against. The implementation fills them in; changing a public shape
-//! means changing its callers in `crates/grader` and `crates/cli` in the same commit.
+//! How a jail is built, step by step, is in `jail.rs` (the child side) and `run`
+//! below (the supervisor side); docs/sandbox.md walks through it.
+
+mod cgroup;
+mod doctor;
+mod jail;
+mod landlock;
+mod plan;
+mod seccomp;
+mod supervise;
+mod sys;
+
+pub use doctor::{doctor, Doctor};
+pub use supervise::run;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,6 +36,21 @@ pub struct Limits {
     pub tmp_size: u64,
     /// Bytes of stdout + stderr passed through before the run stops with `output_limit`.
     pub output_limit: u64,
+}
+
+impl Default for Limits {
+    /// CONTRACTS §2's safe defaults.
+    fn default() -> Self {
+        Limits {
+            wall_time: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(5)),
+            cpu_time: Duration::from_secs(5),
+            memory: 256 << 20,
+            pids: 64,
+            tmp_size: 64 << 20,
+            output_limit: 64 << 10,
+        }
+    }
 }
 
 /// A host path made visible inside the jail.
@@ -78,6 +104,46 @@ pub struct Spec {
     pub collect: Vec<Collect>,
 }
 
+impl Spec {
+    /// A spec for `argv` with default limits, no binds, no network, workdir `/tmp`.
+    pub fn new<I, S>(argv: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Spec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            limits: Limits::default(),
+            ro_binds: Vec::new(),
+            rw_binds: Vec::new(),
+            overlays: Vec::new(),
+            workdir: PathBuf::from("/tmp"),
+            env: Vec::new(),
+            network: Network::None,
+            collect: Vec::new(),
+        }
+    }
+}
+
+/// The uid and gid inside every jail.
+pub const JAIL_UID: u32 = plan::JAIL_UID;
+pub const JAIL_GID: u32 = plan::JAIL_GID;
+/// The host uid/gid the jail user maps to when Gauntlet runs as root. Files a
+/// prepared layer should let the jail modify (through an overlay) belong to it.
+pub const ROOT_MODE_HOST_ID: u32 = 990_000;
+
+/// The host (uid, gid) that the jail's uid/gid 1000 maps to: the caller's own ids
+/// when rootless, [`ROOT_MODE_HOST_ID`] when running as root.
+pub fn jail_host_ids() -> (u32, u32) {
+    // SAFETY: getters without side effects.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        (ROOT_MODE_HOST_ID, ROOT_MODE_HOST_ID)
+    } else {
+        (uid, gid)
+    }
+}
+
 /// How the run ended (CONTRACTS §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +169,12 @@ pub struct Layers {
     pub cgroup: String,
     pub no_new_privs: bool,
     pub capabilities_dropped: bool,
+    /// Landlock ABI version used (0 when the kernel has none).
+    pub landlock_abi: u32,
+    /// `none` (own namespace, loopback only) or `joined`.
+    pub network: String,
+    /// True when the jail user maps to the caller's own uid (no root involved).
+    pub rootless: bool,
 }
 
 /// The report of one run (CONTRACTS §2, plus `layers` and `collected`).
@@ -118,6 +190,9 @@ pub struct Report {
     pub stderr_bytes: u64,
     pub truncated: bool,
     pub layers: Layers,
+    /// Why the command could not start (`setup_error`), e.g. `exec: No such file or directory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Contents of `Spec::collect`, in order; `None` when absent, not a regular
     /// file, or over its cap.
     #[serde(skip)]
@@ -150,9 +225,4 @@ pub enum Error {
         step: &'static str,
         source: std::io::Error,
     },
-}
-
-/// Runs `spec` to completion. Safe to call from a multi-threaded process.
-pub fn run(_spec: &Spec, _sink: &mut dyn OutputSink) -> Result<Report, Error> {
-    Err(Error::Unsupported("not implemented yet".into()))
 }

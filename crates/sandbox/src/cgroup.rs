@@ -1,0 +1,315 @@
+//! One cgroup per run, on cgroup v2 or on v1/hybrid hierarchies: memory without
+//! swap, a pids cap, CPU accounting, peak memory and OOM/pids-limit detection.
+//!
+//! Run cgroups live under the calling process's own cgroup, in `gauntlet/`, so a
+//! delegated subtree is all Gauntlet needs. Each run's directory is removed when the
+//! run ends (every process in it is gone by then: its PID namespace is dead).
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use crate::Error;
+
+/// Which hierarchy this host gives us, found once per process.
+#[derive(Debug, Clone)]
+pub enum Host {
+    /// Pure cgroup v2: `base` is `<own cgroup>/gauntlet` with memory and pids enabled.
+    V2 { base: PathBuf },
+    /// v1 controllers: the `gauntlet` directory under our own cgroup in each.
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpuacct: PathBuf,
+        memsw: bool,
+    },
+}
+
+impl Host {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Host::V2 { .. } => "v2",
+            Host::V1 { .. } => "v1",
+        }
+    }
+}
+
+const MOUNT: &str = "/sys/fs/cgroup";
+
+/// Detects (once) and prepares the `gauntlet` parent cgroups.
+pub fn host() -> Result<&'static Host, Error> {
+    static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
+    HOST.get_or_init(detect)
+        .as_ref()
+        .map_err(|e| Error::Unsupported(e.clone()))
+}
+
+fn own_paths() -> Result<Vec<(String, String)>, String> {
+    let text = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cgroups: cannot read /proc/self/cgroup: {e}"))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let _id = it.next()?;
+            let ctrls = it.next()?.to_string();
+            let path = it.next()?.to_string();
+            Some((ctrls, path))
+        })
+        .collect())
+}
+
+fn detect() -> Result<Host, String> {
+    let own = own_paths()?;
+    let find = |ctrl: &str| {
+        own.iter()
+            .find(|(c, _)| c.split(',').any(|x| x == ctrl))
+            .map(|(_, p)| p.clone())
+    };
+    if Path::new(MOUNT).join("cgroup.controllers").exists() {
+        let rel = find("").unwrap_or_else(|| "/".into());
+        return detect_v2(&Path::new(MOUNT).join(rel.trim_start_matches('/')));
+    }
+    let mem_mount = Path::new(MOUNT).join("memory");
+    let pids_mount = Path::new(MOUNT).join("pids");
+    let cpuacct_mount = Path::new(MOUNT).join("cpuacct");
+    if !mem_mount.join("memory.limit_in_bytes").exists() {
+        return Err("cgroups: no memory controller (neither cgroup v2 nor v1 memory)".into());
+    }
+    if !pids_mount.join("cgroup.procs").exists() {
+        return Err("cgroups: no pids controller on the v1 hierarchy".into());
+    }
+    if !cpuacct_mount.join("cpuacct.usage").exists() {
+        return Err("cgroups: no cpuacct controller on the v1 hierarchy".into());
+    }
+    let base = |mount: &Path, ctrl: &str| -> Result<PathBuf, String> {
+        let rel = find(ctrl).unwrap_or_else(|| "/".into());
+        let dir = mount.join(rel.trim_start_matches('/')).join("gauntlet");
+        mkdir(&dir).map_err(|e| {
+            format!(
+                "cgroups: cannot create {} ({e}); Gauntlet needs a writable (delegated) {ctrl} cgroup",
+                dir.display()
+            )
+        })?;
+        Ok(dir)
+    };
+    let memory = base(&mem_mount, "memory")?;
+    let memsw = memory.join("memory.memsw.limit_in_bytes").exists();
+    Ok(Host::V1 {
+        pids: base(&pids_mount, "pids")?,
+        cpuacct: base(&cpuacct_mount, "cpuacct")?,
+        memory,
+        memsw,
+    })
+}
+
+fn detect_v2(own: &Path) -> Result<Host, String> {
+    let controllers = fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
+    for need in ["memory", "pids"] {
+        if !controllers.split_whitespace().any(|c| c == need) {
+            return Err(format!(
+                "cgroups: the {need} controller is not available in {} (delegate it to Gauntlet's cgroup)",
+                own.display()
+            ));
+        }
+    }
+    let base = own.join("gauntlet");
+    let enable = |dir: &Path| write(&dir.join("cgroup.subtree_control"), "+memory +pids");
+    enable(own).map_err(|e| {
+        format!(
+            "cgroups: cannot enable memory and pids below {} ({e}); on cgroup v2 run Gauntlet in its own \
+             leaf of a delegated subtree, e.g. `systemd-run --user --scope -p Delegate=yes gauntlet …`",
+            own.display()
+        )
+    })?;
+    mkdir(&base).map_err(|e| format!("cgroups: cannot create {} ({e})", base.display()))?;
+    enable(&base).map_err(|e| {
+        format!(
+            "cgroups: cannot enable controllers in {} ({e})",
+            base.display()
+        )
+    })?;
+    Ok(Host::V2 { base })
+}
+
+fn mkdir(p: &Path) -> std::io::Result<()> {
+    match fs::create_dir(p) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        r => r,
+    }
+}
+
+fn write(p: &Path, v: &str) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(p)?;
+    f.write_all(v.as_bytes())
+}
+
+fn read_u64(p: &Path) -> u64 {
+    fs::read_to_string(p)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `key value` lines (memory.events, pids.events, cpu.stat, memory.oom_control).
+fn read_key(p: &Path, key: &str) -> u64 {
+    fs::read_to_string(p)
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                (k == key).then(|| v.trim().parse().ok()).flatten()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// The cgroup(s) of one run.
+#[derive(Debug)]
+pub struct RunCgroup {
+    dirs: Vec<PathBuf>,
+    v2: bool,
+}
+
+/// What the cgroup saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Usage {
+    pub cpu_ns: u64,
+    pub peak_memory: u64,
+    pub oom_kills: u64,
+    pub pids_limit_hits: u64,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl RunCgroup {
+    /// Creates the run's cgroup(s) with the limits set.
+    pub fn create(host: &Host, memory: u64, pids: u64) -> Result<RunCgroup, Error> {
+        let name = format!(
+            "run-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let setup = |e: std::io::Error| Error::Setup {
+            step: "cgroup-create",
+            source: e,
+        };
+        let limits = |e: std::io::Error| Error::Setup {
+            step: "cgroup-limits",
+            source: e,
+        };
+        match host {
+            Host::V2 { base } => {
+                let dir = base.join(&name);
+                fs::create_dir(&dir).map_err(setup)?;
+                let cg = RunCgroup {
+                    dirs: vec![dir.clone()],
+                    v2: true,
+                };
+                write(&dir.join("memory.max"), &memory.to_string()).map_err(limits)?;
+                if dir.join("memory.swap.max").exists() {
+                    write(&dir.join("memory.swap.max"), "0").map_err(limits)?;
+                }
+                // On OOM kill the whole group, not one victim.
+                let _ = write(&dir.join("memory.oom.group"), "1");
+                write(&dir.join("pids.max"), &pids.to_string()).map_err(limits)?;
+                Ok(cg)
+            }
+            Host::V1 {
+                memory: m,
+                pids: p,
+                cpuacct: c,
+                memsw,
+            } => {
+                let mut cg = RunCgroup {
+                    dirs: Vec::with_capacity(3),
+                    v2: false,
+                };
+                for base in [m, p, c] {
+                    let d = base.join(&name);
+                    fs::create_dir(&d).map_err(setup)?;
+                    cg.dirs.push(d);
+                }
+                let md = &cg.dirs[0];
+                write(&md.join("memory.limit_in_bytes"), &memory.to_string()).map_err(limits)?;
+                if *memsw {
+                    write(&md.join("memory.memsw.limit_in_bytes"), &memory.to_string())
+                        .map_err(limits)?;
+                }
+                let _ = write(&md.join("memory.swappiness"), "0");
+                write(&cg.dirs[1].join("pids.max"), &pids.to_string()).map_err(limits)?;
+                Ok(cg)
+            }
+        }
+    }
+
+    /// Moves `pid` (and so everything it will start) into the run's cgroup(s).
+    pub fn attach(&self, pid: i32) -> Result<(), Error> {
+        let s = pid.to_string();
+        for d in &self.dirs {
+            write(&d.join("cgroup.procs"), &s).map_err(|e| Error::Setup {
+                step: "cgroup-attach",
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn cpu_ns(&self) -> u64 {
+        if self.v2 {
+            read_key(&self.dirs[0].join("cpu.stat"), "usage_usec") * 1000
+        } else {
+            read_u64(&self.dirs[2].join("cpuacct.usage"))
+        }
+    }
+
+    pub fn pids_limit_hits(&self) -> u64 {
+        let d = if self.v2 {
+            &self.dirs[0]
+        } else {
+            &self.dirs[1]
+        };
+        read_key(&d.join("pids.events"), "max")
+    }
+
+    pub fn oom_kills(&self) -> u64 {
+        if self.v2 {
+            read_key(&self.dirs[0].join("memory.events"), "oom_kill")
+        } else {
+            read_key(&self.dirs[0].join("memory.oom_control"), "oom_kill")
+        }
+    }
+
+    pub fn usage(&self) -> Usage {
+        let peak = if self.v2 {
+            read_u64(&self.dirs[0].join("memory.peak"))
+        } else {
+            read_u64(&self.dirs[0].join("memory.max_usage_in_bytes"))
+        };
+        Usage {
+            cpu_ns: self.cpu_ns(),
+            peak_memory: peak,
+            oom_kills: self.oom_kills(),
+            pids_limit_hits: self.pids_limit_hits(),
+        }
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            // The PID namespace is dead before we get here; a memory cgroup may still
+            // be busy for a moment while the kernel uncharges pages.
+            for _ in 0..50 {
+                match fs::remove_dir(d) {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        std::thread::sleep(std::time::Duration::from_millis(1))
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `doctor`: what this host supports, checked by looking and then by running a
+//! probe jail with every layer on.
+
+use serde::Serialize;
+
+use crate::{cgroup, landlock, seccomp, Spec};
+
+/// The host support report (serialisable for `gauntlet sandbox doctor`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Doctor {
+    /// True when a probe jail ran `/bin/true` with every layer on.
+    pub ok: bool,
+    pub kernel: String,
+    pub rootless: bool,
+    /// `/proc/sys/user/max_user_namespaces` (0 means user namespaces are off).
+    pub max_user_namespaces: Option<u64>,
+    /// `v1`, `v2`, or why cgroups are unusable.
+    pub cgroup: String,
+    pub landlock_abi: Option<u32>,
+    pub seccomp_denied_syscalls: Vec<&'static str>,
+    /// The probe's outcome: `exited` or the error that stopped it.
+    pub probe: String,
+    /// Layers the probe had.
+    pub layers: Option<crate::Layers>,
+}
+
+struct Discard;
+impl crate::OutputSink for Discard {
+    fn output(&mut self, _: crate::Stream, _: &[u8]) {}
+}
+
+/// Inspects the host and runs one probe jail.
+pub fn doctor() -> Doctor {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let max_user_namespaces = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let cgroup = match cgroup::host() {
+        Ok(h) => h.name().to_string(),
+        Err(e) => e.to_string(),
+    };
+    let (probe, layers, ok) = match crate::run(&Spec::new(["/bin/true"]), &mut Discard) {
+        Ok(r) => {
+            let ok = r.status == crate::Status::Exited && r.exit_code == Some(0);
+            (
+                serde_json::to_value(r.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                Some(r.layers),
+                ok,
+            )
+        }
+        Err(e) => (e.to_string(), None, false),
+    };
+    Doctor {
+        ok,
+        kernel,
+        // SAFETY: a getter without side effects.
+        rootless: unsafe { libc::geteuid() } != 0,
+        max_user_namespaces,
+        cgroup,
+        landlock_abi: landlock::abi(),
+        seccomp_denied_syscalls: seccomp::denied_names(),
+        probe,
+        layers,
+    }
+}

@@ -1,0 +1,433 @@
+//! Validates a [`Spec`] and turns it into a [`Plan`]: every path, string, option and
+//! pointer the jail needs after fork, prepared in the parent so the child never
+//! allocates.
+
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use libc::c_char;
+
+use crate::{Error, Network, Spec};
+
+/// Directories that hold the jail's own mounts: user paths may not go there.
+const RESERVED: &[&str] = &[
+    "/proc",
+    "/dev",
+    "/usr",
+    "/etc",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/tmp",
+    "/.oldroot",
+    "/.ovl",
+];
+
+pub struct BindOp {
+    /// `/.oldroot/<canonical host path>`.
+    pub src: CString,
+    pub dst: CString,
+    pub writable: bool,
+}
+
+pub struct OverlayOp {
+    pub staging: CString,
+    pub upper: CString,
+    pub work: CString,
+    pub tmpfs_opts: CString,
+    pub opts: CString,
+    pub dst: CString,
+}
+
+pub struct Plan {
+    /// Host directory the root tmpfs is mounted on before pivot_root.
+    pub staging: CString,
+    pub root_opts: CString,
+    pub tmp_opts: CString,
+    /// Directories to create in the new root, parents first.
+    pub dirs: Vec<CString>,
+    /// Empty files to create as mount points for file binds.
+    pub mount_files: Vec<CString>,
+    /// (target, link) symlinks in the new root (`/bin -> usr/bin`, `/etc/localtime`).
+    pub symlinks: Vec<(CString, CString)>,
+    /// Small files written into the new root (`/etc/passwd`, …).
+    pub files: Vec<(CString, Vec<u8>)>,
+    pub binds: Vec<BindOp>,
+    pub overlays: Vec<OverlayOp>,
+    pub join_net: bool,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
+    pub workdir: CString,
+    pub exec_candidates: Vec<CString>,
+    pub argv: Vec<CString>,
+    pub argv_ptrs: Vec<*const c_char>,
+    pub envp: Vec<CString>,
+    pub envp_ptrs: Vec<*const c_char>,
+    /// Writable paths for Landlock (dirs), and file binds that are writable.
+    pub landlock_rw: Vec<CString>,
+    pub landlock_abi: u32,
+    pub collect: Vec<(CString, u64)>,
+    pub seccomp: &'static [libc::sock_filter],
+}
+
+pub fn cstr(p: impl AsRef<OsStr>) -> Result<CString, Error> {
+    CString::new(p.as_ref().as_bytes())
+        .map_err(|_| Error::InvalidSpec(format!("{:?} contains a NUL byte", p.as_ref())))
+}
+
+/// Checks that an inside path is absolute, normalised and free of `..`.
+fn inside_path(p: &Path, what: &str) -> Result<PathBuf, Error> {
+    if !p.is_absolute() {
+        return Err(Error::InvalidSpec(format!(
+            "{what} {} is not an absolute path",
+            p.display()
+        )));
+    }
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::InvalidSpec(format!(
+                    "{what} {} contains '..'",
+                    p.display()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn host_path(p: &Path, what: &str) -> Result<PathBuf, Error> {
+    std::fs::canonicalize(p)
+        .map_err(|e| Error::InvalidSpec(format!("{what} {} does not exist ({e})", p.display())))
+}
+
+fn under(p: &Path, base: &Path) -> bool {
+    p == base || p.starts_with(base)
+}
+
+fn user_mount_point(inside: &Path, what: &str, taken: &mut Vec<PathBuf>) -> Result<(), Error> {
+    if inside == Path::new("/") {
+        return Err(Error::InvalidSpec(format!("{what} cannot be mounted on /")));
+    }
+    for r in RESERVED {
+        if under(inside, Path::new(r)) {
+            return Err(Error::InvalidSpec(format!(
+                "{what} {} is inside {r}, which the sandbox provides itself",
+                inside.display()
+            )));
+        }
+    }
+    for t in taken.iter() {
+        if under(inside, t) || under(t, inside) {
+            return Err(Error::InvalidSpec(format!(
+                "{what} {} overlaps {}; mount points may not nest",
+                inside.display(),
+                t.display()
+            )));
+        }
+    }
+    taken.push(inside.to_path_buf());
+    Ok(())
+}
+
+/// Top-level entries of the host root that are symlinks into /usr (merged /usr)
+/// or real directories to bind, found once.
+fn host_top_level() -> &'static [(String, Option<PathBuf>)] {
+    static TOP: OnceLock<Vec<(String, Option<PathBuf>)>> = OnceLock::new();
+    TOP.get_or_init(|| {
+        ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]
+            .iter()
+            .filter_map(|name| {
+                let p = Path::new("/").join(name);
+                let meta = std::fs::symlink_metadata(&p).ok()?;
+                if meta.file_type().is_symlink() {
+                    Some((name.to_string(), Some(std::fs::read_link(&p).ok()?)))
+                } else if meta.is_dir() {
+                    Some((name.to_string(), None))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    })
+}
+
+pub const JAIL_UID: u32 = 1000;
+pub const JAIL_GID: u32 = 1000;
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+
+pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
+    let l = &spec.limits;
+    if spec.argv.is_empty() {
+        return Err(Error::InvalidSpec("no command given".into()));
+    }
+    if l.memory < 4 << 20 {
+        return Err(Error::InvalidSpec("memory limit below 4 MiB".into()));
+    }
+    if l.pids < 2 {
+        return Err(Error::InvalidSpec("pids limit below 2".into()));
+    }
+    if l.wall_time.is_zero() || l.cpu_time.is_zero() {
+        return Err(Error::InvalidSpec("time limits must be positive".into()));
+    }
+    if l.tmp_size < 4096 {
+        return Err(Error::InvalidSpec("tmp size below 4 KiB".into()));
+    }
+    let mut p = Plan {
+        staging: CString::from(c"/tmp"),
+        root_opts: CString::from(c"size=1m,nr_inodes=4096,mode=0755"),
+        tmp_opts: cstr(format!("size={},mode=1777", l.tmp_size))?,
+        dirs: Vec::new(),
+        mount_files: Vec::new(),
+        symlinks: Vec::new(),
+        files: Vec::new(),
+        binds: Vec::new(),
+        overlays: Vec::new(),
+        join_net: matches!(spec.network, Network::Join(_)),
+        rlimits: Vec::new(),
+        workdir: cstr(inside_path(&spec.workdir, "workdir")?)?,
+        exec_candidates: Vec::new(),
+        argv: Vec::new(),
+        argv_ptrs: Vec::new(),
+        envp: Vec::new(),
+        envp_ptrs: Vec::new(),
+        landlock_rw: vec![CString::from(c"/tmp"), CString::from(c"/dev/shm")],
+        landlock_abi,
+        collect: Vec::new(),
+        seccomp: crate::seccomp::program(),
+    };
+
+    // The skeleton of the new root.
+    for d in [
+        "/.oldroot",
+        "/usr",
+        "/proc",
+        "/dev",
+        "/tmp",
+        "/etc",
+        "/etc/alternatives",
+    ] {
+        p.dirs.push(cstr(d)?);
+    }
+    let bind = |p: &mut Plan, host: &Path, inside: &Path, writable: bool| -> Result<(), Error> {
+        p.binds.push(BindOp {
+            src: cstr(Path::new("/.oldroot").join(host.strip_prefix("/").unwrap_or(host)))?,
+            dst: cstr(inside)?,
+            writable,
+        });
+        Ok(())
+    };
+    bind(&mut p, Path::new("/usr"), Path::new("/usr"), false)?;
+    for (name, link) in host_top_level() {
+        let inside = Path::new("/").join(name);
+        match link {
+            Some(target) => p.symlinks.push((cstr(target)?, cstr(&inside)?)),
+            None => {
+                p.dirs.push(cstr(&inside)?);
+                bind(&mut p, &inside, &inside, false)?;
+            }
+        }
+    }
+    // Debian's alternatives (awk, editor, …) are symlinks into /etc/alternatives.
+    if Path::new("/etc/alternatives").is_dir() {
+        bind(
+            &mut p,
+            Path::new("/etc/alternatives"),
+            Path::new("/etc/alternatives"),
+            false,
+        )?;
+    }
+    if Path::new("/etc/ld.so.cache").is_file() {
+        p.mount_files.push(cstr("/etc/ld.so.cache")?);
+        bind(
+            &mut p,
+            Path::new("/etc/ld.so.cache"),
+            Path::new("/etc/ld.so.cache"),
+            false,
+        )?;
+    }
+    if let Ok(tz) = std::fs::read_link("/etc/localtime") {
+        p.symlinks.push((cstr(tz)?, cstr("/etc/localtime")?));
+    }
+    let etc: [(&str, &str); 5] = [
+        (
+            "/etc/passwd",
+            "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n\
+             sandbox:x:1000:1000:sandbox:/tmp:/bin/sh\n\
+             nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        ),
+        (
+            "/etc/group",
+            "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n",
+        ),
+        (
+            "/etc/hosts",
+            "127.0.0.1 localhost gauntlet\n::1 localhost\n",
+        ),
+        ("/etc/hostname", "gauntlet\n"),
+        (
+            "/etc/nsswitch.conf",
+            "passwd: files\ngroup: files\nhosts: files\n",
+        ),
+    ];
+    for (path, content) in etc {
+        p.files.push((cstr(path)?, content.as_bytes().to_vec()));
+    }
+
+    // User binds and overlays: absolute, normalised, not nested, not in reserved dirs.
+    let mut taken = Vec::new();
+    for (binds, writable) in [(&spec.ro_binds, false), (&spec.rw_binds, true)] {
+        let what = if writable { "rw-bind" } else { "ro-bind" };
+        for b in binds {
+            let inside = inside_path(&b.inside, what)?;
+            user_mount_point(&inside, what, &mut taken)?;
+            let host = host_path(&b.host, what)?;
+            let meta = std::fs::metadata(&host)
+                .map_err(|e| Error::InvalidSpec(format!("{what} {}: {e}", host.display())))?;
+            push_parents(&mut p.dirs, &inside)?;
+            if meta.is_dir() {
+                p.dirs.push(cstr(&inside)?);
+            } else {
+                p.mount_files.push(cstr(&inside)?);
+            }
+            bind(&mut p, &host, &inside, writable)?;
+            if writable {
+                p.landlock_rw.push(cstr(&inside)?);
+            }
+        }
+    }
+    for (i, o) in spec.overlays.iter().enumerate() {
+        let inside = inside_path(&o.inside, "overlay")?;
+        user_mount_point(&inside, "overlay", &mut taken)?;
+        if o.lowers.is_empty() {
+            return Err(Error::InvalidSpec(format!(
+                "overlay {} has no lower directory",
+                inside.display()
+            )));
+        }
+        if o.size < 4096 {
+            return Err(Error::InvalidSpec("overlay size below 4 KiB".into()));
+        }
+        let mut lowers = Vec::new();
+        for lower in &o.lowers {
+            let host = host_path(lower, "overlay lower")?;
+            if !host.is_dir() {
+                return Err(Error::InvalidSpec(format!(
+                    "overlay lower {} is not a directory",
+                    host.display()
+                )));
+            }
+            let s = host.to_str().ok_or_else(|| {
+                Error::InvalidSpec(format!("overlay lower {} is not UTF-8", host.display()))
+            })?;
+            if s.contains([':', ',', '\\']) {
+                return Err(Error::InvalidSpec(format!(
+                    "overlay lower {s} contains ':', ',' or '\\'"
+                )));
+            }
+            lowers.push(format!("/.oldroot{s}"));
+        }
+        push_parents(&mut p.dirs, &inside)?;
+        p.dirs.push(cstr(&inside)?);
+        let staging = format!("/.ovl{i}");
+        p.dirs.push(cstr(&staging)?);
+        p.overlays.push(OverlayOp {
+            upper: cstr(format!("{staging}/upper"))?,
+            work: cstr(format!("{staging}/work"))?,
+            tmpfs_opts: cstr(format!("size={},mode=0755", o.size))?,
+            opts: cstr(format!(
+                "lowerdir={},upperdir={staging}/upper,workdir={staging}/work,userxattr",
+                lowers.join(":")
+            ))?,
+            staging: cstr(&staging)?,
+            dst: cstr(&inside)?,
+        });
+        p.landlock_rw.push(cstr(&inside)?);
+    }
+
+    // Resource limits, second line behind the cgroup and the supervisor.
+    let cpu_s = l.cpu_time.as_secs() + u64::from(l.cpu_time.subsec_nanos() > 0);
+    let fsize = l
+        .tmp_size
+        .max(spec.overlays.iter().map(|o| o.size).max().unwrap_or(0))
+        .max(64 << 20);
+    p.rlimits = vec![
+        (libc::RLIMIT_CORE, 0, 0),
+        (libc::RLIMIT_NOFILE, 1024, 1024),
+        (libc::RLIMIT_FSIZE, fsize, fsize),
+        (libc::RLIMIT_STACK, 8 << 20, 8 << 20),
+        (libc::RLIMIT_CPU, cpu_s, cpu_s + 1),
+        (libc::RLIMIT_MEMLOCK, 64 << 10, 64 << 10),
+        (libc::RLIMIT_MSGQUEUE, 0, 0),
+    ];
+
+    // Command and environment.
+    for a in &spec.argv {
+        p.argv.push(cstr(a)?);
+    }
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("HOME".into(), "/tmp".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    for (k, v) in &spec.env {
+        if k.is_empty() || k.contains(['=', '\0']) {
+            return Err(Error::InvalidSpec(format!(
+                "bad environment variable name {k:?}"
+            )));
+        }
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    for (k, v) in &env {
+        p.envp.push(cstr(format!("{k}={v}"))?);
+    }
+    let cmd = spec.argv[0].as_bytes();
+    if cmd.contains(&b'/') {
+        p.exec_candidates.push(cstr(&spec.argv[0])?);
+    } else {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or(DEFAULT_PATH);
+        for dir in path.split(':').filter(|d| d.starts_with('/')) {
+            let mut full = dir.as_bytes().to_vec();
+            full.push(b'/');
+            full.extend_from_slice(cmd);
+            p.exec_candidates.push(cstr(OsStr::from_bytes(&full))?);
+        }
+    }
+    for c in &spec.collect {
+        p.collect
+            .push((cstr(inside_path(&c.inside, "collect")?)?, c.max_bytes));
+    }
+    p.argv_ptrs = p.argv.iter().map(|c| c.as_ptr()).collect();
+    p.argv_ptrs.push(std::ptr::null());
+    p.envp_ptrs = p.envp.iter().map(|c| c.as_ptr()).collect();
+    p.envp_ptrs.push(std::ptr::null());
+    Ok(p)
+}
+
+fn push_parents(dirs: &mut Vec<CString>, inside: &Path) -> Result<(), Error> {
+    let mut acc = PathBuf::from("/");
+    let comps: Vec<_> = inside.components().collect();
+    for c in &comps[..comps.len().saturating_sub(1)] {
+        if let Component::Normal(n) = c {
+            acc.push(n);
+            let c = cstr(&acc)?;
+            if !dirs.contains(&c) {
+                dirs.push(c);
+            }
+        }
+    }
+    Ok(())
+}

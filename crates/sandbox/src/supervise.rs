@@ -1,0 +1,546 @@
+//! The supervisor side of a run: prepare everything, clone the jail with every
+//! namespace at once, map its ids, put it in its cgroup, then watch its output,
+//! clocks and cgroup until it ends, and build the [`Report`].
+//!
+//! Safe in a multi-threaded process: all allocation happens before `clone`; the
+//! child only runs `jail::init`, which is allocation-free; pipes are close-on-exec so
+//! other threads' children never inherit them for long.
+
+use std::ffi::CStr;
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use libc::c_int;
+
+use crate::cgroup::{self, RunCgroup};
+use crate::jail::{self, Step};
+use crate::plan::{self, JAIL_GID, JAIL_UID};
+use crate::{landlock, sys};
+use crate::{Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
+
+const TICK: Duration = Duration::from_millis(20);
+const MARKER: &[u8] = b"\n[gauntlet: output truncated]\n";
+
+fn io_err(step: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Setup { step, source }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io_err("pipes")(std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn write_file(path: &str, v: &str) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(v.as_bytes())
+}
+
+/// Runs `spec` to completion. Safe to call from a multi-threaded process.
+pub fn run(spec: &Spec, sink: &mut dyn OutputSink) -> Result<Report, Error> {
+    let landlock_abi = landlock::abi().unwrap_or(0);
+    let plan = plan::build(spec, landlock_abi)?;
+    let cg_host = cgroup::host()?;
+    let cg = RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?;
+
+    let (sync_r, sync_w) = pipe()?;
+    let (msg_r, msg_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let fds = jail::Fds {
+        sync_r: sync_r.as_raw_fd(),
+        msg_w: msg_w.as_raw_fd(),
+        out_w: out_w.as_raw_fd(),
+        err_w: err_w.as_raw_fd(),
+    };
+    let net = match &spec.network {
+        Network::None => None,
+        Network::Join(path) => Some(
+            fs::File::open(path)
+                .map_err(|e| Error::InvalidSpec(format!("network {}: {e}", path.display())))?,
+        ),
+    };
+    // SAFETY: getters without side effects.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let rootless = euid != 0;
+    let (host_uid, host_gid) = crate::jail_host_ids();
+    // The payload may reopen its stdout/stderr through /proc/self/fd (`> /dev/stdout`):
+    // the pipes must belong to the jail user, not to the supervisor.
+    for fd in [&out_w, &err_w] {
+        // SAFETY: fchown on a pipe we own; no path is involved.
+        if unsafe { libc::fchown(fd.as_raw_fd(), host_uid, host_gid) } < 0 {
+            return Err(io_err("pipes")(std::io::Error::last_os_error()));
+        }
+    }
+    let uid_map = format!("{JAIL_UID} {host_uid} 1\n");
+    let gid_map = format!("{JAIL_GID} {host_gid} 1\n");
+    let _ = egid;
+
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_PIDFD
+        | libc::SIGCHLD;
+    // Joining a network namespace owned by another user namespace needs privilege in
+    // that namespace: this thread joins it just for the clone, then goes back.
+    let restore_net = match &net {
+        None => {
+            flags |= libc::CLONE_NEWNET;
+            None
+        }
+        Some(target) => {
+            let orig = fs::File::open("/proc/thread-self/ns/net").map_err(io_err("netns-join"))?;
+            // SAFETY: setns on a namespace fd; affects only this thread.
+            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+                return Err(Error::Unsupported(format!(
+                    "network join: setns failed ({}); joining a network namespace needs \
+                     CAP_SYS_ADMIN over it",
+                    std::io::Error::last_os_error()
+                )));
+            }
+            Some(orig)
+        }
+    };
+
+    let start = Instant::now();
+    let mut pidfd: c_int = -1;
+    // SAFETY: a raw clone without a new stack behaves like fork. The child runs only
+    // `jail::init`, which is async-signal-safe and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            &mut pidfd as *mut c_int,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        jail::init(&plan, fds);
+    }
+    let clone_err = std::io::Error::last_os_error();
+    if let Some(orig) = restore_net {
+        // SAFETY: back to this thread's own network namespace.
+        if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+            // This thread would keep talking from the jail's network: never continue.
+            eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
+            std::process::abort();
+        }
+    }
+    if pid < 0 {
+        return Err(Error::Unsupported(format!(
+            "namespaces: clone(CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET) failed: {clone_err}"
+        )));
+    }
+    let pid = pid as libc::pid_t;
+    // SAFETY: CLONE_PIDFD stored a fresh descriptor we now own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    drop((sync_r, msg_w, out_w, err_w));
+
+    let mut jail = Child {
+        pid,
+        pidfd,
+        reaped: false,
+    };
+    // The child waits on the sync pipe while we map its ids and place it.
+    let setup = (|| -> Result<(), Error> {
+        let proc = format!("/proc/{pid}");
+        if rootless {
+            write_file(&format!("{proc}/setgroups"), "deny").map_err(io_err("uid-map"))?;
+        }
+        write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err("uid-map"))?;
+        write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err("gid-map"))?;
+        cg.attach(pid)?;
+        sys::write_all(sync_w.as_raw_fd(), b"g")
+            .map_err(|e| io_err("start-jail")(std::io::Error::from_raw_os_error(e)))
+    })();
+    drop(sync_w);
+    if let Err(e) = setup {
+        jail.kill_and_reap();
+        return Err(e);
+    }
+
+    let mut sup = Supervision::new(spec, sink, start);
+    sup.watch(&jail, &cg, out_r, err_r, msg_r);
+    jail.kill_and_reap();
+    let wall = start.elapsed();
+    let usage = cg.usage();
+    drop(cg);
+    sup.finish(spec, usage, wall, landlock_abi, rootless)
+}
+
+struct Child {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    reaped: bool,
+}
+
+impl Child {
+    fn kill(&self) {
+        sys::pidfd_kill(self.pidfd.as_raw_fd());
+    }
+
+    /// Kills the jail's init — and with it its whole PID namespace — and reaps it.
+    /// When this returns, no process of the run is alive.
+    fn kill_and_reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        self.kill();
+        loop {
+            // SAFETY: waiting for our own child by pid.
+            let r = unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
+            if r == self.pid || (r < 0 && sys::errno() != libc::EINTR) {
+                break;
+            }
+        }
+        self.reaped = true;
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+struct Supervision<'a> {
+    sink: &'a mut dyn OutputSink,
+    limits: crate::Limits,
+    start: Instant,
+    last_output: Instant,
+    passed: u64,
+    stdout_bytes: u64,
+    stderr_bytes: u64,
+    truncated: bool,
+    stopped: Option<Status>,
+    msgs: Vec<u8>,
+}
+
+impl<'a> Supervision<'a> {
+    fn new(spec: &Spec, sink: &'a mut dyn OutputSink, start: Instant) -> Self {
+        Supervision {
+            sink,
+            limits: spec.limits.clone(),
+            start,
+            last_output: start,
+            passed: 0,
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            truncated: false,
+            stopped: None,
+            msgs: Vec::new(),
+        }
+    }
+
+    fn stop(&mut self, jail: &Child, why: Status) {
+        if self.stopped.is_none() {
+            self.stopped = Some(why);
+        }
+        jail.kill();
+    }
+
+    /// Forwards output under the combined cap.
+    fn output(&mut self, jail: &Child, stream: Stream, bytes: &[u8]) {
+        self.last_output = Instant::now();
+        if self.truncated {
+            return;
+        }
+        let room = self.limits.output_limit.saturating_sub(self.passed);
+        let take = (bytes.len() as u64).min(room) as usize;
+        if take > 0 {
+            self.sink.output(stream, &bytes[..take]);
+            self.passed += take as u64;
+            match stream {
+                Stream::Stdout => self.stdout_bytes += take as u64,
+                Stream::Stderr => self.stderr_bytes += take as u64,
+            }
+        }
+        if take < bytes.len() {
+            self.sink.output(stream, MARKER);
+            self.truncated = true;
+            self.stop(jail, Status::OutputLimit);
+        }
+    }
+
+    fn watch(&mut self, jail: &Child, cg: &RunCgroup, out: OwnedFd, err: OwnedFd, msg: OwnedFd) {
+        let wall_deadline = self.start + self.limits.wall_time;
+        let cpu_limit_ns = self.limits.cpu_time.as_nanos() as u64;
+        let mut open = [true, true, true];
+        let fds = [out.as_raw_fd(), err.as_raw_fd(), msg.as_raw_fd()];
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut next_tick = Instant::now() + TICK;
+        let mut exited = false;
+        while !exited {
+            let now = Instant::now();
+            let mut deadline = wall_deadline.min(next_tick);
+            if let Some(idle) = self.limits.idle_timeout {
+                deadline = deadline.min(self.last_output + idle);
+            }
+            let timeout = deadline.saturating_duration_since(now).as_millis() as c_int + 1;
+            let mut pfds = [libc::pollfd {
+                fd: -1,
+                events: libc::POLLIN,
+                revents: 0,
+            }; 4];
+            for i in 0..3 {
+                pfds[i].fd = if open[i] { fds[i] } else { -1 };
+            }
+            pfds[3].fd = jail.pidfd.as_raw_fd();
+            // SAFETY: poll over a local array of four pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 4, timeout) };
+            if n < 0 && sys::errno() != libc::EINTR {
+                self.stop(jail, Status::SetupError);
+                break;
+            }
+            for i in 0..3 {
+                if open[i] && pfds[i].revents != 0 {
+                    match read_some(fds[i], &mut buf) {
+                        0 => open[i] = false,
+                        k => self.consume(jail, i, &buf[..k]),
+                    }
+                }
+            }
+            if pfds[3].revents != 0 {
+                exited = true;
+            }
+            let now = Instant::now();
+            if now >= wall_deadline {
+                self.stop(jail, Status::WallTimeout);
+                break;
+            }
+            if let Some(idle) = self.limits.idle_timeout {
+                if now >= self.last_output + idle {
+                    self.stop(jail, Status::IdleTimeout);
+                    break;
+                }
+            }
+            if now >= next_tick {
+                next_tick = now + TICK;
+                if cg.oom_kills() > 0 {
+                    self.stop(jail, Status::MemoryLimit);
+                    break;
+                }
+                if cg.pids_limit_hits() > 0 {
+                    self.stop(jail, Status::PidsLimit);
+                    break;
+                }
+                if cg.cpu_ns() >= cpu_limit_ns {
+                    self.stop(jail, Status::CpuTimeout);
+                    break;
+                }
+            }
+            if self.stopped.is_some() {
+                break;
+            }
+        }
+        // The jail is dead or dying: drain what is left (every writer is gone once
+        // init has been reaped, so EOF comes; the deadline guards against a stray
+        // copy of a write end in some other thread's fork).
+        drop_until_dead(jail);
+        let drain_deadline = Instant::now() + Duration::from_millis(500);
+        while open.iter().any(|o| *o) && Instant::now() < drain_deadline {
+            let mut pfds: Vec<libc::pollfd> = (0..3)
+                .map(|i| libc::pollfd {
+                    fd: if open[i] { fds[i] } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: poll over a local vector of three pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 100) };
+            if n <= 0 {
+                continue;
+            }
+            for i in 0..3 {
+                if open[i] && pfds[i].revents != 0 {
+                    match read_some(fds[i], &mut buf) {
+                        0 => open[i] = false,
+                        k => self.consume(jail, i, &buf[..k]),
+                    }
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, jail: &Child, i: usize, bytes: &[u8]) {
+        match i {
+            0 => self.output(jail, Stream::Stdout, bytes),
+            1 => self.output(jail, Stream::Stderr, bytes),
+            _ => self.msgs.extend_from_slice(bytes),
+        }
+    }
+
+    fn finish(
+        self,
+        spec: &Spec,
+        usage: cgroup::Usage,
+        wall: Duration,
+        landlock_abi: u32,
+        rootless: bool,
+    ) -> Result<Report, Error> {
+        let parsed = parse_messages(&self.msgs, spec.collect.len());
+        let mut error = None;
+        if let Some((step, errno)) = parsed.failure {
+            let source = std::io::Error::from_raw_os_error(errno);
+            if step == Step::Exec {
+                error = Some(format!("exec {:?}: {source}", spec.argv[0]));
+            } else {
+                return Err(Error::Setup {
+                    step: step.name(),
+                    source,
+                });
+            }
+        }
+        let (mut exit_code, mut signal) = (None, None);
+        if let Some(ws) = parsed.wait_status {
+            if libc::WIFEXITED(ws) {
+                exit_code = Some(libc::WEXITSTATUS(ws));
+            } else if libc::WIFSIGNALED(ws) {
+                signal = Some(libc::WTERMSIG(ws));
+            }
+        }
+        let cpu_limit_ns = spec.limits.cpu_time.as_nanos() as u64;
+        let status = if error.is_some() {
+            exit_code = None;
+            Status::SetupError
+        } else if let Some(s) = self.stopped {
+            s
+        } else if usage.oom_kills > 0 {
+            Status::MemoryLimit
+        } else if usage.pids_limit_hits > 0 {
+            Status::PidsLimit
+        } else if signal == Some(libc::SIGXCPU) || usage.cpu_ns >= cpu_limit_ns {
+            Status::CpuTimeout
+        } else if signal.is_some() {
+            Status::Signaled
+        } else if exit_code.is_some() {
+            Status::Exited
+        } else {
+            // Init vanished without a word: only an external kill does that.
+            Status::Signaled
+        };
+        Ok(Report {
+            status,
+            exit_code,
+            signal,
+            wall_ms: wall.as_millis() as u64,
+            cpu_ms: usage.cpu_ns / 1_000_000,
+            peak_memory_bytes: usage.peak_memory,
+            stdout_bytes: self.stdout_bytes,
+            stderr_bytes: self.stderr_bytes,
+            truncated: self.truncated,
+            layers: Layers {
+                namespaces: true,
+                pivot_root: true,
+                seccomp: true,
+                landlock: landlock_abi > 0,
+                cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
+                no_new_privs: true,
+                capabilities_dropped: true,
+                landlock_abi,
+                network: match spec.network {
+                    Network::None => "none".into(),
+                    Network::Join(_) => "joined".into(),
+                },
+                rootless,
+            },
+            error,
+            collected: parsed.collected,
+        })
+    }
+}
+
+fn drop_until_dead(jail: &Child) {
+    // Wait for init to be a zombie (its whole namespace gone) without reaping it.
+    let mut p = libc::pollfd {
+        fd: jail.pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd.
+    while unsafe { libc::poll(&mut p, 1, -1) } < 0 && sys::errno() == libc::EINTR {}
+}
+
+fn read_some(fd: c_int, buf: &mut [u8]) -> usize {
+    loop {
+        // SAFETY: reading into a valid mutable buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && sys::errno() == libc::EINTR {
+            continue;
+        }
+        return n.max(0) as usize;
+    }
+}
+
+struct Parsed {
+    failure: Option<(Step, i32)>,
+    wait_status: Option<i32>,
+    collected: Vec<Option<Vec<u8>>>,
+}
+
+fn parse_messages(mut m: &[u8], n_collect: usize) -> Parsed {
+    let mut p = Parsed {
+        failure: None,
+        wait_status: None,
+        collected: vec![None; n_collect],
+    };
+    let mut partial: Vec<Vec<u8>> = vec![Vec::new(); n_collect];
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    while let Some(&tag) = m.first() {
+        match tag {
+            jail::MSG_FAIL if m.len() >= 9 => {
+                let step = Step::from_u32(u32_at(m, 1)).unwrap_or(Step::Exec);
+                if p.failure.is_none() {
+                    p.failure = Some((step, u32_at(m, 5) as i32));
+                }
+                m = &m[9..];
+            }
+            jail::MSG_EXIT if m.len() >= 5 => {
+                p.wait_status = Some(u32_at(m, 1) as i32);
+                m = &m[5..];
+            }
+            jail::MSG_CHUNK if m.len() >= 9 => {
+                let i = u32_at(m, 1) as usize;
+                let len = u32_at(m, 5) as usize;
+                if m.len() < 9 + len {
+                    break;
+                }
+                if let Some(v) = partial.get_mut(i) {
+                    v.extend_from_slice(&m[9..9 + len]);
+                }
+                m = &m[9 + len..];
+            }
+            jail::MSG_COLLECT_END if m.len() >= 6 => {
+                let i = u32_at(m, 1) as usize;
+                if m[5] == 1 && i < n_collect {
+                    let cap = 0;
+                    let _ = cap;
+                    p.collected[i] = Some(std::mem::take(&mut partial[i]));
+                }
+                m = &m[6..];
+            }
+            _ => break,
+        }
+    }
+    p
+}
+
+/// The name of a step, for callers that only have its number.
+pub(crate) fn step_name(v: u32) -> &'static str {
+    Step::from_u32(v).map(Step::name).unwrap_or("unknown")
+}
+
+#[allow(dead_code)]
+fn _assert_cstr(_: &CStr) {}
