@@ -31,7 +31,7 @@ check() {
     input=$2
     expected=$3
     shift 3
-    actual=$(printf '%s' "$input" | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    actual=$(printf '%s' "$input" | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
     status=${actual##*/}
     actual=${actual%/*}
     if [ "$status" = 0 ] && [ "$actual" = "$expected" ]; then
@@ -50,8 +50,8 @@ check() {
 check_usage() {
     name=$1
     shift
-    out=$(printf 'a\n' | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
-    err=$(printf 'a\n' | timeout -s KILL 5 sh ./dedupe.sh "$@" 2>&1 >/dev/null)
+    out=$(printf 'a\n' | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    err=$(printf 'a\n' | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>&1 >/dev/null)
     if [ "$out" = "/2" ] && [ -n "$err" ]; then
         passed=$((passed + 1))
         echo "PASS: $name"

@@ -18,6 +18,11 @@ const util = require('node:util');
 
 const HARNESS = path.join(__dirname, 'harness.js');
 const OUTPUT_CAP = 4000;
+// Milliseconds lost to timed-out children, after which no more children are started:
+// an endless loop in every test would otherwise eat the run's CPU and wall-time
+// limits and lose the partial credit of the tests that did pass.
+const TIMEOUT_ALLOWANCE_MS = 12000;
+let timedOutTotalMs = 0;
 
 class Failure extends Error {
   constructor(message) {
@@ -162,7 +167,11 @@ function runHarness(moduleFile, request, timeoutMs) {
 }
 
 async function request(moduleFile, req, timeoutMs) {
+  if (timedOutTotalMs >= TIMEOUT_ALLOWANCE_MS) {
+    throw new Failure(`not run: your code already timed out for ${timedOutTotalMs / 1000} s in earlier tests; fix the endless loop (or the slow part) first`);
+  }
   const ran = await runHarness(moduleFile, req, timeoutMs);
+  if (ran.timedOut) timedOutTotalMs += timeoutMs;
   const note = ran.output ? `\nyour code printed:\n${quote(ran.output)}` : '';
   if (ran.timedOut) throw new Failure(`timed out after ${timeoutMs / 1000} s: an endless loop?${note}`);
   let reply = null;
@@ -180,13 +189,13 @@ async function request(moduleFile, req, timeoutMs) {
 }
 
 /** Calls the exported function `name` of `moduleFile` with `args` in a fresh child. */
-async function call(moduleFile, name, args, { timeoutMs = 3000 } = {}) {
+async function call(moduleFile, name, args, { timeoutMs = 2000 } = {}) {
   const reply = await request(moduleFile, { op: 'call', name, args }, timeoutMs);
   return new Outcome(reply.result, reply.note);
 }
 
 /** Calls `name` once per entry of argsList, all in one child; one Outcome each. */
-async function callMany(moduleFile, name, argsList, { timeoutMs = 5000 } = {}) {
+async function callMany(moduleFile, name, argsList, { timeoutMs = 3000 } = {}) {
   const reply = await request(moduleFile, { op: 'calls', name, argsList }, timeoutMs);
   return reply.results.map((r) => new Outcome(r, reply.note));
 }
