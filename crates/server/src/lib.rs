@@ -1,5 +1,11 @@
 //! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
 
+pub mod api;
+pub mod catalog;
 pub mod config;
+pub mod limits;
+pub mod metrics;
+pub mod sessions;
+pub mod settings;
 pub mod store;
 pub mod worker;

@@ -1,0 +1,519 @@
+//! The HTTP API of CONTRACTS §5: router, shared state, middleware (sessions, security
+//! headers, body caps and timeouts, CORS, request spans) and the server loop with header
+//! read timeouts and graceful shutdown. Handlers live in the sibling modules.
+
+mod admin;
+pub mod error;
+mod events;
+mod handlers;
+pub mod types;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+
+use crate::catalog::Catalog;
+use crate::limits::{RateConfig, RateLimiter, StreamSlots};
+use crate::metrics::Metrics;
+use crate::sessions::{self, Session, SessionKeys};
+use crate::settings::{Settings, SettingsError};
+use crate::store::Store;
+use crate::worker::WorkerEngine;
+
+/// Run-time control of the workers embedded in this process: the admin endpoints call
+/// it. Implemented for the queue's [`WorkerEngine`].
+#[async_trait::async_trait]
+pub trait WorkerControl: Send + Sync + 'static {
+    /// Stop claiming new jobs; running ones finish.
+    fn pause(&self);
+    fn resume(&self);
+    fn is_paused(&self) -> bool;
+    /// Stops a job this process is running (after the store answered `Requested`).
+    fn cancel_running(&self, _id: &crate::store::SubmissionId) -> bool {
+        false
+    }
+    /// The catalogue was reloaded: these are the exercise versions now held.
+    async fn exercises_reloaded(&self, _hashes: Vec<String>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkerControl for WorkerEngine {
+    fn pause(&self) {
+        WorkerEngine::pause(self)
+    }
+    fn resume(&self) {
+        WorkerEngine::resume(self)
+    }
+    fn is_paused(&self) -> bool {
+        WorkerEngine::is_paused(self)
+    }
+    fn cancel_running(&self, id: &crate::store::SubmissionId) -> bool {
+        WorkerEngine::cancel_running(self, id)
+    }
+    async fn exercises_reloaded(&self, hashes: Vec<String>) -> Result<(), String> {
+        self.set_exercise_hashes(hashes)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Session(#[from] sessions::SessionError),
+    #[error("cannot reach Redis at REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    limiter: RateLimiter,
+    sessions: SessionKeys,
+    metrics: &'static Metrics,
+    workers: Option<Arc<dyn WorkerControl>>,
+    streams: StreamSlots,
+    /// SHA-256 of the admin token: compared in constant time; `None` disables admin routes.
+    admin_digest: Option<[u8; 32]>,
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Validates the settings, connects Redis when configured (limits and the session
+    /// secret are then shared by every instance), and resolves the session secret.
+    pub async fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        workers: Option<Arc<dyn WorkerControl>>,
+    ) -> Result<AppState, StartError> {
+        settings.validate()?;
+        let redis = match &settings.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose_secret())?;
+                let conn = redis::aio::ConnectionManager::new(client).await?;
+                Some(conn)
+            }
+            None => None,
+        };
+        let secret = sessions::resolve_secret(
+            settings.session_secret.as_ref(),
+            redis.as_ref(),
+            &settings.data_dir,
+        )
+        .await?;
+        let sessions = SessionKeys::new(&secret, settings.session_ttl, settings.behind_tls)?;
+        let rate = RateConfig::from_settings(&settings);
+        let limiter = match redis {
+            Some(conn) => RateLimiter::redis(rate, conn),
+            None => RateLimiter::in_memory(rate),
+        };
+        let admin_digest = match (&settings.admin_token, settings.strong_admin_token()) {
+            (_, Some(t)) => Some(digest(t.expose_secret().as_bytes())),
+            (Some(_), None) => {
+                tracing::warn!(
+                    "ADMIN_TOKEN is shorter than 32 bytes: the admin endpoints are disabled"
+                );
+                None
+            }
+            (None, None) => {
+                tracing::warn!("ADMIN_TOKEN is not set: the admin endpoints are disabled");
+                None
+            }
+        };
+        if !settings.rate_limits_on() {
+            tracing::warn!("GAUNTLET_RATE_LIMITS=off: per-client rate limits are disabled");
+        }
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                catalog,
+                limiter,
+                sessions,
+                metrics: Metrics::global(),
+                workers,
+                streams: StreamSlots::default(),
+                admin_digest,
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
+    }
+    pub fn metrics(&self) -> &'static Metrics {
+        self.inner.metrics
+    }
+    pub(crate) fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+    pub(crate) fn streams(&self) -> &StreamSlots {
+        &self.inner.streams
+    }
+    pub(crate) fn workers(&self) -> Option<&Arc<dyn WorkerControl>> {
+        self.inner.workers.as_ref()
+    }
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+    /// Whether the admin routes are enabled (a strong `ADMIN_TOKEN` is set).
+    pub fn admin_enabled(&self) -> bool {
+        self.inner.admin_digest.is_some()
+    }
+
+    /// Constant-time comparison of a presented bearer token with `ADMIN_TOKEN` (both are
+    /// hashed first, so neither length nor content leaks through timing).
+    pub(crate) fn admin_token_matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        match &self.inner.admin_digest {
+            Some(want) => digest(presented.as_bytes()).ct_eq(want).into(),
+            None => false,
+        }
+    }
+}
+
+fn digest(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gauntlet",
+        description = "Grades untrusted code: exercises, submissions, live events, leaderboard, operations."
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes with their OpenAPI description, before state and middleware.
+/// With `state`, the admin routes get their bearer-token check.
+fn api_routes(state: Option<&AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::queue))
+        .routes(routes!(admin::cancel))
+        .routes(routes!(admin::pause))
+        .routes(routes!(admin::resume))
+        .routes(routes!(admin::reload));
+    let public = OpenApiRouter::new()
+        .routes(routes!(handlers::list_exercises))
+        .routes(routes!(handlers::get_exercise))
+        .routes(routes!(handlers::submit))
+        .routes(routes!(handlers::get_submission))
+        .routes(routes!(events::events))
+        .routes(routes!(handlers::leaderboard));
+    let ops = OpenApiRouter::new()
+        .routes(routes!(handlers::healthz))
+        .routes(routes!(handlers::readyz))
+        .routes(routes!(handlers::metrics));
+    let (admin, admin_doc) = admin.split_for_parts();
+    let (public, public_doc) = public.split_for_parts();
+    let (ops, ops_doc) = ops.split_for_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(public_doc);
+    doc.merge(admin_doc);
+    doc.merge(ops_doc);
+    let admin = match state {
+        Some(state) => admin.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        )),
+        None => admin,
+    };
+    (Router::new().merge(public).merge(admin).merge(ops), doc)
+}
+
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes(None).1
+}
+
+/// The whole application: every route, with its middleware and state.
+pub fn build_router(state: AppState) -> Router {
+    let s = state.settings();
+    let (routes, doc) = api_routes(Some(&state));
+    let doc = Arc::new(doc);
+    let mut app = routes
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), session_layer))
+        .layer(DefaultBodyLimit::max(s.max_body as usize))
+        .layer(middleware::from_fn_with_state(state.clone(), body_cap))
+        .layer(RequestBodyTimeoutLayer::new(s.body_timeout))
+        .with_state(state.clone());
+    if !s.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = s
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("last-event-id"),
+                ])
+                .allow_credentials(true)
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    app = security_headers(app, s.behind_tls);
+    app.layer(middleware::from_fn(request_span))
+}
+
+fn security_headers(app: Router, tls: bool) -> Router {
+    let fixed: [(&'static str, &'static str); 7] = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("permissions-policy", "interest-cohort=()"),
+    ];
+    let mut app = app;
+    for (name, value) in fixed {
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    app = app.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    if tls {
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    app
+}
+
+/// Refuses a declared body over the cap before reading a byte of it.
+async fn body_cap(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let max = state.settings().max_body;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return axum::response::IntoResponse::into_response(ApiError::TooLarge(max));
+    }
+    next.run(req).await
+}
+
+/// Attaches the client's session (signed cookie) to `/api/v1/` requests outside admin,
+/// creating one on first use.
+async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/v1/")
+        || path.starts_with("/api/v1/admin")
+        || path == "/api/v1/openapi.json"
+    {
+        return next.run(req).await;
+    }
+    let cookies = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let session: Session = state.inner.sessions.from_cookies(cookies, now_secs());
+    let set_cookie = session.set_cookie.clone();
+    req.extensions_mut().insert(session);
+    let mut res = next.run(req).await;
+    if let Some(c) = set_cookie {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// One span per request (method, path, a request id); handlers add `submission_id`.
+async fn request_span(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let request_id = format!("{:016x}", rand::random::<u64>());
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+        submission_id = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    async move {
+        let mut res = next.run(req).await;
+        let status = res.status().as_u16();
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        );
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, ends the
+/// open event streams and gives in-flight requests `shutdown_grace` to finish. Clients
+/// must send their headers within `header_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = build_router(state.clone());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.settings().header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let grace = state.settings().shutdown_grace;
+    tokio::pin!(shutdown);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening");
+    }
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let svc =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let app = app.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        app.oneshot(req.map(Body::new))
+                            .await
+                            .unwrap_or_else(|e| match e {}),
+                    )
+                }
+            });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down: no new connections, closing event streams");
+    state.shutdown_token().cancel();
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; dropping open connections"),
+    }
+    Ok(())
+}
+
+/// Binds `settings.listen` (or any address given) and serves until `shutdown`.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// The secrets the grader must redact from every log; none of them may be passed into
+/// a worker's or sandbox's environment.
+pub fn redaction_list(settings: &Settings) -> Vec<SecretString> {
+    settings.secrets()
+}

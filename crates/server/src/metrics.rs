@@ -1,0 +1,239 @@
+//! Prometheus metrics: queue depth, queue wait and run duration, outcomes by exercise,
+//! timeouts and OOM kills, rate-limit rejections, busy workers. Workers and executors
+//! call the hooks on [`Metrics::global`]; `GET /metrics` renders the text format.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every metric of the process, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    queue_depth: IntGauge,
+    jobs_running: IntGauge,
+    workers_live: IntGauge,
+    workers_busy: IntGauge,
+    submissions: IntCounterVec,
+    queue_wait: Histogram,
+    run_duration: HistogramVec,
+    outcomes: IntCounterVec,
+    timeouts: IntCounterVec,
+    oom_kills: IntCounterVec,
+    rate_limited: IntCounterVec,
+    rejected: IntCounterVec,
+}
+
+/// Holds one worker slot busy; the gauge drops back when this does.
+#[must_use = "the worker counts as busy until this is dropped"]
+pub struct BusyGuard<'a>(&'a IntGauge);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+const WAIT_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+const RUN_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+impl Metrics {
+    /// The process-wide metrics.
+    pub fn global() -> &'static Metrics {
+        static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+        GLOBAL.get_or_init(Metrics::new)
+    }
+
+    /// A fresh, separate registry (tests).
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("metric");
+            registry.register(Box::new(g.clone())).expect("register");
+            g
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric");
+            registry.register(Box::new(c.clone())).expect("register");
+            c
+        };
+        let queue_depth = gauge("gauntlet_queue_depth", "Submissions waiting in the queue.");
+        let jobs_running = gauge("gauntlet_jobs_running", "Submissions being graded.");
+        let workers_live = gauge("gauntlet_workers_live", "Workers that reported recently.");
+        let workers_busy = gauge(
+            "gauntlet_workers_busy",
+            "Worker slots of this process running a job.",
+        );
+        let submissions = counter(
+            "gauntlet_submissions_total",
+            "Submissions accepted into the queue, by exercise.",
+            &["exercise"],
+        );
+        let queue_wait = Histogram::with_opts(
+            HistogramOpts::new(
+                "gauntlet_queue_wait_seconds",
+                "Time from submission to the start of its run.",
+            )
+            .buckets(WAIT_BUCKETS.to_vec()),
+        )
+        .expect("metric");
+        registry
+            .register(Box::new(queue_wait.clone()))
+            .expect("register");
+        let run_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gauntlet_run_duration_seconds",
+                "Time spent grading a submission.",
+            )
+            .buckets(RUN_BUCKETS.to_vec()),
+            &["exercise"],
+        )
+        .expect("metric");
+        registry
+            .register(Box::new(run_duration.clone()))
+            .expect("register");
+        let outcomes = counter(
+            "gauntlet_outcomes_total",
+            "Graded submissions by exercise and outcome.",
+            &["exercise", "outcome"],
+        );
+        let timeouts = counter(
+            "gauntlet_timeouts_total",
+            "Runs stopped by a time limit (wall, idle or CPU), by exercise.",
+            &["exercise", "kind"],
+        );
+        let oom_kills = counter(
+            "gauntlet_oom_kills_total",
+            "Runs killed at their memory limit, by exercise.",
+            &["exercise"],
+        );
+        let rate_limited = counter(
+            "gauntlet_rate_limited_total",
+            "Submissions refused by a rate limit (429), by scope and window.",
+            &["scope", "window"],
+        );
+        let rejected = counter(
+            "gauntlet_rejected_total",
+            "Requests refused by admission control: busy (503), session_jobs, streams (429).",
+            &["reason"],
+        );
+        Metrics {
+            registry,
+            queue_depth,
+            jobs_running,
+            workers_live,
+            workers_busy,
+            submissions,
+            queue_wait,
+            run_duration,
+            outcomes,
+            timeouts,
+            oom_kills,
+            rate_limited,
+            rejected,
+        }
+    }
+
+    // --- hooks for the API ---
+
+    pub fn submission_accepted(&self, exercise: &str) {
+        self.submissions.with_label_values(&[exercise]).inc();
+    }
+
+    pub fn rate_limited(&self, scope: &str, window: &str) {
+        self.rate_limited.with_label_values(&[scope, window]).inc();
+    }
+
+    pub fn rejected(&self, reason: &str) {
+        self.rejected.with_label_values(&[reason]).inc();
+    }
+
+    /// Queue-wide figures, refreshed from the store before each scrape.
+    pub fn set_queue(&self, queued: u64, running: u64, workers_live: u64) {
+        self.queue_depth.set(queued as i64);
+        self.jobs_running.set(running as i64);
+        self.workers_live.set(workers_live as i64);
+    }
+
+    // --- hooks for workers and the executor ---
+
+    /// A worker took a job that waited `queue_wait`; it counts as busy until the guard drops.
+    pub fn job_started(&self, queue_wait: Duration) -> BusyGuard<'_> {
+        self.queue_wait.observe(queue_wait.as_secs_f64());
+        self.workers_busy.inc();
+        BusyGuard(&self.workers_busy)
+    }
+
+    /// A job ended with `outcome` (CONTRACTS §4 name) after `run` of grading.
+    pub fn job_finished(&self, exercise: &str, outcome: &str, run: Duration) {
+        self.run_duration
+            .with_label_values(&[exercise])
+            .observe(run.as_secs_f64());
+        self.outcomes.with_label_values(&[exercise, outcome]).inc();
+        match outcome {
+            "wall_timeout" | "idle_timeout" | "cpu_timeout" => {
+                let kind = outcome.trim_end_matches("_timeout");
+                self.timeouts.with_label_values(&[exercise, kind]).inc();
+            }
+            "memory_limit" => self.oom_kills.with_label_values(&[exercise]).inc(),
+            _ => {}
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding never fails");
+        String::from_utf8(buf).expect("utf-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_show_in_the_text_format() {
+        let m = Metrics::new();
+        m.set_queue(3, 1, 2);
+        m.submission_accepted("reverse-words");
+        {
+            let _busy = m.job_started(Duration::from_millis(20));
+            assert!(m.render().contains("gauntlet_workers_busy 1"));
+        }
+        m.job_finished("reverse-words", "wall_timeout", Duration::from_secs(3));
+        m.job_finished("reverse-words", "memory_limit", Duration::from_secs(1));
+        m.rate_limited("ip", "minute");
+        m.rejected("busy");
+        let text = m.render();
+        for want in [
+            "gauntlet_queue_depth 3",
+            "gauntlet_jobs_running 1",
+            "gauntlet_workers_busy 0",
+            "gauntlet_queue_wait_seconds_count 1",
+            r#"gauntlet_outcomes_total{exercise="reverse-words",outcome="wall_timeout"} 1"#,
+            r#"gauntlet_timeouts_total{exercise="reverse-words",kind="wall"} 1"#,
+            r#"gauntlet_oom_kills_total{exercise="reverse-words"} 1"#,
+            r#"gauntlet_rate_limited_total{scope="ip",window="minute"} 1"#,
+            r#"gauntlet_rejected_total{reason="busy"} 1"#,
+            r#"gauntlet_run_duration_seconds_count{exercise="reverse-words"} 2"#,
+        ] {
+            assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+    }
+}
