@@ -11,7 +11,8 @@
 // - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
 //   used by default, with Anvil's unlocked dev accounts; receipts of transactions
 //   just sent are awaited (lib/mined-receipts.js), as on Hardhat's own network;
-// - the results: mocha's TAP 13 reporter on stdout, nothing else on stdout; compile
+// - the results: TAP 13 on stdout, one line for every test mocha found, nothing
+//   else on stdout (lib/tap-reporter.js); compile
 //   logs go to stderr, and a submission that does not compile ends with the line
 //   `gauntlet-hardhat: compile_error` on stderr and exit status 1.
 
@@ -31,6 +32,7 @@ require("@nomicfoundation/hardhat-chai-matchers");
 
 const compileCache = require("./lib/compile-cache");
 const { MinedReceiptsProvider } = require("./lib/mined-receipts");
+const GauntletTap = require("./lib/tap-reporter");
 
 // The one compiler. LONG_VERSION is what `require("solc").version()` reports
 // (verify.sh checks it), written out so that no run pays for loading soljson.js
@@ -149,8 +151,7 @@ module.exports = {
     artifacts: path.join(root, "artifacts"),
   },
   mocha: {
-    reporter: "tap",
-    reporterOptions: { tapVersion: "13" },
-    timeout: 20000,
+    reporter: GauntletTap,
+    timeout: 10000,
   },
 };
