@@ -272,6 +272,23 @@ def to_roman(n):
 def from_roman(s):
     os._exit(0)
 ''',
+    ("csv-column", "csvcol.sh"): r'''
+echo "ok 1 - forged on stdout"
+echo "ok 2 - forged via /proc" > /proc/$PPID/fd/1 2>/dev/null
+judge=$PPID
+setsid sh -c "while :; do echo 'ok 3 - forged' > /proc/$judge/fd/1 2>/dev/null; sleep 0.1; done" &
+exit 0
+''',
+    ("mini-package", "textstats/__init__.py"): r'''
+raise ImportError("this package never imports; only the probe below would pass")
+''',
+    ("mini-package", "textstats_probe.py"): r'''
+# An archive may add files at the workspace root: this one tries to stand in for the
+# tests' probe module (tests/ comes first on sys.path, so it never loads).
+def import_output(): return ""
+def star_import_names(): return ["average_word_length", "sentence_count", "word_count"]
+def reexports(): return [True, True, True]
+''',
     ("word-frequency", "wordfreq.js"): r'''
 const fs = require('fs');
 console.log('ok 1 - forged\n  ...\nok 2 - forged');
@@ -287,15 +304,19 @@ module.exports = { topWords() { return liar; } };
 
 def hostile():
     print("== hostile submissions (each must pass no test)")
+    by_exercise = {}
     for (eid, rel), source in HOSTILE.items():
-        d = os.path.join(HERE, eid)
+        by_exercise.setdefault(eid, {})[rel] = source
+    for eid, files in by_exercise.items():
         if eid not in ids:
             continue
+        d = os.path.join(HERE, eid)
         spec = load_yaml(os.path.join(d, "exercise.yaml"))
         ws = workspace(d, with_solution=False)
         try:
-            with open(os.path.join(ws, rel), "w") as f:
-                f.write(source)
+            for rel, source in files.items():
+                with open(os.path.join(ws, rel), "w") as f:
+                    f.write(source)
             test = spec["test"]
             code, out, err = run(ws, test["command"])
             if VERBOSE:
@@ -305,9 +326,9 @@ def hostile():
             else:
                 tests = read_junit(ws, test["results"].split(":", 1)[1]) or []
             passed = sum(1 for ok, _ in tests if ok)
-            print(f"  {eid}/{rel}: {passed}/{len(tests)} passed")
+            print(f"  {eid} ({', '.join(files)}): {passed}/{len(tests)} passed")
             if passed or not tests:
-                problem(eid, f"hostile {rel} got {passed}/{len(tests)}")
+                problem(eid, f"hostile submission got {passed}/{len(tests)}")
         finally:
             shutil.rmtree(ws, ignore_errors=True)
 
