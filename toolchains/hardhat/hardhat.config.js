@@ -13,8 +13,10 @@
 //   just sent are awaited (lib/mined-receipts.js), as on Hardhat's own network;
 // - the results: TAP 13 on stdout, one line for every test mocha found, nothing
 //   else on stdout (lib/tap-reporter.js); compile
-//   logs go to stderr, and a submission that does not compile ends with the line
-//   `gauntlet-hardhat: compile_error` on stderr and exit status 1.
+//   logs go to stderr; a submission that does not compile ends with the line
+//   `gauntlet-hardhat: compile_error` on stderr and exit status 1, and a chain
+//   that does not answer (or has another chain id) with
+//   `gauntlet-hardhat: chain_unavailable`, exit status 1, before any test runs.
 
 "use strict";
 
@@ -25,6 +27,7 @@ const {
   TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
   TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT,
   TASK_COMPILE_SOLIDITY_RUN_SOLCJS,
+  TASK_TEST_SETUP_TEST_ENVIRONMENT,
 } = require("hardhat/builtin-tasks/task-names");
 
 require("@nomicfoundation/hardhat-ethers");
@@ -50,6 +53,7 @@ const DEFAULT_COMPILE_CACHE = "/opt/gauntlet/compile-cache";
 const COMPILE_CACHE_DIR = process.env.HARDHAT_COMPILE_CACHE || DEFAULT_COMPILE_CACHE;
 
 const COMPILE_ERROR_MARKER = "gauntlet-hardhat: compile_error";
+const CHAIN_ERROR_MARKER = "gauntlet-hardhat: chain_unavailable";
 
 // HardhatError numbers that mean "the submitted sources do not compile": the
 // resolver's (imports: HH4xx), the compile tasks' (HH6xx, HH600 is solc's own
@@ -115,6 +119,19 @@ subtask(TASK_COMPILE_SOLIDITY, async (args, _hre, runSuper) => {
   } catch (error) {
     if (!isCompileError(error)) throw error;
     process.stderr.write(`${error.message}\n${COMPILE_ERROR_MARKER}\n`);
+    process.exit(1);
+  }
+});
+
+// Before any test: the chain must answer with the expected chain id. When it does
+// not, the run is not the submission's fault: say so with a marker line on stderr
+// and exit 1 before mocha starts (no TAP), rather than fail every test with HH108.
+subtask(TASK_TEST_SETUP_TEST_ENVIRONMENT, async (args, hre, runSuper) => {
+  await runSuper(args);
+  try {
+    await hre.network.provider.request({ method: "eth_chainId", params: [] });
+  } catch (error) {
+    process.stderr.write(`${error.message}\n${CHAIN_ERROR_MARKER}\n`);
     process.exit(1);
   }
 });
