@@ -7,6 +7,7 @@ mod cmd_exercises;
 mod cmd_grade;
 mod cmd_sandbox;
 mod cmd_serve;
+mod common;
 
 use std::process::ExitCode;
 

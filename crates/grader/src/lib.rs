@@ -1,1 +1,390 @@
-//! The grading pipeline: runtimes, prepared layers, per-job workspaces, sandboxed test runs, results and scores.
+//! The grading pipeline: runtimes, prepared layers, per-job workspaces, sandboxed test
+//! runs, results and scores. Synchronous; the server calls it from blocking threads.
+//!
+//! One grade, step by step ([`Grader::grade`]): find the runtime, prepare (or reuse) the
+//! exercise's layer, write the submission into a fresh job folder, borrow what the
+//! runtime lends (an Anvil chain), run the test command in the sandbox over a
+//! copy-on-write workspace (submission over prepared layer), parse the results, score.
+
+pub mod layer;
+pub mod log;
+pub mod outcome;
+pub mod runtime;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use gauntlet_exercise::{
+    self as exercise, Exercise, GradeResult, RelPath, ResultsFormat, TestSpec, ValidatedFiles,
+};
+use gauntlet_sandbox::{self as sandbox, Collect, Limits, Network, Overlay, Spec};
+
+pub use layer::LayerCache;
+pub use log::{LogLine, Source};
+pub use runtime::{Lease, Registry, Runtime, RuntimeError};
+
+/// Where the workspace sits inside the jail.
+pub const WORKSPACE: &str = "/workspace";
+
+/// How the grader is set up; built once from the server's settings.
+#[derive(Debug, Clone)]
+pub struct GraderConfig {
+    pub data_dir: PathBuf,
+    /// Default limits of a run; an exercise's own `limits` override them.
+    pub defaults: Limits,
+    /// Cap on what one job may write into its workspace.
+    pub workspace_size: u64,
+    /// Cap on the grading log kept in the result.
+    pub log_limit: usize,
+    /// Values that must never appear in a log (tokens, passwords).
+    pub secrets: Vec<String>,
+    pub archive_limits: exercise::ArchiveLimits,
+}
+
+impl GraderConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        GraderConfig {
+            data_dir,
+            defaults: Limits::default(),
+            workspace_size: 64 << 20,
+            log_limit: 64 << 10,
+            secrets: Vec::new(),
+            archive_limits: exercise::ArchiveLimits::default(),
+        }
+    }
+}
+
+/// A submission as the grader receives it.
+#[derive(Debug, Clone)]
+pub enum Submission {
+    /// `files` overrides, already validated.
+    Files(ValidatedFiles),
+    /// A ZIP, validated while it is extracted.
+    Archive(Vec<u8>),
+    /// A folder of the package itself (its `solution/` or `starter/`), laid over as it is.
+    PackageDir(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The submission breaks the exercise's rules (CLI exit 2, API 400).
+    #[error("{0}")]
+    Rejected(String),
+    /// The host cannot isolate the run; nothing ran (CLI exit 3).
+    #[error("{0}")]
+    Isolation(String),
+    /// The exercise cannot be graded here (no test command, unknown runtime, …).
+    #[error("{0}")]
+    Exercise(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+}
+
+/// Grades submissions. Cheap to share between threads.
+pub struct Grader {
+    cfg: GraderConfig,
+    registry: Registry,
+    layers: LayerCache,
+    runs: PathBuf,
+}
+
+impl Grader {
+    pub fn new(cfg: GraderConfig, registry: Registry) -> Result<Self, GradeError> {
+        let io = |what: &str| {
+            let what = what.to_owned();
+            move |source| GradeError::Io { what, source }
+        };
+        let mut cfg = cfg;
+        fs::create_dir_all(&cfg.data_dir).map_err(io("create the data dir"))?;
+        // The jail mounts layers and job folders by absolute path.
+        cfg.data_dir = fs::canonicalize(&cfg.data_dir).map_err(io("resolve the data dir"))?;
+        // Traversable but not listable: the jail's set-up must reach the layers and
+        // job folders below, nobody needs to list them.
+        fs::set_permissions(&cfg.data_dir, fs::Permissions::from_mode(0o711))
+            .map_err(io("set the data dir's mode"))?;
+        let layers =
+            LayerCache::new(cfg.data_dir.join("prepared")).map_err(io("create prepared/"))?;
+        let runs = cfg.data_dir.join("runs");
+        fs::create_dir_all(&runs).map_err(io("create runs/"))?;
+        fs::set_permissions(&runs, fs::Permissions::from_mode(0o711))
+            .map_err(io("set runs/ mode"))?;
+        Ok(Grader {
+            cfg,
+            registry,
+            layers,
+            runs,
+        })
+    }
+
+    pub fn config(&self) -> &GraderConfig {
+        &self.cfg
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn layers(&self) -> &LayerCache {
+        &self.layers
+    }
+
+    /// The folder under which each job gets `<job id>/`.
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs
+    }
+
+    /// The test command of an exercise: its own, or its runtime's default.
+    pub fn test_spec(&self, ex: &Exercise) -> Result<TestSpec, GradeError> {
+        let runtime = self.registry.get(&ex.runtime)?;
+        ex.test
+            .clone()
+            .or_else(|| runtime.default_test())
+            .ok_or_else(|| {
+                GradeError::Exercise(format!(
+                    "{}: no test command, and runtime {} has no default",
+                    ex.id.as_str(),
+                    ex.runtime
+                ))
+            })
+    }
+
+    /// Paths a submission may never write besides `tests/`: the runtime's own.
+    pub fn protected_paths(&self, ex: &Exercise) -> Result<Vec<RelPath>, GradeError> {
+        self.registry
+            .get(&ex.runtime)?
+            .protected_paths()
+            .iter()
+            .map(|p| {
+                RelPath::parse(p).map_err(|e| {
+                    GradeError::Exercise(format!(
+                        "runtime {}: protected path {p:?}: {e}",
+                        ex.runtime
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Checks a submission against the exercise's rules without grading it; the API
+    /// calls this before queueing so a bad submission is a 400, not a failed job.
+    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<(), GradeError> {
+        let scratch = self
+            .runs
+            .join(format!(".check-{:016x}", rand::random::<u64>()));
+        let protected = self.protected_paths(ex)?;
+        let result =
+            exercise::extract_archive(ex, zip, &scratch, &protected, &self.cfg.archive_limits)
+                .map_err(|e| GradeError::Rejected(e.to_string()));
+        let _ = fs::remove_dir_all(&scratch);
+        result.map(|_| ())
+    }
+
+    /// Grades one submission. `job_id` names its folder under `runs/` (unique per
+    /// job); `on_line` sees every log line as it is produced.
+    pub fn grade(
+        &self,
+        ex: &Exercise,
+        submission: &Submission,
+        job_id: &str,
+        on_line: &mut dyn FnMut(&LogLine),
+    ) -> Result<GradeResult, GradeError> {
+        let runtime = self.registry.get(&ex.runtime)?.clone();
+        let test = self.test_spec(ex)?;
+        let layer = self.layers.prepare(ex, runtime.as_ref())?;
+
+        let job = JobDir::create(&self.runs, job_id)?;
+        let (upper, overridden) = match submission {
+            Submission::Files(files) => {
+                let dest = job.path().join("submission");
+                exercise::write_files(files, &dest).map_err(|e| GradeError::Io {
+                    what: "write the submission".into(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+                let names = files.0.keys().map(|p| p.as_str().to_owned()).collect();
+                (dest, names)
+            }
+            Submission::Archive(zip) => {
+                let dest = job.path().join("submission");
+                let protected = self.protected_paths(ex)?;
+                let names =
+                    exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
+                        .map_err(|e| GradeError::Rejected(e.to_string()))?;
+                (dest, names.iter().map(|p| p.as_str().to_owned()).collect())
+            }
+            Submission::PackageDir(dir) => {
+                let dir = fs::canonicalize(dir).map_err(|source| GradeError::Io {
+                    what: format!("resolve {}", dir.display()),
+                    source,
+                })?;
+                (dir, Vec::new())
+            }
+        };
+
+        let mut lease = runtime.lease()?;
+        let mut env = runtime.env();
+        env.push(("RUN_OVERRIDES".into(), overridden.join(",")));
+        let mut network = Network::None;
+        if let Some(lease) = &lease {
+            env.extend(lease.env());
+            network = lease.network();
+        }
+        let collect = match &test.results {
+            ResultsFormat::Junit(path) => vec![Collect {
+                inside: Path::new(WORKSPACE).join(path.as_str()),
+                max_bytes: exercise::results::MAX_JUNIT_BYTES as u64,
+            }],
+            _ => Vec::new(),
+        };
+        let limits = self.limits_for(ex);
+        let spec = Spec {
+            argv: test.command.iter().map(Into::into).collect(),
+            limits: limits.clone(),
+            ro_binds: runtime.binds(),
+            rw_binds: Vec::new(),
+            overlays: vec![Overlay {
+                lowers: vec![upper, layer],
+                inside: WORKSPACE.into(),
+                size: self.cfg.workspace_size,
+            }],
+            workdir: WORKSPACE.into(),
+            env,
+            network,
+            collect,
+        };
+
+        let mut log = log::LogBuilder::new(
+            &self.cfg.secrets,
+            self.cfg.log_limit,
+            limits.output_limit as usize,
+            on_line,
+        );
+        let span =
+            tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
+        let ran = span.in_scope(|| sandbox::run(&spec, &mut log));
+        if let Some(lease) = lease.as_mut() {
+            for line in lease.service_log() {
+                log.service(&line);
+            }
+        }
+        drop(lease);
+        let report = match ran {
+            Ok(report) => report,
+            Err(sandbox::Error::Unsupported(what)) => {
+                return Err(GradeError::Isolation(format!(
+                    "isolation unavailable: {what}"
+                )))
+            }
+            Err(e) => {
+                tracing::error!(submission_id = job_id, error = %e, "sandbox failed");
+                log.note(&format!("internal error: {e}"));
+                let (log, _) = log.finish();
+                return Ok(outcome::internal_error(log));
+            }
+        };
+        tracing::info!(
+            submission_id = job_id,
+            status = ?report.status,
+            wall_ms = report.wall_ms,
+            cpu_ms = report.cpu_ms,
+            peak_memory_bytes = report.peak_memory_bytes,
+            "sandbox report"
+        );
+        Ok(outcome::judge(ex, &test, &limits, report, log))
+    }
+
+    /// The run's limits: the server's defaults, overridden by the exercise's own.
+    pub fn limits_for(&self, ex: &Exercise) -> Limits {
+        let mut l = self.cfg.defaults.clone();
+        let own = &ex.limits;
+        if let Some(v) = own.wall_time {
+            l.wall_time = v;
+        }
+        if let Some(v) = own.idle_timeout {
+            l.idle_timeout = Some(v);
+        }
+        if let Some(v) = own.cpu_time {
+            l.cpu_time = v;
+        }
+        if let Some(v) = own.memory {
+            l.memory = v;
+        }
+        if let Some(v) = own.pids {
+            l.pids = v;
+        }
+        if let Some(v) = own.output {
+            l.output_limit = v;
+        }
+        l
+    }
+
+    /// Removes job folders that belong to no running job (after a crash), and
+    /// prepare staging folders.
+    pub fn sweep(&self, keep: &dyn Fn(&str) -> bool) -> io::Result<usize> {
+        let mut removed = self.layers.sweep_staging()?;
+        for entry in fs::read_dir(&self.runs)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep(&name) {
+                fs::remove_dir_all(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A job's folder under `runs/`, removed on every path out of the grade.
+struct JobDir(PathBuf);
+
+impl JobDir {
+    fn create(runs: &Path, job_id: &str) -> Result<Self, GradeError> {
+        let valid = !job_id.is_empty()
+            && job_id.len() <= 64
+            && job_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(GradeError::Exercise(format!("invalid job id {job_id:?}")));
+        }
+        let path = runs.join(job_id);
+        fs::create_dir(&path).map_err(|source| GradeError::Io {
+            what: format!("create job folder {}", path.display()),
+            source,
+        })?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o711)).map_err(|source| {
+            GradeError::Io {
+                what: "set the job folder's mode".into(),
+                source,
+            }
+        })?;
+        Ok(JobDir(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for JobDir {
+    fn drop(&mut self) {
+        // std's remove_dir_all does not follow symlinks (CVE-2022-21658 fixed).
+        if let Err(e) = fs::remove_dir_all(&self.0) {
+            tracing::warn!(path = %self.0.display(), error = %e, "could not remove job folder");
+        }
+    }
+}
+
+/// A unique job id for local grades (the CLI).
+pub fn local_job_id() -> String {
+    format!(
+        "local-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}

@@ -1,0 +1,143 @@
+//! Prepared layers: each exercise version (content hash + runtime version) is assembled
+//! once (starter, tests, the runtime's own files) into the data dir, then shared
+//! read-only by every job as the lower layer of its copy-on-write workspace.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use gauntlet_exercise::Exercise;
+
+use crate::runtime::{Runtime, RuntimeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("cannot prepare {exercise}: {what}: {source}")]
+    Io {
+        exercise: String,
+        what: String,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// The cache of prepared layers under `<data-dir>/prepared`.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    root: PathBuf,
+}
+
+impl LayerCache {
+    pub fn new(root: PathBuf) -> io::Result<Self> {
+        fs::create_dir_all(&root)?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o711))?;
+        Ok(LayerCache { root })
+    }
+
+    /// The folder name of an exercise version's layer.
+    pub fn key(exercise: &Exercise, runtime: &dyn Runtime) -> String {
+        let hash = &exercise.content_hash[..exercise.content_hash.len().min(16)];
+        format!("{}-{}-r{}", exercise.id.as_str(), hash, runtime.version())
+    }
+
+    /// Is this exercise version already prepared here?
+    pub fn has(&self, exercise: &Exercise, runtime: &dyn Runtime) -> bool {
+        self.root.join(Self::key(exercise, runtime)).is_dir()
+    }
+
+    /// Returns the prepared layer of this exercise version, assembling it on first use.
+    /// Concurrent callers may both assemble; one rename wins and the other's copy is dropped.
+    pub fn prepare(
+        &self,
+        exercise: &Exercise,
+        runtime: &dyn Runtime,
+    ) -> Result<PathBuf, LayerError> {
+        let dir = self.root.join(Self::key(exercise, runtime));
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let io_err = |what: &str, source: io::Error| LayerError::Io {
+            exercise: exercise.id.as_str().to_owned(),
+            what: what.to_owned(),
+            source,
+        };
+        let tmp = self.root.join(format!(
+            ".tmp-{}-{:016x}",
+            Self::key(exercise, runtime),
+            rand::random::<u64>()
+        ));
+        fs::create_dir(&tmp).map_err(|e| io_err("create the staging folder", e))?;
+        let built = (|| {
+            copy_tree(&exercise.dir.join("starter"), &tmp)
+                .map_err(|e| io_err("copy starter/", e))?;
+            let tests = tmp.join("tests");
+            fs::create_dir_all(&tests).map_err(|e| io_err("create tests/", e))?;
+            copy_tree(&exercise.dir.join("tests"), &tests).map_err(|e| io_err("copy tests/", e))?;
+            runtime.prepare(&tmp)?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))
+                .map_err(|e| io_err("set the layer's mode", e))?;
+            Ok::<(), LayerError>(())
+        })();
+        if let Err(e) = built {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        match fs::rename(&tmp, &dir) {
+            Ok(()) => Ok(dir),
+            Err(_) if dir.is_dir() => {
+                // Another job prepared the same version first: use theirs.
+                let _ = fs::remove_dir_all(&tmp);
+                Ok(dir)
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                Err(io_err("publish the layer", e))
+            }
+        }
+    }
+
+    /// Removes staging folders left by a process that died mid-prepare.
+    pub fn sweep_staging(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                fs::remove_dir_all(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Copies the regular files and folders of `from` into the existing folder `to`,
+/// readable by everyone (the jail's uid is not the owner), keeping execute bits.
+/// Packages hold no symlinks (the loader rejects them); any met here is refused.
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            fs::create_dir(&target)?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            fs::copy(entry.path(), &target)?;
+            let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a regular file or folder", entry.path().display()),
+            ));
+        }
+    }
+    Ok(())
+}
