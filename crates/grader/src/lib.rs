@@ -295,7 +295,7 @@ impl Grader {
             peak_memory_bytes = report.peak_memory_bytes,
             "sandbox report"
         );
-        Ok(outcome::judge(ex, &test, &limits, report, log))
+        Ok(outcome::judge(ex.scoring, &test, &limits, report, log))
     }
 
     /// The run's limits: the server's defaults, overridden by the exercise's own.

@@ -2,7 +2,7 @@
 //! which outcome, which tests, which score, and the hints a learner needs in the log.
 
 use gauntlet_exercise::{
-    self as exercise, Exercise, GradeResult, Outcome, ResultsFormat, TestResult, TestSpec,
+    self as exercise, GradeResult, Outcome, ResultsFormat, Scoring, TestResult, TestSpec,
     TestStatus,
 };
 use gauntlet_sandbox::{Limits, Report, Status};
@@ -93,7 +93,7 @@ fn limit_hit(report: &Report, limits: &Limits) -> Option<(Outcome, String)> {
 
 /// Judges a finished run.
 pub fn judge(
-    ex: &Exercise,
+    scoring: Scoring,
     test: &TestSpec,
     limits: &Limits,
     report: Report,
@@ -112,7 +112,10 @@ pub fn judge(
             "the test command was killed by signal {}",
             report.signal.unwrap_or(0)
         )),
-        Status::SetupError => log.note("the sandbox could not be set up for this run"),
+        Status::SetupError => log.note(&format!(
+            "the test command could not be started: {}",
+            report.error.as_deref().unwrap_or("sandbox set-up failed")
+        )),
         _ => {}
     }
     if report.status == Status::SetupError {
@@ -157,7 +160,7 @@ pub fn judge(
         }
         Outcome::Failed
     };
-    let s = exercise::score(&tests, ex.scoring);
+    let s = exercise::score(&tests, scoring);
     let outcome = if outcome == Outcome::Failed && s.score == 100 {
         Outcome::Passed
     } else {
@@ -199,5 +202,119 @@ fn parse_tests(test: &TestSpec, report: &Report, log: &mut LogBuilder<'_>) -> Ve
             }],
             _ => Vec::new(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gauntlet_exercise::RelPath;
+    use gauntlet_sandbox::OutputSink;
+    use gauntlet_sandbox::{Layers, Stream};
+
+    fn report(status: Status, exit_code: Option<i32>, collected: Option<&str>) -> Report {
+        Report {
+            status,
+            exit_code,
+            signal: (status == Status::Signaled).then_some(11),
+            wall_ms: 7,
+            cpu_ms: 3,
+            peak_memory_bytes: 1 << 20,
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            truncated: false,
+            layers: Layers::default(),
+            error: (status == Status::SetupError).then(|| "exec: No such file or directory".into()),
+            collected: vec![collected.map(|s| s.as_bytes().to_vec())],
+        }
+    }
+
+    struct Case {
+        results: ResultsFormat,
+        scoring: Scoring,
+        stdout: &'static str,
+        junit: Option<&'static str>,
+        status: Status,
+        exit_code: Option<i32>,
+        outcome: Outcome,
+        score: u32,
+        points: u32,
+        max_points: u32,
+        log_has: &'static str,
+    }
+
+    const TAP_2_OF_3: &str = "TAP version 13\n1..3\nok 1 - a\nnot ok 2 - b\nok 3 - c\n";
+    const TAP_ALL: &str = "1..2\nok 1 - a\nok 2 - b\n";
+    const JUNIT_ONE_FAIL: &str = r#"<testsuite><testcase name="x"/><testcase name="y"><failure message="no"/></testcase></testsuite>"#;
+
+    fn check(c: Case) {
+        let mut lines = Vec::new();
+        let mut on_line = |l: &crate::LogLine| lines.push(l.render());
+        let mut log = LogBuilder::new(&[], 1 << 16, 1 << 16, &mut on_line);
+        log.output(Stream::Stdout, c.stdout.as_bytes());
+        let test = TestSpec {
+            command: vec!["run".into()],
+            results: c.results.clone(),
+        };
+        let limits = Limits::default();
+        let r = judge(
+            c.scoring,
+            &test,
+            &limits,
+            report(c.status, c.exit_code, c.junit),
+            log,
+        );
+        let what = format!("{:?} {:?} {:?}", c.results, c.status, c.exit_code);
+        assert_eq!(r.outcome, c.outcome, "{what}: {r:#?}");
+        assert_eq!(
+            (r.score, r.points, r.max_points),
+            (c.score, c.points, c.max_points),
+            "{what}: {r:#?}"
+        );
+        assert!(
+            r.log.contains(c.log_has),
+            "{what}: log {:?} lacks {:?}",
+            r.log,
+            c.log_has
+        );
+        assert_eq!(r.duration_ms, 7);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn outcomes() {
+        use Outcome as O;
+        use ResultsFormat as F;
+        use Status as S;
+        let junit = F::Junit(RelPath::parse("report.xml").unwrap());
+        let cases = [
+            // Verdicts on the tests.
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Exited, exit_code: Some(0), outcome: O::Passed, score: 100, points: 2, max_points: 2, log_has: "ok 2 - b" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_2_OF_3, junit: None, status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "not ok 2" },
+            Case { results: F::Tap, scoring: Scoring::AllOrNothing, stdout: TAP_2_OF_3, junit: None, status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 0, points: 0, max_points: 3, log_has: "" },
+            Case { results: junit.clone(), scoring: Scoring::PerTest, stdout: "", junit: Some(JUNIT_ONE_FAIL), status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 50, points: 1, max_points: 2, log_has: "" },
+            Case { results: F::ExitCode, scoring: Scoring::AllOrNothing, stdout: "", junit: None, status: S::Exited, exit_code: Some(0), outcome: O::Passed, score: 100, points: 1, max_points: 1, log_has: "" },
+            Case { results: F::ExitCode, scoring: Scoring::AllOrNothing, stdout: "", junit: None, status: S::Exited, exit_code: Some(3), outcome: O::Failed, score: 0, points: 0, max_points: 1, log_has: "" },
+            // No results: the command failed before any test existed.
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "SyntaxError: invalid syntax\n", junit: None, status: S::Exited, exit_code: Some(1), outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "SyntaxError" },
+            Case { results: junit.clone(), scoring: Scoring::PerTest, stdout: "", junit: None, status: S::Exited, exit_code: Some(2), outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "nothing to see\n", junit: None, status: S::Exited, exit_code: Some(0), outcome: O::Failed, score: 0, points: 0, max_points: 1, log_has: "" },
+            Case { results: junit.clone(), scoring: Scoring::PerTest, stdout: "", junit: Some("<<garbage"), status: S::Exited, exit_code: Some(0), outcome: O::Failed, score: 0, points: 0, max_points: 1, log_has: "could not read report.xml" },
+            // Limits: the partial results stay, a limit test makes 100 impossible.
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "ok 1 - a\n", junit: None, status: S::WallTimeout, exit_code: None, outcome: O::WallTimeout, score: 50, points: 1, max_points: 2, log_has: "time limit reached" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::IdleTimeout, exit_code: None, outcome: O::IdleTimeout, score: 0, points: 0, max_points: 1, log_has: "no output for 5 s: is the program waiting for input or stuck in a loop?" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::CpuTimeout, exit_code: None, outcome: O::CpuTimeout, score: 0, points: 0, max_points: 1, log_has: "CPU time limit" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::MemoryLimit, exit_code: None, outcome: O::MemoryLimit, score: 0, points: 0, max_points: 1, log_has: "memory limit reached (256 MiB)" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::OutputLimit, exit_code: None, outcome: O::OutputLimit, score: 0, points: 0, max_points: 1, log_has: "output limit reached (64 KiB)" },
+            // The learner's program broke the run.
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::PidsLimit, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "process limit reached (64 processes)" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Signaled, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "killed by signal 11" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::Signaled, exit_code: None, outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "killed by signal 11" },
+            // Gauntlet's own failure is never the learner's.
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::SetupError, exit_code: None, outcome: O::InternalError, score: 0, points: 0, max_points: 0, log_has: "could not be started: exec: No such file" },
+        ];
+        for c in cases {
+            check(c);
+        }
     }
 }
