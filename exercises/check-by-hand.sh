@@ -8,8 +8,12 @@
 # (judge.py, harness.py, judge.js, harness.js) are identical in every package, and
 # runs a few hostile submissions that try to forge a pass (they must score 0).
 #
-# Usage: sh exercises/check-by-hand.sh [-v] [ID...]     (default: every package below)
-#   -v   print the full output of every run, not just the result lines
+# Usage: sh exercises/check-by-hand.sh [-v] [--sandbox GAUNTLET] [ID...]
+#   -v          print the full output of every run, not just the result lines
+#   --sandbox   run each test command inside the real jail, `GAUNTLET sandbox run`
+#               (e.g. target/debug/gauntlet), with the workspace bound read-write at
+#               /workspace and the package's limits
+#   ID...       default: every package listed in MINE below
 #
 # When run as root, the test commands run as nobody with no capabilities (setpriv),
 # closer to the sandbox, where the runner's PR_SET_DUMPABLE protection only holds
@@ -35,6 +39,11 @@ import xml.etree.ElementTree as ET
 HERE = sys.argv[1]
 args = sys.argv[2:]
 VERBOSE = "-v" in args
+SANDBOX = None
+if "--sandbox" in args:
+    i = args.index("--sandbox")
+    SANDBOX = os.path.abspath(args[i + 1])
+    del args[i : i + 2]
 ids = [a for a in args if a != "-v"]
 MINE = [
     "reverse-words", "roman-numerals", "bank-account", "mini-package",
@@ -46,7 +55,9 @@ SHARED = {
 }
 KEYS = {"id", "title", "runtime", "submission", "starter", "limits", "test", "scoring"}
 LIMIT_KEYS = {"wall_time", "idle_timeout", "cpu_time", "memory", "pids", "output"}
-DROP = os.geteuid() == 0 and not os.environ.get("NO_DROP") and shutil.which("setpriv")
+DROP = (
+    os.geteuid() == 0 and not os.environ.get("NO_DROP") and shutil.which("setpriv") and not SANDBOX
+)
 problems = []
 
 
@@ -132,7 +143,26 @@ def open_up(ws):
             os.chmod(os.path.join(root, name), 0o644 if "/tests" in root else 0o666)
 
 
-def run(ws, command):
+def run(ws, command, limits=None):
+    if SANDBOX:
+        limits = limits or {}
+        open_up(ws)
+        argv = [
+            SANDBOX, "sandbox", "run",
+            "--wall-time", str(limits.get("wall_time", "60s")),
+            "--idle-timeout", str(limits.get("idle_timeout", "30s")),
+            "--cpu-time", str(limits.get("cpu_time", "30s")),
+            "--memory", str(limits.get("memory", "256MiB")),
+            "--output-limit", "1MiB",
+            "--rw-bind", f"{ws}:/workspace", "--workdir", "/workspace",
+            "--env", "PYTHONDONTWRITEBYTECODE=1", "--env", "PYTHONNOUSERSITE=1",
+            "--", *command,
+        ]
+        p = subprocess.run(argv, capture_output=True, timeout=300)
+        report = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        if VERBOSE or p.returncode != 0 and not p.stdout:
+            print(f"  sandbox: {report[0] if report else '(no report)'}")
+        return p.returncode, p.stdout, p.stderr
     env = {
         "PATH": "/usr/bin:/bin", "HOME": ws, "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
@@ -174,11 +204,11 @@ def read_junit(ws, rel):
     return tests
 
 
-def grade(eid, d, command, results, with_solution):
+def grade(eid, d, spec, command, results, with_solution):
     label = "solution" if with_solution else "starter"
     ws = workspace(d, with_solution)
     try:
-        code, out, err = run(ws, command)
+        code, out, err = run(ws, command, spec.get("limits"))
         if VERBOSE:
             sys.stdout.write(out.decode("utf-8", "replace") + err.decode("utf-8", "replace"))
         if results == "exit-code":
@@ -219,8 +249,8 @@ def check(eid):
             with open(mine, "rb") as a, open(os.path.join(HERE, owner, "tests", name), "rb") as b:
                 if a.read() != b.read():
                     problem(eid, f"tests/{name} differs from {owner}/tests/{name}")
-    s_ok, s_pass, s_total = grade(eid, d, command, results, with_solution=False)
-    r_ok, r_pass, r_total = grade(eid, d, command, results, with_solution=True)
+    s_ok, s_pass, s_total = grade(eid, d, spec, command, results, with_solution=False)
+    r_ok, r_pass, r_total = grade(eid, d, spec, command, results, with_solution=True)
     if not r_ok:
         problem(eid, "the solution does not pass every test")
     if s_ok:
@@ -318,7 +348,7 @@ def hostile():
                 with open(os.path.join(ws, rel), "w") as f:
                     f.write(source)
             test = spec["test"]
-            code, out, err = run(ws, test["command"])
+            code, out, err = run(ws, test["command"], spec.get("limits"))
             if VERBOSE:
                 sys.stdout.write(out.decode("utf-8", "replace"))
             if test["results"] == "tap":
@@ -336,7 +366,7 @@ def hostile():
 if not ids:
     ids = [e for e in MINE if os.path.isdir(os.path.join(HERE, e))]
 print(f"python: /usr/bin/python3, node: {subprocess.run(['/usr/bin/node', '--version'], capture_output=True, text=True).stdout.strip()}, "
-      f"running tests as {'nobody, no capabilities' if DROP else 'yourself'}")
+      f"running tests {'in the sandbox (' + SANDBOX + ')' if SANDBOX else 'as nobody, no capabilities' if DROP else 'as yourself'}")
 rows = [check(eid) for eid in ids]
 hostile()
 print()
