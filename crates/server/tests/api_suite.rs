@@ -1,0 +1,13 @@
+//! The HTTP API's test suite: the real router on port 0 over a fresh store (SQLite, and
+//! PostgreSQL when reachable), driven over HTTP.
+
+#[allow(dead_code)]
+#[path = "queue/fixture.rs"]
+mod fixture;
+
+#[allow(dead_code)]
+#[path = "api/common.rs"]
+mod common;
+
+#[path = "api/flows.rs"]
+mod flows;
