@@ -110,7 +110,13 @@ struct Point {
     name: String,
     ok: bool,
     directive: Option<Directive>,
-    message: Option<String>,
+    /// The reason after `# SKIP` / `# TODO`.
+    reason: Option<String>,
+    /// The message from the diagnostic block.
+    diagnostic: Option<String>,
+    /// Indented non-TAP lines right after the point (mocha's TAP reporter writes its
+    /// failure messages so): the message when there is no diagnostic block.
+    raw: Vec<String>,
     children: Vec<Point>,
 }
 
@@ -141,12 +147,31 @@ pub fn parse_tap(input: &str) -> Vec<TestResult> {
     let mut plan: Option<usize> = None;
     let mut bail: Option<String> = None;
     let mut count = 0usize;
-    let mut lines = input.lines().peekable();
+    let mut lines = input.lines();
+    // (indent, depth) of the test point whose raw indented lines are being collected.
+    let mut collecting: Option<(usize, usize)> = None;
 
     while let Some(line) = lines.next() {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
         let body = line.trim();
         let depth = indent / 4;
+
+        if let Some((point_indent, d)) = collecting {
+            let is_tap = body == "---"
+                || body.starts_with('#')
+                || body.starts_with("Bail out!")
+                || parse_plan(body).is_some()
+                || parse_point(body, 0).is_some();
+            if !is_tap && (body.is_empty() || indent > point_indent) {
+                if let Some(p) = levels[d].last_mut() {
+                    if p.raw.len() < 200 {
+                        p.raw.push(line[indent.min(point_indent + 2)..].to_owned());
+                    }
+                }
+                continue;
+            }
+            collecting = None;
+        }
 
         if let Some(rest) = body.strip_prefix("Bail out!") {
             bail = Some(rest.trim().to_owned());
@@ -174,11 +199,12 @@ pub fn parse_tap(input: &str) -> Vec<TestResult> {
                 depth.checked_sub(1).filter(|&d| has_point(d))
             };
             if let Some(p) = target.and_then(|d| levels[d].last_mut()) {
-                p.message = diagnostic_message(&block).or(p.message.take());
+                p.diagnostic = diagnostic_message(&block);
             }
             continue;
         }
-        let Some(mut point) = parse_point(body) else {
+        let ordinal = levels.get(depth).map_or(0, Vec::len) + 1;
+        let Some(mut point) = parse_point(body, ordinal) else {
             continue;
         };
         count += 1;
@@ -201,14 +227,15 @@ pub fn parse_tap(input: &str) -> Vec<TestResult> {
         }
         point.children = children;
         levels[depth].push(point);
+        collecting = Some((indent, depth));
     }
 
     // Unclosed subtests at the end (a crash mid-subtest) still count.
+    let top_level = levels[0].len();
     let mut roots = Vec::new();
     for level in levels.into_iter() {
         roots.extend(level);
     }
-    let top_level = roots.len();
     let mut out = Vec::new();
     for p in roots {
         flatten(p, "", &mut out);
@@ -248,8 +275,16 @@ fn flatten(p: Point, prefix: &str, out: &mut Vec<TestResult>) {
         (None, true) => TestStatus::Pass,
         (None, false) => TestStatus::Fail,
     };
+    let message = match status {
+        TestStatus::Pass => None,
+        TestStatus::Skip => p.reason,
+        _ => p
+            .diagnostic
+            .or_else(|| Some(p.raw.join("\n").trim().to_owned()).filter(|s| !s.is_empty()))
+            .or(p.reason),
+    };
     if p.children.is_empty() {
-        out.push(test(&name, status, p.message));
+        out.push(test(&name, status, message));
         return;
     }
     let before = out.len();
@@ -258,7 +293,7 @@ fn flatten(p: Point, prefix: &str, out: &mut Vec<TestResult>) {
     }
     let child_failed = out[before..].iter().any(|t| t.status != TestStatus::Pass);
     if status == TestStatus::Fail && !child_failed {
-        out.push(test(&name, status, p.message));
+        out.push(test(&name, status, message));
     }
 }
 
@@ -273,8 +308,9 @@ fn parse_plan(body: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-/// `ok 3 - name # SKIP reason` / `not ok name`.
-fn parse_point(body: &str) -> Option<Point> {
+/// `ok 3 - name # SKIP reason` / `not ok name`. `ordinal` names a point that has
+/// neither a description nor a number.
+fn parse_point(body: &str, ordinal: usize) -> Option<Point> {
     let (ok, rest) = if let Some(r) = body.strip_prefix("not ok") {
         (false, r)
     } else if let Some(r) = body.strip_prefix("ok") {
@@ -314,7 +350,7 @@ fn parse_point(body: &str) -> Option<Point> {
             _ => desc.push(c),
         }
     }
-    let mut message = None;
+    let mut reason = None;
     let directive = directive_text.and_then(|d| {
         let upper: String = d.chars().take(4).collect::<String>().to_ascii_uppercase();
         let dir = match upper.as_str() {
@@ -322,12 +358,12 @@ fn parse_point(body: &str) -> Option<Point> {
             "TODO" => Directive::Todo,
             _ => return None,
         };
-        let reason = d
+        let text = d
             .trim_start_matches(|c: char| c.is_ascii_alphabetic())
             .trim_start_matches(':')
             .trim();
-        if !reason.is_empty() {
-            message = Some(reason.to_owned());
+        if !text.is_empty() && text != "-" {
+            reason = Some(text.to_owned());
         }
         Some(dir)
     });
@@ -337,48 +373,62 @@ fn parse_point(body: &str) -> Option<Point> {
     } else if !number.is_empty() {
         format!("test {number}")
     } else {
-        "test".to_owned()
+        format!("test {ordinal}")
     };
     Some(Point {
         name,
         ok,
         directive,
-        message,
+        reason,
+        diagnostic: None,
+        raw: Vec::new(),
         children: Vec::new(),
     })
 }
 
-/// The `message:` of a diagnostic block (plain, quoted, or a `|`/`>` block scalar),
-/// else the whole block, dedented.
+/// The message of a diagnostic block: its `message:` or else its `error:` value (plain,
+/// quoted, or a `|`/`>` block scalar); failing those, the whole block, dedented, without
+/// `duration_ms:` lines.
 fn diagnostic_message(block: &[&str]) -> Option<String> {
     let base = block
         .iter()
         .filter(|l| !l.trim().is_empty())
         .map(|l| l.len() - l.trim_start().len())
         .min()?;
-    let dedent = |l: &str| l.get(base..).unwrap_or(l.trim_start()).to_owned();
+    for key in ["message:", "error:"] {
+        if let Some(v) = diagnostic_value(block, base, key) {
+            return Some(v).filter(|v| !v.is_empty());
+        }
+    }
+    let all: Vec<&str> = block
+        .iter()
+        .map(|l| l.get(base..).unwrap_or(l.trim_start()))
+        .filter(|l| !l.starts_with("duration_ms:"))
+        .collect();
+    Some(all.join("\n").trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn diagnostic_value(block: &[&str], base: usize, key: &str) -> Option<String> {
     for (i, l) in block.iter().enumerate() {
-        let own = l.len() - l.trim_start().len();
-        if own != base {
+        if l.len() - l.trim_start().len() != base {
             continue;
         }
-        let Some(value) = l.trim_start().strip_prefix("message:") else {
+        let Some(value) = l.trim_start().strip_prefix(key) else {
             continue;
         };
         let value = value.trim();
         if value.starts_with('|') || value.starts_with('>') {
-            let body: Vec<String> = block[i + 1..]
+            let body: Vec<&str> = block[i + 1..]
                 .iter()
                 .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > base)
-                .map(|l| l.trim().to_owned())
+                .map(|l| l.trim())
                 .collect();
             let sep = if value.starts_with('>') { " " } else { "\n" };
             return Some(body.join(sep).trim().to_owned());
         }
         return Some(unquote(value));
     }
-    let all: Vec<String> = block.iter().map(|l| dedent(l)).collect();
-    Some(all.join("\n").trim().to_owned()).filter(|s| !s.is_empty())
+    None
 }
 
 fn unquote(v: &str) -> String {
@@ -402,12 +452,16 @@ fn unquote(v: &str) -> String {
 /// - Text before the first `<?xml`, `<testsuites` or `<testsuite` and after the root
 ///   element closes is ignored (runners that print to the same file).
 /// - Suites may nest to any depth; every `<testcase>` is one result.
-/// - Name: `classname.name`, or just `name` when the class name is empty or already part
-///   of the name (mocha-junit-reporter repeats it).
-/// - Status: `<error>` → error, `<failure>` → fail, `<skipped>` → skip, else pass; the
-///   message is the `message` attribute, then the element's text.
+/// - Name: `classname.name` (pytest, Surefire); just `name` when the class name is
+///   already part of it (mocha-junit-reporter); when the class name is empty or node's
+///   constant `test`, the enclosing suites' names and the name joined by ` > ` (the same
+///   shape as flattened TAP subtests).
+/// - Status: `<skipped>` → skip (node marks TODO tests with both `<skipped>` and
+///   `<failure>`), else `<error>` → error, else `<failure>` → fail, else pass. The message
+///   is the outcome elements' `message` attributes, then their text; `<system-out>` is
+///   left out.
 /// - Only the predefined entities and character references are resolved; a DTD is
-///   skipped, never expanded (no entity bombs).
+///   skipped, never expanded (no entity bombs). Invalid UTF-8 is replaced, not refused.
 pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
     use quick_xml::events::{BytesStart, Event};
     use quick_xml::{Reader, XmlVersion};
@@ -436,15 +490,26 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                     .unwrap_or_else(|_| a.value.clone().into_owned())
             })
     };
-    let case_name = |e: &BytesStart| {
+    let case_name = |e: &BytesStart, suites: &[String]| {
         let name = attr(e, "name").unwrap_or_default();
         let class = attr(e, "classname").unwrap_or_default();
-        if class.is_empty() || name.contains(&class) {
-            name
-        } else if name.is_empty() {
-            class
+        // node's reporter writes classname="test" for every test: no information.
+        if !class.is_empty() && class != "test" {
+            if name.contains(&class) {
+                name
+            } else if name.is_empty() {
+                class
+            } else {
+                format!("{class}.{name}")
+            }
         } else {
-            format!("{class}.{name}")
+            let mut parts: Vec<&str> = suites
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+                .collect();
+            parts.push(&name);
+            parts.join(" > ")
         }
     };
 
@@ -452,6 +517,8 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
     let mut case: Option<Case> = None;
     let mut depth = 0usize;
     let mut seen_root = false;
+    // Names of the open <testsuite>s below the root, for node's nested suites.
+    let mut suites: Vec<String> = Vec::new();
 
     loop {
         let event = reader.read_event().map_err(|e| ResultsError::Malformed {
@@ -470,13 +537,18 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                 if !empty {
                     depth += 1;
                 }
+                if local == "testsuite" && !empty && depth > 1 {
+                    suites.push(attr(e, "name").unwrap_or_default());
+                } else if local == "testsuite" && !empty {
+                    suites.push(String::new()); // the root suite names the file, not a group
+                }
                 if local == "testcase" {
                     if let Some(c) = case.take() {
                         c.push(&mut out);
                     }
                     let c = Case {
-                        name: case_name(e),
-                        status: TestStatus::Pass,
+                        name: case_name(e, &suites),
+                        outcomes: [false; 3],
                         message: String::new(),
                         text: String::new(),
                         in_outcome: false,
@@ -486,10 +558,8 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                     } else {
                         case = Some(c);
                     }
-                } else if let (Some(c), Some(status)) = (case.as_mut(), outcome(local)) {
-                    if rank(status) > rank(c.status) {
-                        c.status = status;
-                    }
+                } else if let (Some(c), Some(i)) = (case.as_mut(), outcome(local)) {
+                    c.outcomes[i] = true;
                     if let Some(m) = attr(e, "message").filter(|m| !m.trim().is_empty()) {
                         join(&mut c.message, &m);
                     }
@@ -500,6 +570,9 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                 depth = depth.saturating_sub(1);
                 let local = e.local_name();
                 let local: &str = local.as_ref();
+                if local == "testsuite" {
+                    suites.pop();
+                }
                 if local == "testcase" {
                     if let Some(c) = case.take() {
                         c.push(&mut out);
@@ -564,7 +637,8 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
 /// A `<testcase>` being read.
 struct Case {
     name: String,
-    status: TestStatus,
+    /// Seen `<skipped>`, `<error>`, `<failure>` (in [`outcome`]'s order).
+    outcomes: [bool; 3],
     /// `message` attributes of its outcome elements.
     message: String,
     /// Text inside its outcome elements.
@@ -589,26 +663,25 @@ impl Case {
         if !text.is_empty() && text != self.message.trim() {
             join(&mut self.message, text);
         }
-        out.push(test(&name, self.status, Some(self.message)));
+        // node marks a TODO test with both <skipped> and <failure>: skipped wins, as
+        // `# TODO` does in TAP. Otherwise error beats failure.
+        let status = match self.outcomes {
+            [true, _, _] => TestStatus::Skip,
+            [_, true, _] => TestStatus::Error,
+            [_, _, true] => TestStatus::Fail,
+            _ => TestStatus::Pass,
+        };
+        out.push(test(&name, status, Some(self.message)));
     }
 }
 
-fn outcome(local: &str) -> Option<TestStatus> {
+/// Index of an outcome element in [`Case::outcomes`].
+fn outcome(local: &str) -> Option<usize> {
     match local {
-        "error" => Some(TestStatus::Error),
-        "failure" => Some(TestStatus::Fail),
-        "skipped" => Some(TestStatus::Skip),
+        "skipped" => Some(0),
+        "error" => Some(1),
+        "failure" => Some(2),
         _ => None,
-    }
-}
-
-/// error beats failure beats skip beats pass.
-fn rank(s: TestStatus) -> u8 {
-    match s {
-        TestStatus::Pass => 0,
-        TestStatus::Skip => 1,
-        TestStatus::Fail => 2,
-        TestStatus::Error => 3,
     }
 }
 
