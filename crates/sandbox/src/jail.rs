@@ -187,15 +187,17 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 2. Become the jail user (uid/gid 1000 inside) with no supplementary groups.
     //    We keep our capabilities in the new user namespace for the mounts below.
+    //    Raw syscalls: glibc's setgroups/setres[ug]id broadcast to every thread glibc
+    //    believes exists (the supervisor's), which deadlocks in a cloned child.
     if unsafe { libc::geteuid() } != JAIL_UID {
         ck(Step::SetIds, unsafe {
-            libc::setgroups(0, std::ptr::null())
+            libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int
         })?;
         ck(Step::SetIds, unsafe {
-            libc::setresgid(JAIL_GID, JAIL_GID, JAIL_GID)
+            libc::syscall(libc::SYS_setresgid, JAIL_GID, JAIL_GID, JAIL_GID) as c_int
         })?;
         ck(Step::SetIds, unsafe {
-            libc::setresuid(JAIL_UID, JAIL_UID, JAIL_UID)
+            libc::syscall(libc::SYS_setresuid, JAIL_UID, JAIL_UID, JAIL_UID) as c_int
         })?;
     }
 

@@ -126,7 +126,15 @@ pub fn restrict(abi: u32, devices: &CStr, writable_paths: &[impl AsRef<CStr>]) -
         add_rule(ruleset, c"/", read)?;
         add_rule(ruleset, devices, dev)?;
         for p in writable_paths {
-            add_rule(ruleset, p.as_ref(), writable(abi))?;
+            // A single-file bind only takes file rights.
+            match add_rule(ruleset, p.as_ref(), writable(abi)) {
+                Err(libc::EINVAL) => add_rule(
+                    ruleset,
+                    p.as_ref(),
+                    writable(abi) & (EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV),
+                )?,
+                r => r?,
+            }
         }
         // SAFETY: applies the ruleset to this (single-threaded) process.
         let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) };

@@ -144,6 +144,22 @@ pub fn jail_host_ids() -> (u32, u32) {
     }
 }
 
+/// Creates a fresh directory (it must not exist) owned by the jail user, for use as
+/// an rw bind. The host never chowns an existing path: a jail could have swapped it
+/// for a symlink (Judge0 CVE-2024-28189); this creates, opens without following,
+/// and then changes the descriptor only.
+pub fn create_jail_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new().mode(0o700).create(path)?;
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)?;
+    let (uid, gid) = jail_host_ids();
+    std::os::unix::fs::fchown(&dir, Some(uid), Some(gid))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+}
+
 /// How the run ended (CONTRACTS §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

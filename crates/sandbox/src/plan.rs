@@ -104,9 +104,26 @@ fn inside_path(p: &Path, what: &str) -> Result<PathBuf, Error> {
     Ok(out)
 }
 
+/// A host path must be absolute, normalised and free of symlinks in every
+/// component: the host never follows a symlink that a sandbox may have planted
+/// (Judge0 CVE-2024-28185). The jail re-checks at mount time (RESOLVE_NO_SYMLINKS).
 fn host_path(p: &Path, what: &str) -> Result<PathBuf, Error> {
-    std::fs::canonicalize(p)
-        .map_err(|e| Error::InvalidSpec(format!("{what} {} does not exist ({e})", p.display())))
+    let norm = inside_path(p, what)?;
+    let mut acc = PathBuf::from("/");
+    for c in norm.components().skip(1) {
+        acc.push(c);
+        let meta = std::fs::symlink_metadata(&acc).map_err(|e| {
+            Error::InvalidSpec(format!("{what} {}: {} ({e})", p.display(), acc.display()))
+        })?;
+        if meta.file_type().is_symlink() {
+            return Err(Error::InvalidSpec(format!(
+                "{what} {}: {} is a symlink; host paths must not contain symlinks",
+                p.display(),
+                acc.display()
+            )));
+        }
+    }
+    Ok(norm)
 }
 
 fn under(p: &Path, base: &Path) -> bool {

@@ -1,0 +1,666 @@
+//! Hostile programs against the real jail, one or more per layer and per report
+//! status. Each asserts the containment itself (what the program could see or do),
+//! not just an exit code. The harness runs these tests on many threads at once,
+//! which is also the proof that `run()` is safe in a multi-threaded process.
+//!
+//! Order of trust: `pids_limit_is_enforced` and `memory_hog_gets_memory_limit`
+//! prove the limits with bounded programs; the real fork bomb runs only inside the
+//! jail, with both limits set.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gauntlet_sandbox::{
+    run, Bind, Collect, Error, Network, Overlay, OutputSink, Report, Spec, Status, Stream,
+};
+
+const PY: &str = "/usr/bin/python3";
+
+#[derive(Default)]
+struct Capture {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl OutputSink for Capture {
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        match stream {
+            Stream::Stdout => self.out.extend_from_slice(bytes),
+            Stream::Stderr => self.err.extend_from_slice(bytes),
+        }
+    }
+}
+
+struct Ran {
+    report: Report,
+    out: String,
+    err: String,
+}
+
+fn jail(spec: &Spec) -> Ran {
+    let mut cap = Capture::default();
+    let report = run(spec, &mut cap).expect("sandbox run");
+    Ran {
+        report,
+        out: String::from_utf8_lossy(&cap.out).into_owned(),
+        err: String::from_utf8_lossy(&cap.err).into_owned(),
+    }
+}
+
+fn py(code: &str) -> Spec {
+    Spec::new([PY, "-c", code])
+}
+
+fn sh(script: &str) -> Spec {
+    Spec::new(["/bin/sh", "-c", script])
+}
+
+/// Runs `spec` and requires a clean exit 0, showing the output otherwise.
+fn ok(spec: &Spec) -> Ran {
+    let r = jail(spec);
+    assert_eq!(
+        (r.report.status, r.report.exit_code),
+        (Status::Exited, Some(0)),
+        "stdout:\n{}\nstderr:\n{}",
+        r.out,
+        r.err
+    );
+    r
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "gauntlet-sandbox-test-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Host processes whose command line contains `marker`.
+fn host_processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn true_exits_zero_with_every_layer() {
+    let r = ok(&Spec::new(["/bin/true"]));
+    let l = &r.report.layers;
+    assert!(l.namespaces && l.pivot_root && l.seccomp && l.no_new_privs && l.capabilities_dropped);
+    assert!(l.cgroup == "v1" || l.cgroup == "v2");
+    assert_eq!(l.network, "none");
+    assert!(r.report.peak_memory_bytes > 0);
+}
+
+#[test]
+fn identity_capabilities_and_flags_are_dropped() {
+    let r = ok(&sh("cat /proc/self/status; id -G"));
+    let field = |k: &str| -> String {
+        r.out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .unwrap_or_else(|| panic!("{k} missing in\n{}", r.out))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field("Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(field("Gid"), "1000\t1000\t1000\t1000");
+    assert_eq!(field("Groups"), "");
+    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(field(cap), "0000000000000000", "{cap}");
+    }
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert_eq!(field("Seccomp"), "2");
+    assert_eq!(r.out.lines().last(), Some("1000"), "supplementary groups");
+}
+
+#[test]
+fn landlock_blocks_writes_the_mounts_would_allow() {
+    // /proc/self/comm is writable by its owner on a read-write proc mount: only
+    // Landlock (read-only everywhere but the writable paths) stops this write.
+    let r = jail(&py(r#"
+import errno
+try:
+    open('/proc/self/comm', 'w').write('pwned')
+    print('WROTE')
+except OSError as e:
+    print('denied', errno.errorcode[e.errno])
+open('/tmp/ok', 'w').write('fine'); print('tmp ok')
+"#));
+    assert!(r.out.contains("denied EACCES"), "{}{}", r.out, r.err);
+    assert!(r.out.contains("tmp ok"));
+    assert!(r.report.layers.landlock);
+}
+
+#[test]
+fn host_files_and_secrets_are_invisible() {
+    let r = ok(&sh(
+        "ls -A /; echo ---; ls -A /etc; echo ---; \
+         for p in /root /home /etc/shadow /var /run /sys /opt /srv /proc/1/root/root \
+                  /work /.oldroot; do [ -e $p ] && echo VISIBLE $p; done; \
+         ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '",
+    ));
+    assert!(!r.out.contains("VISIBLE"), "{}", r.out);
+    let mut parts = r.out.split("---\n");
+    let root: Vec<&str> = parts.next().unwrap().lines().collect();
+    for entry in &root {
+        assert!(
+            ["bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr"]
+                .contains(entry),
+            "unexpected / entry {entry}"
+        );
+    }
+    let etc: Vec<&str> = parts.next().unwrap().lines().collect();
+    for entry in &etc {
+        assert!(
+            ["alternatives", "group", "hostname", "hosts", "ld.so.cache", "localtime", "nsswitch.conf", "passwd"]
+                .contains(entry),
+            "unexpected /etc entry {entry}"
+        );
+    }
+    // Only the jail's own processes: init (1), the shell and its children.
+    let pids: Vec<u32> = parts
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(pids.contains(&1) && pids.iter().all(|p| *p < 10), "{pids:?}");
+}
+
+#[test]
+fn alternatives_and_system_runtimes_work() {
+    let r = ok(&sh(
+        "echo 'a b' | awk '{print $2}'; /usr/bin/python3 -c 'print(6*7)'; \
+         node -e 'console.log(\"node\", 1+1)'; hostname",
+    ));
+    assert_eq!(r.out, "b\n42\nnode 2\ngauntlet\n");
+}
+
+#[test]
+fn environment_is_exactly_the_spec_plus_minimum() {
+    let mut spec = py("import os, json; print(json.dumps(dict(os.environ), sort_keys=True))");
+    spec.env = vec![("RPC_URL".into(), "http://127.0.0.1:8545".into())];
+    // Whatever the test process has (CARGO_*, RUST_*, maybe tokens) must not leak.
+    let r = ok(&spec);
+    let env: serde_json::Value = serde_json::from_str(r.out.trim()).unwrap();
+    let keys: Vec<&str> = env.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys, ["HOME", "LANG", "PATH", "RPC_URL"]);
+}
+
+#[test]
+fn only_fds_0_to_2_reach_the_program() {
+    // An fd opened without CLOEXEC in this (multi-threaded) process must not leak.
+    let leaked = std::fs::File::open("/etc/hostname").unwrap();
+    // SAFETY: clearing FD_CLOEXEC on a descriptor we own.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+    assert_eq!(unsafe { libc_fcntl_clear_cloexec(fd) }, 0);
+    let r = ok(&py(r#"
+import os
+open_fds = []
+for fd in range(3, 4096):
+    try:
+        os.fstat(fd); open_fds.append(fd)
+    except OSError:
+        pass
+print(open_fds)
+print(os.readlink('/proc/self/fd/0'))
+"#));
+    assert_eq!(r.out, "[]\n/dev/null\n");
+    drop(leaked);
+}
+
+/// fcntl(fd, F_SETFD, 0) without a libc dependency in the test crate.
+unsafe fn libc_fcntl_clear_cloexec(fd: i32) -> i32 {
+    extern "C" {
+        fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+    }
+    // SAFETY: F_SETFD (2) with flags 0 on a valid descriptor.
+    unsafe { fcntl(fd, 2, 0) }
+}
+
+#[test]
+fn no_tty_and_tiocsti_is_denied() {
+    let r = ok(&py(r#"
+import ctypes, errno, os, fcntl, termios
+libc = ctypes.CDLL(None, use_errno=True)
+print('isatty', [os.isatty(i) for i in range(3)])
+try:
+    open('/dev/tty'); print('tty OPEN')
+except OSError as e:
+    print('tty', errno.errorcode[e.errno])
+for fd in range(3):
+    c = ctypes.c_char(b'x')
+    rc = libc.ioctl(fd, termios.TIOCSTI, ctypes.byref(c))
+    print('tiocsti', fd, rc, errno.errorcode.get(ctypes.get_errno()))
+print('sid', os.getsid(0) == os.getpid())
+"#));
+    assert!(r.out.contains("isatty [False, False, False]"), "{}", r.out);
+    assert!(!r.out.contains("tty OPEN"));
+    for fd in 0..3 {
+        assert!(r.out.contains(&format!("tiocsti {fd} -1 EPERM")), "{}", r.out);
+    }
+    assert!(r.out.contains("sid True"));
+}
+
+#[test]
+fn seccomp_denies_the_policy_with_eperm() {
+    // (name, syscall number on x86_64, args) -> expected errno name.
+    let r = ok(&py(r#"
+import ctypes, errno, platform
+assert platform.machine() == 'x86_64'
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(nr, *args):
+    ctypes.set_errno(0)
+    rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return rc, errno.errorcode.get(ctypes.get_errno(), '0')
+probes = {
+  'ptrace': (101, 0, 0, 0, 0),            # PTRACE_TRACEME
+  'process_vm_readv': (310, 1, 0, 0, 0, 0, 0),
+  'bpf': (321, 0, 0, 0),
+  'perf_event_open': (298, 0, 0, -1, -1, 0),
+  'userfaultfd': (323, 0),
+  'io_uring_setup': (425, 1, 0),
+  'keyctl': (250, 0, 0),
+  'add_key': (248, 0, 0, 0, 0, 0),
+  'request_key': (249, 0, 0, 0, 0),
+  'mount': (165, 0, 0, 0, 0, 0),
+  'umount2': (166, 0, 0),
+  'fsopen': (430, 0, 0),
+  'fsmount': (432, 0, 0, 0),
+  'move_mount': (429, 0, 0, 0, 0, 0),
+  'open_tree': (428, 0, 0, 0),
+  'pivot_root': (155, 0, 0),
+  'unshare': (272, 0x10000000),           # CLONE_NEWUSER
+  'setns': (308, 0, 0),
+  'clone_newuser': (56, 0x10000000 | 17, 0, 0, 0, 0),
+  'kexec_load': (246, 0, 0, 0, 0),
+  'init_module': (175, 0, 0, 0),
+  'finit_module': (313, 0, 0, 0),
+  'open_by_handle_at': (304, 0, 0, 0),
+  'reboot': (169, 0, 0, 0, 0),
+  'swapon': (167, 0, 0),
+  'x32_getpid': (0x40000000 | 39,),
+}
+for name, (nr, *args) in probes.items():
+    print(name, *call(nr, *args))
+print('clone3', *call(435, 0, 0))
+print('getpid', call(39)[0] > 0)
+"#));
+    for line in r.out.lines() {
+        let mut it = line.split_whitespace();
+        let (name, rc, err) = (it.next().unwrap(), it.next().unwrap(), it.next());
+        match name {
+            "clone3" => assert_eq!((rc, err), ("-1", Some("ENOSYS")), "{line}"),
+            "getpid" => assert_eq!(rc, "True"),
+            _ => assert_eq!((rc, err), ("-1", Some("EPERM")), "{line}"),
+        }
+    }
+    assert_eq!(r.out.lines().count(), 28, "{}", r.out);
+}
+
+#[test]
+fn writes_outside_rw_paths_fail_and_rw_binds_reach_the_host() {
+    let rw = tempdir("rw").join("jail-owned");
+    gauntlet_sandbox::create_jail_dir(&rw).unwrap();
+    let ro = tempdir("ro");
+    std::fs::write(ro.join("given.txt"), "given").unwrap();
+    let mut spec = sh(
+        "for p in /x /usr/x /etc/x /dev/x /proc/sys/kernel/hostname /ro/x /ro/given.txt; do \
+           (echo pwn > $p) 2>/dev/null && echo WROTE $p; done; \
+         echo hello > /rw/out.txt && echo tmp > /tmp/t && echo shm > /dev/shm/s && echo done",
+    );
+    spec.ro_binds = vec![Bind {
+        host: ro.clone(),
+        inside: "/ro".into(),
+    }];
+    spec.rw_binds = vec![Bind {
+        host: rw.clone(),
+        inside: "/rw".into(),
+    }];
+    let r = ok(&spec);
+    assert_eq!(r.out, "done\n", "{}", r.err);
+    assert_eq!(std::fs::read_to_string(rw.join("out.txt")).unwrap(), "hello\n");
+    assert_eq!(std::fs::read_to_string(ro.join("given.txt")).unwrap(), "given");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 1);
+    // The run's /tmp is gone: a second run does not see the first one's file.
+    let r = ok(&sh("ls -A /tmp /dev/shm"));
+    assert_eq!(r.out, "/dev/shm:\n\n/tmp:\n");
+}
+
+#[test]
+fn tmp_is_size_capped() {
+    let mut spec = sh("dd if=/dev/zero of=/tmp/fill bs=64k count=64 2>&1; echo rc=$?");
+    spec.limits.tmp_size = 1 << 20;
+    let r = jail(&spec);
+    assert!(r.out.contains("No space left on device"), "{}", r.out);
+}
+
+#[test]
+fn network_is_loopback_only_and_host_services_unreachable() {
+    let r = ok(&py(r#"
+import socket, errno
+for port in (5432, 6379, 8080):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(('127.0.0.1', port)); print('CONNECTED', port)
+    except OSError as e:
+        print(port, errno.errorcode.get(e.errno, e))
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect(('1.1.1.1', 53)); print('CONNECTED out')
+except OSError as e:
+    print('out', errno.errorcode.get(e.errno, e))
+print(sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()
+c = socket.create_connection(srv.getsockname()); print('loopback works')
+"#));
+    assert!(!r.out.contains("CONNECTED"), "{}", r.out);
+    assert!(r.out.contains("5432 ECONNREFUSED") && r.out.contains("6379 ECONNREFUSED"));
+    assert!(r.out.contains("out ENETUNREACH"), "{}", r.out);
+    assert!(r.out.contains("['lo']"), "{}", r.out);
+    assert!(r.out.contains("loopback works"));
+}
+
+#[test]
+fn network_join_enters_the_given_namespace() {
+    // A helper netns (as the Anvil pool would lend one): `unshare --net sleep`.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .expect("unshare");
+    let ns = PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let target = loop {
+        let t = std::fs::read_link(&ns).unwrap();
+        if t != own || std::time::Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_ne!(target, own);
+    let mut spec = sh("readlink /proc/self/ns/net");
+    spec.network = Network::Join(ns);
+    let r = ok(&spec);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(r.out.trim(), target.to_str().unwrap());
+    assert_eq!(r.report.layers.network, "joined");
+    // And this thread is back in its own namespace.
+    assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), own);
+}
+
+#[test]
+fn pids_limit_is_enforced() {
+    let mut spec = py(r#"
+import os, time
+n = 0
+for i in range(50):
+    try:
+        if os.fork() == 0:
+            time.sleep(5); os._exit(0)
+        n += 1
+    except OSError:
+        break
+print('forked', n, flush=True)
+time.sleep(5)
+"#);
+    spec.limits.pids = 8;
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::PidsLimit, "{}{}", r.out, r.err);
+    let forked: u32 = r
+        .out
+        .trim()
+        .strip_prefix("forked ")
+        .map_or(0, |n| n.parse().unwrap());
+    assert!(forked < 8, "{}", r.out);
+}
+
+#[test]
+fn memory_hog_gets_memory_limit() {
+    let mut spec = py("x = bytearray(256 << 20); print('ALIVE')");
+    spec.limits.memory = 64 << 20;
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::MemoryLimit, "{}{}", r.out, r.err);
+    assert!(!r.out.contains("ALIVE"));
+    assert!(r.report.peak_memory_bytes > 32 << 20);
+    assert!(r.report.peak_memory_bytes <= 64 << 20);
+}
+
+#[test]
+fn fork_bomb_is_contained() {
+    // Only after the two tests above prove pids and memory limits.
+    let marker = format!("forkbomb-{}", std::process::id());
+    // The classic bomb; the top shell stays (sleep) so the run lasts until the
+    // supervisor sees the pids cgroup refuse forks.
+    let mut spec = Spec::new([
+        "/bin/sh",
+        "-c",
+        "b() { b | b & }; b; sleep 30",
+        marker.as_str(),
+    ]);
+    spec.limits.pids = 32;
+    spec.limits.memory = 128 << 20;
+    spec.limits.wall_time = Duration::from_secs(5);
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::PidsLimit);
+    assert!(r.report.wall_ms < 5000);
+    assert_eq!(host_processes_with(&marker), 0);
+}
+
+#[test]
+fn double_forked_daemon_dies_with_the_run() {
+    let marker = "987654321";
+    let r = ok(&sh(&format!(
+        "(setsid sh -c 'exec sleep {marker}' </dev/null >/dev/null 2>&1 &); \
+         sleep 0.1; echo parent-exits"
+    )));
+    assert_eq!(r.out, "parent-exits\n");
+    assert_eq!(host_processes_with(&format!("sleep {marker}")), 0);
+}
+
+#[test]
+fn wall_timeout_kills_everything() {
+    let marker = "876543219";
+    let mut spec = sh(&format!("sleep {marker} & sleep {marker}"));
+    spec.limits.wall_time = Duration::from_millis(300);
+    spec.limits.idle_timeout = None;
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::WallTimeout);
+    assert!(r.report.wall_ms >= 300 && r.report.wall_ms < 2000);
+    assert_eq!(host_processes_with(&format!("sleep {marker}")), 0);
+}
+
+#[test]
+fn idle_timeout_fires_on_silence() {
+    let mut spec = sh("echo one; sleep 5; echo two");
+    spec.limits.idle_timeout = Some(Duration::from_millis(300));
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::IdleTimeout);
+    assert_eq!(r.out, "one\n");
+}
+
+#[test]
+fn cpu_timeout_on_busy_loop() {
+    let mut spec = py("while True: pass");
+    spec.limits.cpu_time = Duration::from_millis(300);
+    spec.limits.idle_timeout = None;
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::CpuTimeout);
+    assert!(r.report.cpu_ms >= 300 && r.report.cpu_ms < 2000, "{}", r.report.cpu_ms);
+}
+
+#[test]
+fn output_is_capped_with_a_marker() {
+    let mut spec = sh("while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; echo yyyy >&2; done");
+    spec.limits.output_limit = 1024;
+    let r = jail(&spec);
+    assert_eq!(r.report.status, Status::OutputLimit);
+    assert!(r.report.truncated);
+    assert_eq!(r.report.stdout_bytes + r.report.stderr_bytes, 1024);
+    let marker = "\n[gauntlet: output truncated]\n";
+    assert!(r.out.ends_with(marker) || r.err.ends_with(marker));
+    assert_eq!(r.out.len() + r.err.len(), 1024 + marker.len());
+}
+
+#[test]
+fn signals_and_exit_codes_are_reported() {
+    let r = jail(&sh("kill -SEGV $$"));
+    assert_eq!((r.report.status, r.report.signal), (Status::Signaled, Some(11)));
+    let r = jail(&sh("exit 7"));
+    assert_eq!((r.report.status, r.report.exit_code), (Status::Exited, Some(7)));
+}
+
+#[test]
+fn missing_command_is_a_setup_error() {
+    let r = jail(&Spec::new(["/no/such/program"]));
+    assert_eq!(r.report.status, Status::SetupError);
+    assert!(r.report.error.as_deref().unwrap().contains("No such file"));
+    let r = jail(&Spec::new(["no-such-program-on-path"]));
+    assert_eq!(r.report.status, Status::SetupError);
+}
+
+#[test]
+fn overlay_is_copy_on_write_capped_and_vanishes() {
+    let lower = tempdir("lower");
+    let extra = tempdir("lower2");
+    std::fs::write(lower.join("given.txt"), "given\n").unwrap();
+    std::fs::write(extra.join("given.txt"), "shadowed\n").unwrap();
+    std::fs::write(extra.join("extra.txt"), "extra\n").unwrap();
+    // What the jail may modify belongs to the jail user (the grader does the same
+    // for submission files; tests/ would stay root-owned and so read-only).
+    let (uid, gid) = gauntlet_sandbox::jail_host_ids();
+    std::os::unix::fs::chown(lower.join("given.txt"), Some(uid), Some(gid)).unwrap();
+    let mut spec = sh(
+        "cat given.txt extra.txt; echo changed > given.txt; echo new > new.txt; cat given.txt; \
+         dd if=/dev/zero of=big bs=64k count=64 2>&1 | grep -o 'No space left on device'",
+    );
+    spec.overlays = vec![Overlay {
+        lowers: vec![lower.clone(), extra.clone()],
+        inside: "/work".into(),
+        size: 1 << 20,
+    }];
+    spec.workdir = "/work".into();
+    let r = ok(&spec);
+    assert_eq!(r.out, "given\nextra\nchanged\nNo space left on device\n", "{}", r.err);
+    assert_eq!(std::fs::read_to_string(lower.join("given.txt")).unwrap(), "given\n");
+    assert!(!lower.join("new.txt").exists() && !extra.join("new.txt").exists());
+}
+
+#[test]
+fn collect_reads_regular_files_only_never_symlinks() {
+    let lower = tempdir("collect");
+    let secret = tempdir("secret").join("host-secret");
+    std::fs::write(&secret, "HOST SECRET").unwrap();
+    let mut spec = sh(&format!(
+        "echo '<testsuite/>' > report.xml; ln -s /etc/passwd jail-link; \
+         ln -s {} host-link; mkfifo fifo; head -c 5000 /dev/zero > big; mkdir dir",
+        secret.display()
+    ));
+    spec.overlays = vec![Overlay {
+        lowers: vec![lower],
+        inside: "/work".into(),
+        size: 1 << 20,
+    }];
+    spec.workdir = "/work".into();
+    spec.collect = ["report.xml", "jail-link", "host-link", "fifo", "big", "dir", "missing"]
+        .iter()
+        .map(|f| Collect {
+            inside: Path::new("/work").join(f),
+            max_bytes: 4096,
+        })
+        .collect();
+    let r = ok(&spec);
+    let c = &r.report.collected;
+    assert_eq!(c[0].as_deref(), Some(&b"<testsuite/>\n"[..]));
+    assert!(c[1..].iter().all(Option::is_none), "{c:?}");
+}
+
+#[test]
+fn symlinked_host_paths_are_refused() {
+    // A sandbox-writable dir where a previous run planted a symlink to a host file.
+    let rw = tempdir("planted");
+    std::os::unix::fs::symlink("/etc", rw.join("planted")).unwrap();
+    for (ro, overlay) in [(true, false), (false, true)] {
+        let mut spec = Spec::new(["/bin/true"]);
+        if ro {
+            spec.ro_binds = vec![Bind {
+                host: rw.join("planted"),
+                inside: "/x".into(),
+            }];
+        }
+        if overlay {
+            spec.overlays = vec![Overlay {
+                lowers: vec![rw.join("planted")],
+                inside: "/x".into(),
+                size: 1 << 20,
+            }];
+        }
+        let mut cap = Capture::default();
+        match run(&spec, &mut cap) {
+            Err(Error::InvalidSpec(m)) => assert!(m.contains("symlink"), "{m}"),
+            other => panic!("expected InvalidSpec, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn bad_specs_are_rejected_before_anything_runs() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut Spec)>)> = vec![
+        ("relative inside", Box::new(|s| s.ro_binds.push(Bind { host: "/usr".into(), inside: "x".into() }))),
+        ("dotdot inside", Box::new(|s| s.rw_binds.push(Bind { host: "/tmp".into(), inside: "/a/../etc".into() }))),
+        ("reserved inside", Box::new(|s| s.ro_binds.push(Bind { host: "/usr".into(), inside: "/proc/x".into() }))),
+        ("missing host", Box::new(|s| s.ro_binds.push(Bind { host: "/no/such/dir".into(), inside: "/x".into() }))),
+        ("nested", Box::new(|s| {
+            s.ro_binds.push(Bind { host: "/usr".into(), inside: "/a".into() });
+            s.ro_binds.push(Bind { host: "/usr".into(), inside: "/a/b".into() });
+        })),
+        ("relative workdir", Box::new(|s| s.workdir = "work".into())),
+        ("tiny memory", Box::new(|s| s.limits.memory = 1024)),
+        ("bad env", Box::new(|s| s.env.push(("A=B".into(), "c".into())))),
+        ("empty argv", Box::new(|s| s.argv.clear())),
+    ];
+    for (name, tweak) in cases {
+        let mut spec = Spec::new(["/bin/true"]);
+        tweak(&mut spec);
+        let mut cap = Capture::default();
+        assert!(
+            matches!(run(&spec, &mut cap), Err(Error::InvalidSpec(_))),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_runs_from_many_threads() {
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let r = ok(&sh(&format!("echo run-{i}")));
+                assert_eq!(r.out, format!("run-{i}\n"));
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
