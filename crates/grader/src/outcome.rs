@@ -180,6 +180,9 @@ pub fn judge(
 fn parse_tests(test: &TestSpec, report: &Report, log: &mut LogBuilder<'_>) -> Vec<TestResult> {
     match &test.results {
         ResultsFormat::Tap => exercise::parse_tap(&String::from_utf8_lossy(log.stdout())),
+        // A file written by a run that did not end on its own may be a learner's
+        // forgery (it killed the runner, then wrote the report): not trusted.
+        ResultsFormat::Junit(_) if report.status != Status::Exited => Vec::new(),
         ResultsFormat::Junit(path) => match report.collected.first().and_then(Option::as_ref) {
             Some(bytes) => match exercise::parse_junit(bytes) {
                 Ok(tests) => tests,
@@ -310,6 +313,8 @@ mod tests {
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::PidsLimit, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "process limit reached (64 processes)" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Signaled, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "killed by signal 11" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::Signaled, exit_code: None, outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "killed by signal 11" },
+            // A JUnit file from a run that was killed is not trusted (a forged report).
+            Case { results: junit.clone(), scoring: Scoring::PerTest, stdout: "", junit: Some(r#"<testsuite><testcase name="x"/></testsuite>"#), status: S::Signaled, exit_code: None, outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "killed by signal 11" },
             // Gauntlet's own failure is never the learner's.
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::SetupError, exit_code: None, outcome: O::InternalError, score: 0, points: 0, max_points: 0, log_has: "could not be started: exec: No such file" },
         ];

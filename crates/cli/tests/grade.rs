@@ -1,0 +1,385 @@
+//! End-to-end tests of `gauntlet grade` and `gauntlet exercises check`: the real
+//! binary, the real sandbox, bundled and hostile exercises.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn exercise(id: &str) -> PathBuf {
+    repo().join("exercises").join(id)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("spawn gauntlet");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn grade(data: &Path, ex: &Path, how: &str, sub: &Path) -> Run {
+    run(bin()
+        .arg("grade")
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--exercise")
+        .arg(ex)
+        .arg(how)
+        .arg(sub))
+}
+
+/// Nothing of a job may be left behind in the data dir's runs/.
+fn assert_no_job_left(data: &Path) {
+    let runs = data.join("runs");
+    if runs.exists() {
+        let left: Vec<_> = fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "job folders left behind: {left:?}");
+    }
+}
+
+/// A small shell exercise written into `dir`, with `limits` YAML lines and a learner
+/// file `answer.sh` that the tests source.
+fn shell_exercise(dir: &Path, id: &str, limits: &str) -> PathBuf {
+    let ex = dir.join(id);
+    fs::create_dir_all(ex.join("starter")).unwrap();
+    fs::create_dir_all(ex.join("solution")).unwrap();
+    fs::create_dir_all(ex.join("tests")).unwrap();
+    fs::write(
+        ex.join("exercise.yaml"),
+        format!(
+            "id: {id}\ntitle: Probe\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: answer.sh\n{limits}test:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: tap\nscoring: per-test\n"
+        ),
+    )
+    .unwrap();
+    fs::write(ex.join("starter/answer.sh"), "answer() { echo no; }\n").unwrap();
+    fs::write(ex.join("solution/answer.sh"), "answer() { echo yes; }\n").unwrap();
+    fs::write(
+        ex.join("tests/run.sh"),
+        "echo 1..1\n. ./answer.sh\nif [ \"$(answer)\" = yes ]; then echo 'ok 1 - says yes'; else echo 'not ok 1 - says yes'; fi\n",
+    )
+    .unwrap();
+    ex
+}
+
+fn submission(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let sub = dir.join(format!(
+        "sub-{}",
+        files.len() + dir.read_dir().unwrap().count()
+    ));
+    for (path, content) in files {
+        let p = sub.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    sub
+}
+
+fn zip(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (name, content) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn solution_passes_and_starter_fails_with_per_test_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = exercise("reverse-words");
+    let good = grade(tmp.path(), &ex, "--files", &ex.join("solution"));
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let r = good.json();
+    assert_eq!(r["outcome"], "passed", "{r:#}");
+    assert_eq!(r["score"], 100);
+    assert_eq!(r["points"], r["max_points"]);
+    assert!(r["tests"].as_array().unwrap().len() >= 4);
+
+    let bad = grade(tmp.path(), &ex, "--files", &ex.join("starter"));
+    assert_eq!(
+        bad.code, 0,
+        "a grade below 100 is still exit 0: {}",
+        bad.stderr
+    );
+    let r = bad.json();
+    assert_eq!(r["outcome"], "failed");
+    assert!(r["score"].as_u64().unwrap() < 100);
+    let failing = r["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "fail")
+        .count();
+    assert!(failing > 0, "{r:#}");
+    assert_no_job_left(tmp.path());
+}
+
+#[test]
+fn a_refused_submission_is_exit_2_naming_the_path_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = exercise("reverse-words");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("tests/run.py", "print('ok 1')")], "tests/run.py"),
+        (&[("other.py", "x = 1")], "other.py"),
+        (&[("words.py", &"x" as &str)], ""), // valid: a control
+    ];
+    for (files, needle) in cases {
+        let sub = submission(tmp.path(), files);
+        let r = grade(&data, &ex, "--files", &sub);
+        if needle.is_empty() {
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            continue;
+        }
+        assert_eq!(r.code, 2, "{files:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+        let line = r.stderr.trim();
+        assert_eq!(line.lines().count(), 1, "one-line reason: {line}");
+        assert!(line.contains(needle), "{line} should name {needle}");
+    }
+    // A link in the submission folder is refused, never followed.
+    let sub = tmp.path().join("linked");
+    fs::create_dir(&sub).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", sub.join("words.py")).unwrap();
+    let r = grade(&data, &ex, "--files", &sub);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("words.py"), "{}", r.stderr);
+    assert_no_job_left(&data);
+}
+
+#[test]
+fn archive_submissions_are_graded_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = exercise("mini-package");
+    let sol = ex.join("solution/textstats");
+    let mut entries = Vec::new();
+    for f in fs::read_dir(&sol).unwrap() {
+        let f = f.unwrap();
+        let name = format!("textstats/{}", f.file_name().to_string_lossy());
+        entries.push((name, fs::read_to_string(f.path()).unwrap()));
+    }
+    let refs: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let good = tmp.path().join("good.zip");
+    fs::write(&good, zip(&refs)).unwrap();
+    let r = grade(&data, &ex, "--archive", &good);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["outcome"], "passed", "{}", r.stdout);
+
+    // An archive that reaches into tests/ is refused before anything runs.
+    let mut evil = refs.clone();
+    evil.push(("tests/run.py", "print('ok 1 - forged')"));
+    let bad = tmp.path().join("bad.zip");
+    fs::write(&bad, zip(&evil)).unwrap();
+    let r = grade(&data, &ex, "--archive", &bad);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("tests/run.py"), "{}", r.stderr);
+
+    // The wrong kind of submission for the exercise is bad usage.
+    let r = grade(&data, &ex, "--files", &ex.join("solution"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--archive"), "{}", r.stderr);
+    assert_no_job_left(&data);
+}
+
+#[test]
+fn hostile_submissions_cannot_touch_the_tests_or_fill_the_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = shell_exercise(tmp.path(), "probe", "");
+
+    // Rewriting the hidden tests from inside the run fails: they are read-only.
+    let forge = submission(
+        tmp.path(),
+        &[(
+            "answer.sh",
+            "echo 'echo ok 1 - says yes' > tests/run.sh 2>/dev/null\nrm -f tests/run.sh 2>/dev/null\nanswer() { echo no; }\n",
+        )],
+    );
+    let r = grade(&data, &ex, "--files", &forge);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["outcome"], "failed", "{}", r.stdout);
+    assert_eq!(
+        fs::read_to_string(ex.join("tests/run.sh"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+
+    // Filling the workspace hits the cap (ENOSPC) and the host keeps its space.
+    let before = free_bytes(tmp.path());
+    let fill = submission(
+        tmp.path(),
+        &[(
+            "answer.sh",
+            "dd if=/dev/zero of=big bs=1M count=4096 2>/dev/null\nanswer() { if [ -s big ]; then echo yes; fi; }\n",
+        )],
+    );
+    let r = grade(&data, &ex, "--files", &fill);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = r.json();
+    assert_eq!(
+        result["outcome"], "passed",
+        "the run ends cleanly: {result:#}"
+    );
+    let after = free_bytes(tmp.path());
+    assert!(
+        before.abs_diff(after) < 32 << 20,
+        "host free space moved by {} MiB",
+        before.abs_diff(after) >> 20
+    );
+    assert_no_job_left(&data);
+}
+
+fn free_bytes(p: &Path) -> u64 {
+    let out = Command::new("df")
+        .arg("-B1")
+        .arg("--output=avail")
+        .arg(p)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn limits_end_the_run_with_a_helpful_outcome() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = shell_exercise(
+        tmp.path(),
+        "slow",
+        "limits:\n  wall_time: 8s\n  idle_timeout: 1s\n",
+    );
+    let idle = submission(
+        tmp.path(),
+        &[("answer.sh", "sleep 30\nanswer() { echo yes; }\n")],
+    );
+    let r = grade(&data, &ex, "--files", &idle);
+    let result = r.json();
+    assert_eq!(result["outcome"], "idle_timeout", "{result:#}");
+    assert_ne!(result["score"], 100);
+    let log = result["log"].as_str().unwrap();
+    assert!(
+        log.contains("no output for 1 s: is the program waiting for input or stuck in a loop?"),
+        "{log}"
+    );
+
+    let noisy = submission(tmp.path(), &[("answer.sh", "yes 'spam spam spam'\n")]);
+    let r = grade(&data, &ex, "--files", &noisy);
+    let result = r.json();
+    assert_eq!(result["outcome"], "output_limit", "{result:#}");
+    assert!(result["log"].as_str().unwrap().len() <= 64 << 10);
+    assert_no_job_left(&data);
+}
+
+#[test]
+fn a_compile_error_is_reported_with_the_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = exercise("reverse-words");
+    let sub = submission(
+        tmp.path(),
+        &[("words.py", "def reverse_words(s)\n    return s\n")],
+    );
+    let r = grade(&tmp.path().join("data"), &ex, "--files", &sub);
+    let result = r.json();
+    // The exercise's own runner reports an import failure per test, or nothing at all:
+    // either way nothing passes and the log carries Python's message.
+    assert_ne!(result["outcome"], "passed", "{result:#}");
+    assert_eq!(result["score"], 0);
+    let text = result.to_string();
+    assert!(
+        text.contains("SyntaxError") || text.contains("expected ':'"),
+        "{result:#}"
+    );
+}
+
+#[test]
+fn exercises_check_accepts_the_bundled_packages_and_lists_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Every bundled package whose runtime this build knows.
+    let r = run(bin()
+        .args(["exercises", "check", "--data-dir"])
+        .arg(&data)
+        .arg(repo().join("exercises")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("package(s) OK"), "{}", r.stderr);
+
+    // A broken set: a solution that fails, a starter that passes, a bad manifest.
+    let broken = tmp.path().join("broken");
+    let a = shell_exercise(&broken, "bad-solution", "");
+    fs::write(a.join("solution/answer.sh"), "answer() { echo no; }\n").unwrap();
+    let b = shell_exercise(&broken, "easy-starter", "");
+    fs::write(b.join("starter/answer.sh"), "answer() { echo yes; }\n").unwrap();
+    let c = shell_exercise(&broken, "bad-yaml", "");
+    let yaml = fs::read_to_string(c.join("exercise.yaml")).unwrap();
+    fs::write(c.join("exercise.yaml"), yaml + "colour: blue\n").unwrap();
+    let r = run(bin()
+        .args(["exercises", "check", "--data-dir"])
+        .arg(&data)
+        .arg(&broken));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bad-solution: solution scored 0"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("easy-starter: starter scores 100"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("colour"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("3 problem(s) in 3 package(s)"),
+        "{}",
+        r.stderr
+    );
+}
