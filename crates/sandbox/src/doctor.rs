@@ -18,6 +18,8 @@ pub struct Doctor {
     pub cgroup: String,
     pub landlock_abi: Option<u32>,
     pub seccomp_denied_syscalls: Vec<&'static str>,
+    /// The seccomp policy's groups with the reason for each.
+    pub seccomp_policy: Vec<(&'static str, Vec<&'static str>)>,
     /// The probe's outcome: `exited` or the error that stopped it.
     pub probe: String,
     /// Layers the probe had.
@@ -64,6 +66,10 @@ pub fn doctor() -> Doctor {
         cgroup,
         landlock_abi: landlock::abi(),
         seccomp_denied_syscalls: seccomp::denied_names(),
+        seccomp_policy: seccomp::POLICY
+            .iter()
+            .map(|g| (g.why, g.syscalls.iter().map(|s| s.0).collect()))
+            .collect(),
         probe,
         layers,
     }

@@ -171,16 +171,20 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 1. Die with the supervisor thread, then wait until it has written our uid/gid
     //    maps and put us into the run's cgroup. EOF means it is gone.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::WaitForSupervisor, unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
     })?;
     let mut go = [0u8; 1];
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
     if n != 1 {
         return Err((Step::WaitForSupervisor, libc::EPIPE));
     }
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::close(fds.sync_r) };
     // Now that we sit in the run's cgroup, make it our cgroup namespace's root.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::CgroupNamespace, unsafe {
         libc::unshare(libc::CLONE_NEWCGROUP)
     })?;
@@ -189,13 +193,17 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     //    We keep our capabilities in the new user namespace for the mounts below.
     //    Raw syscalls: glibc's setgroups/setres[ug]id broadcast to every thread glibc
     //    believes exists (the supervisor's), which deadlocks in a cloned child.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     if unsafe { libc::geteuid() } != JAIL_UID {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::SetIds, unsafe {
             libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::SetIds, unsafe {
             libc::syscall(libc::SYS_setresgid, JAIL_GID, JAIL_GID, JAIL_GID) as c_int
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::SetIds, unsafe {
             libc::syscall(libc::SYS_setresuid, JAIL_UID, JAIL_UID, JAIL_UID) as c_int
         })?;
@@ -203,6 +211,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 3. Init holds a copy of the supervisor's memory: make it undumpable so the
     //    payload (same uid) cannot open /proc/1/mem or /proc/1/fd.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::HideFromPtrace, unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
     })?;
@@ -211,6 +220,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     close_all_but(&[fds.msg_w, fds.out_w, fds.err_w]);
 
     // 5. Our mount namespace stops propagating to and from the host.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::MakeMountsPrivate, unsafe {
         libc::mount(
             std::ptr::null(),
@@ -223,6 +233,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 6. The new root: a small tmpfs, pivoted into; the host root stays at /.oldroot
     //    until every bind is made.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::MountRootTmpfs, unsafe {
         libc::mount(
             c"tmpfs".as_ptr(),
@@ -232,19 +243,24 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
             plan.root_opts.as_ptr().cast(),
         )
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::PivotRoot, unsafe {
         libc::chdir(plan.staging.as_ptr())
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::PivotRoot, unsafe {
         libc::mkdir(c".oldroot".as_ptr(), 0o700)
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::PivotRoot, unsafe {
         libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".oldroot".as_ptr()) as c_int
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::PivotRoot, unsafe { libc::chdir(c"/".as_ptr()) })?;
 
     // 7. Skeleton: directories, mount-point files, symlinks, the minimal /etc.
     for d in &plan.dirs {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         let rc = unsafe { libc::mkdir(d.as_ptr(), 0o755) };
         if rc < 0 && sys::errno() != libc::EEXIST {
             return Err((Step::BuildSkeleton, sys::errno()));
@@ -254,6 +270,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         create_file(f, b"").map_err(at(Step::BuildSkeleton))?;
     }
     for (target, link) in &plan.symlinks {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::BuildSkeleton, unsafe {
             libc::symlink(target.as_ptr(), link.as_ptr())
         })?;
@@ -275,6 +292,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     }
 
     // 9. A new /proc for the new PID namespace, with the kernel knobs read-only.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::MountProc, unsafe {
         libc::mount(
             c"proc".as_ptr(),
@@ -308,6 +326,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     build_dev(plan).map_err(at(Step::BuildDev))?;
 
     // 11. The per-run /tmp.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::MountTmp, unsafe {
         libc::mount(
             c"tmpfs".as_ptr(),
@@ -321,6 +340,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     // 12. Overlays: upper and work dirs on a size-capped tmpfs that only this mount
     //     namespace ever sees; the staging mount is detached once the overlay holds it.
     for o in &plan.overlays {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::mount(
                 c"tmpfs".as_ptr(),
@@ -330,12 +350,15 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
                 o.tmpfs_opts.as_ptr().cast(),
             )
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::mkdir(o.upper.as_ptr(), 0o755)
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::mkdir(o.work.as_ptr(), 0o755)
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::mount(
                 c"overlay".as_ptr(),
@@ -345,21 +368,26 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
                 o.opts.as_ptr().cast(),
             )
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::umount2(o.staging.as_ptr(), libc::MNT_DETACH)
         })?;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::rmdir(o.staging.as_ptr())
         })?;
     }
 
     // 13. Nothing of the host is reachable any more.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::DetachOldRoot, unsafe {
         libc::umount2(c"/.oldroot".as_ptr(), libc::MNT_DETACH)
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::DetachOldRoot, unsafe {
         libc::rmdir(c"/.oldroot".as_ptr())
     })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::RemountRootReadOnly, unsafe {
         libc::mount(
             std::ptr::null(),
@@ -372,6 +400,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 14. Hostname and network.
     let host = b"gauntlet";
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::SetHostname, unsafe {
         libc::sethostname(host.as_ptr().cast(), host.len())
     })?;
@@ -401,6 +430,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
             Err(e) => fail(fds.msg_w, e),
         }
     }
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe {
         libc::close(fds.out_w);
         libc::close(fds.err_w);
@@ -408,6 +438,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     let pid = pid as libc::pid_t;
     let status = loop {
         let mut status = 0;
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         let r = unsafe { libc::waitpid(-1, &mut status, 0) };
         if r == pid {
             break status;
@@ -423,8 +454,10 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 
     // 16. Anything the payload left behind (double-forked daemons) dies now, so no
     //     one can change the files we are about to read.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::kill(-1, libc::SIGKILL) };
     loop {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
         if r < 0 && sys::errno() != libc::EINTR {
             break;
@@ -441,6 +474,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         end[5] = ok as u8;
         let _ = sys::write_all(fds.msg_w, &end);
     }
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::_exit(0) }
 }
 
@@ -640,28 +674,38 @@ fn payload(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     // single-threaded child.
 
     // No controlling terminal: a new session (TIOCSTI has nothing to inject into).
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::NewSession, unsafe { libc::setsid() })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::DieWithInit, unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
     })?;
     // stdin is /dev/null; stdout/stderr are the supervisor's pipes; nothing else.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     let null = sys::cvt_i(null).map_err(at(Step::Stdio))?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Stdio, unsafe { libc::dup2(null, 0) })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Stdio, unsafe { libc::dup2(fds.out_w, 1) })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Stdio, unsafe { libc::dup2(fds.err_w, 2) })?;
     // msg_w is close-on-exec: it reports an exec failure, then vanishes.
     close_all_but(&[fds.msg_w]);
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Workdir, unsafe { libc::chdir(plan.workdir.as_ptr()) })?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::umask(0o022) };
     for &(res, soft, hard) in &plan.rlimits {
         let rl = libc::rlimit {
             rlim_cur: soft,
             rlim_max: hard,
         };
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::Rlimits, unsafe { libc::setrlimit(res, &rl) })?;
     }
     drop_capabilities().map_err(at(Step::DropCapabilities))?;
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::NoNewPrivs, unsafe {
         libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     })?;
@@ -672,6 +716,7 @@ fn payload(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     seccomp::install(plan.seccomp).map_err(at(Step::Seccomp))?;
     let mut err = libc::ENOENT;
     for cand in &plan.exec_candidates {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         unsafe {
             libc::execve(
                 cand.as_ptr(),

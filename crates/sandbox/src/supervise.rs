@@ -6,7 +6,6 @@
 //! child only runs `jail::init`, which is allocation-free; pipes are close-on-exec so
 //! other threads' children never inherit them for long.
 
-use std::ffi::CStr;
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -525,8 +524,6 @@ fn parse_messages(mut m: &[u8], n_collect: usize) -> Parsed {
             jail::MSG_COLLECT_END if m.len() >= 6 => {
                 let i = u32_at(m, 1) as usize;
                 if m[5] == 1 && i < n_collect {
-                    let cap = 0;
-                    let _ = cap;
                     p.collected[i] = Some(std::mem::take(&mut partial[i]));
                 }
                 m = &m[6..];
@@ -536,11 +533,3 @@ fn parse_messages(mut m: &[u8], n_collect: usize) -> Parsed {
     }
     p
 }
-
-/// The name of a step, for callers that only have its number.
-pub(crate) fn step_name(v: u32) -> &'static str {
-    Step::from_u32(v).map(Step::name).unwrap_or("unknown")
-}
-
-#[allow(dead_code)]
-fn _assert_cstr(_: &CStr) {}

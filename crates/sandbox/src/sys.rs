@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use libc::{c_int, c_long, c_uint};
 
 pub const OPEN_TREE_CLONE: c_uint = 1;
-pub const AT_RECURSIVE: c_uint = 0x8000;
+
 pub const MOVE_MOUNT_F_EMPTY_PATH: c_uint = 0x4;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gauntlet_sandbox::{
-    run, Bind, Collect, Error, Network, Overlay, OutputSink, Report, Spec, Status, Stream,
+    run, Bind, Collect, Error, Network, OutputSink, Overlay, Report, Spec, Status, Stream,
 };
 
 const PY: &str = "/usr/bin/python3";
@@ -150,27 +150,37 @@ open('/tmp/ok', 'w').write('fine'); print('tmp ok')
 
 #[test]
 fn host_files_and_secrets_are_invisible() {
-    let r = ok(&sh(
-        "ls -A /; echo ---; ls -A /etc; echo ---; \
+    let r = ok(&sh("ls -A /; echo ---; ls -A /etc; echo ---; \
          for p in /root /home /etc/shadow /var /run /sys /opt /srv /proc/1/root/root \
                   /work /.oldroot; do [ -e $p ] && echo VISIBLE $p; done; \
-         ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '",
-    ));
+         ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '"));
     assert!(!r.out.contains("VISIBLE"), "{}", r.out);
     let mut parts = r.out.split("---\n");
     let root: Vec<&str> = parts.next().unwrap().lines().collect();
     for entry in &root {
         assert!(
-            ["bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr"]
-                .contains(entry),
+            [
+                "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp",
+                "usr"
+            ]
+            .contains(entry),
             "unexpected / entry {entry}"
         );
     }
     let etc: Vec<&str> = parts.next().unwrap().lines().collect();
     for entry in &etc {
         assert!(
-            ["alternatives", "group", "hostname", "hosts", "ld.so.cache", "localtime", "nsswitch.conf", "passwd"]
-                .contains(entry),
+            [
+                "alternatives",
+                "group",
+                "hostname",
+                "hosts",
+                "ld.so.cache",
+                "localtime",
+                "nsswitch.conf",
+                "passwd"
+            ]
+            .contains(entry),
             "unexpected /etc entry {entry}"
         );
     }
@@ -181,7 +191,10 @@ fn host_files_and_secrets_are_invisible() {
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect();
-    assert!(pids.contains(&1) && pids.iter().all(|p| *p < 10), "{pids:?}");
+    assert!(
+        pids.contains(&1) && pids.iter().all(|p| *p < 10),
+        "{pids:?}"
+    );
 }
 
 #[test]
@@ -200,7 +213,12 @@ fn environment_is_exactly_the_spec_plus_minimum() {
     // Whatever the test process has (CARGO_*, RUST_*, maybe tokens) must not leak.
     let r = ok(&spec);
     let env: serde_json::Value = serde_json::from_str(r.out.trim()).unwrap();
-    let keys: Vec<&str> = env.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let keys: Vec<&str> = env
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     assert_eq!(keys, ["HOME", "LANG", "PATH", "RPC_URL"]);
 }
 
@@ -208,8 +226,8 @@ fn environment_is_exactly_the_spec_plus_minimum() {
 fn only_fds_0_to_2_reach_the_program() {
     // An fd opened without CLOEXEC in this (multi-threaded) process must not leak.
     let leaked = std::fs::File::open("/etc/hostname").unwrap();
-    // SAFETY: clearing FD_CLOEXEC on a descriptor we own.
     let fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+    // SAFETY: clearing FD_CLOEXEC on a descriptor we own.
     assert_eq!(unsafe { libc_fcntl_clear_cloexec(fd) }, 0);
     let r = ok(&py(r#"
 import os
@@ -254,7 +272,11 @@ print('sid', os.getsid(0) == os.getpid())
     assert!(r.out.contains("isatty [False, False, False]"), "{}", r.out);
     assert!(!r.out.contains("tty OPEN"));
     for fd in 0..3 {
-        assert!(r.out.contains(&format!("tiocsti {fd} -1 EPERM")), "{}", r.out);
+        assert!(
+            r.out.contains(&format!("tiocsti {fd} -1 EPERM")),
+            "{}",
+            r.out
+        );
     }
     assert!(r.out.contains("sid True"));
 }
@@ -337,8 +359,14 @@ fn writes_outside_rw_paths_fail_and_rw_binds_reach_the_host() {
     }];
     let r = ok(&spec);
     assert_eq!(r.out, "done\n", "{}", r.err);
-    assert_eq!(std::fs::read_to_string(rw.join("out.txt")).unwrap(), "hello\n");
-    assert_eq!(std::fs::read_to_string(ro.join("given.txt")).unwrap(), "given");
+    assert_eq!(
+        std::fs::read_to_string(rw.join("out.txt")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ro.join("given.txt")).unwrap(),
+        "given"
+    );
     assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 1);
     // The run's /tmp is gone: a second run does not see the first one's file.
     let r = ok(&sh("ls -A /tmp /dev/shm"));
@@ -506,7 +534,11 @@ fn cpu_timeout_on_busy_loop() {
     spec.limits.idle_timeout = None;
     let r = jail(&spec);
     assert_eq!(r.report.status, Status::CpuTimeout);
-    assert!(r.report.cpu_ms >= 300 && r.report.cpu_ms < 2000, "{}", r.report.cpu_ms);
+    assert!(
+        r.report.cpu_ms >= 300 && r.report.cpu_ms < 2000,
+        "{}",
+        r.report.cpu_ms
+    );
 }
 
 #[test]
@@ -525,9 +557,15 @@ fn output_is_capped_with_a_marker() {
 #[test]
 fn signals_and_exit_codes_are_reported() {
     let r = jail(&sh("kill -SEGV $$"));
-    assert_eq!((r.report.status, r.report.signal), (Status::Signaled, Some(11)));
+    assert_eq!(
+        (r.report.status, r.report.signal),
+        (Status::Signaled, Some(11))
+    );
     let r = jail(&sh("exit 7"));
-    assert_eq!((r.report.status, r.report.exit_code), (Status::Exited, Some(7)));
+    assert_eq!(
+        (r.report.status, r.report.exit_code),
+        (Status::Exited, Some(7))
+    );
 }
 
 #[test]
@@ -561,8 +599,15 @@ fn overlay_is_copy_on_write_capped_and_vanishes() {
     }];
     spec.workdir = "/work".into();
     let r = ok(&spec);
-    assert_eq!(r.out, "given\nextra\nchanged\nNo space left on device\n", "{}", r.err);
-    assert_eq!(std::fs::read_to_string(lower.join("given.txt")).unwrap(), "given\n");
+    assert_eq!(
+        r.out, "given\nextra\nchanged\nNo space left on device\n",
+        "{}",
+        r.err
+    );
+    assert_eq!(
+        std::fs::read_to_string(lower.join("given.txt")).unwrap(),
+        "given\n"
+    );
     assert!(!lower.join("new.txt").exists() && !extra.join("new.txt").exists());
 }
 
@@ -582,13 +627,21 @@ fn collect_reads_regular_files_only_never_symlinks() {
         size: 1 << 20,
     }];
     spec.workdir = "/work".into();
-    spec.collect = ["report.xml", "jail-link", "host-link", "fifo", "big", "dir", "missing"]
-        .iter()
-        .map(|f| Collect {
-            inside: Path::new("/work").join(f),
-            max_bytes: 4096,
-        })
-        .collect();
+    spec.collect = [
+        "report.xml",
+        "jail-link",
+        "host-link",
+        "fifo",
+        "big",
+        "dir",
+        "missing",
+    ]
+    .iter()
+    .map(|f| Collect {
+        inside: Path::new("/work").join(f),
+        max_bytes: 4096,
+    })
+    .collect();
     let r = ok(&spec);
     let c = &r.report.collected;
     assert_eq!(c[0].as_deref(), Some(&b"<testsuite/>\n"[..]));
@@ -625,18 +678,63 @@ fn symlinked_host_paths_are_refused() {
 
 #[test]
 fn bad_specs_are_rejected_before_anything_runs() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Spec)>)> = vec![
-        ("relative inside", Box::new(|s| s.ro_binds.push(Bind { host: "/usr".into(), inside: "x".into() }))),
-        ("dotdot inside", Box::new(|s| s.rw_binds.push(Bind { host: "/tmp".into(), inside: "/a/../etc".into() }))),
-        ("reserved inside", Box::new(|s| s.ro_binds.push(Bind { host: "/usr".into(), inside: "/proc/x".into() }))),
-        ("missing host", Box::new(|s| s.ro_binds.push(Bind { host: "/no/such/dir".into(), inside: "/x".into() }))),
-        ("nested", Box::new(|s| {
-            s.ro_binds.push(Bind { host: "/usr".into(), inside: "/a".into() });
-            s.ro_binds.push(Bind { host: "/usr".into(), inside: "/a/b".into() });
-        })),
+    type Tweak = Box<dyn Fn(&mut Spec)>;
+    let cases: Vec<(&str, Tweak)> = vec![
+        (
+            "relative inside",
+            Box::new(|s| {
+                s.ro_binds.push(Bind {
+                    host: "/usr".into(),
+                    inside: "x".into(),
+                })
+            }),
+        ),
+        (
+            "dotdot inside",
+            Box::new(|s| {
+                s.rw_binds.push(Bind {
+                    host: "/tmp".into(),
+                    inside: "/a/../etc".into(),
+                })
+            }),
+        ),
+        (
+            "reserved inside",
+            Box::new(|s| {
+                s.ro_binds.push(Bind {
+                    host: "/usr".into(),
+                    inside: "/proc/x".into(),
+                })
+            }),
+        ),
+        (
+            "missing host",
+            Box::new(|s| {
+                s.ro_binds.push(Bind {
+                    host: "/no/such/dir".into(),
+                    inside: "/x".into(),
+                })
+            }),
+        ),
+        (
+            "nested",
+            Box::new(|s| {
+                s.ro_binds.push(Bind {
+                    host: "/usr".into(),
+                    inside: "/a".into(),
+                });
+                s.ro_binds.push(Bind {
+                    host: "/usr".into(),
+                    inside: "/a/b".into(),
+                });
+            }),
+        ),
         ("relative workdir", Box::new(|s| s.workdir = "work".into())),
         ("tiny memory", Box::new(|s| s.limits.memory = 1024)),
-        ("bad env", Box::new(|s| s.env.push(("A=B".into(), "c".into())))),
+        (
+            "bad env",
+            Box::new(|s| s.env.push(("A=B".into(), "c".into()))),
+        ),
         ("empty argv", Box::new(|s| s.argv.clear())),
     ];
     for (name, tweak) in cases {
