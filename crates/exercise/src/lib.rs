@@ -12,6 +12,8 @@
 
 pub mod archive;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod package;
 pub mod path;
 pub mod results;

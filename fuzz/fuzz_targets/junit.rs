@@ -1,0 +1,4 @@
+//! Fuzz target: see `gauntlet_exercise::fuzzing::junit` for the invariants checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gauntlet_exercise::fuzzing::junit(data));
