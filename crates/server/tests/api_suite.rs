@@ -11,3 +11,9 @@ mod common;
 
 #[path = "api/flows.rs"]
 mod flows;
+
+#[path = "api/hygiene.rs"]
+mod hygiene;
+
+#[path = "api/limits.rs"]
+mod limits;

@@ -120,21 +120,22 @@ pub fn write_package(root: &Path, folder: &str, yaml: &str) {
 
 /// Base settings for tests: generous limits, a strong admin token, fast timeouts.
 pub fn test_settings(data_dir: &Path, exercises: &Path) -> Settings {
-    let mut s = Settings::default();
-    s.listen = "127.0.0.1:0".parse().unwrap();
-    s.data_dir = data_dir.to_owned();
-    s.exercises = exercises.to_owned();
-    s.admin_token = Some(SecretString::from(ADMIN.to_owned()));
-    s.ip_per_minute = 1000;
-    s.ip_per_day = 1000;
-    s.session_per_minute = 1000;
-    s.session_per_day = 1000;
-    s.name_per_minute = 1000;
-    s.name_per_day = 1000;
-    s.max_active_per_session = 100;
-    s.sse_keepalive = Duration::from_secs(1);
-    s.shutdown_grace = Duration::from_secs(2);
-    s
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_owned(),
+        exercises: exercises.to_owned(),
+        admin_token: Some(SecretString::from(ADMIN.to_owned())),
+        ip_per_minute: 1000,
+        ip_per_day: 1000,
+        session_per_minute: 1000,
+        session_per_day: 1000,
+        name_per_minute: 1000,
+        name_per_day: 1000,
+        max_active_per_session: 100,
+        sse_keepalive: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(2),
+        ..Settings::default()
+    }
 }
 
 pub async fn spawn_app(opts: Opts) -> Option<TestApp> {
