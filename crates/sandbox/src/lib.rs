@@ -5,6 +5,7 @@
 //! below (the supervisor side); docs/sandbox.md walks through it.
 
 mod cgroup;
+mod control;
 mod doctor;
 mod jail;
 mod landlock;
@@ -13,8 +14,9 @@ mod seccomp;
 mod supervise;
 mod sys;
 
+pub use control::{connect_tcp_in, Control};
 pub use doctor::{doctor, Doctor};
-pub use supervise::run;
+pub use supervise::{run, run_controlled};
 
 use std::ffi::OsString;
 use std::path::PathBuf;

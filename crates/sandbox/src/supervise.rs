@@ -17,7 +17,7 @@ use crate::cgroup::{self, RunCgroup};
 use crate::jail::{self, Step};
 use crate::plan::{self, JAIL_GID, JAIL_UID};
 use crate::{landlock, sys};
-use crate::{Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
+use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
 const MARKER: &[u8] = b"\n[gauntlet: output truncated]\n";
@@ -45,6 +45,26 @@ fn write_file(path: &str, v: &str) -> std::io::Result<()> {
 
 /// Runs `spec` to completion. Safe to call from a multi-threaded process.
 pub fn run(spec: &Spec, sink: &mut dyn OutputSink) -> Result<Report, Error> {
+    run_inner(spec, sink, None)
+}
+
+/// [`run`], with a [`Control`] through which other threads learn the jail's PID,
+/// stop it, and see it finish (long-lived jails such as an Anvil chain).
+pub fn run_controlled(
+    spec: &Spec,
+    sink: &mut dyn OutputSink,
+    control: &Control,
+) -> Result<Report, Error> {
+    let r = run_inner(spec, sink, Some(control));
+    control.ended();
+    r
+}
+
+fn run_inner(
+    spec: &Spec,
+    sink: &mut dyn OutputSink,
+    control: Option<&Control>,
+) -> Result<Report, Error> {
     let landlock_abi = landlock::abi().unwrap_or(0);
     let plan = plan::build(spec, landlock_abi)?;
     let cg_host = cgroup::host()?;
@@ -170,8 +190,11 @@ pub fn run(spec: &Spec, sink: &mut dyn OutputSink) -> Result<Report, Error> {
         return Err(e);
     }
 
+    if let Some(c) = control {
+        c.started(pid as u32);
+    }
     let mut sup = Supervision::new(spec, sink, start);
-    sup.watch(&jail, &cg, out_r, err_r, msg_r);
+    sup.watch(&jail, &cg, out_r, err_r, msg_r, control);
     jail.kill_and_reap();
     let wall = start.elapsed();
     let usage = cg.usage();
@@ -273,7 +296,15 @@ impl<'a> Supervision<'a> {
         }
     }
 
-    fn watch(&mut self, jail: &Child, cg: &RunCgroup, out: OwnedFd, err: OwnedFd, msg: OwnedFd) {
+    fn watch(
+        &mut self,
+        jail: &Child,
+        cg: &RunCgroup,
+        out: OwnedFd,
+        err: OwnedFd,
+        msg: OwnedFd,
+        control: Option<&Control>,
+    ) {
         let wall_deadline = self.start + self.limits.wall_time;
         let cpu_limit_ns = self.limits.cpu_time.as_nanos() as u64;
         let mut open = [true, true, true];
@@ -292,13 +323,14 @@ impl<'a> Supervision<'a> {
                 fd: -1,
                 events: libc::POLLIN,
                 revents: 0,
-            }; 4];
+            }; 5];
             for i in 0..3 {
                 pfds[i].fd = if open[i] { fds[i] } else { -1 };
             }
             pfds[3].fd = jail.pidfd.as_raw_fd();
-            // SAFETY: poll over a local array of four pollfds.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 4, timeout) };
+            pfds[4].fd = control.map_or(-1, Control::kill_fd);
+            // SAFETY: poll over a local array of five pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 5, timeout) };
             if n < 0 && sys::errno() != libc::EINTR {
                 self.stop(jail, Status::SetupError);
                 break;
@@ -313,6 +345,10 @@ impl<'a> Supervision<'a> {
             }
             if pfds[3].revents != 0 {
                 exited = true;
+            }
+            if pfds[4].revents != 0 {
+                self.stop(jail, Status::Signaled);
+                break;
             }
             let now = Instant::now();
             if now >= wall_deadline {
@@ -415,6 +451,10 @@ impl<'a> Supervision<'a> {
             exit_code = None;
             Status::SetupError
         } else if let Some(s) = self.stopped {
+            if s == Status::Signaled {
+                signal = Some(libc::SIGKILL);
+                exit_code = None;
+            }
             s
         } else if usage.oom_kills > 0 {
             Status::MemoryLimit

@@ -762,3 +762,66 @@ fn concurrent_runs_from_many_threads() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn controlled_jail_lends_its_network_and_stops_on_kill() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    // A long-lived service jail (as the Anvil pool runs), listening on its own lo.
+    let mut spec = py(r#"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', 8545)); s.listen()
+while True:
+    c, _ = s.accept(); c.sendall(b'pong:' + c.recv(16)); c.close()
+"#);
+    spec.limits.idle_timeout = None;
+    spec.limits.wall_time = Duration::from_secs(30);
+    let control = Arc::new(gauntlet_sandbox::Control::new());
+    let ctl = control.clone();
+    let service = std::thread::spawn(move || {
+        let mut cap = Capture::default();
+        gauntlet_sandbox::run_controlled(&spec, &mut cap, &ctl).unwrap()
+    });
+    let pid = control
+        .wait_started(Duration::from_secs(5))
+        .expect("started");
+    let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let addr: std::net::SocketAddr = "127.0.0.1:8545".parse().unwrap();
+    // The host reaches it only through the namespace, never on its own loopback.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut stream = loop {
+        match gauntlet_sandbox::connect_tcp_in(&netns, addr, Duration::from_secs(1)) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("connect_tcp_in: {e}"),
+        }
+    };
+    stream.write_all(b"ping").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, "pong:ping");
+    assert!(std::net::TcpStream::connect(addr).is_err() || !host_listens_on_8545());
+    // A test jail joins that namespace and reaches the service.
+    let mut client = py(r#"
+import socket
+c = socket.create_connection(('127.0.0.1', 8545), timeout=2); c.sendall(b'hi'); print(c.recv(64).decode())
+"#);
+    client.network = Network::Join(netns);
+    assert_eq!(ok(&client).out, "pong:hi\n");
+    assert!(!control.finished());
+    control.kill();
+    let report = service.join().unwrap();
+    assert_eq!((report.status, report.signal), (Status::Signaled, Some(9)));
+    assert!(control.finished());
+    assert_eq!(control.wait_started(Duration::from_millis(1)), None);
+}
+
+fn host_listens_on_8545() -> bool {
+    std::fs::read_to_string("/proc/net/tcp")
+        .map(|t| t.contains(":2161 "))
+        .unwrap_or(false)
+}
