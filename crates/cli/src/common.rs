@@ -1,7 +1,8 @@
 //! Wiring shared by the subcommands: the data dir, the bundled exercises, the grader.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use gauntlet_grader::toolchain::HardhatToolchain;
 use gauntlet_grader::{Grader, GraderConfig, Registry};
 
 use crate::Exit;
@@ -24,11 +25,39 @@ pub fn bundled_exercises() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../exercises"))
 }
 
-/// Every runtime this build knows.
-pub fn registry() -> Registry {
-    Registry::system()
+/// The toolchain sources when none is given: `./toolchains`, else the ones this binary
+/// was built with.
+pub fn bundled_toolchains() -> PathBuf {
+    let here = PathBuf::from("toolchains");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../toolchains"))
 }
 
+/// The Hardhat toolchain of this build, prepared or not.
+pub fn hardhat_toolchain(data_dir: &Path) -> Result<HardhatToolchain, Exit> {
+    HardhatToolchain::new(&bundled_toolchains().join("hardhat"), data_dir).map_err(Exit::failed)
+}
+
+/// Every runtime this build knows. `chains` is the size of the Anvil pool, started on
+/// the first Solidity grade.
+pub fn registry(data_dir: &Path, chains: usize) -> Result<Registry, Exit> {
+    let _ = (data_dir, chains);
+    Ok(Registry::system())
+}
+
+/// Creates the data dir if needed and returns its absolute path (jails mount what is
+/// below it by absolute path).
+pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::canonicalize(dir))
+        .map_err(|e| Exit::failed(format!("data dir {}: {e}", dir.display())))
+}
+
+/// A grader for local commands (`grade`, `exercises check`): one chain is enough.
 pub fn grader(data_dir: PathBuf) -> Result<Grader, Exit> {
-    Grader::new(GraderConfig::new(data_dir), registry()).map_err(Exit::failed)
+    let data_dir = resolve_data_dir(&data_dir)?;
+    let registry = registry(&data_dir, 1)?;
+    Grader::new(GraderConfig::new(data_dir), registry).map_err(Exit::failed)
 }

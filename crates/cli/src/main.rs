@@ -7,6 +7,7 @@ mod cmd_exercises;
 mod cmd_grade;
 mod cmd_sandbox;
 mod cmd_serve;
+mod cmd_toolchains;
 mod common;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ enum Command {
     Exercises(cmd_exercises::ExercisesCommand),
     /// Grade one submission locally, no server.
     Grade(cmd_grade::GradeArgs),
+    /// Toolchains the runtimes need.
+    #[command(subcommand)]
+    Toolchains(cmd_toolchains::ToolchainsCommand),
 }
 
 /// An error that knows its exit code; everything else at this edge is `anyhow`.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Sandbox(cmd) => cmd_sandbox::run(cmd),
         Command::Exercises(cmd) => cmd_exercises::run(cmd),
         Command::Grade(args) => cmd_grade::run(args),
+        Command::Toolchains(cmd) => cmd_toolchains::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod layer;
 pub mod log;
 pub mod outcome;
 pub mod runtime;
+pub mod toolchain;
 
 use std::fs;
 use std::io;
@@ -246,7 +247,7 @@ impl Grader {
             argv: test.command.iter().map(Into::into).collect(),
             limits: limits.clone(),
             ro_binds: runtime.binds(),
-            rw_binds: Vec::new(),
+            rw_binds: runtime.rw_binds(),
             overlays: vec![Overlay {
                 lowers: vec![upper, layer],
                 inside: WORKSPACE.into(),

@@ -53,6 +53,12 @@ pub trait Runtime: Send + Sync {
         Vec::new()
     }
 
+    /// Writable binds that outlive a run (a compile cache). The host creates them
+    /// owned by the jail's user and never reads or follows anything inside.
+    fn rw_binds(&self) -> Vec<Bind> {
+        Vec::new()
+    }
+
     /// Environment variables of the test command (beyond PATH/HOME/LANG).
     fn env(&self) -> Vec<(String, String)> {
         Vec::new()

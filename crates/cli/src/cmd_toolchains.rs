@@ -1,0 +1,48 @@
+//! `gauntlet toolchains prepare`: install the pinned toolchains runtimes need, once.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::common::{self, DataDirArg};
+use crate::Exit;
+
+#[derive(Subcommand)]
+pub enum ToolchainsCommand {
+    /// Install the Hardhat toolchain (npm, from the committed lockfile, no lifecycle
+    /// scripts) into the data dir, unless this version is already there.
+    Prepare {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
+    let ToolchainsCommand::Prepare { data } = cmd;
+    let data_dir = common::resolve_data_dir(&data.data_dir)?;
+    let toolchain = common::hardhat_toolchain(&data_dir)?;
+    let bar = ProgressBar::new(5);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} hardhat [{pos}/{len}] {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let dir = toolchain
+        .prepare(&mut |step| {
+            bar.inc(1);
+            bar.set_message(step.to_owned());
+        })
+        .map_err(|e| {
+            bar.abandon();
+            Exit::failed(format!("hardhat toolchain: {e}"))
+        })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "hardhat toolchain {} ready in {}",
+        toolchain.version,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,224 @@
+//! Toolchains a runtime installs once per pinned version: the Hardhat one is an npm
+//! tree installed from its committed lockfile, with no lifecycle scripts, into
+//! `<data-dir>/toolchains/hardhat/<lockfile hash>/`, checked, made read-only, and
+//! published by rename so a half-prepared tree is never used.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolchainError {
+    #[error("toolchain source {0} has no package-lock.json")]
+    NoLockfile(PathBuf),
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{step} failed: {detail}")]
+    Step { step: &'static str, detail: String },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ToolchainError {
+    let what = what.into();
+    move |source| ToolchainError::Io { what, source }
+}
+
+/// The files of a toolchain source that belong in the prepared tree.
+const HARDHAT_FILES: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "hardhat.config.js",
+    "lib",
+    "workspace",
+    "tools",
+];
+
+/// The Solidity compiler and Anvil versions the lockfile pins, checked after install.
+pub const SOLC_VERSION_PREFIX: &str = "0.8.30+";
+pub const ANVIL_VERSION: &str = "1.7.1";
+/// Where the Anvil binary sits in the prepared tree.
+pub const ANVIL_BIN: &str = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
+
+/// A Hardhat toolchain source (the repository's `toolchains/hardhat`) and where its
+/// prepared tree lives.
+#[derive(Debug, Clone)]
+pub struct HardhatToolchain {
+    pub source: PathBuf,
+    /// `<data-dir>/toolchains/hardhat`
+    pub root: PathBuf,
+    /// First 16 hex digits of the lockfile's SHA-256: the prepared tree's name.
+    pub version: String,
+}
+
+impl HardhatToolchain {
+    pub fn new(source: &Path, data_dir: &Path) -> Result<Self, ToolchainError> {
+        let lock = source.join("package-lock.json");
+        let bytes = fs::read(&lock).map_err(|_| ToolchainError::NoLockfile(source.to_owned()))?;
+        let hash = hex(&Sha256::digest(&bytes));
+        Ok(HardhatToolchain {
+            source: source.to_owned(),
+            root: data_dir.join("toolchains").join("hardhat"),
+            version: hash[..16].to_owned(),
+        })
+    }
+
+    /// The prepared tree, whether or not it exists yet.
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(&self.version)
+    }
+
+    pub fn is_prepared(&self) -> bool {
+        self.dir().join(ANVIL_BIN).is_file()
+    }
+
+    /// Installs the toolchain unless this version is already prepared. `progress`
+    /// hears each step as it starts.
+    pub fn prepare(&self, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, ToolchainError> {
+        let dir = self.dir();
+        if self.is_prepared() {
+            progress("already prepared");
+            return Ok(dir);
+        }
+        fs::create_dir_all(&self.root).map_err(io_err("create the toolchains folder"))?;
+        let staging = self
+            .root
+            .join(format!(".tmp-{}-{}", self.version, std::process::id()));
+        if staging.exists() {
+            make_writable(&staging).ok();
+            fs::remove_dir_all(&staging).map_err(io_err("remove an old staging folder"))?;
+        }
+        fs::create_dir(&staging).map_err(io_err("create the staging folder"))?;
+        let result = self.assemble(&staging, progress);
+        if let Err(e) = result {
+            make_writable(&staging).ok();
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        progress("publishing");
+        match fs::rename(&staging, &dir) {
+            Ok(()) => Ok(dir),
+            Err(_) if self.is_prepared() => {
+                make_writable(&staging).ok();
+                let _ = fs::remove_dir_all(&staging);
+                Ok(dir)
+            }
+            Err(e) => Err(io_err("publish the toolchain")(e)),
+        }
+    }
+
+    fn assemble(
+        &self,
+        staging: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), ToolchainError> {
+        progress("copying the pinned manifest and config");
+        for name in HARDHAT_FILES {
+            let from = self.source.join(name);
+            let to = staging.join(name);
+            if from.is_dir() {
+                fs::create_dir(&to).map_err(io_err(format!("create {name}")))?;
+                crate::layer::copy_tree(&from, &to).map_err(io_err(format!("copy {name}")))?;
+            } else {
+                fs::copy(&from, &to).map_err(io_err(format!("copy {name}")))?;
+            }
+        }
+        progress("npm ci --ignore-scripts (from the lockfile, no lifecycle scripts)");
+        run(
+            "npm ci",
+            Command::new("npm")
+                .args([
+                    "ci",
+                    "--ignore-scripts",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                ])
+                .current_dir(staging),
+        )?;
+        progress("checking solc and anvil");
+        let solc = run(
+            "solc version check",
+            Command::new("node")
+                .args(["-p", "require('solc').version()"])
+                .current_dir(staging),
+        )?;
+        if !solc.trim().starts_with(SOLC_VERSION_PREFIX) {
+            return Err(ToolchainError::Step {
+                step: "solc version check",
+                detail: format!("expected {SOLC_VERSION_PREFIX}…, found {}", solc.trim()),
+            });
+        }
+        let anvil = run(
+            "anvil version check",
+            Command::new(staging.join(ANVIL_BIN)).arg("--version"),
+        )?;
+        if !anvil.contains(ANVIL_VERSION) {
+            return Err(ToolchainError::Step {
+                step: "anvil version check",
+                detail: format!("expected {ANVIL_VERSION}, found {}", anvil.trim()),
+            });
+        }
+        progress("making the tree read-only");
+        make_read_only(staging).map_err(io_err("make the toolchain read-only"))?;
+        Ok(())
+    }
+}
+
+fn run(step: &'static str, cmd: &mut Command) -> Result<String, ToolchainError> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ToolchainError::Step {
+            step,
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
+        return Err(ToolchainError::Step {
+            step,
+            detail: format!(
+                "{}: {}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Files 0444 (0555 when executable), folders 0555; links are left alone, never followed.
+fn make_read_only(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            make_read_only(&path)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o555))?;
+        } else if kind.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            let ro = if mode & 0o111 != 0 { 0o555 } else { 0o444 };
+            fs::set_permissions(&path, fs::Permissions::from_mode(ro))?;
+        }
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555))
+}
+
+fn make_writable(dir: &Path) -> io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
