@@ -258,6 +258,7 @@ fn check_entries(
     let mut entries = Vec::with_capacity(archive.len());
     let mut exact = BTreeSet::new();
     let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    let mut declared_total = 0u64;
     for index in 0..archive.len() {
         let data = archive
             .by_index_data(index)
@@ -313,6 +314,13 @@ fn check_entries(
             return Err(ArchiveError::EntryTooLarge {
                 path: shown,
                 max: limits.max_entry_bytes,
+            });
+        }
+        declared_total = declared_total.saturating_add(data.size());
+        if declared_total > limits.max_total_bytes {
+            return Err(ArchiveError::TotalTooLarge {
+                path: shown,
+                max: limits.max_total_bytes,
             });
         }
         if !exact.insert(path.clone()) {

@@ -328,7 +328,8 @@ fn zip_bomb_with_lying_headers_is_counted_not_trusted() {
         "{e}"
     );
 
-    // Honest headers, a total cap smaller than one entry: stopped by the count.
+    // Honest headers, a total cap smaller than one entry: refused from the declared
+    // sizes before inflating (the count, shown by the ratio test, is the second line).
     let z = zip(&[Item::File("bomb.bin", &zeros)]);
     let limits = ArchiveLimits {
         max_entry_bytes: 16 << 20,
