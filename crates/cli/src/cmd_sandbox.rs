@@ -153,7 +153,9 @@ fn existing(host: &str, what: &str) -> Result<PathBuf, String> {
     if host.is_empty() || !p.exists() {
         return Err(format!("{what}: host path {host:?} does not exist"));
     }
-    Ok(p)
+    // Relative to the current directory, without resolving symlinks (the sandbox
+    // refuses symlinked host paths itself).
+    std::path::absolute(&p).map_err(|e| format!("{what}: {host:?}: {e}"))
 }
 
 /// Parses `HOST:INSIDE`.
