@@ -186,8 +186,9 @@ impl Grader {
         result.map(|_| ())
     }
 
-    /// Grades one submission. `job_id` names its folder under `runs/` (unique per
-    /// job); `on_line` sees every log line as it is produced.
+    /// Grades one submission in a job folder of its own under `runs/`, removed
+    /// afterwards. `job_id` names the folder (unique per job); `on_line` sees every log
+    /// line as it is produced.
     pub fn grade(
         &self,
         ex: &Exercise,
@@ -195,14 +196,34 @@ impl Grader {
         job_id: &str,
         on_line: &mut dyn FnMut(&LogLine),
     ) -> Result<GradeResult, GradeError> {
+        let job = JobDir::create(&self.runs, job_id)?;
+        self.grade_in(ex, submission, job.path(), job_id, on_line)
+    }
+
+    /// Grades one submission using `job_dir`, an existing empty folder the caller owns
+    /// and removes (the worker engine's run dir).
+    pub fn grade_in(
+        &self,
+        ex: &Exercise,
+        submission: &Submission,
+        job_dir: &Path,
+        job_id: &str,
+        on_line: &mut dyn FnMut(&LogLine),
+    ) -> Result<GradeResult, GradeError> {
         let runtime = self.registry.get(&ex.runtime)?.clone();
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
+        // The jail's set-up reaches the submission through this folder.
+        fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
+            GradeError::Io {
+                what: format!("set the mode of {}", job_dir.display()),
+                source,
+            }
+        })?;
 
-        let job = JobDir::create(&self.runs, job_id)?;
         let (upper, overridden) = match submission {
             Submission::Files(files) => {
-                let dest = job.path().join("submission");
+                let dest = job_dir.join("submission");
                 exercise::write_files(files, &dest).map_err(|e| GradeError::Io {
                     what: "write the submission".into(),
                     source: io::Error::other(e.to_string()),
@@ -211,7 +232,7 @@ impl Grader {
                 (dest, names)
             }
             Submission::Archive(zip) => {
-                let dest = job.path().join("submission");
+                let dest = job_dir.join("submission");
                 let protected = self.protected_paths(ex)?;
                 let names =
                     exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
@@ -357,12 +378,6 @@ impl JobDir {
         fs::create_dir(&path).map_err(|source| GradeError::Io {
             what: format!("create job folder {}", path.display()),
             source,
-        })?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o711)).map_err(|source| {
-            GradeError::Io {
-                what: "set the job folder's mode".into(),
-                source,
-            }
         })?;
         Ok(JobDir(path))
     }
