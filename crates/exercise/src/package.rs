@@ -642,14 +642,16 @@ fn duration_limit<'de, D: Deserializer<'de>>(
     })
 }
 
+/// A size (`parse` is [`parse_size`]) or a count (`parse` takes digits only).
 fn size_limit<'de, D: Deserializer<'de>>(
     d: D,
     key: &'static str,
     max: fn(&Maxima) -> u64,
+    parse: fn(&str) -> Result<u64, String>,
     unit: fn(u64) -> String,
 ) -> Result<Option<u64>, D::Error> {
     scalar(d, "a size such as 512MiB", |s| {
-        let v = parse_size(s).map_err(|e| e.to_string())?;
+        let v = parse(s)?;
         let max = context(|ctx| max(&ctx.maxima));
         if v == 0 {
             Err(format!("{key} must be above zero"))
@@ -675,13 +677,29 @@ fn de_cpu_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::E
     duration_limit(d, "cpu_time", |m| m.cpu_time)
 }
 fn de_memory<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    size_limit(d, "memory", |m| m.memory, format_size)
+    size_limit(d, "memory", |m| m.memory, parse_bytes, format_size)
 }
 fn de_output<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    size_limit(d, "output", |m| m.output, format_size)
+    size_limit(d, "output", |m| m.output, parse_bytes, format_size)
 }
 fn de_pids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    size_limit(d, "pids", |m| m.pids, |n| n.to_string())
+    size_limit(d, "pids", |m| m.pids, parse_count, |n| n.to_string())
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.trim() {
+        t if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse().map_err(|_| format!("{s:?} is not a whole number"))
+        }
+        _ => Err(format!(
+            "{:?} is not a whole number",
+            s.chars().take(40).collect::<String>()
+        )),
+    }
 }
 
 pub(crate) fn tests_dir() -> RelPath {

@@ -152,6 +152,7 @@ fn values_table() {
         ok("memory:", "memory: 1073741824"),
         err("memory:", "cpu_time: 31s", "12: limits.cpu_time: cpu_time 31s is above the server maximum 30s"),
         err("memory:", "pids: 257", "12: limits.pids: pids 257 is above the server maximum 256"),
+        err("memory:", "pids: 1KiB", "12: limits.pids: \"1KiB\" is not a whole number"),
         err("memory:", "output: 2MiB", "12: limits.output: output 2MiB is above the server maximum 1MiB"),
         ok("memory:", "pids: 64\noutput: 64KiB\ncpu_time: 5s"),
         // test.
