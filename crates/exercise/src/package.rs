@@ -692,9 +692,9 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
 
 fn parse_count(s: &str) -> Result<u64, String> {
     match s.trim() {
-        t if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => {
-            t.parse().map_err(|_| format!("{s:?} is not a whole number"))
-        }
+        t if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => t
+            .parse()
+            .map_err(|_| format!("{s:?} is not a whole number")),
         _ => Err(format!(
             "{:?} is not a whole number",
             s.chars().take(40).collect::<String>()

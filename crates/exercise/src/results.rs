@@ -13,6 +13,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Most tests kept from one run; the rest are dropped.
 pub const MAX_TESTS: usize = 10_000;
+/// Deepest TAP subtest nesting read; test points indented deeper are ignored.
+const MAX_TAP_DEPTH: usize = 16;
 /// Largest JUnit XML file parsed.
 pub const MAX_JUNIT_BYTES: usize = 8 << 20;
 
@@ -201,6 +203,9 @@ pub fn parse_tap(input: &str) -> Vec<TestResult> {
             if let Some(p) = target.and_then(|d| levels[d].last_mut()) {
                 p.diagnostic = diagnostic_message(&block);
             }
+            continue;
+        }
+        if depth > MAX_TAP_DEPTH {
             continue;
         }
         let ordinal = levels.get(depth).map_or(0, Vec::len) + 1;

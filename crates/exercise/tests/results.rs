@@ -213,6 +213,12 @@ fn tap_caps() {
 
     let many: String = (0..10_050).map(|i| format!("ok {i}\n")).collect();
     assert_eq!(parse_tap(&many).len(), 10_000);
+
+    // Nesting deeper than 16 levels is ignored, not walked level by level.
+    let deep = format!("{}ok 1 - too deep\nok 1 - top\n", " ".repeat(4 * 17));
+    assert_eq!(render(&parse_tap(&deep)), "pass top");
+    let deep = format!("{}ok 1 - deep enough\nok 1 - top\n", " ".repeat(4 * 16));
+    assert_eq!(render(&parse_tap(&deep)), "pass top > deep enough");
 }
 
 // ---------------------------------------------------------------------------
