@@ -523,7 +523,9 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
     let mut depth = 0usize;
     let mut seen_root = false;
     // Names of the open <testsuite>s below the root, for node's nested suites.
+    // Only the outer 8 are named; deeper ones are counted so their ends still match.
     let mut suites: Vec<String> = Vec::new();
+    let mut unnamed_suites = 0usize;
 
     loop {
         let event = reader.read_event().map_err(|e| ResultsError::Malformed {
@@ -542,10 +544,14 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                 if !empty {
                     depth += 1;
                 }
-                if local == "testsuite" && !empty && depth > 1 {
-                    suites.push(attr(e, "name").unwrap_or_default());
-                } else if local == "testsuite" && !empty {
-                    suites.push(String::new()); // the root suite names the file, not a group
+                if local == "testsuite" && !empty {
+                    if suites.len() >= 8 {
+                        unnamed_suites += 1;
+                    } else if depth > 1 {
+                        suites.push(attr(e, "name").unwrap_or_default());
+                    } else {
+                        suites.push(String::new()); // the root suite names the file
+                    }
                 }
                 if local == "testcase" {
                     if let Some(c) = case.take() {
@@ -576,7 +582,11 @@ pub fn parse_junit(input: &[u8]) -> Result<Vec<TestResult>, ResultsError> {
                 let local = e.local_name();
                 let local: &str = local.as_ref();
                 if local == "testsuite" {
-                    suites.pop();
+                    if unnamed_suites > 0 {
+                        unnamed_suites -= 1;
+                    } else {
+                        suites.pop();
+                    }
                 }
                 if local == "testcase" {
                     if let Some(c) = case.take() {

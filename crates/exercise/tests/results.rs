@@ -306,3 +306,17 @@ fn junit_size_cap() {
         "results file is larger than the 8388608-byte cap"
     );
 }
+
+#[test]
+fn junit_deep_suites_name_the_outer_eight() {
+    let open: String = (1..=10)
+        .map(|i| format!("<testsuite name=\"s{i}\">"))
+        .collect();
+    let close = "</testsuite>".repeat(10);
+    let xml = format!("<testsuites>{open}<testcase name=\"t\"/>{close}<testsuite name=\"after\"><testcase name=\"u\"/></testsuite></testsuites>");
+    let tests = parse_junit(xml.as_bytes()).unwrap();
+    assert_eq!(
+        render(&tests),
+        "pass s1 > s2 > s3 > s4 > s5 > s6 > s7 > s8 > t\npass after > u"
+    );
+}
