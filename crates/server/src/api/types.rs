@@ -50,15 +50,28 @@ pub struct SubmitJson {
     pub exercise: String,
     /// Overrides of starter files: path -> content.
     pub files: BTreeMap<String, String>,
-    /// 1-32 characters: letters, digits, space, `_`, `-`, `.`; not a reserved name.
+    /// 1-32 characters: letters, digits, space, `_`, `-`, `.`, starting and ending with a
+    /// letter or digit; not a reserved name (admin, root, system, ...).
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9]([A-Za-z0-9 _.-]{0,30}[A-Za-z0-9])?$"
+    )]
     pub display_name: String,
 }
 
 /// `POST /api/v1/submissions` as `multipart/form-data` (exercises with `submission: archive`).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the multipart form only
 pub struct SubmitMultipart {
     pub exercise: String,
+    /// As in the JSON form.
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9]([A-Za-z0-9 _.-]{0,30}[A-Za-z0-9])?$"
+    )]
     pub display_name: String,
     /// The ZIP archive.
     #[schema(value_type = String, format = Binary)]
