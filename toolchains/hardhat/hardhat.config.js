@@ -5,12 +5,13 @@
 // root is the working directory, the exercise workspace. See README.md beside it.
 //
 // What it pins:
-// - the compiler: solc 0.8.30 from the npm `solc` package (solcjs), never a download;
+// - the compiler: solc 0.8.30 from the npm `solc` package (solcjs), never a download,
+//   started from the WebAssembly decoded at prepare time when present;
 // - compile output cached by content hash (lib/compile-cache.js), shared across runs
 //   through a directory the runtime binds writable;
 // - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
-//   used by default, with Anvil's unlocked dev accounts; receipts of transactions
-//   just sent are awaited (lib/mined-receipts.js), as on Hardhat's own network;
+//   used by default, with Anvil's unlocked dev accounts; a sent transaction is
+//   mined before the call returns (lib/sync-mining.js), as on Hardhat's network;
 // - the results: TAP 13 on stdout, one line for every test mocha found, nothing
 //   else on stdout (lib/tap-reporter.js); compile
 //   logs go to stderr; a submission that does not compile ends with the line
@@ -20,6 +21,7 @@
 
 "use strict";
 
+const { spawn } = require("child_process");
 const path = require("path");
 const { extendProvider, subtask } = require("hardhat/config");
 const {
@@ -34,7 +36,7 @@ require("@nomicfoundation/hardhat-ethers");
 require("@nomicfoundation/hardhat-chai-matchers");
 
 const compileCache = require("./lib/compile-cache");
-const { MinedReceiptsProvider } = require("./lib/mined-receipts");
+const { SyncMiningProvider } = require("./lib/sync-mining");
 const GauntletTap = require("./lib/tap-reporter");
 
 // The one compiler. LONG_VERSION is what `require("solc").version()` reports
@@ -44,6 +46,11 @@ const SOLC_VERSION = "0.8.30";
 const SOLC_LONG_VERSION = "0.8.30+commit.73712a01";
 const SOLC_JS_PATH = require.resolve("solc/soljson.js");
 const EVM_VERSION = "prague"; // Anvil runs with `--hardfork prague` to match
+// solcjs runs in a child process, as in Hardhat, but through lib/solcjs-runner.js,
+// which loads the compiler from the WebAssembly decoded at prepare time
+// (tools/prepare-solc.js) when it is there, and from soljson.js as is otherwise.
+const SOLCJS_RUNNER = path.join(__dirname, "lib", "solcjs-runner.js");
+const SOLC_WASM = path.join(__dirname, "prepared", "soljson.wasm");
 
 // Where compile outputs are shared between runs: $HARDHAT_COMPILE_CACHE when set
 // (local use, verify.sh, benchmarks), else the fixed path the runtime binds
@@ -82,17 +89,38 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
   };
 });
 
-subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async (args, _hre, runSuper) => {
-  if (!compileCache.isUsableDir(COMPILE_CACHE_DIR)) {
-    return runSuper(args);
+function runSolcjs(solcJsPath, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SOLCJS_RUNNER, solcJsPath, SOLC_WASM], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const chunks = [];
+    child.stdout.on("data", (chunk) => chunks.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code !== 0) {
+        reject(new Error(`solcjs failed (${signal ?? `exit status ${code}`})`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch (error) {
+        reject(new Error(`solcjs printed no JSON: ${error.message}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
+}
+
+subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async ({ input, solcJsPath }) => {
+  const cacheable = compileCache.isUsableDir(COMPILE_CACHE_DIR);
+  const key = compileCache.cacheKey(SOLC_LONG_VERSION, input);
+  if (cacheable) {
+    const cached = compileCache.read(COMPILE_CACHE_DIR, key);
+    if (cached !== undefined) return cached;
   }
-  const key = compileCache.cacheKey(SOLC_LONG_VERSION, args.input);
-  const cached = compileCache.read(COMPILE_CACHE_DIR, key);
-  if (cached !== undefined) {
-    return cached;
-  }
-  const output = await runSuper(args);
-  compileCache.write(COMPILE_CACHE_DIR, key, output);
+  const output = await runSolcjs(solcJsPath, input);
+  if (cacheable) compileCache.write(COMPILE_CACHE_DIR, key, output);
   return output;
 });
 
@@ -136,9 +164,9 @@ subtask(TASK_TEST_SETUP_TEST_ENVIRONMENT, async (args, hre, runSuper) => {
   }
 });
 
-// Receipts of just-sent transactions, as Hardhat's own network gives them (see
-// lib/mined-receipts.js).
-extendProvider(async (provider) => new MinedReceiptsProvider(provider));
+// A sent transaction is mined before the call returns, as on Hardhat's own network
+// (lib/sync-mining.js): no receipt race, no transaction mined after a revert.
+extendProvider(async (provider) => new SyncMiningProvider(provider));
 
 const root = process.cwd();
 

@@ -2,7 +2,8 @@
 # Proof that the offline Hardhat toolchain works, end to end, on this machine:
 #
 #   1. installs the toolchain into PREFIX (npm ci --ignore-scripts, from the
-#      committed lockfile; skipped when PREFIX already holds this lockfile's install);
+#      committed lockfile, then tools/prepare-solc.js; skipped when PREFIX already
+#      holds this lockfile's install);
 #   2. starts one Anvil on a free 127.0.0.1 port, with the runtime's flags;
 #   3. for every exercise with `runtime: hardhat`: lays out a scratch workspace as
 #      the grader does (README.md), resets the chain (and checks it is fresh), and
@@ -18,8 +19,10 @@
 # RPC_URL, RUN_OVERRIDES, PATH, HOME, LANG only). Without a usable bwrap the script
 # stops, unless --no-bwrap asks for runs without it (same commands, host paths).
 #
-# Usage: toolchains/hardhat/verify.sh [--prefix DIR] [--exercises DIR]
+# Usage: toolchains/hardhat/verify.sh [--prefix DIR] [--exercises DIR] [--repeat N]
 #                                     [--timing-runs N] [--no-timings] [--no-bwrap] [--keep]
+# --repeat N runs every solution and starter N times, each on a freshly reset chain,
+# and fails unless every run gives the same per-test results (a flakiness check).
 # Exit status: 0 when every check passed, 1 when one failed, 2 on bad usage.
 
 set -euo pipefail
@@ -30,6 +33,7 @@ repo="$(cd "$here/../.." && pwd)"
 prefix="${TMPDIR:-/tmp}/gauntlet-hardhat-toolchain"
 exercises="$repo/exercises"
 timing_runs=3
+repeat=1
 timings=1
 use_bwrap=1
 keep=0
@@ -39,10 +43,11 @@ while [ $# -gt 0 ]; do
     --prefix) prefix="$2"; shift 2 ;;
     --exercises) exercises="$2"; shift 2 ;;
     --timing-runs) timing_runs="$2"; shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
     --no-timings) timings=0; shift ;;
     --no-bwrap) use_bwrap=0; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "verify.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -83,6 +88,12 @@ else
   (cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$lock_sum" >"$prefix/node_modules/.gauntlet-lock-sha256"
   echo "npm ci --ignore-scripts: $(( $(now_ms) - t0 )) ms, $(du -sh "$prefix/node_modules" | cut -f1)"
+  rm -rf "$prefix/prepared"
+fi
+if [ ! -f "$prefix/prepared/soljson.wasm" ]; then
+  t0=$(now_ms)
+  node "$prefix/tools/prepare-solc.js" "$prefix" || fail "tools/prepare-solc.js"
+  echo "prepare-solc: $(( $(now_ms) - t0 )) ms"
 fi
 anvil_bin="$prefix/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 hardhat_cli="node_modules/hardhat/internal/cli/cli.js"
@@ -190,9 +201,20 @@ for yaml in "$exercises"/*/exercise.yaml; do
     ws="$scratch/ws/$id-$variant"
     out="$scratch/out/$id-$variant"
     mkdir -p "$scratch/out"
-    make_workspace "$ws" "$ex" "$variant"
-    fresh_chain
-    run_tests "$ws" "$shared_cache" "$out"
+    first_results=""
+    flaky=0
+    for attempt in $(seq "$repeat"); do
+      make_workspace "$ws" "$ex" "$variant"
+      fresh_chain
+      run_tests "$ws" "$shared_cache" "$out"
+      results="$(grep -E '^(not )?ok [0-9]+' "$out.stdout" | sed -E 's/^((not )?ok [0-9]+).*/\1/' | tr '\n' ' ')"
+      if [ "$attempt" = 1 ]; then
+        first_results="$results"
+      elif [ "$results" != "$first_results" ]; then
+        flaky=1
+        echo "run $attempt of $id $variant differs: [$results] vs [$first_results]"
+      fi
+    done
     tap_counts "$out.stdout"
     result=OK
     if [ "$variant" = solution ]; then
@@ -205,8 +227,9 @@ for yaml in "$exercises"/*/exercise.yaml; do
         result=FAIL
       fi
     fi
+    if [ "$flaky" = 1 ]; then result=FLAKY; fi
     printf '%-22s %-9s %-6s %5s %5s %5s %4s %7s\n' "$id" "$variant" "$result" "$tap_plan" "$tap_ok" "$tap_not_ok" "$rc" "$elapsed_ms" >>"$summary"
-    if [ "$result" = FAIL ]; then
+    if [ "$result" != OK ]; then
       fail "$id $variant (rc $rc, $tap_ok ok, $tap_not_ok not ok, plan $tap_plan)"
       sed 's/^/    | /' "$out.stdout" "$out.stderr" | head -60
     fi

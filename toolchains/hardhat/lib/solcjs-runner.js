@@ -1,0 +1,94 @@
+// Runs solcjs once: standard-JSON input on stdin, solc's JSON output on stdout.
+// The same protocol as Hardhat's own solcjs runner, but faster to start when the
+// toolchain was prepared with tools/prepare-solc.js:
+//
+//   node solcjs-runner.js SOLJSON_JS [DECODED_WASM]
+//
+// soljson.js carries the compiler's WebAssembly as base64 of LZ4 (9.5 MB of text)
+// and decodes it in plain JavaScript on every load (~0.25–0.4 s here). When
+// DECODED_WASM holds those bytes, decoded once at prepare time, the runner hands
+// them to the Emscripten glue directly and skips the decoding; the glue and
+// the compiler are otherwise untouched. Any mismatch (another soljson layout, a
+// wasm file of the wrong size, a missing file) falls back to loading soljson.js as
+// it is: slower, never wrong.
+
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const NodeModule = require("module");
+
+const HEAD = 'var Module = Module || {};\nModule["wasmBinary"] = ';
+const GLUE_START = ');\nvar Module = typeof Module != "undefined" ? Module : {};';
+
+// Splits soljson.js into the wasm decoder expression, the expected wasm size and
+// the Emscripten glue; undefined when the file is not laid out as expected.
+function splitSoljson(source) {
+  if (!source.startsWith(HEAD)) return undefined;
+  const end = source.indexOf(GLUE_START, HEAD.length);
+  if (end < 0) return undefined;
+  const size = /, (\d+)$/.exec(source.slice(end - 24, end));
+  if (size === null) return undefined;
+  return {
+    decoder: source.slice(HEAD.length, end + 1),
+    wasmSize: Number(size[1]),
+    glue: source.slice(end + 3),
+  };
+}
+
+function readWasm(file, size) {
+  if (!file) return undefined;
+  try {
+    const bytes = fs.readFileSync(file);
+    return bytes.length === size ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Loads the compiler module; `wasm` (optional) is the decoded WebAssembly.
+function loadSoljson(soljsonPath, wasm) {
+  if (wasm === undefined) return require(soljsonPath);
+  const source = fs.readFileSync(soljsonPath, "utf8");
+  const parts = splitSoljson(source);
+  if (parts === undefined) return require(soljsonPath);
+  const bytes = readWasm(wasm, parts.wasmSize);
+  if (bytes === undefined) return require(soljsonPath);
+  const key = "__gauntletSolcWasm";
+  globalThis[key] = bytes;
+  const compiled = new NodeModule(soljsonPath, null);
+  compiled.filename = soljsonPath;
+  compiled.paths = NodeModule._nodeModulePaths(path.dirname(soljsonPath));
+  try {
+    compiled._compile(`var Module = { wasmBinary: globalThis.${key} };\n${parts.glue}`, soljsonPath);
+  } finally {
+    delete globalThis[key];
+  }
+  return compiled.exports;
+}
+
+function readStdin() {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    process.stdin.on("data", (chunk) => chunks.push(chunk));
+    process.stdin.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    process.stdin.on("error", reject);
+  });
+}
+
+async function main() {
+  const [soljsonPath, wasm] = process.argv.slice(2);
+  const input = await readStdin();
+  const wrapper = require(path.join(path.dirname(soljsonPath), "wrapper.js"));
+  const solc = wrapper(loadSoljson(soljsonPath, wasm));
+  process.stdout.write(solc.compile(input));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
+
+module.exports = { splitSoljson, loadSoljson };
