@@ -29,6 +29,7 @@ const {
   TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
   TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT,
   TASK_COMPILE_SOLIDITY_RUN_SOLCJS,
+  TASK_TEST_RUN_MOCHA_TESTS,
   TASK_TEST_SETUP_TEST_ENVIRONMENT,
 } = require("hardhat/builtin-tasks/task-names");
 
@@ -161,6 +162,19 @@ subtask(TASK_TEST_SETUP_TEST_ENVIRONMENT, async (args, hre, runSuper) => {
   } catch (error) {
     process.stderr.write(`${error.message}\n${CHAIN_ERROR_MARKER}\n`);
     process.exit(1);
+  }
+});
+
+// stdout belongs to the reporter (which writes to process.stdout directly): what
+// tests print with console.log/info/debug goes to stderr, so no stray line can
+// pass for a TAP result.
+subtask(TASK_TEST_RUN_MOCHA_TESTS, async (args, _hre, runSuper) => {
+  const saved = { log: console.log, info: console.info, debug: console.debug };
+  console.log = console.info = console.debug = (...items) => console.error(...items);
+  try {
+    return await runSuper(args);
+  } finally {
+    Object.assign(console, saved);
   }
 });
 
