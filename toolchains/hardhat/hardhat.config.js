@@ -13,11 +13,10 @@
 //   used by default, with Anvil's unlocked dev accounts; a sent transaction is
 //   mined before the call returns (lib/sync-mining.js), as on Hardhat's network;
 // - the results: TAP 13 on stdout, one line for every test mocha found, nothing
-//   else on stdout (lib/tap-reporter.js); compile
-//   logs go to stderr; a submission that does not compile ends with the line
-//   `gauntlet-hardhat: compile_error` on stderr and exit status 1, and a chain
-//   that does not answer (or has another chain id) with
-//   `gauntlet-hardhat: chain_unavailable`, exit status 1, before any test runs.
+//   else on stdout (lib/tap-reporter.js); logs go to stderr. A submission that
+//   does not compile ends with the line `gauntlet-hardhat: compile_error` on
+//   stderr and exit status 1; a chain that does not answer (or has another chain
+//   id) with `gauntlet-hardhat: chain_unavailable`, exit status 1, before any test.
 
 "use strict";
 
