@@ -114,6 +114,7 @@ async fn pump(
 ) {
     let store = state.store().clone();
     let shutdown = state.shutdown_token().clone();
+    let mut finished_seen = false;
     loop {
         let events = match store.events_after(&id, after, PAGE).await {
             Ok(e) => e,
@@ -136,11 +137,23 @@ async fn pump(
             continue;
         }
         if events.is_empty() {
-            // Resumed past the result (or finished without one): nothing more will come.
+            // Resumed past the result, or finished without one: nothing more will come.
+            // The state is read after the events, so when it says finished, one more read
+            // of the events sees everything (the result is written with the state).
             match store.get_submission(&id).await {
-                Ok(Some(s)) if s.state == SubmissionState::Finished => return,
+                Ok(Some(s)) if s.state == SubmissionState::Finished => {
+                    if finished_seen {
+                        return;
+                    }
+                    finished_seen = true;
+                    continue;
+                }
                 Ok(Some(_)) => {}
-                _ => return,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream: store read failed");
+                    return;
+                }
             }
         }
         // Wait for news of this submission, the client leaving, or shutdown.

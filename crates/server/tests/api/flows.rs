@@ -197,7 +197,7 @@ async fn event_stream_and_resume(db: Db) {
     let log = events
         .iter()
         .find(|e| e.event == "log")
-        .expect("a log event");
+        .unwrap_or_else(|| panic!("no log event in {events:?}"));
     assert_eq!(log.data["text"], "[test] grading echo");
     assert_eq!(kinds.last(), Some(&"result"));
     assert_eq!(events.last().unwrap().data["score"], 100);
