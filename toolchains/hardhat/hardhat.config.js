@@ -25,6 +25,7 @@ const path = require("path");
 const { extendProvider, subtask } = require("hardhat/config");
 const {
   TASK_COMPILE_SOLIDITY,
+  TASK_COMPILE_SOLIDITY_GET_DEPENDENCY_GRAPH,
   TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
   TASK_COMPILE_SOLIDITY_LOG_COMPILATION_RESULT,
   TASK_COMPILE_SOLIDITY_RUN_SOLCJS,
@@ -74,6 +75,38 @@ function isCompileError(error) {
     (number >= 1000 && number < 1100)
   );
 }
+
+// What a contract may import: the exercise's own contracts and Hardhat's
+// console.sol. Anything else in reach (the tests, package.json, other packages'
+// files) would reach solc, whose parse errors quote the imported file: a way to
+// read the tests a line at a time. Refused before solc sees it, as a compile error.
+function isImportable(sourceName) {
+  return (
+    (sourceName.startsWith("contracts/") && sourceName.endsWith(".sol")) ||
+    sourceName === "hardhat/console.sol"
+  );
+}
+
+subtask(TASK_COMPILE_SOLIDITY_GET_DEPENDENCY_GRAPH, async (args, _hre, runSuper) => {
+  const graph = await runSuper(args);
+  const refused = [];
+  for (const file of graph.getResolvedFiles()) {
+    for (const dependency of graph.getDependencies(file)) {
+      if (!isImportable(dependency.sourceName)) {
+        refused.push(`${file.sourceName} imports ${dependency.sourceName}`);
+      }
+    }
+  }
+  if (refused.length > 0) {
+    process.stderr.write(
+      `${refused.join("\n")}\n` +
+        "Only files under contracts/ (ending in .sol) and hardhat/console.sol can be imported.\n" +
+        `${COMPILE_ERROR_MARKER}\n`,
+    );
+    process.exit(1);
+  }
+  return graph;
+});
 
 subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
   if (solcVersion !== SOLC_VERSION) {
