@@ -13,6 +13,7 @@ use gauntlet_exercise::{ArchiveLimits, Maxima};
 use gauntlet_server::api::{self, AppState, WorkerControl};
 use gauntlet_server::catalog::{Catalog, ExerciseGate};
 use gauntlet_server::config::WorkerSettings;
+use gauntlet_server::metrics::Metered;
 use gauntlet_server::settings::{self, Settings};
 use gauntlet_server::store::{self, StoreLocation};
 use gauntlet_server::worker::{
@@ -71,7 +72,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     .authorize()?;
     let config = EngineConfig::new(s.data_dir.join("runs"), catalog.hashes());
-    let engine = Arc::new(WorkerEngine::start(store.clone(), Arc::new(Canned), config, ack).await?);
+    let engine = Arc::new(
+        WorkerEngine::start(
+            store.clone(),
+            Arc::new(Metered::new(Arc::new(Canned), store.clone())),
+            config,
+            ack,
+        )
+        .await?,
+    );
     let state = AppState::new(
         s.clone(),
         store,

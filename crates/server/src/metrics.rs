@@ -2,8 +2,14 @@
 //! timeouts and OOM kills, rate-limit rejections, busy workers. Workers and executors
 //! call the hooks on [`Metrics::global`]; `GET /metrics` renders the text format.
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::store::Store;
+use crate::worker::{ExecError, Job, JobContext, JobExecutor};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
@@ -200,6 +206,57 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+/// Wraps a [`JobExecutor`] so every job feeds the metrics: queue wait (from the store's
+/// created/started times), busy workers, run duration, outcome, timeouts and OOM kills.
+/// Give the engine `Arc::new(Metered::new(executor, store))` instead of the executor.
+pub struct Metered {
+    inner: Arc<dyn JobExecutor>,
+    store: Arc<dyn Store>,
+    metrics: &'static Metrics,
+}
+
+impl Metered {
+    pub fn new(inner: Arc<dyn JobExecutor>, store: Arc<dyn Store>) -> Self {
+        Metered {
+            inner,
+            store,
+            metrics: Metrics::global(),
+        }
+    }
+}
+
+#[async_trait]
+impl JobExecutor for Metered {
+    fn time_limit(&self, job: &Job) -> Option<Duration> {
+        self.inner.time_limit(job)
+    }
+
+    async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError> {
+        let wait = match self.store.get_submission(&job.id).await {
+            Ok(Some(s)) => s
+                .started_at
+                .map(|st| Duration::from_millis(st.saturating_sub(s.created_at).max(0) as u64)),
+            _ => None,
+        };
+        let _busy = self.metrics.job_started(wait.unwrap_or_default());
+        let exercise = job.exercise_id.clone();
+        let started = Instant::now();
+        let result = self.inner.execute(job, ctx).await;
+        let outcome = match &result {
+            Ok(v) => v
+                .get("outcome")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
+            Err(ExecError::Cancelled) => "cancelled".to_owned(),
+            Err(ExecError::Internal(_)) => "internal_error".to_owned(),
+        };
+        self.metrics
+            .job_finished(&exercise, &outcome, started.elapsed());
+        result
     }
 }
 

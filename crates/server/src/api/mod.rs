@@ -505,6 +505,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// Everything `gauntlet serve` needs from the API in one call: builds the state
+/// (validating settings, Redis, session secret), binds `settings.listen`, serves until
+/// `shutdown`.
+pub async fn run(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    workers: Option<Arc<dyn WorkerControl>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let addr = settings.listen;
+    let state = AppState::new(settings, store, catalog, workers).await?;
+    let listener = bind(addr).await?;
+    serve(listener, state, shutdown)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
 /// Binds `settings.listen` (or any address given) and serves until `shutdown`.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)

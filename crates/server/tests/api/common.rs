@@ -172,9 +172,12 @@ pub async fn spawn_with(fx: Fixture, settings: Settings, engine: bool) -> TestAp
         let cfg = fixture::test_config(&fx, &[]);
         let mut cfg = cfg;
         cfg.exercise_hashes = catalog.hashes();
-        let exec = Arc::new(FakeExecutor {
-            gate: release.clone(),
-        });
+        let exec = Arc::new(gauntlet_server::metrics::Metered::new(
+            Arc::new(FakeExecutor {
+                gate: release.clone(),
+            }),
+            store.clone(),
+        ));
         Some(Arc::new(
             fixture::start_engine(store.clone(), exec, cfg).await,
         ))

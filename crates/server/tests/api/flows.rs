@@ -94,6 +94,17 @@ async fn submit_grade_and_leaderboard(db: Db) {
         .await
         .unwrap();
     assert_eq!(v["entries"].as_array().unwrap().len(), 0);
+    // The metered executor fed the metrics.
+    let text = ada.get("/metrics").await.text().await.unwrap();
+    for want in [
+        r#"gauntlet_outcomes_total{exercise="echo",outcome="passed"}"#,
+        r#"gauntlet_outcomes_total{exercise="echo",outcome="failed"}"#,
+        r#"gauntlet_run_duration_seconds_count{exercise="echo"}"#,
+        "gauntlet_queue_wait_seconds_count",
+        r#"gauntlet_submissions_total{exercise="echo"}"#,
+    ] {
+        assert!(text.contains(want), "metrics lack {want}");
+    }
     let code = error_code(ada.get("/api/v1/leaderboard?bogus=1").await, 400).await;
     assert_eq!(code, "bad_request");
 
