@@ -9,8 +9,9 @@
 #      the grader does (README.md), resets the chain (and checks it is fresh), and
 #      runs the default test command: the solution must pass every test, the
 #      starter must fail at least one;
-#   4. checks that a contract that does not compile gives the compiler's message
-#      naming the file, the compile_error marker, exit 1 and no TAP;
+#   4. checks that a contract that does not compile (a syntax error; an import of a
+#      test file) gives a message naming the file, the compile_error marker, exit 1
+#      and no TAP;
 #   5. times a warm edit+test with and without the compile cache, and the same
 #      files under a plain local `hardhat test` (the peer the benchmark compares to).
 #
@@ -237,25 +238,38 @@ for yaml in "$exercises"/*/exercise.yaml; do
 done
 [ "$found" -gt 0 ] || fail "no exercise with runtime: hardhat under $exercises"
 
-# --- 4. a compile error ---------------------------------------------------------
+# --- 4. compile errors -----------------------------------------------------------
+# check_compile_error LABEL PATTERN: the last run must be a compile error: exit 1,
+# nothing on stdout, the marker line, and PATTERN (naming the file) on stderr.
+check_compile_error() {
+  local label="$1" pattern="$2" out="$scratch/out/compile-error"
+  if [ "$rc" = 1 ] && [ ! -s "$out.stdout" ] &&
+    grep -q "^gauntlet-hardhat: compile_error$" "$out.stderr" &&
+    grep -q -- "$pattern" "$out.stderr"; then
+    printf '%-22s %-9s %-6s %5s %5s %5s %4s %7s\n' "$label" compile OK - - - "$rc" "$elapsed_ms" >>"$summary"
+  else
+    printf '%-22s %-9s %-6s %5s %5s %5s %4s %7s\n' "$label" compile FAIL - - - "$rc" "$elapsed_ms" >>"$summary"
+    fail "$label: compile error not reported as expected"
+    sed 's/^/    | /' "$out.stdout" "$out.stderr" | head -40
+  fi
+}
 first_ex="$( (grep -l "^runtime: *hardhat *$" "$exercises"/*/exercise.yaml || true) | head -1 | xargs -r dirname)"
 if [ -n "$first_ex" ]; then
   ws="$scratch/ws/compile-error"
+  # A syntax error: solc's message names the file and line.
   make_workspace "$ws" "$first_ex" starter
   contract="$(cd "$ws" && ls contracts/*.sol | head -1)"
   printf '\ncontract Broken { function f() public { uint x = ; } }\n' >>"$ws/$contract"
   fresh_chain
   run_tests "$ws" "$shared_cache" "$scratch/out/compile-error"
-  tap_counts "$scratch/out/compile-error.stdout"
-  if [ "$rc" = 1 ] && [ ! -s "$scratch/out/compile-error.stdout" ] &&
-    grep -q "^gauntlet-hardhat: compile_error$" "$scratch/out/compile-error.stderr" &&
-    grep -q -- "--> $contract:" "$scratch/out/compile-error.stderr"; then
-    printf '%-22s %-9s %-6s %5s %5s %5s %4s %7s\n' "(broken contract)" compile OK - - - "$rc" "$elapsed_ms" >>"$summary"
-  else
-    printf '%-22s %-9s %-6s %5s %5s %5s %4s %7s\n' "(broken contract)" compile FAIL - - - "$rc" "$elapsed_ms" >>"$summary"
-    fail "compile error not reported as expected"
-    sed 's/^/    | /' "$scratch/out/compile-error.stdout" "$scratch/out/compile-error.stderr" | head -40
-  fi
+  check_compile_error "(syntax error)" "--> $contract:"
+  # An import of a test file: refused before solc could quote it.
+  make_workspace "$ws" "$first_ex" starter
+  test_file="$(cd "$ws" && ls tests/*.js | head -1)"
+  sed -i "0,/^pragma solidity/s||import \"../$test_file\";\n&|" "$ws/$contract"
+  fresh_chain
+  run_tests "$ws" "$shared_cache" "$scratch/out/compile-error"
+  check_compile_error "(import of tests/)" "^$contract imports $test_file$"
 fi
 
 echo
