@@ -117,13 +117,30 @@ fn detect_v2(own: &Path) -> Result<Host, String> {
     }
     let base = own.join("gauntlet");
     let enable = |dir: &Path| write(&dir.join("cgroup.subtree_control"), "+memory +pids");
-    enable(own).map_err(|e| {
-        format!(
-            "cgroups: cannot enable memory and pids below {} ({e}); on cgroup v2 run Gauntlet in its own \
-             leaf of a delegated subtree, e.g. `systemd-run --user --scope -p Delegate=yes gauntlet …`",
-            own.display()
-        )
-    })?;
+    if let Err(e) = enable(own) {
+        // v2's "no internal processes" rule: a cgroup that hands controllers to its
+        // children may hold no process itself. Move this process into a leaf of its
+        // own cgroup (what a delegated service does anyway) and try again.
+        if e.raw_os_error() != Some(libc::EBUSY) {
+            return Err(format!(
+                "cgroups: cannot enable memory and pids below {} ({e}); run Gauntlet in a \
+                 delegated cgroup, e.g. `systemd-run --scope -p Delegate=yes gauntlet …`",
+                own.display()
+            ));
+        }
+        let leaf = own.join("gauntlet-supervisor");
+        mkdir(&leaf)
+            .and_then(|()| write(&leaf.join("cgroup.procs"), &std::process::id().to_string()))
+            .and_then(|()| enable(own))
+            .map_err(|e| {
+                format!(
+                    "cgroups: cannot enable memory and pids below {} ({e}), even after moving \
+                     this process to {}; run Gauntlet in a delegated cgroup",
+                    own.display(),
+                    leaf.display()
+                )
+            })?;
+    }
     mkdir(&base).map_err(|e| format!("cgroups: cannot create {} ({e})", base.display()))?;
     enable(&base).map_err(|e| {
         format!(

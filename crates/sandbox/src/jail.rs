@@ -338,8 +338,27 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     })?;
 
     // 12. Overlays: upper and work dirs on a size-capped tmpfs that only this mount
-    //     namespace ever sees; the staging mount is detached once the overlay holds it.
+    //     namespace ever sees. The staging tmpfs mounts sit on a scratch tmpfs over
+    //     the old root's /dev (never the host's: this is our mount namespace), so
+    //     detaching the old root takes them away without an umount each; the
+    //     overlay keeps its own private reference to its upper layer.
+    if !plan.overlays.is_empty() {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+        ck(Step::MountOverlay, unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/.oldroot/dev".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"size=64k,nr_inodes=256,mode=0700".as_ptr().cast(),
+            )
+        })?;
+    }
     for o in &plan.overlays {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+        ck(Step::MountOverlay, unsafe {
+            libc::mkdir(o.staging.as_ptr(), 0o700)
+        })?;
         // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
         ck(Step::MountOverlay, unsafe {
             libc::mount(
@@ -367,14 +386,6 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
                 libc::MS_NOSUID | libc::MS_NODEV,
                 o.opts.as_ptr().cast(),
             )
-        })?;
-        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
-        ck(Step::MountOverlay, unsafe {
-            libc::umount2(o.staging.as_ptr(), libc::MNT_DETACH)
-        })?;
-        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
-        ck(Step::MountOverlay, unsafe {
-            libc::rmdir(o.staging.as_ptr())
         })?;
     }
 
