@@ -20,6 +20,7 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     queue_depth: IntGauge,
+    queue_capacity: IntGauge,
     jobs_running: IntGauge,
     workers_live: IntGauge,
     workers_busy: IntGauge,
@@ -71,6 +72,10 @@ impl Metrics {
             c
         };
         let queue_depth = gauge("gauntlet_queue_depth", "Submissions waiting in the queue.");
+        let queue_capacity = gauge(
+            "gauntlet_queue_capacity",
+            "Queued submissions past which new ones are refused as busy (503).",
+        );
         let jobs_running = gauge("gauntlet_jobs_running", "Submissions being graded.");
         let workers_live = gauge("gauntlet_workers_live", "Workers that reported recently.");
         let workers_busy = gauge(
@@ -133,6 +138,7 @@ impl Metrics {
         Metrics {
             registry,
             queue_depth,
+            queue_capacity,
             jobs_running,
             workers_live,
             workers_busy,
@@ -166,6 +172,11 @@ impl Metrics {
         self.queue_depth.set(queued as i64);
         self.jobs_running.set(running as i64);
         self.workers_live.set(workers_live as i64);
+    }
+
+    /// The configured queue cap (`GAUNTLET_MAX_QUEUE`).
+    pub fn set_queue_capacity(&self, cap: u64) {
+        self.queue_capacity.set(cap as i64);
     }
 
     // --- hooks for workers and the executor ---

@@ -160,6 +160,7 @@ impl AppState {
                 None
             }
         };
+        Metrics::global().set_queue_capacity(settings.max_queue.into());
         if !settings.rate_limits_on() {
             tracing::warn!("GAUNTLET_RATE_LIMITS=off: per-client rate limits are disabled");
         }
