@@ -440,10 +440,24 @@ fn unquote(v: &str) -> String {
     if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
         v[1..v.len() - 1].replace("''", "'")
     } else if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1]
-            .replace("\\n", "\n")
-            .replace("\\\"", "\"")
-            .replace("\\\\", "\\")
+        // One pass, so an escaped backslash is never read again as the start of `\n`.
+        let mut out = String::with_capacity(v.len());
+        let mut chars = v[1..v.len() - 1].chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        }
+        out
     } else {
         v.to_owned()
     }
@@ -714,6 +728,22 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn double_quoted_diagnostics_unescape_in_one_pass() {
+        for (raw, want) in [
+            (r#""a\nb""#, "a\nb"),
+            (r#""tab\there""#, "tab\there"),
+            (r#""say \"hi\"""#, "say \"hi\""),
+            // An escaped backslash followed by `n` is a backslash and an `n`.
+            (r#""C:\\new""#, "C:\\new"),
+            (r#""'single'""#, "'single'"),
+            ("'it''s'", "it's"),
+            ("bare", "bare"),
+        ] {
+            assert_eq!(unquote(raw), want, "{raw}");
+        }
+    }
     use super::*;
 
     #[test]
