@@ -33,7 +33,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 prefix="${TMPDIR:-/tmp}/gauntlet-hardhat-toolchain"
 exercises="$repo/exercises"
-timing_runs=3
+timing_runs=5
 repeat=1
 timings=1
 use_bwrap=1
@@ -277,74 +277,74 @@ echo "== results"
 cat "$summary"
 
 # --- 5. timings -----------------------------------------------------------------
+# Four kinds of run, interleaved (the machine's load drifts; side by side in each
+# round keeps the ratios honest), each on a freshly reset chain:
+#   miss     sandboxed, fresh workspace, a source no run has seen (a new edit)
+#   hit      sandboxed, fresh workspace, the same source again (compile cache hit)
+#   peer     a plain local project, warm, after an edit: `hardhat test`, no sandbox,
+#            no compile cache, stock solcjs loading (no prepared wasm)
+#   peer_nc  the same project without an edit (Hardhat's own cache: no compile)
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+time_peer() {
+  fresh_chain
+  local t0
+  t0=$(now_ms)
+  set +e
+  (cd "$peer_dir" && env -u HARDHAT_COMPILE_CACHE RPC_URL="$rpc_url" node "$hardhat_cli" test >/dev/null 2>&1)
+  rc=$?
+  set -e
+  elapsed_ms=$(( $(now_ms) - t0 ))
+}
 if [ "$timings" = 1 ] && [ -n "$first_ex" ]; then
   id="$(basename "$first_ex")"
   echo
-  echo "== timings: edit + test of $id's solution, $timing_runs runs each, median"
+  echo "== timings: edit + test of $id's solution, $timing_runs rounds, median"
   contract="$(cd "$first_ex/solution" && ls contracts/*.sol | head -1)"
-  miss=(); hit=(); peer=()
-  for i in $(seq "$timing_runs"); do
-    # A new edit: fresh workspace, a source no run has seen, an empty cache.
-    ws="$scratch/ws/time-miss"
-    make_workspace "$ws" "$first_ex" solution
-    echo "// edit $i $RANDOM$RANDOM" >>"$ws/$contract"
-    rm -rf "$scratch/cache-miss"
-    fresh_chain
-    run_tests "$ws" "$scratch/cache-miss" "$scratch/out/time-miss"
-    [ "$rc" = 0 ] || { fail "timing run (cache miss) failed, rc $rc"; sed 's/^/    | /' "$scratch/out/time-miss.stdout" | grep -A8 '^    | not ok' | head -40; }
-    miss+=("$elapsed_ms")
-    # The same source again in a fresh workspace: the compile cache has it.
-    rm -rf "$ws/cache" "$ws/artifacts"
-    fresh_chain
-    run_tests "$ws" "$scratch/cache-miss" "$scratch/out/time-hit"
-    [ "$rc" = 0 ] || { fail "timing run (cache hit) failed, rc $rc"; sed 's/^/    | /' "$scratch/out/time-hit.stdout" | grep -A8 '^    | not ok' | head -40; }
-    grep -q '^Compiled 1 Solidity file' "$scratch/out/time-hit.stderr" || fail "cache-hit run did not go through compile"
-    hit+=("$elapsed_ms")
-  done
-  # The peer: a plain local project, warm (compiled once), then edited and tested,
-  # no sandbox, no compile cache, the same config and Anvil.
   peer_dir="$scratch/peer"
   rm -rf "$peer_dir"; mkdir -p "$peer_dir"
   cp -r "$first_ex/tests" "$first_ex/solution/contracts" "$peer_dir/"
-  cp "$prefix/workspace/package.json" "$peer_dir/"
-  cp "$prefix/hardhat.config.js" "$peer_dir/"; cp -r "$prefix/lib" "$peer_dir/"
+  cp "$prefix/workspace/package.json" "$prefix/hardhat.config.js" "$peer_dir/"
+  cp -r "$prefix/lib" "$peer_dir/"
   ln -s "$prefix/node_modules" "$peer_dir/node_modules"
   (cd "$peer_dir" && env -u HARDHAT_COMPILE_CACHE RPC_URL="$rpc_url" node "$hardhat_cli" compile >/dev/null 2>&1)
+  miss=(); hit=(); peer=(); peer_nc=()
+  ws="$scratch/ws/time"
   for i in $(seq "$timing_runs"); do
+    make_workspace "$ws" "$first_ex" solution
+    echo "// edit $i $RANDOM$RANDOM" >>"$ws/$contract"
+    rm -rf "$scratch/cache-time"
+    fresh_chain
+    run_tests "$ws" "$scratch/cache-time" "$scratch/out/time-miss"
+    [ "$rc" = 0 ] || fail "timing run (cache miss) failed, rc $rc"
+    miss+=("$elapsed_ms")
+
+    rm -rf "$ws/cache" "$ws/artifacts"
+    fresh_chain
+    run_tests "$ws" "$scratch/cache-time" "$scratch/out/time-hit"
+    [ "$rc" = 0 ] || fail "timing run (cache hit) failed, rc $rc"
+    grep -q '^Compiled 1 Solidity file' "$scratch/out/time-hit.stderr" || fail "cache-hit run did not go through compile"
+    hit+=("$elapsed_ms")
+
     echo "// peer edit $i $RANDOM$RANDOM" >>"$peer_dir/$contract"
-    fresh_chain
-    t0=$(now_ms)
-    set +e
-    (cd "$peer_dir" && env -u HARDHAT_COMPILE_CACHE RPC_URL="$rpc_url" \
-      node "$hardhat_cli" test >/dev/null 2>&1)
-    rc=$?
-    set -e
+    time_peer
     [ "$rc" = 0 ] || fail "peer timing run failed, rc $rc"
-    peer+=("$(( $(now_ms) - t0 ))")
-  done
-  # The peer again without an edit: Hardhat's own cache, nothing to compile.
-  peer_nc=()
-  for i in $(seq "$timing_runs"); do
-    fresh_chain
-    t0=$(now_ms)
-    set +e
-    (cd "$peer_dir" && env -u HARDHAT_COMPILE_CACHE RPC_URL="$rpc_url" node "$hardhat_cli" test >/dev/null 2>&1)
-    rc=$?
-    set -e
+    peer+=("$elapsed_ms")
+
+    time_peer
     [ "$rc" = 0 ] || fail "peer timing run (no edit) failed, rc $rc"
-    peer_nc+=("$(( $(now_ms) - t0 ))")
+    peer_nc+=("$elapsed_ms")
   done
   m_miss=$(printf '%s\n' "${miss[@]}" | median)
   m_hit=$(printf '%s\n' "${hit[@]}" | median)
   m_peer=$(printf '%s\n' "${peer[@]}" | median)
+  m_peer_nc=$(printf '%s\n' "${peer_nc[@]}" | median)
   printf '  sandboxed, new source (compile cache miss): %5s ms   (runs: %s)\n' "$m_miss" "${miss[*]}"
   printf '  sandboxed, source seen (compile cache hit): %5s ms   (runs: %s)\n' "$m_hit" "${hit[*]}"
-  m_peer_nc=$(printf '%s\n' "${peer_nc[@]}" | median)
   printf '  local warm `hardhat test` after an edit:    %5s ms   (runs: %s)\n' "$m_peer" "${peer[*]}"
   printf '  local `hardhat test`, no edit (no compile): %5s ms   (runs: %s)\n' "$m_peer_nc" "${peer_nc[*]}"
-  awk -v m="$m_miss" -v h="$m_hit" -v p="$m_peer" 'BEGIN {
-    printf "  ratio to the peer: miss %.2fx, hit %.2fx; the cache saves %d ms a run\n", m / p, h / p, m - h }'
+  awk -v m="$m_miss" -v h="$m_hit" -v p="$m_peer" -v q="$m_peer_nc" 'BEGIN {
+    printf "  miss/peer %.2fx, hit/peer %.2fx, hit/no-edit peer %.2fx; the cache saves %d ms a run\n",
+      m / p, h / p, h / q, m - h }'
 fi
 
 echo
