@@ -375,7 +375,23 @@ pub trait Store: Send + Sync + 'static {
         hashes: &[String],
         lease: Duration,
         now: UnixMillis,
-    ) -> Result<Option<ClaimedJob>>;
+    ) -> Result<Option<ClaimedJob>> {
+        Ok(self
+            .claim_many(worker_id, hashes, lease, now, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+    /// Like [`Store::claim`] for up to `max` jobs at once, oldest first (one round trip
+    /// for a worker with several free slots).
+    async fn claim_many(
+        &self,
+        worker_id: &str,
+        hashes: &[String],
+        lease: Duration,
+        now: UnixMillis,
+        max: u32,
+    ) -> Result<Vec<ClaimedJob>>;
     /// Renews the lease while the token is current.
     async fn renew_lease(
         &self,

@@ -2,11 +2,12 @@
 //! statement (a data-modifying CTE that also appends the event), and wake-ups through
 //! LISTEN/NOTIFY fired by triggers, so workers in other processes hear them too.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Row};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -21,6 +22,8 @@ const EVENTS_CHANNEL: &str = "gauntlet_events";
 
 pub struct PgStore {
     pool: PgPool,
+    /// Claims and lease renewals: `synchronous_commit = off` (see `connect_with`).
+    fast: PgPool,
     jobs: watch::Sender<u64>,
     events: broadcast::Sender<SubmissionId>,
     listener: JoinHandle<()>,
@@ -146,6 +149,18 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
+        // Claims and lease renewals do not wait for their WAL flush (an fsync of several
+        // ms on many disks, which would double add->start latency). A database crash
+        // can lose the last such commits: the job is then queued again with its old
+        // token and may run twice, which leases allow anyway; `finish` only succeeds
+        // while the job is running, so it still gets one result. Submissions, results,
+        // releases and sweeps commit durably.
+        let fast_options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "off")]);
+        let fast = PgPoolOptions::new()
+            .max_connections(max_connections.clamp(2, 8))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(fast_options)
+            .await?;
         let (jobs, _) = watch::channel(0);
         let (events, _) = broadcast::channel(1024);
         let mut listener = PgListener::connect_with(&pool).await?;
@@ -153,6 +168,7 @@ impl PgStore {
         let listener = tokio::spawn(listen(listener, jobs.clone(), events.clone()));
         Ok(PgStore {
             pool,
+            fast,
             jobs,
             events,
             listener,
@@ -440,21 +456,22 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn claim(
+    async fn claim_many(
         &self,
         worker_id: &str,
         hashes: &[String],
         lease: Duration,
         now: UnixMillis,
-    ) -> Result<Option<ClaimedJob>> {
-        let row = sqlx::query(
+        max: u32,
+    ) -> Result<Vec<ClaimedJob>> {
+        let rows = sqlx::query(
             "WITH c AS ( \
                UPDATE submissions s SET state = 'running', attempts = s.attempts + 1, \
                  fencing_token = s.fencing_token + 1, worker_id = $1, lease_expires_at = $2, \
                  started_at = $3, cancel_requested = FALSE, log_seq = s.log_seq + 1 \
                FROM (SELECT id FROM submissions WHERE state = 'queued' \
                        AND exercise_hash = ANY($4::text[]) \
-                     ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) q \
+                     ORDER BY created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) q \
                WHERE s.id = q.id \
                RETURNING s.id, s.exercise_id, s.exercise_hash, s.payload, s.attempts, \
                  s.max_attempts, s.fencing_token, s.lease_expires_at, s.created_at, s.log_seq), \
@@ -462,28 +479,30 @@ impl Store for PgStore {
                INSERT INTO submission_events (submission_id, seq, at, kind, data) \
                SELECT id, log_seq, $3, 'state', \
                  json_build_object('state', 'running', 'attempt', attempts)::text FROM c) \
-             SELECT * FROM c",
+             SELECT * FROM c ORDER BY created_at, id",
         )
         .bind(worker_id)
         .bind(now.saturating_add(millis(lease)))
         .bind(now)
         .bind(hashes)
-        .fetch_optional(&self.pool)
+        .bind(i64::from(max))
+        .fetch_all(&self.fast)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(ClaimedJob {
-            id: SubmissionId::from_db(row.try_get("id")?),
-            exercise_id: row.try_get("exercise_id")?,
-            exercise_hash: row.try_get("exercise_hash")?,
-            payload: row.try_get("payload")?,
-            attempt: row.try_get::<i64, _>("attempts")? as u32,
-            max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
-            fencing_token: row.try_get("fencing_token")?,
-            lease_expires_at: row.try_get("lease_expires_at")?,
-            created_at: row.try_get("created_at")?,
-        }))
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedJob {
+                    id: SubmissionId::from_db(row.try_get("id")?),
+                    exercise_id: row.try_get("exercise_id")?,
+                    exercise_hash: row.try_get("exercise_hash")?,
+                    payload: row.try_get("payload")?,
+                    attempt: row.try_get::<i64, _>("attempts")? as u32,
+                    max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
+                    fencing_token: row.try_get("fencing_token")?,
+                    lease_expires_at: row.try_get("lease_expires_at")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
     }
 
     async fn renew_lease(
@@ -501,7 +520,7 @@ impl Store for PgStore {
         .bind(id.as_str())
         .bind(token)
         .bind(now.saturating_add(millis(lease)))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.fast)
         .await?;
         Ok(match cancel {
             Some(cancel_requested) => Lease::Renewed { cancel_requested },

@@ -431,23 +431,24 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn claim(
+    async fn claim_many(
         &self,
         worker_id: &str,
         hashes: &[String],
         lease: Duration,
         now: UnixMillis,
-    ) -> Result<Option<ClaimedJob>> {
+        max: u32,
+    ) -> Result<Vec<ClaimedJob>> {
         let hashes = serde_json::to_string(hashes).expect("strings serialise");
         let lease_until = now.saturating_add(millis(lease));
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE submissions SET state = 'running', attempts = attempts + 1, \
              fencing_token = fencing_token + 1, worker_id = $1, lease_expires_at = $2, \
              started_at = $3, cancel_requested = 0 \
-             WHERE id = (SELECT id FROM submissions WHERE state = 'queued' \
+             WHERE id IN (SELECT id FROM submissions WHERE state = 'queued' \
                  AND exercise_hash IN (SELECT value FROM json_each($4)) \
-                 ORDER BY created_at, id LIMIT 1) \
+                 ORDER BY created_at, id LIMIT $5) \
              RETURNING id, exercise_id, exercise_hash, payload, attempts, max_attempts, \
                  fencing_token, lease_expires_at, created_at",
         )
@@ -455,27 +456,36 @@ impl Store for SqliteStore {
         .bind(lease_until)
         .bind(now)
         .bind(hashes)
-        .fetch_optional(&mut *tx)
+        .bind(i64::from(max))
+        .fetch_all(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let job = ClaimedJob {
-            id: SubmissionId::from_db(row.try_get("id")?),
-            exercise_id: row.try_get("exercise_id")?,
-            exercise_hash: row.try_get("exercise_hash")?,
-            payload: row.try_get("payload")?,
-            attempt: row.try_get::<i64, _>("attempts")? as u32,
-            max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
-            fencing_token: row.try_get("fencing_token")?,
-            lease_expires_at: row.try_get("lease_expires_at")?,
-            created_at: row.try_get("created_at")?,
-        };
-        let state = serde_json::json!({"state": "running", "attempt": job.attempt});
-        push_event(&mut tx, &job.id, EventKind::State, &state, now).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut jobs = Vec::with_capacity(rows.len());
+        for row in rows {
+            let job = ClaimedJob {
+                id: SubmissionId::from_db(row.try_get("id")?),
+                exercise_id: row.try_get("exercise_id")?,
+                exercise_hash: row.try_get("exercise_hash")?,
+                payload: row.try_get("payload")?,
+                attempt: row.try_get::<i64, _>("attempts")? as u32,
+                max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
+                fencing_token: row.try_get("fencing_token")?,
+                lease_expires_at: row.try_get("lease_expires_at")?,
+                created_at: row.try_get("created_at")?,
+            };
+            let state = serde_json::json!({"state": "running", "attempt": job.attempt});
+            push_event(&mut tx, &job.id, EventKind::State, &state, now).await?;
+            jobs.push(job);
+        }
         tx.commit().await?;
-        self.announce(&job.id);
-        Ok(Some(job))
+        // RETURNING order is unspecified: hand them out oldest first.
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        for job in &jobs {
+            self.announce(&job.id);
+        }
+        Ok(jobs)
     }
 
     async fn renew_lease(

@@ -382,6 +382,11 @@ impl Inner {
                 p = self.slots.clone().acquire_owned() => p.expect("semaphore never closed"),
                 _ = self.stopping.cancelled() => break,
             };
+            // Every free slot claims in the same round trip.
+            let mut permits = vec![permit];
+            while let Ok(p) = self.slots.clone().try_acquire_owned() {
+                permits.push(p);
+            }
             jobs.borrow_and_update();
             control.borrow_and_update();
             if self.claim_state() != ClaimState::Claiming {
@@ -390,12 +395,22 @@ impl Inner {
             let hashes = self.hashes.read().unwrap().clone();
             match self
                 .store
-                .claim(&self.config.worker_id, &hashes, self.config.lease, now_ms())
+                .claim_many(
+                    &self.config.worker_id,
+                    &hashes,
+                    self.config.lease,
+                    now_ms(),
+                    permits.len() as u32,
+                )
                 .await
             {
-                Ok(Some(job)) => self.spawn_job(job, permit),
-                Ok(None) => {
-                    drop(permit);
+                Ok(claimed) if !claimed.is_empty() => {
+                    for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                        self.spawn_job(job, permit);
+                    }
+                }
+                Ok(_) => {
+                    drop(permits);
                     tokio::select! {
                         _ = jobs.changed() => {}
                         _ = control.changed() => {}
@@ -404,7 +419,7 @@ impl Inner {
                     }
                 }
                 Err(e) => {
-                    drop(permit);
+                    drop(permits);
                     tracing::warn!(error = %e, "claim failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -23,6 +23,7 @@ crate::suite!(
     lifecycle,
     duplicate_id_is_rejected,
     claims_oldest_first_and_only_known_versions,
+    claim_many_takes_the_oldest_in_order,
     concurrent_claims_take_each_job_once,
     expired_lease_requeues_with_attempts_plus_one,
     max_attempts_finishes_with_internal_error,
@@ -156,6 +157,28 @@ async fn claims_oldest_first_and_only_known_versions(fx: &Fixture) {
         .await
         .unwrap();
     assert_eq!(v2.unwrap().id, old_v2.id);
+}
+
+async fn claim_many_takes_the_oldest_in_order(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let new = new_submission(H1, json!({}));
+        ids.push(new.id.clone());
+        s.create_submission(new, t + i).await.unwrap();
+    }
+    let jobs = s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 3).await.unwrap();
+    let got: Vec<&SubmissionId> = jobs.iter().map(|j| &j.id).collect();
+    assert_eq!(got, ids[..3].iter().collect::<Vec<_>>());
+    assert!(jobs.iter().all(|j| j.attempt == 1 && j.fencing_token == 1));
+    let rest = s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10).await.unwrap().is_empty());
+    for id in &ids {
+        let events = s.events_after(id, 0, 10).await.unwrap();
+        assert_eq!(events.last().unwrap().data["state"], "running");
+    }
 }
 
 async fn concurrent_claims_take_each_job_once(fx: &Fixture) {
