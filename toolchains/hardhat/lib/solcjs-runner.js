@@ -78,9 +78,12 @@ function readStdin() {
 
 async function main() {
   const [soljsonPath, wasm] = process.argv.slice(2);
-  const input = await readStdin();
+  // The compiler loads before the input arrives, so a runner started early has it
+  // ready by the time its input is written.
   const wrapper = require(path.join(path.dirname(soljsonPath), "wrapper.js"));
   const solc = wrapper(loadSoljson(soljsonPath, wasm));
+  const input = await readStdin();
+  if (input.length === 0) return; // started early, then not needed
   process.stdout.write(solc.compile(input));
 }
 
