@@ -30,13 +30,24 @@ const STACK_LINES = 8;
 // '#' starts a TAP directive and a line break ends the line: keep titles to one
 // line without them.
 function tapTitle(runnable) {
-  return runnable.fullTitle().replace(/#/g, "").replace(/\s+/g, " ").trim();
+  return runnable
+    .fullTitle()
+    .replace(/#/g, "")
+    .replace(CONTROL, "?")
+    .replace(/[\s\u001c-\u001e\u0085]+/g, " ")
+    .trim();
 }
+
+// Every kind of line break a TAP reader might split on, and the other control
+// characters (a revert reason is the submission's text: it must stay inside its
+// block, whatever it holds).
+const LINE_BREAKS = /\r\n|[\n\r\v\f\u001c-\u001e\u0085\u2028\u2029]/;
+const CONTROL = /[\u0000-\u0008\u000e-\u001b\u007f]/g;
 
 function yamlBlock(key, text) {
   const body = String(text)
-    .split("\n")
-    .map((line) => `      ${line}`)
+    .split(LINE_BREAKS)
+    .map((line) => `      ${line.replace(CONTROL, "?")}`)
     .join("\n");
   return `    ${key}: |-\n${body}`;
 }
