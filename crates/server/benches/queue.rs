@@ -32,8 +32,10 @@ struct Noop {
 impl JobExecutor for Noop {
     async fn execute(&self, job: Job, _ctx: JobContext) -> Result<Value, ExecError> {
         let _ = self.started.send((job.id, Instant::now()));
-        Ok(json!({"outcome": "passed", "score": 100, "points": 1, "max_points": 1,
-                  "tests": [], "log": "", "duration_ms": 0}))
+        Ok(
+            json!({"outcome": "passed", "score": 100, "points": 1, "max_points": 1,
+                  "tests": [], "log": "", "duration_ms": 0}),
+        )
     }
 }
 
@@ -95,7 +97,10 @@ async fn engine(
     store: Arc<dyn Store>,
     runs: &std::path::Path,
     concurrency: usize,
-) -> (WorkerEngine, mpsc::UnboundedReceiver<(SubmissionId, Instant)>) {
+) -> (
+    WorkerEngine,
+    mpsc::UnboundedReceiver<(SubmissionId, Instant)>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let ack = WorkerSettings {
         enabled: true,
@@ -104,9 +109,14 @@ async fn engine(
     }
     .authorize()
     .unwrap();
-    let engine = WorkerEngine::start(store, Arc::new(Noop { started: tx }), config(runs, concurrency), ack)
-        .await
-        .unwrap();
+    let engine = WorkerEngine::start(
+        store,
+        Arc::new(Noop { started: tx }),
+        config(runs, concurrency),
+        ack,
+    )
+    .await
+    .unwrap();
     (engine, rx)
 }
 
@@ -157,7 +167,10 @@ async fn throughput(
 ) -> (f64, f64) {
     let t0 = Instant::now();
     for _ in 0..jobs {
-        store.create_submission(submission(), now_ms()).await.unwrap();
+        store
+            .create_submission(submission(), now_ms())
+            .await
+            .unwrap();
     }
     let insert_rate = jobs as f64 / t0.elapsed().as_secs_f64();
     let (engine, mut started) = engine(store.clone(), runs, concurrency).await;
@@ -201,7 +214,13 @@ async fn pg_database() -> Option<PgBench> {
         .execute(&mut admin)
         .await
         .unwrap();
-    let base = admin_url.split('?').next().unwrap().rsplit_once('/').unwrap().0;
+    let base = admin_url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit_once('/')
+        .unwrap()
+        .0;
     let url = format!("{base}/{name}");
     Some(PgBench {
         admin_url,

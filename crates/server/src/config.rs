@@ -109,10 +109,14 @@ impl WorkerSettings {
         if let Some(n) = number("WORKER_MAX_CONCURRENCY", get("WORKER_MAX_CONCURRENCY"), 1)? {
             s.max_concurrency = n;
         }
-        if let Some(mb) = number::<u64>("WORKER_MIN_FREE_DISK_MB", get("WORKER_MIN_FREE_DISK_MB"), 0)? {
+        if let Some(mb) =
+            number::<u64>("WORKER_MIN_FREE_DISK_MB", get("WORKER_MIN_FREE_DISK_MB"), 0)?
+        {
             s.min_free_disk_bytes = mb.saturating_mul(1024 * 1024);
         }
-        if let Some(secs) = number::<u64>("WORKER_DRAIN_GRACE_SECS", get("WORKER_DRAIN_GRACE_SECS"), 0)? {
+        if let Some(secs) =
+            number::<u64>("WORKER_DRAIN_GRACE_SECS", get("WORKER_DRAIN_GRACE_SECS"), 0)?
+        {
             s.drain_grace = Duration::from_secs(secs);
         }
         if let Some(n) = number("WORKER_MAX_ATTEMPTS", get("WORKER_MAX_ATTEMPTS"), 1)? {
@@ -165,8 +169,14 @@ mod tests {
             (&[], false),
             (&[("WORKER_ENABLED", "true")], false),
             (&[("RUN_UNTRUSTED_CODE", "true")], false),
-            (&[("WORKER_ENABLED", "true"), ("RUN_UNTRUSTED_CODE", "false")], false),
-            (&[("WORKER_ENABLED", "TRUE"), ("RUN_UNTRUSTED_CODE", "true")], true),
+            (
+                &[("WORKER_ENABLED", "true"), ("RUN_UNTRUSTED_CODE", "false")],
+                false,
+            ),
+            (
+                &[("WORKER_ENABLED", "TRUE"), ("RUN_UNTRUSTED_CODE", "true")],
+                true,
+            ),
         ];
         for (vars, allowed) in cases {
             let s = settings(vars).unwrap();
@@ -186,8 +196,11 @@ mod tests {
         assert!(settings(&[("WORKER_ENABLED", "yes")]).is_err());
         assert!(settings(&[("WORKER_MAX_CONCURRENCY", "0")]).is_err());
         assert!(settings(&[("WORKER_MAX_CONCURRENCY", "x")]).is_err());
-        let s = settings(&[("WORKER_MAX_CONCURRENCY", "7"), ("WORKER_MIN_FREE_DISK_MB", "1")])
-            .unwrap();
+        let s = settings(&[
+            ("WORKER_MAX_CONCURRENCY", "7"),
+            ("WORKER_MIN_FREE_DISK_MB", "1"),
+        ])
+        .unwrap();
         assert_eq!(s.max_concurrency, 7);
         assert_eq!(s.min_free_disk_bytes, 1024 * 1024);
     }

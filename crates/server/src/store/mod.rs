@@ -333,8 +333,12 @@ pub trait Store: Send + Sync + 'static {
     /// One session's queued and running submissions, for the per-session cap.
     async fn session_counts(&self, session_id: &str) -> Result<QueueCounts>;
     /// A queued submission finishes at once; a running one is flagged for its worker.
-    async fn cancel(&self, id: &SubmissionId, reason: &str, now: UnixMillis)
-        -> Result<CancelOutcome>;
+    async fn cancel(
+        &self,
+        id: &SubmissionId,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<CancelOutcome>;
     /// Best score per display name per exercise (all exercises when `None`), highest first.
     async fn leaderboard(&self, exercise_id: Option<&str>) -> Result<Vec<LeaderboardEntry>>;
     /// Events with `seq > after_seq`, in order (SSE resume: `after_seq` = Last-Event-ID).
@@ -360,8 +364,12 @@ pub trait Store: Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<i64>;
     /// Announces a worker and the exercise versions it holds (replacing earlier ones).
-    async fn register_worker(&self, worker_id: &str, hashes: &[String], now: UnixMillis)
-        -> Result<()>;
+    async fn register_worker(
+        &self,
+        worker_id: &str,
+        hashes: &[String],
+        now: UnixMillis,
+    ) -> Result<()>;
     /// Presence heartbeat of a worker.
     async fn touch_worker(&self, worker_id: &str, now: UnixMillis) -> Result<()>;
     async fn deregister_worker(&self, worker_id: &str) -> Result<()>;

@@ -155,7 +155,8 @@ impl PgStore {
         // token and may run twice, which leases allow anyway; `finish` only succeeds
         // while the job is running, so it still gets one result. Submissions, results,
         // releases and sweeps commit durably.
-        let fast_options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "off")]);
+        let fast_options =
+            PgConnectOptions::from_str(url)?.options([("synchronous_commit", "off")]);
         let fast = PgPoolOptions::new()
             .max_connections(max_connections.clamp(2, 8))
             .acquire_timeout(Duration::from_secs(10))

@@ -274,10 +274,11 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<CancelOutcome> {
         let mut tx = self.writer.begin().await?;
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM submissions WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM submissions WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let outcome = match state.as_deref().map(SubmissionState::parse).transpose()? {
             None => CancelOutcome::NotFound,
             Some(SubmissionState::Finished) => CancelOutcome::AlreadyFinished,
@@ -554,7 +555,8 @@ impl Store for SqliteStore {
         if held.rows_affected() == 0 {
             return Err(StoreError::LeaseLost(id.clone()));
         }
-        let state = serde_json::json!({"state": "queued", "reason": "released by a draining worker"});
+        let state =
+            serde_json::json!({"state": "queued", "reason": "released by a draining worker"});
         push_event(&mut tx, id, EventKind::State, &state, now).await?;
         tx.commit().await?;
         self.wake_workers();
@@ -647,7 +649,8 @@ impl Store for SqliteStore {
 
 /// Shared by both back ends: rank each (exercise, display name)'s scored submissions,
 /// best score first, earliest first among equals.
-pub(super) const LEADERBOARD_SQL: &str = "SELECT exercise_id, display_name, score, id, created_at FROM ( \
+pub(super) const LEADERBOARD_SQL: &str =
+    "SELECT exercise_id, display_name, score, id, created_at FROM ( \
      SELECT exercise_id, display_name, score, id, created_at, ROW_NUMBER() OVER ( \
          PARTITION BY exercise_id, display_name ORDER BY score DESC, created_at, id) AS rank \
      FROM submissions WHERE score IS NOT NULL AND ($1 IS NULL OR exercise_id = $1)) ranked \

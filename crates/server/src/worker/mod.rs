@@ -19,8 +19,7 @@ use tracing::Instrument;
 
 use crate::config::KillSwitch;
 use crate::store::{
-    internal_error_result, now_ms, ClaimedJob, EventKind, Lease, Store, StoreError,
-    SubmissionId,
+    internal_error_result, now_ms, ClaimedJob, EventKind, Lease, Store, StoreError, SubmissionId,
 };
 
 pub use executor::{ExecError, Job, JobContext, JobExecutor, LogSink};
@@ -262,7 +261,11 @@ impl WorkerEngine {
     pub fn cancel_running(&self, id: &SubmissionId) -> bool {
         match self.inner.running.lock().unwrap().get(id) {
             Some(running) => {
-                running.stop.lock().unwrap().get_or_insert(Stop::CancelRequested);
+                running
+                    .stop
+                    .lock()
+                    .unwrap()
+                    .get_or_insert(Stop::CancelRequested);
                 running.cancel.cancel();
                 true
             }
@@ -289,7 +292,9 @@ impl WorkerEngine {
         inner.poke();
         self.loops.wait().await;
         inner.tasks.close();
-        let clean = tokio::time::timeout(grace, inner.tasks.wait()).await.is_ok();
+        let clean = tokio::time::timeout(grace, inner.tasks.wait())
+            .await
+            .is_ok();
         if !clean {
             tracing::warn!(?grace, "drain grace period over; releasing running jobs");
             inner.abort.cancel();
@@ -497,8 +502,7 @@ impl Inner {
         let (logs, log_rx) = LogSink::new(self.config.max_log_events);
         let logs_done = CancellationToken::new();
         let log_writer = tokio::spawn(
-            write_logs(self.store.clone(), id.clone(), log_rx, logs_done.clone())
-                .in_current_span(),
+            write_logs(self.store.clone(), id.clone(), log_rx, logs_done.clone()).in_current_span(),
         );
         let heartbeat = tokio::spawn(
             heartbeat(
@@ -598,7 +602,9 @@ impl Inner {
                 Err(StoreError::LeaseLost(_)) => {
                     tracing::warn!("late result discarded: the lease moved on (fencing token)")
                 }
-                Err(e) => tracing::error!(error = %e, "cannot record result; the lease will expire and the job retry"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record result; the lease will expire and the job retry")
+                }
             }
         }
         let dir = run_dir.clone();
@@ -761,7 +767,10 @@ async fn write_logs(
             }
         };
         let Some(data) = data else { break };
-        if let Err(e) = store.append_event(&id, EventKind::Log, &data, now_ms()).await {
+        if let Err(e) = store
+            .append_event(&id, EventKind::Log, &data, now_ms())
+            .await
+        {
             tracing::warn!(error = %e, "cannot store a log event");
         }
     }

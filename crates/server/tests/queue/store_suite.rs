@@ -168,13 +168,23 @@ async fn claim_many_takes_the_oldest_in_order(fx: &Fixture) {
         ids.push(new.id.clone());
         s.create_submission(new, t + i).await.unwrap();
     }
-    let jobs = s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 3).await.unwrap();
+    let jobs = s
+        .claim_many("w", &hashes(&[H1]), LEASE, t + 10, 3)
+        .await
+        .unwrap();
     let got: Vec<&SubmissionId> = jobs.iter().map(|j| &j.id).collect();
     assert_eq!(got, ids[..3].iter().collect::<Vec<_>>());
     assert!(jobs.iter().all(|j| j.attempt == 1 && j.fencing_token == 1));
-    let rest = s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10).await.unwrap();
+    let rest = s
+        .claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10)
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 2);
-    assert!(s.claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10).await.unwrap().is_empty());
+    assert!(s
+        .claim_many("w", &hashes(&[H1]), LEASE, t + 10, 10)
+        .await
+        .unwrap()
+        .is_empty());
     for id in &ids {
         let events = s.events_after(id, 0, 10).await.unwrap();
         assert_eq!(events.last().unwrap().data["state"], "running");
