@@ -72,14 +72,11 @@ fn flag(name: &'static str, value: Option<String>) -> Result<bool, ConfigError> 
     }
 }
 
-fn number<T: std::str::FromStr>(
+fn number<T: std::str::FromStr + PartialOrd>(
     name: &'static str,
     value: Option<String>,
     min: T,
-) -> Result<Option<T>, ConfigError>
-where
-    T: PartialOrd,
-{
+) -> Result<Option<T>, ConfigError> {
     let Some(raw) = value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };

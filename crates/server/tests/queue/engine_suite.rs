@@ -201,7 +201,7 @@ async fn late_result_after_losing_the_lease_is_discarded(fx: &Fixture) {
     // The store decides the lease is gone (as after a long stall) and another worker
     // takes the job and finishes it.
     let swept = fx.store.sweep_expired(now_ms() + 3_600_000).await.unwrap();
-    assert_eq!(swept.requeued, [id.clone()]);
+    assert_eq!(swept.requeued, std::slice::from_ref(&id));
     let other = fx
         .store
         .claim(

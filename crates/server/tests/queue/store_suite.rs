@@ -268,10 +268,13 @@ async fn expired_lease_requeues_with_attempts_plus_one(fx: &Fixture) {
     // Not yet expired.
     let r = s.sweep_expired(t + 9_999).await.unwrap();
     assert!(r.requeued.is_empty() && r.failed.is_empty());
-    assert_eq!(s.held_job_ids(t + 9_999).await.unwrap(), [id.clone()]);
+    assert_eq!(
+        s.held_job_ids(t + 9_999).await.unwrap(),
+        std::slice::from_ref(&id)
+    );
 
     let r = s.sweep_expired(t + 10_001).await.unwrap();
-    assert_eq!(r.requeued, [id.clone()]);
+    assert_eq!(r.requeued, std::slice::from_ref(&id));
     assert!(s.held_job_ids(t + 10_001).await.unwrap().is_empty());
     let sub = s.get_submission(&id).await.unwrap().unwrap();
     assert_eq!(sub.state, SubmissionState::Queued);
@@ -315,7 +318,7 @@ async fn max_attempts_finishes_with_internal_error(fx: &Fixture) {
         .unwrap();
     assert_eq!(
         s.sweep_expired(t + 20_000).await.unwrap().requeued,
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     let j2 = s
         .claim("w", &hashes(&[H1]), LEASE, t + 20_001)
@@ -324,7 +327,7 @@ async fn max_attempts_finishes_with_internal_error(fx: &Fixture) {
         .unwrap();
     assert_eq!(j2.attempt, 2);
     let r = s.sweep_expired(t + 40_000).await.unwrap();
-    assert_eq!(r.failed, [id.clone()]);
+    assert_eq!(r.failed, std::slice::from_ref(&id));
     assert!(r.requeued.is_empty());
 
     let sub = s.get_submission(&id).await.unwrap().unwrap();
@@ -506,7 +509,7 @@ async fn unservable_versions_fail_with_a_reason(fx: &Fixture) {
         .fail_unservable(t + 500, t - 30_000, t + 1_001)
         .await
         .unwrap();
-    assert_eq!(failed, [orphan.id.clone()]);
+    assert_eq!(failed, std::slice::from_ref(&orphan.id));
     let result = s
         .get_submission(&orphan.id)
         .await
