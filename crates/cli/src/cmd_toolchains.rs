@@ -23,7 +23,7 @@ pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
     let ToolchainsCommand::Prepare { data } = cmd;
     let data_dir = common::resolve_data_dir(&data.data_dir)?;
     let toolchain = common::hardhat_toolchain(&data_dir)?;
-    let bar = ProgressBar::new(5);
+    let bar = ProgressBar::new(6);
     bar.set_style(
         ProgressStyle::with_template("{spinner} hardhat [{pos}/{len}] {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),

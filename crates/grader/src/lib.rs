@@ -268,7 +268,7 @@ impl Grader {
             argv: test.command.iter().map(Into::into).collect(),
             limits: limits.clone(),
             ro_binds: runtime.binds(),
-            rw_binds: runtime.rw_binds(),
+            rw_binds: runtime.rw_binds(ex),
             overlays: vec![Overlay {
                 lowers: vec![upper, layer],
                 inside: WORKSPACE.into(),

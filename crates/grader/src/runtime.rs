@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use gauntlet_exercise::TestSpec;
+use gauntlet_exercise::{Exercise, TestSpec};
 use gauntlet_sandbox::{Bind, Network};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +53,9 @@ pub trait Runtime: Send + Sync {
         Vec::new()
     }
 
-    /// Writable binds that outlive a run (a compile cache). The host creates them
-    /// owned by the jail's user and never reads or follows anything inside.
-    fn rw_binds(&self) -> Vec<Bind> {
+    /// Writable binds that outlive a run (a compile cache), per exercise. The host
+    /// creates them owned by the jail's user and never reads or follows anything inside.
+    fn rw_binds(&self, _exercise: &Exercise) -> Vec<Bind> {
         Vec::new()
     }
 

@@ -161,6 +161,14 @@ impl HardhatToolchain {
                 detail: format!("expected {ANVIL_VERSION}, found {}", anvil.trim()),
             });
         }
+        progress("decoding solc's WebAssembly once (tools/prepare-solc.js)");
+        run(
+            "solc preparation",
+            Command::new("node")
+                .arg("tools/prepare-solc.js")
+                .arg(staging)
+                .current_dir(staging),
+        )?;
         progress("making the tree read-only");
         make_read_only(staging).map_err(io_err("make the toolchain read-only"))?;
         Ok(())
