@@ -582,7 +582,7 @@ impl Store for PgStore {
     async fn sweep_expired(&self, now: UnixMillis) -> Result<SweepReport> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT id, attempts, max_attempts FROM submissions \
+            "SELECT id, attempts, max_attempts, cancel_requested FROM submissions \
              WHERE state = 'running' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(now)
@@ -593,8 +593,15 @@ impl Store for PgStore {
             let id = SubmissionId::from_db(row.try_get("id")?);
             let attempts: i64 = row.try_get("attempts")?;
             let max_attempts: i64 = row.try_get("max_attempts")?;
-            if attempts >= max_attempts {
-                let result = internal_error_result(&give_up_reason(attempts));
+            let cancelled: bool = row.try_get("cancel_requested")?;
+            if cancelled || attempts >= max_attempts {
+                let reason = if cancelled {
+                    "cancelled: the submission was cancelled and its worker stopped answering"
+                        .to_owned()
+                } else {
+                    give_up_reason(attempts)
+                };
+                let result = internal_error_result(&reason);
                 write_result(&mut tx, &id, &result, now).await?;
                 report.failed.push(id);
             } else {

@@ -597,14 +597,27 @@ impl Inner {
                 .and_then(|o| o.as_str())
                 .unwrap_or("?")
                 .to_owned();
-            match self.store.finish(&id, token, &result, now_ms()).await {
-                Ok(()) => tracing::info!(%outcome, "job finished"),
-                Err(StoreError::LeaseLost(_)) => {
-                    tracing::warn!("late result discarded: the lease moved on (fencing token)")
+            // Transient store errors are retried; if they last, the lease expires and the
+            // job runs again (attempt+1) rather than losing its result silently.
+            let mut backoff = Duration::from_millis(250);
+            loop {
+                match self.store.finish(&id, token, &result, now_ms()).await {
+                    Ok(()) => tracing::info!(%outcome, "job finished"),
+                    Err(StoreError::LeaseLost(_)) => {
+                        tracing::warn!("late result discarded: the lease moved on (fencing token)")
+                    }
+                    Err(e) if backoff <= Duration::from_secs(2) => {
+                        tracing::warn!(error = %e, "cannot record result; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 2;
+                        continue;
+                    }
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "cannot record result; the lease will expire and the job retry"
+                    ),
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot record result; the lease will expire and the job retry")
-                }
+                break;
             }
         }
         let dir = run_dir.clone();
@@ -678,26 +691,45 @@ impl Inner {
     }
 
     async fn sweep_runs_dir(&self) {
-        let mut keep: HashSet<String> = self
-            .running
-            .lock()
-            .unwrap()
-            .keys()
-            .map(|id| id.as_str().to_owned())
-            .collect();
-        match self.store.held_job_ids(now_ms()).await {
-            Ok(held) => keep.extend(held.into_iter().map(|id| id.as_str().to_owned())),
+        // List first, then learn what is held: a dir is created only after its job was
+        // claimed (committed in the store) and entered in `running`, so any dir in the
+        // listing that belongs to a live job is in one of the two sets read afterwards.
+        let dir = self.config.runs_dir.clone();
+        let names = match tokio::task::spawn_blocking(move || runs::list(&dir)).await {
+            Ok(Ok(names)) => names,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot list the runs dir");
+                return;
+            }
+            Err(_) => return,
+        };
+        if names.is_empty() {
+            return;
+        }
+        let held = match self.store.held_job_ids(now_ms()).await {
+            Ok(held) => held,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list held jobs; runs dir not swept");
                 return;
             }
+        };
+        let mut keep: HashSet<String> = held.into_iter().map(|id| id.as_str().to_owned()).collect();
+        keep.extend(
+            self.running
+                .lock()
+                .unwrap()
+                .keys()
+                .map(|id| id.as_str().to_owned()),
+        );
+        let stale: Vec<String> = names.into_iter().filter(|n| !keep.contains(n)).collect();
+        if stale.is_empty() {
+            return;
         }
         let dir = self.config.runs_dir.clone();
-        match tokio::task::spawn_blocking(move || runs::sweep(&dir, &keep)).await {
-            Ok(Ok(removed)) if !removed.is_empty() => {
+        match tokio::task::spawn_blocking(move || runs::remove(&dir, &stale)).await {
+            Ok(removed) if !removed.is_empty() => {
                 tracing::info!(count = removed.len(), "removed leftover run dirs")
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "runs dir sweep failed"),
             _ => {}
         }
     }

@@ -5,30 +5,43 @@ use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 
-/// Removes every entry of `runs_dir` whose name is not in `keep` (ids of jobs still held
-/// by some worker). Never follows symlinks: a planted link is removed, not its target.
-/// Returns the names removed.
-pub fn sweep(runs_dir: &Path, keep: &HashSet<String>) -> io::Result<Vec<String>> {
+/// The names of the entries of `runs_dir`.
+pub fn list(runs_dir: &Path) -> io::Result<Vec<String>> {
+    std::fs::read_dir(runs_dir)?
+        .map(|entry| Ok(entry?.file_name().to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Removes the named entries of `runs_dir`. Never follows symlinks: a planted link is
+/// removed, not its target. Returns the names removed; failures are logged.
+pub fn remove(runs_dir: &Path, names: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
-    for entry in std::fs::read_dir(runs_dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if keep.contains(&name) {
+    for name in names {
+        if name.contains('/') || name == "." || name == ".." {
             continue;
         }
-        let path = entry.path();
-        let result = if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
+        let path = runs_dir.join(name);
+        let result = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) => Err(e),
         };
         match result {
-            Ok(()) => removed.push(name),
+            Ok(()) => removed.push(name.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove run dir"),
         }
     }
-    Ok(removed)
+    removed
+}
+
+/// Removes every entry of `runs_dir` whose name is not in `keep`.
+pub fn sweep(runs_dir: &Path, keep: &HashSet<String>) -> io::Result<Vec<String>> {
+    let stale: Vec<String> = list(runs_dir)?
+        .into_iter()
+        .filter(|n| !keep.contains(n))
+        .collect();
+    Ok(remove(runs_dir, &stale))
 }
 
 /// Bytes available to an unprivileged user on the filesystem holding `path`.
