@@ -491,8 +491,17 @@ async fn cancel_queued_running_finished_missing(fx: &Fixture) {
     // instead of running it again.
     let swept = s.sweep_expired(t + 3_600_000).await.unwrap();
     assert_eq!(swept.failed, std::slice::from_ref(&run_id));
-    let result = s.get_submission(&run_id).await.unwrap().unwrap().result.unwrap();
-    assert!(result["reason"].as_str().unwrap().starts_with("cancelled"), "{result}");
+    let result = s
+        .get_submission(&run_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    assert!(
+        result["reason"].as_str().unwrap().starts_with("cancelled"),
+        "{result}"
+    );
     assert!(s
         .claim("w", &hashes(&[H1]), LEASE, t + 7)
         .await
