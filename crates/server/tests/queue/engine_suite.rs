@@ -102,6 +102,7 @@ crate::suite!(
     runs_every_job_once_with_logs_before_the_result,
     wakes_on_notify_not_poll,
     dead_workers_job_is_retried_by_another,
+    heartbeats_keep_a_long_job_leased,
     late_result_after_losing_the_lease_is_discarded,
     drain_releases_jobs_past_the_grace,
     drain_lets_short_jobs_finish,
@@ -190,6 +191,36 @@ async fn dead_workers_job_is_retried_by_another(fx: &Fixture) {
     assert_eq!(sub.attempts, 2);
     assert_ne!(sub.worker_id.as_deref(), Some("dead-worker"));
     assert_eq!(*fake.runs.lock().unwrap(), [(id, 2)]);
+}
+
+async fn heartbeats_keep_a_long_job_leased(fx: &Fixture) {
+    let fake = Arc::new(Fake::default());
+    let mut config = test_config(fx, &[H1]);
+    config.lease = Duration::from_millis(400);
+    config.heartbeat = Duration::from_millis(100);
+    let _engine = start_engine(fx.store.clone(), fake.clone(), config).await;
+    let id = submit(&fx.store, H1, json!({"do": "gate"})).await;
+    running(&fx.store, &id).await;
+    let started = fx
+        .store
+        .get_submission(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .started_at
+        .unwrap();
+    // Run well past several lease lengths while sweeps run every 100 ms.
+    eventually("three lease lengths to pass", WAIT, || async {
+        let sub = fx.store.get_submission(&id).await.unwrap().unwrap();
+        assert_eq!(sub.state, SubmissionState::Running, "the lease lapsed");
+        assert_eq!(sub.attempts, 1);
+        (now_ms() > started + 1_200).then_some(())
+    })
+    .await;
+    fake.gate.notify_one();
+    let result = finished(&fx.store, &id).await;
+    assert_eq!(result["late"], true);
+    assert_eq!(fake.runs_of(&id), 1);
 }
 
 async fn late_result_after_losing_the_lease_is_discarded(fx: &Fixture) {
