@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gauntlet_server::config::WorkerSettings;
-use gauntlet_server::store::{NewSubmission, PgStore, SqliteStore, Store, SubmissionId};
+use gauntlet_server::store::{
+    NewSubmission, PgStore, SqliteStore, Store, StoreLocation, SubmissionId,
+};
 use gauntlet_server::worker::{EngineConfig, JobExecutor, WorkerEngine};
 use sqlx::Connection;
 
@@ -80,6 +82,18 @@ impl Fixture {
                 name,
             }),
         })
+    }
+
+    /// Where the store lives, for another process to open it.
+    pub fn location(&self) -> StoreLocation {
+        match &self.pg {
+            Some(pg) => StoreLocation::Postgres {
+                url: pg.url.clone(),
+            },
+            None => StoreLocation::Sqlite {
+                data_dir: self.dir.path().join("data"),
+            },
+        }
     }
 
     /// Another handle on the same database: another process, as far as the store knows
