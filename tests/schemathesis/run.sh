@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-venv=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
+venv=$(realpath -m "${SCHEMATHESIS_VENV:-target/schemathesis-venv}")
 if ! "$venv/bin/st" --version >/dev/null 2>&1; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/schemathesis/requirements.txt
@@ -23,7 +23,7 @@ token=${ADMIN_TOKEN:-schemathesis-admin-token-$(od -An -N16 -tx1 /dev/urandom | 
 if [ -z "$url" ]; then
     cargo build --quiet -p gauntlet-server --example api_fixture_server
     work=$(mktemp -d)
-    trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+    trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work" "${stdir:-}"' EXIT
     ADMIN_TOKEN=$token GAUNTLET_RATE_LIMITS=off RUST_LOG=warn \
         target/debug/examples/api_fixture_server --listen 127.0.0.1:0 \
         --data-dir "$work/data" --exercises exercises >"$work/out" 2>"$work/err" &
@@ -38,6 +38,9 @@ if [ -z "$url" ]; then
 fi
 
 echo "schemathesis: testing $url"
+# st keeps a .schemathesis/ folder in its working directory: not in the checkout.
+stdir=$(mktemp -d)
+cd "$stdir"
 "$venv/bin/st" run "$url/api/v1/openapi.json" \
     --checks all \
     --header "Authorization: Bearer $token" \

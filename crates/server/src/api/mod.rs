@@ -475,6 +475,8 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // Small writes (event-stream lines, short JSON) must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
         let app = app.clone();
         let svc =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {

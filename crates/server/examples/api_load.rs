@@ -1,0 +1,203 @@
+//! Load generator for the HTTP API on loopback (bench/api/run.sh drives it).
+//!
+//! `latency`: N submissions one after another, each timed from POST to its `result`
+//! event on the event stream. `throughput`: C clients in a closed loop (submit, wait for
+//! the result, repeat) for a fixed time; reports finished submissions per second.
+//! Every submission is the files of `--files DIR` for `--exercise ID`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Args {
+    /// Base URL of the API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Exercise id.
+    #[arg(long)]
+    exercise: String,
+    /// Folder whose files (relative paths) are the submission.
+    #[arg(long)]
+    files: PathBuf,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    Latency {
+        #[arg(long, default_value_t = 20)]
+        n: usize,
+        /// Unmeasured submissions first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+    },
+    Throughput {
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+fn read_files(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).expect("read --files") {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read_to_string(&p).expect("UTF-8 file"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// POSTs one submission and waits for its result; returns (elapsed, outcome).
+async fn one(c: &reqwest::Client, url: &str, body: &Value) -> Result<(Duration, String), String> {
+    let t = Instant::now();
+    let r = c
+        .post(format!("{url}/api/v1/submissions"))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status() != 202 {
+        return Err(format!(
+            "{} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        ));
+    }
+    let id = r.json::<Value>().await.map_err(|e| e.to_string())?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = c
+        .get(format!("{url}/api/v1/submissions/{id}/events"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.map_err(|e| e.to_string())?));
+        if let Some(i) = text.find("event: result\n") {
+            if let Some(data) = text[i..].lines().find_map(|l| l.strip_prefix("data: ")) {
+                if text[i..].contains("\n\n") {
+                    let v: Value = serde_json::from_str(data).map_err(|e| e.to_string())?;
+                    let outcome = v["outcome"].as_str().unwrap_or("?").to_owned();
+                    return Ok((t.elapsed(), outcome));
+                }
+            }
+        }
+    }
+    Err(format!("stream of {id} ended without a result"))
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let files = read_files(&args.files);
+    let url = args.url.trim_end_matches('/').to_owned();
+    match args.mode {
+        Mode::Latency { n, warmup } => {
+            let c = reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .unwrap();
+            let mut times = Vec::new();
+            for i in 0..warmup + n {
+                let body = json!({"exercise": args.exercise, "files": files, "display_name": format!("bench{}", i % 1000)});
+                let (d, outcome) = one(&c, &url, &body).await.expect("submission");
+                if i >= warmup {
+                    times.push(d);
+                    eprintln!(
+                        "{:>3}: {:8.1} ms  {outcome}",
+                        i - warmup,
+                        d.as_secs_f64() * 1000.0
+                    );
+                }
+            }
+            times.sort();
+            let mean =
+                times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64 * 1000.0;
+            println!(
+                "{}",
+                json!({"mode": "latency", "n": n, "p50_ms": pct(&times, 0.5), "p90_ms": pct(&times, 0.9),
+                       "min_ms": pct(&times, 0.0), "mean_ms": mean})
+            );
+        }
+        Mode::Throughput {
+            concurrency,
+            seconds,
+        } => {
+            let done = Arc::new(AtomicU64::new(0));
+            let refused = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let end = start + Duration::from_secs(seconds);
+            let mut tasks = Vec::new();
+            for w in 0..concurrency {
+                let (done, refused, url, files, exercise) = (
+                    done.clone(),
+                    refused.clone(),
+                    url.clone(),
+                    files.clone(),
+                    args.exercise.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    let c = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+                    let mut lat = Vec::new();
+                    while Instant::now() < end {
+                        let body = json!({"exercise": exercise, "files": files, "display_name": format!("load{w}")});
+                        match one(&c, &url, &body).await {
+                            Ok((d, _)) => {
+                                done.fetch_add(1, Ordering::Relaxed);
+                                lat.push(d);
+                            }
+                            Err(e) => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                if refused.load(Ordering::Relaxed) < 5 {
+                                    eprintln!("refused: {e}");
+                                }
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                    lat
+                }));
+            }
+            let mut lat = Vec::new();
+            for t in tasks {
+                lat.extend(t.await.unwrap());
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            lat.sort();
+            let n = done.load(Ordering::Relaxed);
+            println!(
+                "{}",
+                json!({"mode": "throughput", "concurrency": concurrency, "seconds": elapsed,
+                       "finished": n, "refused_or_failed": refused.load(Ordering::Relaxed),
+                       "per_second": n as f64 / elapsed,
+                       "p50_ms": if lat.is_empty() { 0.0 } else { pct(&lat, 0.5) },
+                       "p99_ms": if lat.is_empty() { 0.0 } else { pct(&lat, 0.99) }})
+            );
+        }
+    }
+}
