@@ -284,31 +284,34 @@ impl WorkerEngine {
         Ok(())
     }
 
-    /// Graceful shutdown (SIGTERM): stop claiming, let running jobs finish within
-    /// `grace`, then cancel the rest and give them back to the queue.
-    pub async fn drain(self, grace: Duration) -> DrainReport {
+    /// Graceful shutdown (SIGTERM): stop claiming (at once, when called), let running
+    /// jobs finish within `grace`, then cancel the rest and give them back to the queue.
+    pub fn drain(self, grace: Duration) -> impl std::future::Future<Output = DrainReport> + Send {
         let inner = self.inner.clone();
         inner.stopping.cancel();
         inner.poke();
-        self.loops.wait().await;
-        inner.tasks.close();
-        let clean = tokio::time::timeout(grace, inner.tasks.wait())
-            .await
-            .is_ok();
-        if !clean {
-            tracing::warn!(?grace, "drain grace period over; releasing running jobs");
-            inner.abort.cancel();
-            inner.tasks.wait().await;
+        async move {
+            self.loops.wait().await;
+            inner.tasks.close();
+            let clean = tokio::time::timeout(grace, inner.tasks.wait())
+                .await
+                .is_ok();
+            if !clean {
+                tracing::warn!(?grace, "drain grace period over; releasing running jobs");
+                inner.abort.cancel();
+                inner.tasks.wait().await;
+            }
+            if let Err(e) = inner.store.deregister_worker(&inner.config.worker_id).await {
+                tracing::warn!(error = %e, "cannot deregister worker");
+            }
+            let report = DrainReport {
+                clean,
+                released: inner.released.load(Ordering::SeqCst),
+            };
+            tracing::info!(clean, released = report.released, "worker drained");
+            drop(self);
+            report
         }
-        if let Err(e) = inner.store.deregister_worker(&inner.config.worker_id).await {
-            tracing::warn!(error = %e, "cannot deregister worker");
-        }
-        let report = DrainReport {
-            clean,
-            released: inner.released.load(Ordering::SeqCst),
-        };
-        tracing::info!(clean, released = report.released, "worker drained");
-        report
     }
 }
 

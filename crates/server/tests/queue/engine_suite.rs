@@ -225,7 +225,11 @@ async fn heartbeats_keep_a_long_job_leased(fx: &Fixture) {
 
 async fn late_result_after_losing_the_lease_is_discarded(fx: &Fixture) {
     let fake = Arc::new(Fake::default());
-    let engine = start_engine(fx.store.clone(), fake.clone(), test_config(fx, &[H1])).await;
+    // One slot: while the job runs the engine has no claim in flight that could race
+    // the other worker's claim below (pausing does not recall a claim already sent).
+    let mut config = test_config(fx, &[H1]);
+    config.max_concurrency = 1;
+    let engine = start_engine(fx.store.clone(), fake.clone(), config).await;
     let id = submit(&fx.store, H1, json!({"do": "gate"})).await;
     running(&fx.store, &id).await;
     engine.pause();
