@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::SubmissionId;
+use crate::store::{SubmissionId, UnixMillis};
 
 /// A claimed job as the executor sees it.
 #[derive(Debug, Clone)]
@@ -24,6 +24,10 @@ pub struct Job {
     pub payload: Vec<u8>,
     pub attempt: u32,
     pub max_attempts: u32,
+    /// When the submission was queued and when this attempt claimed it (Unix ms): the
+    /// queue wait is `claimed_at - created_at`.
+    pub created_at: UnixMillis,
+    pub claimed_at: UnixMillis,
 }
 
 /// Handed to [`JobExecutor::execute`] with each job.

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::config::KillSwitch;
 use crate::store::{
     internal_error_result, now_ms, ClaimedJob, EventKind, Lease, Store, StoreError, SubmissionId,
+    UnixMillis,
 };
 
 pub use executor::{ExecError, Job, JobContext, JobExecutor, LogSink};
@@ -401,20 +402,21 @@ impl Inner {
                 continue;
             }
             let hashes = self.hashes.read().unwrap().clone();
+            let now = now_ms();
             match self
                 .store
                 .claim_many(
                     &self.config.worker_id,
                     &hashes,
                     self.config.lease,
-                    now_ms(),
+                    now,
                     permits.len() as u32,
                 )
                 .await
             {
                 Ok(claimed) if !claimed.is_empty() => {
                     for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                        self.spawn_job(job, permit);
+                        self.spawn_job(job, now, permit);
                     }
                 }
                 Ok(_) => {
@@ -438,7 +440,12 @@ impl Inner {
         }
     }
 
-    fn spawn_job(self: &Arc<Self>, job: ClaimedJob, permit: OwnedSemaphorePermit) {
+    fn spawn_job(
+        self: &Arc<Self>,
+        job: ClaimedJob,
+        claimed_at: UnixMillis,
+        permit: OwnedSemaphorePermit,
+    ) {
         let cancel = CancellationToken::new();
         let stop = Arc::new(Mutex::new(None));
         self.running.lock().unwrap().insert(
@@ -458,7 +465,7 @@ impl Inner {
         self.tasks.spawn(
             async move {
                 let id = job.id.clone();
-                inner.run_job(job, cancel, stop).await;
+                inner.run_job(job, claimed_at, cancel, stop).await;
                 inner.running.lock().unwrap().remove(&id);
                 drop(permit);
             }
@@ -469,13 +476,14 @@ impl Inner {
     async fn run_job(
         self: &Arc<Self>,
         claimed: ClaimedJob,
+        claimed_at: UnixMillis,
         cancel: CancellationToken,
         stop: Arc<Mutex<Option<Stop>>>,
     ) {
         let id = claimed.id.clone();
         let token = claimed.fencing_token;
         tracing::info!(
-            wait_ms = now_ms().saturating_sub(claimed.created_at),
+            wait_ms = claimed_at.saturating_sub(claimed.created_at),
             "job started"
         );
         let run_dir = self.config.runs_dir.join(id.as_str());
@@ -486,6 +494,8 @@ impl Inner {
             payload: claimed.payload,
             attempt: claimed.attempt,
             max_attempts: claimed.max_attempts,
+            created_at: claimed.created_at,
+            claimed_at,
         };
         let limit = self
             .executor
