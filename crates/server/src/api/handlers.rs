@@ -252,11 +252,15 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let forwarded = req
+    // Several X-Forwarded-For lines read as one list, in order: a proxy may add its own
+    // line after one the client forged, and the right-most entries are the proxies'.
+    let forwarded: Vec<&str> = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?"))
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
     let ip = client_ip(
         peer,
         forwarded.as_deref(),
@@ -303,7 +307,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .limiter()
         .check_submission(ip, &session.id, &incoming.display_name, now_secs())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::NotReady(e.to_string()))?
     {
         metrics.rate_limited(r.scope.as_str(), r.window.as_str());
         tracing::info!(scope = r.scope.as_str(), window = r.window.as_str(), %ip, "rate limited");

@@ -163,6 +163,18 @@ async fn forwarded_for_only_from_trusted_proxies() {
         submit_as(&app2, "a2", Some("198.51.100.2")).await.status(),
         202
     );
+    // Two header lines read as one list: a forged first line does not win.
+    let c = app2.client();
+    let r = c
+        .http
+        .post(app2.url("/api/v1/submissions"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .header("x-forwarded-for", "198.51.100.2")
+        .json(&json!({"exercise": "echo", "files": {"a.sh": "x"}, "display_name": "a9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_limited(r, "ip", "minute").await;
     // A client cannot dodge by prepending a fake address: the right-most untrusted wins.
     assert_limited(
         submit_as(&app2, "a3", Some("203.0.113.66, 198.51.100.1")).await,
