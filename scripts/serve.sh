@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked --bin gauntlet
+target/release/gauntlet toolchains prepare
 exec env WORKER_ENABLED=true RUN_UNTRUSTED_CODE=true target/release/gauntlet serve "$@"

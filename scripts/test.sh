@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --workspace --all-targets --locked
+# The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every test.
+export GAUNTLET_TOOLCHAINS_DIR="$PWD/target/toolchains"
+target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_DIR"
 cargo test --workspace --locked -- --color never

@@ -38,7 +38,7 @@ pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
     if packages.is_empty() {
         return Err(Exit::usage("no exercise packages found (no exercise.yaml)"));
     }
-    let grader = common::grader(data.data_dir)?;
+    let grader = common::grader(&data)?;
     let problems = check_all(&grader, &packages, jobs)?;
     if problems.is_empty() {
         eprintln!("{} exercise package(s) OK", packages.len());

@@ -29,7 +29,7 @@ pub struct GradeArgs {
 
 pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
     let ex = exercise::load(&args.exercise, &Maxima::default()).map_err(Exit::usage)?;
-    let grader = common::grader(args.data.data_dir)?;
+    let grader = common::grader(&args.data)?;
     let submission = match (&args.files, &args.archive) {
         (Some(dir), _) => {
             if ex.submission != SubmissionKind::Files {

@@ -21,8 +21,8 @@ pub enum ToolchainsCommand {
 
 pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
     let ToolchainsCommand::Prepare { data } = cmd;
-    let data_dir = common::resolve_data_dir(&data.data_dir)?;
-    let toolchain = common::hardhat_toolchain(&data_dir)?;
+    let (_, toolchains) = data.resolve()?;
+    let toolchain = common::hardhat_toolchain(&toolchains)?;
     let bar = ProgressBar::new(6);
     bar.set_style(
         ProgressStyle::with_template("{spinner} hardhat [{pos}/{len}] {msg} ({elapsed})")

@@ -2,17 +2,33 @@
 
 use std::path::{Path, PathBuf};
 
+use gauntlet_grader::hardhat::Hardhat;
 use gauntlet_grader::toolchain::HardhatToolchain;
 use gauntlet_grader::{Grader, GraderConfig, Registry};
 
 use crate::Exit;
 
-/// `--data-dir` / `GAUNTLET_DATA_DIR`, default `.data`.
+/// `--data-dir` / `GAUNTLET_DATA_DIR`, default `.data`, and where toolchains live.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DataDirArg {
     /// Where prepared layers, job folders and the embedded database live.
     #[arg(long = "data-dir", env = "GAUNTLET_DATA_DIR", default_value = ".data")]
     pub data_dir: PathBuf,
+    /// Where prepared toolchains live (default: `<data-dir>/toolchains`).
+    #[arg(long = "toolchains-dir", env = "GAUNTLET_TOOLCHAINS_DIR")]
+    pub toolchains_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    /// The data dir and the toolchains dir, created and absolute.
+    pub fn resolve(&self) -> Result<(PathBuf, PathBuf), Exit> {
+        let data = resolve_data_dir(&self.data_dir)?;
+        let tools = match &self.toolchains_dir {
+            Some(dir) => resolve_data_dir(dir)?,
+            None => data.join("toolchains"),
+        };
+        Ok((data, tools))
+    }
 }
 
 /// The exercises folder when none is given: `./exercises`, else the one this binary
@@ -36,15 +52,20 @@ pub fn bundled_toolchains() -> PathBuf {
 }
 
 /// The Hardhat toolchain of this build, prepared or not.
-pub fn hardhat_toolchain(data_dir: &Path) -> Result<HardhatToolchain, Exit> {
-    HardhatToolchain::new(&bundled_toolchains().join("hardhat"), data_dir).map_err(Exit::failed)
+pub fn hardhat_toolchain(toolchains: &Path) -> Result<HardhatToolchain, Exit> {
+    HardhatToolchain::new(&bundled_toolchains().join("hardhat"), toolchains).map_err(Exit::failed)
 }
 
 /// Every runtime this build knows. `chains` is the size of the Anvil pool, started on
 /// the first Solidity grade.
-pub fn registry(data_dir: &Path, chains: usize) -> Result<Registry, Exit> {
-    let _ = (data_dir, chains);
-    Ok(Registry::system())
+pub fn registry(data_dir: &Path, toolchains: &Path, chains: usize) -> Result<Registry, Exit> {
+    let mut registry = Registry::system();
+    registry.register(Hardhat::new(
+        hardhat_toolchain(toolchains)?,
+        data_dir,
+        chains,
+    ));
+    Ok(registry)
 }
 
 /// Creates the data dir if needed and returns its absolute path (jails mount what is
@@ -56,8 +77,8 @@ pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
 }
 
 /// A grader for local commands (`grade`, `exercises check`): one chain is enough.
-pub fn grader(data_dir: PathBuf) -> Result<Grader, Exit> {
-    let data_dir = resolve_data_dir(&data_dir)?;
-    let registry = registry(&data_dir, 1)?;
+pub fn grader(dirs: &DataDirArg) -> Result<Grader, Exit> {
+    let (data_dir, toolchains) = dirs.resolve()?;
+    let registry = registry(&data_dir, &toolchains, 1)?;
     Grader::new(GraderConfig::new(data_dir), registry).map_err(Exit::failed)
 }

@@ -8,8 +8,31 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The binary, with the toolchains every test shares (prepared once per test run;
+/// `scripts/test.sh` prepares them first, so this is a no-op there).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+    static PREPARED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let tools = PREPARED.get_or_init(|| {
+        let dir = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join("target/toolchains"));
+        fs::create_dir_all(&dir).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+            .args(["toolchains", "prepare", "--toolchains-dir"])
+            .arg(&dir)
+            .output()
+            .expect("spawn gauntlet");
+        assert!(
+            out.status.success(),
+            "toolchains prepare: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gauntlet"));
+    cmd.env("GAUNTLET_TOOLCHAINS_DIR", tools);
+    cmd
 }
 
 fn repo() -> PathBuf {
@@ -382,4 +405,58 @@ fn exercises_check_accepts_the_bundled_packages_and_lists_every_problem() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn solidity_exercises_grade_on_a_pooled_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = exercise("erc20-allowances");
+    let r = grade(&data, &ex, "--files", &ex.join("solution"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = r.json();
+    assert_eq!(result["outcome"], "passed", "{result:#}");
+    assert!(result["max_points"].as_u64().unwrap() >= 4);
+
+    // A contract that does not compile: compile_error, the compiler names the file.
+    let sub = submission(
+        tmp.path(),
+        &[("contracts/AllowanceToken.sol", "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\ncontract AllowanceToken { function f( }\n")],
+    );
+    let r = grade(&data, &ex, "--files", &sub);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = r.json();
+    assert_eq!(result["outcome"], "compile_error", "{result:#}");
+    assert!(
+        result["log"]
+            .as_str()
+            .unwrap()
+            .contains("contracts/AllowanceToken.sol"),
+        "{result:#}"
+    );
+    // Every chain the command started is gone with it.
+    let anvils = Command::new("pgrep")
+        .args(["-f", "anvil-linux-amd64/bin/anvil"])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&anvils.stdout);
+    assert!(
+        !left
+            .lines()
+            .any(|pid| !pid.is_empty() && is_ours(pid, &data)),
+        "anvil left running: {left}"
+    );
+}
+
+/// Is this anvil process one of this test's (its jail's cwd or cmdline cannot tell,
+/// so: is its parent's command line a gauntlet grading this test's data dir)?
+fn is_ours(pid: &str, data: &Path) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ppid = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().nth(1))
+        .unwrap_or("");
+    let cmd = fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmd).contains(&*data.to_string_lossy())
 }

@@ -6,6 +6,8 @@
 //! runtime lends (an Anvil chain), run the test command in the sandbox over a
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
+pub mod anvil;
+pub mod hardhat;
 pub mod layer;
 pub mod log;
 pub mod outcome;
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use gauntlet_exercise::{
     self as exercise, Exercise, GradeResult, RelPath, ResultsFormat, TestSpec, ValidatedFiles,
 };
-use gauntlet_sandbox::{self as sandbox, Collect, Limits, Network, Overlay, Spec};
+use gauntlet_sandbox::{self as sandbox, Collect, Control, Limits, Network, Overlay, Spec};
 
 pub use layer::LayerCache;
 pub use log::{LogLine, Source};
@@ -210,6 +212,21 @@ impl Grader {
         job_id: &str,
         on_line: &mut dyn FnMut(&LogLine),
     ) -> Result<GradeResult, GradeError> {
+        self.grade_controlled(ex, submission, job_dir, job_id, on_line, None)
+    }
+
+    /// [`Grader::grade_in`], stoppable from another thread through `control` (an
+    /// operator's cancel, a lost lease, a draining worker): `control.kill()` ends the
+    /// jail and its whole process tree.
+    pub fn grade_controlled(
+        &self,
+        ex: &Exercise,
+        submission: &Submission,
+        job_dir: &Path,
+        job_id: &str,
+        on_line: &mut dyn FnMut(&LogLine),
+        control: Option<&Control>,
+    ) -> Result<GradeResult, GradeError> {
         let runtime = self.registry.get(&ex.runtime)?.clone();
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
@@ -288,7 +305,10 @@ impl Grader {
         );
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
-        let ran = span.in_scope(|| sandbox::run(&spec, &mut log));
+        let ran = span.in_scope(|| match control {
+            Some(control) => sandbox::run_controlled(&spec, &mut log, control),
+            None => sandbox::run(&spec, &mut log),
+        });
         if let Some(lease) = lease.as_mut() {
             for line in lease.service_log() {
                 log.service(&line);

@@ -1,6 +1,6 @@
 //! Toolchains a runtime installs once per pinned version: the Hardhat one is an npm
 //! tree installed from its committed lockfile, with no lifecycle scripts, into
-//! `<data-dir>/toolchains/hardhat/<lockfile hash>/`, checked, made read-only, and
+//! `<toolchains dir>/hardhat/<lockfile hash>/`, checked, made read-only, and
 //! published by rename so a half-prepared tree is never used.
 
 use std::fs;
@@ -47,20 +47,22 @@ pub const ANVIL_BIN: &str = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvi
 #[derive(Debug, Clone)]
 pub struct HardhatToolchain {
     pub source: PathBuf,
-    /// `<data-dir>/toolchains/hardhat`
+    /// `<toolchains dir>/hardhat`
     pub root: PathBuf,
     /// First 16 hex digits of the lockfile's SHA-256: the prepared tree's name.
     pub version: String,
 }
 
 impl HardhatToolchain {
-    pub fn new(source: &Path, data_dir: &Path) -> Result<Self, ToolchainError> {
+    /// `toolchains` is the folder all prepared toolchains live in (by default
+    /// `<data-dir>/toolchains`).
+    pub fn new(source: &Path, toolchains: &Path) -> Result<Self, ToolchainError> {
         let lock = source.join("package-lock.json");
         let bytes = fs::read(&lock).map_err(|_| ToolchainError::NoLockfile(source.to_owned()))?;
         let hash = hex(&Sha256::digest(&bytes));
         Ok(HardhatToolchain {
             source: source.to_owned(),
-            root: data_dir.join("toolchains").join("hardhat"),
+            root: toolchains.join("hardhat"),
             version: hash[..16].to_owned(),
         })
     }
@@ -83,13 +85,21 @@ impl HardhatToolchain {
             return Ok(dir);
         }
         fs::create_dir_all(&self.root).map_err(io_err("create the toolchains folder"))?;
-        let staging = self
-            .root
-            .join(format!(".tmp-{}-{}", self.version, std::process::id()));
-        if staging.exists() {
-            make_writable(&staging).ok();
-            fs::remove_dir_all(&staging).map_err(io_err("remove an old staging folder"))?;
+        // One preparer at a time, across threads and processes; the others find the
+        // tree ready when they get the lock.
+        let lock = fs::File::create(self.root.join(".prepare.lock"))
+            .map_err(io_err("open the prepare lock"))?;
+        lock.lock().map_err(io_err("take the prepare lock"))?;
+        if self.is_prepared() {
+            progress("already prepared");
+            return Ok(dir);
         }
+        self.sweep_staging();
+        let staging = self.root.join(format!(
+            ".tmp-{}-{:016x}",
+            self.version,
+            rand::random::<u64>()
+        ));
         fs::create_dir(&staging).map_err(io_err("create the staging folder"))?;
         let result = self.assemble(&staging, progress);
         if let Err(e) = result {
@@ -106,6 +116,19 @@ impl HardhatToolchain {
                 Ok(dir)
             }
             Err(e) => Err(io_err("publish the toolchain")(e)),
+        }
+    }
+
+    /// Removes staging folders of preparers that died (we hold the lock: none is live).
+    fn sweep_staging(&self) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                make_writable(&entry.path()).ok();
+                let _ = fs::remove_dir_all(entry.path());
+            }
         }
     }
 

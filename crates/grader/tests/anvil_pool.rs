@@ -1,0 +1,171 @@
+//! The Anvil pool against real chains in real jails: a lent chain comes back fresh or
+//! is replaced, chains are isolated from each other, dead chains are restarted.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gauntlet_grader::anvil::{rpc, AnvilPool, PoolConfig, CHAIN_ID};
+use gauntlet_grader::toolchain::HardhatToolchain;
+use serde_json::json;
+
+/// The toolchain tests share (`scripts/test.sh` prepares it; preparing here is a no-op
+/// then, and an `npm ci` from the lockfile otherwise).
+fn toolchain() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target/toolchains"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    let t =
+        HardhatToolchain::new(&repo.join("toolchains/hardhat"), &dir).expect("toolchain source");
+    t.prepare(&mut |_| {})
+        .expect("prepare the hardhat toolchain")
+}
+
+fn hex(v: &serde_json::Value) -> u128 {
+    u128::from_str_radix(v.as_str().expect("hex string").trim_start_matches("0x"), 16).expect("hex")
+}
+
+fn pool(size: usize) -> AnvilPool {
+    let mut cfg = PoolConfig::new(toolchain(), size);
+    cfg.health_interval = Duration::from_millis(200);
+    cfg.acquire_timeout = Duration::from_secs(20);
+    AnvilPool::start(cfg).expect("pool starts")
+}
+
+#[test]
+fn a_lent_chain_comes_back_fresh_or_is_replaced() {
+    let pool = pool(1);
+    {
+        let lease = pool.acquire().expect("lease");
+        let ns = lease.netns().to_owned();
+        // A job mines blocks and funds an account: a reset undoes that.
+        rpc(&ns, "evm_mine", json!([])).unwrap();
+        rpc(
+            &ns,
+            "anvil_setBalance",
+            json!(["0x00000000000000000000000000000000000000aa", "0x1"]),
+        )
+        .unwrap();
+        assert_eq!(hex(&rpc(&ns, "eth_blockNumber", json!([])).unwrap()), 1);
+    }
+    assert_eq!(
+        pool.stats()
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    {
+        let lease = pool.acquire().expect("lease");
+        let ns = lease.netns().to_owned();
+        assert_eq!(hex(&rpc(&ns, "eth_blockNumber", json!([])).unwrap()), 0);
+        let bal = rpc(
+            &ns,
+            "eth_getBalance",
+            json!(["0x00000000000000000000000000000000000000aa", "latest"]),
+        )
+        .unwrap();
+        assert_eq!(hex(&bal), 0);
+        // A job changes what a reset does not restore: the chain id.
+        rpc(&ns, "anvil_setChainId", json!([1])).unwrap();
+    }
+    // The check after the reset saw chain id 1 and replaced the chain.
+    assert_eq!(
+        pool.stats()
+            .failed_resets
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        pool.stats()
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let lease = pool.acquire().expect("lease");
+    let id = rpc(lease.netns(), "eth_chainId", json!([])).unwrap();
+    assert_eq!(hex(&id), u128::from(CHAIN_ID));
+}
+
+#[test]
+fn chains_are_isolated_and_bounded() {
+    let pool = pool(2);
+    let a = pool.acquire().expect("lease a");
+    let b = pool.acquire().expect("lease b");
+    assert_ne!(a.netns(), b.netns(), "each job gets its own chain");
+    rpc(
+        a.netns(),
+        "anvil_setBalance",
+        json!(["0x00000000000000000000000000000000000000bb", "0x2a"]),
+    )
+    .unwrap();
+    let in_b = rpc(
+        b.netns(),
+        "eth_getBalance",
+        json!(["0x00000000000000000000000000000000000000bb", "latest"]),
+    )
+    .unwrap();
+    assert_eq!(
+        hex(&in_b),
+        0,
+        "a write on chain a is not visible on chain b"
+    );
+    assert_eq!(pool.status().lent, 2);
+
+    // A third job waits for a chain, and is refused past the bound.
+    let mut cfg = PoolConfig::new(toolchain(), 1);
+    cfg.acquire_timeout = Duration::from_millis(300);
+    let small = AnvilPool::start(cfg).expect("pool");
+    let held = small.acquire().expect("lease");
+    let started = Instant::now();
+    let refused = small.acquire().err().expect("no chain free");
+    assert!(refused.to_string().contains("no free chain"), "{refused}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    drop(held);
+    small.acquire().expect("a returned chain is lent again");
+}
+
+#[test]
+fn a_dead_chain_is_restarted_by_the_health_check() {
+    let pool = pool(1);
+    let ns = {
+        let lease = pool.acquire().expect("lease");
+        lease.netns().to_owned()
+    };
+    // Kill the chain's jail from outside (its init's PID is in the netns path).
+    let pid: i32 = ns
+        .to_string_lossy()
+        .split('/')
+        .nth(2)
+        .and_then(|p| p.parse().ok())
+        .expect("pid in /proc/PID/ns/net");
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if pool
+            .stats()
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+            && pool.status().idle == 1
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the health check did not restart the chain"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lease = pool.acquire().expect("lease after restart");
+    assert_ne!(lease.netns(), ns.as_path());
+    assert_eq!(
+        hex(&rpc(lease.netns(), "eth_blockNumber", json!([])).unwrap()),
+        0
+    );
+}
