@@ -18,12 +18,18 @@ if ! "$venv/bin/st" --version >/dev/null 2>&1; then
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/schemathesis/requirements.txt
 fi
 
+pid= work= stdir=
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf ${work:+"$work"} ${stdir:+"$stdir"}
+}
+trap cleanup EXIT
+
 url=${GAUNTLET_URL:-}
 token=${ADMIN_TOKEN:-schemathesis-admin-token-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 if [ -z "$url" ]; then
     cargo build --quiet -p gauntlet-server --example api_fixture_server
     work=$(mktemp -d)
-    trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work" "${stdir:-}"' EXIT
     ADMIN_TOKEN=$token GAUNTLET_RATE_LIMITS=off RUST_LOG=warn \
         target/debug/examples/api_fixture_server --listen 127.0.0.1:0 \
         --data-dir "$work/data" --exercises exercises >"$work/out" 2>"$work/err" &

@@ -114,6 +114,8 @@ struct Inner {
     streams: StreamSlots,
     /// SHA-256 of the admin token: compared in constant time; `None` disables admin routes.
     admin_digest: Option<[u8; 32]>,
+    /// Secret values (as they would appear in JSON text) blanked out of event streams.
+    redactions: Vec<String>,
     shutdown: CancellationToken,
 }
 
@@ -160,6 +162,20 @@ impl AppState {
                 None
             }
         };
+        let mut redactions: Vec<String> = settings
+            .secrets()
+            .iter()
+            .chain(std::iter::once(&secret))
+            .map(|s| s.expose_secret().to_owned())
+            .filter(|s| s.len() >= 8)
+            .map(|s| {
+                // As the secret appears inside a JSON string.
+                let quoted = serde_json::to_string(&s).unwrap_or_default();
+                quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+            })
+            .collect();
+        redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        redactions.dedup();
         Metrics::global().set_queue_capacity(settings.max_queue.into());
         if !settings.rate_limits_on() {
             tracing::warn!("GAUNTLET_RATE_LIMITS=off: per-client rate limits are disabled");
@@ -175,6 +191,7 @@ impl AppState {
                 workers,
                 streams: StreamSlots::default(),
                 admin_digest,
+                redactions,
                 shutdown: CancellationToken::new(),
             }),
         })
@@ -200,6 +217,9 @@ impl AppState {
     }
     pub(crate) fn workers(&self) -> Option<&Arc<dyn WorkerControl>> {
         self.inner.workers.as_ref()
+    }
+    pub(crate) fn redactions(&self) -> &[String] {
+        &self.inner.redactions
     }
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown

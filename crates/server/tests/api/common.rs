@@ -45,6 +45,9 @@ impl JobExecutor for FakeExecutor {
         let text = files.values().cloned().collect::<Vec<_>>().join("\n");
         ctx.logs
             .line("test", &format!("grading {}", job.exercise_id));
+        if text.contains("leak") {
+            ctx.logs.line("test", &format!("token={ADMIN}"));
+        }
         if text.contains("hold") {
             tokio::select! {
                 p = self.gate.acquire() => p.expect("gate").forget(),

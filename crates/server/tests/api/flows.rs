@@ -15,6 +15,7 @@ crate::both_backends!(
     exercises_catalogue,
     submit_grade_and_leaderboard,
     event_stream_and_resume,
+    secrets_never_reach_event_streams,
     admin_queue_cancel_pause,
     readiness_needs_workers,
     session_active_cap,
@@ -245,6 +246,31 @@ async fn event_stream_and_resume(db: Db) {
     )
     .await;
     assert_eq!(code, "submission_not_found");
+}
+
+async fn secrets_never_reach_event_streams(db: Db) {
+    let Some(app) = spawn_app(Opts::new(db).engine()).await else {
+        return;
+    };
+    let mut c = app.client();
+    let v: Value = c
+        .submit("leak score 100", "ada")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let events = read_events(c.get(&format!("/api/v1/submissions/{id}/events")).await).await;
+    let logs: Vec<String> = events
+        .iter()
+        .filter(|e| e.event == "log")
+        .map(|e| e.data["line"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        logs.iter().any(|l| l == "token=[redacted]"),
+        "{logs:?} {events:?}"
+    );
+    assert!(!format!("{events:?}").contains(ADMIN));
 }
 
 async fn admin_queue_cancel_pause(db: Db) {
