@@ -26,7 +26,7 @@ enum Command {
     /// HTTP API + embedded workers + embedded SQLite store.
     Serve(cmd_serve::ServeArgs),
     /// A standalone worker against a shared database.
-    Worker(cmd_serve::WorkerArgs),
+    Worker(cmd_serve::WorkerCmdArgs),
     /// Run commands in the sandbox.
     #[command(subcommand)]
     Sandbox(cmd_sandbox::SandboxCommand),

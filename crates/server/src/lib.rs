@@ -1,8 +1,10 @@
 //! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
 
 pub mod api;
+pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod grading;
 pub mod limits;
 pub mod metrics;
 pub mod sessions;

@@ -1,0 +1,141 @@
+//! The grading pipeline inside the service: the [`JobExecutor`] the worker engine runs
+//! (the grader on a blocking thread, live log lines to the event stream, cancellation
+//! down to the jail) and the [`SubmissionGate`] the API checks submissions with.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use gauntlet_exercise::{Exercise, SubmissionKind};
+use gauntlet_grader::{GradeError, Grader, LogLine, Source, Submission};
+use gauntlet_sandbox::Control;
+use serde_json::Value;
+
+use crate::catalog::{Catalog, SubmissionGate};
+use crate::metrics::Metrics;
+use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+
+/// Time a job may spend beyond its own wall-time limit: waiting for a chain, preparing
+/// a layer, parsing. The engine's watchdog adds its own margin on top.
+const SETUP_ALLOWANCE: Duration = Duration::from_secs(90);
+
+/// Checks submissions and exercises against what the grader knows.
+pub struct GraderGate {
+    pub grader: Arc<Grader>,
+}
+
+impl SubmissionGate for GraderGate {
+    fn check_exercise(&self, exercise: &Exercise) -> Result<(), String> {
+        self.grader
+            .test_spec(exercise)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String> {
+        self.grader
+            .check_archive(exercise, zip)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Grades claimed jobs.
+pub struct GradingExecutor {
+    pub grader: Arc<Grader>,
+    pub catalog: Arc<Catalog>,
+    pub metrics: &'static Metrics,
+}
+
+impl GradingExecutor {
+    fn exercise(&self, job: &Job) -> Result<Arc<Exercise>, ExecError> {
+        let entry = self.catalog.get(&job.exercise_id).ok_or_else(|| {
+            ExecError::Internal(format!("exercise {} is no longer offered", job.exercise_id))
+        })?;
+        if entry.exercise.content_hash != job.exercise_hash {
+            return Err(ExecError::Internal(format!(
+                "exercise {} changed since the submission was made",
+                job.exercise_id
+            )));
+        }
+        Ok(entry.exercise)
+    }
+}
+
+/// Decodes a stored payload: the JSON file map of a `files` submission (validated
+/// again: the payload is data from the store, not trusted), or the ZIP bytes.
+fn submission(ex: &Exercise, payload: &[u8]) -> Result<Submission, ExecError> {
+    match ex.submission {
+        SubmissionKind::Files => {
+            let files: BTreeMap<String, String> = serde_json::from_slice(payload).map_err(|e| {
+                ExecError::Internal(format!("stored submission is not a file map: {e}"))
+            })?;
+            let files = gauntlet_exercise::validate_files(ex, &files)
+                .map_err(|e| ExecError::Internal(format!("stored submission is invalid: {e}")))?;
+            Ok(Submission::Files(files))
+        }
+        SubmissionKind::Archive => Ok(Submission::Archive(payload.to_vec())),
+    }
+}
+
+fn stream_name(source: Source) -> &'static str {
+    match source {
+        Source::Out => "stdout",
+        Source::Err => "stderr",
+        Source::Gauntlet => "gauntlet",
+        Source::Service => "service",
+    }
+}
+
+#[async_trait]
+impl JobExecutor for GradingExecutor {
+    fn time_limit(&self, job: &Job) -> Option<Duration> {
+        let entry = self.catalog.get(&job.exercise_id)?;
+        Some(self.grader.limits_for(&entry.exercise).wall_time + SETUP_ALLOWANCE)
+    }
+
+    async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError> {
+        let ex = self.exercise(&job)?;
+        let sub = submission(&ex, &job.payload)?;
+        let control = Arc::new(Control::new());
+        let grader = self.grader.clone();
+        let logs = ctx.logs.clone();
+        let run_dir = ctx.run_dir.clone();
+        let job_id = job.id.as_str().to_owned();
+        let ctl = control.clone();
+        let exercise = ex.clone();
+        let started = Instant::now();
+        let mut task = tokio::task::spawn_blocking(move || {
+            let mut on_line = |line: &LogLine| logs.line(stream_name(line.source), &line.text);
+            grader.grade_controlled(&exercise, &sub, &run_dir, &job_id, &mut on_line, Some(&ctl))
+        });
+        let graded = tokio::select! {
+            r = &mut task => r,
+            () = ctx.cancel.cancelled() => {
+                control.kill();
+                let _ = task.await;
+                return Err(ExecError::Cancelled);
+            }
+        };
+        let result = match graded {
+            Ok(Ok(result)) => result,
+            Ok(Err(GradeError::Isolation(reason))) => {
+                tracing::error!(submission_id = %job.id, %reason, "isolation unavailable: refusing to grade");
+                return Err(ExecError::Internal(reason));
+            }
+            Ok(Err(e)) => return Err(ExecError::Internal(e.to_string())),
+            Err(join) => {
+                return Err(ExecError::Internal(format!(
+                    "grading thread failed: {join}"
+                )))
+            }
+        };
+        let outcome = serde_json::to_value(result.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.metrics
+            .job_finished(ex.id.as_str(), &outcome, started.elapsed());
+        serde_json::to_value(&result).map_err(|e| ExecError::Internal(e.to_string()))
+    }
+}
