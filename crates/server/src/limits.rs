@@ -285,6 +285,29 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// One admission at a time per session (in this instance): the session's cap is checked
+/// and its submission inserted under this lock, so concurrent requests cannot both pass.
+#[derive(Clone, Default)]
+pub struct SessionLocks {
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl SessionLocks {
+    pub async fn lock(&self, session: &str) -> SessionGuard {
+        let lock = {
+            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 10_000 {
+                // Forget locks nobody holds or waits for.
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(session.to_owned()).or_default().clone()
+        };
+        SessionGuard(lock.lock_owned().await)
+    }
+}
+
+pub struct SessionGuard(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
+
 /// Open event streams per session, capped; a slot is given back when its guard drops.
 #[derive(Clone, Default)]
 pub struct StreamSlots {

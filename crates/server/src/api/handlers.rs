@@ -298,6 +298,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
             s.busy_retry_after.into(),
         )));
     }
+    // Held until the submission is inserted: the session cap cannot be raced here.
+    let _admission = state.admissions().lock(&session.id).await;
     let mine = state.store().session_counts(&session.id).await?;
     if mine.queued + mine.running >= u64::from(s.max_active_per_session) {
         metrics.rejected("session_jobs");

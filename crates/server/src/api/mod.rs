@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use error::ApiError;
 
 use crate::catalog::Catalog;
-use crate::limits::{RateConfig, RateLimiter, StreamSlots};
+use crate::limits::{RateConfig, RateLimiter, SessionLocks, StreamSlots};
 use crate::metrics::Metrics;
 use crate::sessions::{self, Session, SessionKeys};
 use crate::settings::{Settings, SettingsError};
@@ -112,6 +112,7 @@ struct Inner {
     metrics: &'static Metrics,
     workers: Option<Arc<dyn WorkerControl>>,
     streams: StreamSlots,
+    admissions: SessionLocks,
     /// SHA-256 of the admin token: compared in constant time; `None` disables admin routes.
     admin_digest: Option<[u8; 32]>,
     /// Secret values (as they would appear in JSON text) blanked out of event streams.
@@ -190,6 +191,7 @@ impl AppState {
                 metrics: Metrics::global(),
                 workers,
                 streams: StreamSlots::default(),
+                admissions: SessionLocks::default(),
                 admin_digest,
                 redactions,
                 shutdown: CancellationToken::new(),
@@ -211,6 +213,9 @@ impl AppState {
     }
     pub(crate) fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
+    }
+    pub(crate) fn admissions(&self) -> &SessionLocks {
+        &self.inner.admissions
     }
     pub(crate) fn streams(&self) -> &StreamSlots {
         &self.inner.streams

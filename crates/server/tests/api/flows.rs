@@ -409,6 +409,24 @@ async fn session_active_cap(db: Db) {
     let r = c.submit("x", "ada").await;
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(error_code(r, 429).await, "too_many_active_submissions");
+    // Concurrent requests of one session cannot race past the cap.
+    let mut racer = app.client();
+    racer.get_session("/api/v1/exercises").await;
+    let cookie = racer.cookie.clone().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let mut c = app.client();
+        c.cookie = Some(cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            c.submit("x", &format!("r{i}")).await.status().as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes, [202, 202, 429, 429, 429, 429, 429, 429]);
     // Another session is not affected.
     let mut other = app.client();
     assert_eq!(other.submit("x", "bob").await.status(), 202);
