@@ -414,6 +414,26 @@ impl Inner {
                 )
                 .await
             {
+                Ok(claimed) if self.claim_state() != ClaimState::Claiming => {
+                    // Paused or draining while the claim was in flight: hand the jobs
+                    // back, so nothing starts after `pause()` or `drain()` returned.
+                    for job in claimed {
+                        match self
+                            .store
+                            .release(&job.id, job.fencing_token, now_ms())
+                            .await
+                        {
+                            Ok(()) => {
+                                self.released.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(e) => tracing::warn!(
+                                submission_id = %job.id,
+                                error = %e,
+                                "cannot release job"
+                            ),
+                        }
+                    }
+                }
                 Ok(claimed) if !claimed.is_empty() => {
                     for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
                         self.spawn_job(job, now, permit);

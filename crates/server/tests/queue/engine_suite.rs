@@ -280,8 +280,12 @@ async fn drain_releases_jobs_past_the_grace(fx: &Fixture) {
     running(&fx.store, &a).await;
     running(&fx.store, &b).await;
     let report = engine.drain(Duration::from_millis(200)).await;
+    let mut history = Vec::new();
+    for id in [&a, &b] {
+        history.push(fx.store.events_after(id, 0, 100).await.unwrap());
+    }
     assert!(!report.clean);
-    assert_eq!(report.released, 2);
+    assert_eq!(report.released, 2, "{history:#?}");
     for id in [&a, &b] {
         let sub = fx.store.get_submission(id).await.unwrap().unwrap();
         assert_eq!((sub.state, sub.attempts), (SubmissionState::Queued, 0));

@@ -32,8 +32,17 @@ fn pg_required() -> bool {
         || std::env::var("GAUNTLET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gauntlet_server=debug`).
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+}
+
 impl Fixture {
     pub async fn sqlite() -> Fixture {
+        init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_in(&dir.path().join("data"))
             .await
@@ -47,6 +56,7 @@ impl Fixture {
 
     /// `None` (after printing why) when PostgreSQL is unreachable and not required.
     pub async fn postgres() -> Option<Fixture> {
+        init_tracing();
         let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
         let connect = tokio::time::timeout(
             Duration::from_secs(5),
@@ -203,7 +213,7 @@ pub fn test_config(fx: &Fixture, hashes: &[&str]) -> EngineConfig {
         hashes.iter().map(|h| h.to_string()).collect(),
     );
     c.max_concurrency = 4;
-    c.lease = Duration::from_secs(3);
+    c.lease = Duration::from_secs(10);
     c.heartbeat = Duration::from_millis(200);
     c.poll_interval = Duration::from_secs(600);
     c.sweep_interval = Duration::from_millis(100);
