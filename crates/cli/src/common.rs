@@ -41,15 +41,7 @@ pub fn bundled_exercises() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../exercises"))
 }
 
-/// The toolchain sources when none is given: `./toolchains`, else the ones this binary
-/// was built with.
-pub fn bundled_toolchains() -> PathBuf {
-    let here = PathBuf::from("toolchains");
-    if here.is_dir() {
-        return here;
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../toolchains"))
-}
+pub use gauntlet_server::app::bundled_toolchains;
 
 /// The Hardhat toolchain of this build, prepared or not.
 pub fn hardhat_toolchain(toolchains: &Path) -> Result<HardhatToolchain, Exit> {

@@ -43,15 +43,23 @@ pub struct WorkerArgs {
     /// On SIGTERM, how long running jobs get to finish before they are requeued.
     #[arg(long, env = "WORKER_DRAIN_GRACE", default_value = "30s", value_parser = crate::settings::duration)]
     pub drain_grace: Duration,
+    /// How long a claim lasts without renewal; a killed worker's jobs return to the
+    /// queue after this.
+    #[arg(long, env = "WORKER_LEASE", default_value = "30s", value_parser = crate::settings::duration)]
+    pub worker_lease: Duration,
+    /// How often running jobs renew their lease (must be well under the lease).
+    #[arg(long, env = "WORKER_HEARTBEAT", default_value = "5s", value_parser = crate::settings::duration)]
+    pub worker_heartbeat: Duration,
     /// Anvil chains kept for Solidity exercises (started on the first Solidity job).
     #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2)]
     pub anvil_pool: usize,
     /// Where prepared toolchains live (default: `<data-dir>/toolchains`).
     #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
     pub toolchains_dir: Option<PathBuf>,
-    /// Where toolchain sources (lockfiles, configs) are read from.
-    #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES", default_value = "toolchains")]
-    pub toolchain_sources: PathBuf,
+    /// Where toolchain sources (lockfiles, configs) are read from (default:
+    /// `./toolchains`, else the ones this binary was built from).
+    #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES")]
+    pub toolchain_sources: Option<PathBuf>,
     /// Default wall-time limit of a run (an exercise may lower or raise it up to the maxima).
     #[arg(long, env = "GAUNTLET_WALL_TIME", default_value = "10s", value_parser = crate::settings::duration)]
     pub wall_time: Duration,
@@ -117,6 +125,12 @@ struct Core {
 }
 
 async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Result<Core, AppError> {
+    if args.worker_heartbeat * 2 > args.worker_lease {
+        return Err(AppError::Config(format!(
+            "--worker-heartbeat {:?} must be at most half of --worker-lease {:?}",
+            args.worker_heartbeat, args.worker_lease
+        )));
+    }
     // 1. Kill switch: workers run strangers' code only when told so in two words.
     let worker = args.worker_settings(settings.max_attempts);
     let kill_switch = if workers {
@@ -139,7 +153,11 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         Some(d) => d.clone(),
         None => data_dir.join("toolchains"),
     };
-    let hardhat_tc = HardhatToolchain::new(&args.toolchain_sources.join("hardhat"), &toolchains)
+    let sources = args
+        .toolchain_sources
+        .clone()
+        .unwrap_or_else(bundled_toolchains);
+    let hardhat_tc = HardhatToolchain::new(&sources.join("hardhat"), &toolchains)
         .map_err(|e| AppError::Config(e.to_string()))?;
     if !hardhat_tc.is_prepared() {
         tracing::warn!(
@@ -194,15 +212,26 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     })
 }
 
-async fn start_engine(core: &mut Core) -> Result<WorkerEngine, AppError> {
+/// `./toolchains` when it exists, else the sources this binary was built from.
+pub fn bundled_toolchains() -> PathBuf {
+    let here = PathBuf::from("toolchains");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../toolchains"))
+}
+
+async fn start_engine(core: &mut Core, args: &WorkerArgs) -> Result<WorkerEngine, AppError> {
     let executor = Arc::new(GradingExecutor {
         grader: core.grader.clone(),
         catalog: core.catalog.clone(),
         metrics: Metrics::global(),
     });
-    let config = core
+    let mut config = core
         .worker
         .engine_config(&core.data_dir, core.catalog.hashes());
+    config.lease = args.worker_lease;
+    config.heartbeat = args.worker_heartbeat;
     let kill_switch = core
         .kill_switch
         .take()
@@ -222,7 +251,7 @@ pub async fn serve(
     crate::settings::init_tracing(settings.log_format);
     let mut core = core(&mut settings, &args, workers).await?;
     let engine = if workers {
-        Some(Arc::new(start_engine(&mut core).await?))
+        Some(Arc::new(start_engine(&mut core, &args).await?))
     } else {
         tracing::warn!("--no-workers: this instance queues submissions but grades none");
         None
@@ -248,7 +277,7 @@ pub async fn serve(
 pub async fn worker(mut settings: Settings, args: WorkerArgs) -> Result<(), AppError> {
     crate::settings::init_tracing(settings.log_format);
     let mut core = core(&mut settings, &args, true).await?;
-    let engine = start_engine(&mut core).await?;
+    let engine = start_engine(&mut core, &args).await?;
     worker::shutdown_signal().await;
     drain(Arc::new(engine), core.worker.drain_grace).await;
     stop_chains(&core.hardhat);
