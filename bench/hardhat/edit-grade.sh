@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# A learner's edit-and-grade of a Solidity contract (compile + tests, sandboxed, on a
+# pooled chain) side by side with the same edit under a warm local `hardhat test`
+# against a running Anvil, interleaved round by round. Prints the ratio of medians.
+# Must: <= 1.2x; goal: <= 0.8x.
+#
+#   bench/hardhat/edit-grade.sh [EXERCISE_DIR]   (default: exercises/access-registry)
+#   RUNS=10 RESUBMIT=1 bench/hardhat/edit-grade.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ex=${1:-exercises/access-registry}
+tools=${GAUNTLET_TOOLCHAINS_DIR:-$PWD/target/toolchains}
+mkdir -p "$tools"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cargo bench --locked -q -p gauntlet-grader --bench hardhat -- "$(realpath "$tools")" "$work" "$(realpath "$ex")"

@@ -1,0 +1,159 @@
+//! A learner's edit-and-grade of a Solidity contract, side by side with the same edit
+//! under a warm local `hardhat test` against a running Anvil (driven by
+//! bench/hardhat/edit-grade.sh). Each round edits the contract (a new comment, so no
+//! compile output can be reused), then times, interleaved:
+//!
+//! - gauntlet: `Grader::grade` in this process (as the server does: pool warm, layer
+//!   prepared), sandboxed, on a pooled chain that is reset and verified afterwards;
+//! - local: `node …/hardhat/internal/cli/cli.js test` in a plain workspace with the
+//!   same toolchain, config and tests, against an Anvil started once (no sandbox, no
+//!   reset). Calling Hardhat's CLI directly spares the peer npx's own start-up.
+//!
+//! Prints the medians and their ratio; `RESUBMIT=1` also times an unchanged resubmission
+//! (the compile cache's hit case).
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gauntlet_exercise::{self as exercise, Maxima};
+use gauntlet_grader::hardhat::Hardhat;
+use gauntlet_grader::toolchain::{HardhatToolchain, ANVIL_BIN};
+use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let toolchains = PathBuf::from(
+        args.next()
+            .expect("usage: hardhat TOOLCHAINS_DIR DATA_DIR EXERCISE_DIR"),
+    );
+    let data = PathBuf::from(args.next().expect("DATA_DIR"));
+    let ex_dir = PathBuf::from(args.next().expect("EXERCISE_DIR"));
+    let rounds: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+
+    let tc =
+        HardhatToolchain::new(&repo.join("toolchains/hardhat"), &toolchains).expect("toolchain");
+    let tool = tc.prepare(&mut |_| {}).expect("prepared toolchain");
+    let mut registry = Registry::system();
+    registry.register(Hardhat::new(tc, &data, 1));
+    let grader = Grader::new(GraderConfig::new(data.clone()), registry).expect("grader");
+    let ex = exercise::load(&ex_dir, &Maxima::default()).expect("exercise");
+    let contract = ex.starter_files[0].path.as_str().to_owned();
+    let solution =
+        std::fs::read_to_string(ex_dir.join("solution").join(&contract)).expect("solution");
+
+    // The local peer's workspace: starter, tests, the solution, package.json, node_modules.
+    let local = data.join("local-peer");
+    let _ = std::fs::remove_dir_all(&local);
+    std::fs::create_dir_all(local.join("tests")).unwrap();
+    copy(&ex_dir.join("starter"), &local);
+    copy(&ex_dir.join("tests"), &local.join("tests"));
+    std::fs::copy(
+        tool.join("workspace/package.json"),
+        local.join("package.json"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(tool.join("node_modules"), local.join("node_modules")).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut anvil = Command::new(tool.join(ANVIL_BIN))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+            "--chain-id",
+            "31337",
+            "--hardfork",
+            "prague",
+            "--gas-limit",
+            "30000000",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("local anvil");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (mut ours, mut theirs, mut resub) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds + 1 {
+        let edited = format!(
+            "{solution}\n// learner edit {round} {}\n",
+            std::process::id()
+        );
+        // Gauntlet: validate, prepare (cached), jail, pooled chain, parse, score.
+        let mut files = BTreeMap::new();
+        files.insert(contract.clone(), edited.clone().into_bytes());
+        let sub = Submission::Files(exercise::validate_file_bytes(&ex, &files).expect("valid"));
+        let t = Instant::now();
+        let r = grader
+            .grade(&ex, &sub, &format!("bench-{round}"), &mut |_| {})
+            .expect("grade");
+        let g = t.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(r.score, 100, "{}", r.log);
+        if std::env::var_os("RESUBMIT").is_some() {
+            let t = Instant::now();
+            let r = grader
+                .grade(&ex, &sub, &format!("bench-{round}-again"), &mut |_| {})
+                .expect("grade");
+            assert_eq!(r.score, 100);
+            if round > 0 {
+                resub.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        // Local: the same edit, a warm `hardhat test`.
+        std::fs::write(local.join(&contract), format!("{edited}// local\n")).unwrap();
+        let t = Instant::now();
+        let out = Command::new("node")
+            .arg(tool.join("node_modules/hardhat/internal/cli/cli.js"))
+            .args(["test", "--config"])
+            .arg(tool.join("hardhat.config.js"))
+            .current_dir(&local)
+            .env("RPC_URL", format!("http://127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("local hardhat test");
+        let l = t.elapsed().as_secs_f64() * 1000.0;
+        assert!(out.success(), "local hardhat test failed");
+        if round > 0 {
+            // Round 0 warms both sides (the pool starts, the layer is prepared).
+            ours.push(g);
+            theirs.push(l);
+        }
+    }
+    let _ = anvil.kill();
+    let (g, l) = (median(ours), median(theirs));
+    println!("edit-and-grade, {rounds} rounds: gauntlet median {g:.0} ms, local hardhat test median {l:.0} ms, ratio {:.2}x (must <= 1.2x, goal <= 0.8x)", g / l);
+    if !resub.is_empty() {
+        let r = median(resub);
+        println!("unchanged resubmission (compile cache hit): gauntlet median {r:.0} ms, ratio {:.2}x of the local edit", r / l);
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
