@@ -28,6 +28,8 @@ cargo build --release --quiet -p gauntlet-cli --bin gauntlet
 cargo build --release --quiet -p gauntlet-server --example api_load --example api_fixture_server
 
 work=$(mktemp -d)
+# The jail's unprivileged user must traverse to the data dir's layers and job folders.
+chmod 711 "$work"
 pid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null

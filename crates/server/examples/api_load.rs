@@ -126,6 +126,8 @@ async fn main() {
             for i in 0..warmup + n {
                 let body = json!({"exercise": args.exercise, "files": files, "display_name": format!("bench{}", i % 1000)});
                 let (d, outcome) = one(&c, &url, &body).await.expect("submission");
+                // A benchmark of failures measures nothing: the reference solution must pass.
+                assert_eq!(outcome, "passed", "submission {i} did not pass");
                 if i >= warmup {
                     times.push(d);
                     eprintln!(
@@ -167,9 +169,13 @@ async fn main() {
                     while Instant::now() < end {
                         let body = json!({"exercise": exercise, "files": files, "display_name": format!("load{w}")});
                         match one(&c, &url, &body).await {
-                            Ok((d, _)) => {
+                            Ok((d, outcome)) if outcome == "passed" => {
                                 done.fetch_add(1, Ordering::Relaxed);
                                 lat.push(d);
+                            }
+                            Ok((_, outcome)) => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                eprintln!("not passed: {outcome}");
                             }
                             Err(e) => {
                                 refused.fetch_add(1, Ordering::Relaxed);
