@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 need_pkgs=()
-for pair in "hyperfine:hyperfine" "bwrap:bubblewrap" "gcc:gcc" "python3:python3" "node:nodejs" "npm:npm"; do
+for pair in "hyperfine:hyperfine" "bwrap:bubblewrap" "gcc:gcc" "python3:python3" "node:nodejs" "npm:npm" \
+           "promtool:prometheus" "psql:postgresql-client"; do
     bin=${pair%%:*} pkg=${pair##*:}
     [ -x "/usr/bin/$bin" ] || need_pkgs+=("$pkg")
 done
@@ -16,7 +17,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         log "installing ${need_pkgs[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+        # The prometheus package only provides promtool here: its service is not started.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+        python3 -c 'import venv' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     else
         log "missing system packages: ${need_pkgs[*]} (install them, then run again)"
         exit 1

@@ -8,3 +8,6 @@ cargo build --workspace --all-targets --locked
 export GAUNTLET_TOOLCHAINS_DIR="$PWD/target/toolchains"
 target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_DIR"
 cargo test --workspace --locked -- --color never
+# The alert rules' own unit tests, and the API against its OpenAPI document.
+promtool test rules deploy/prometheus/alerts_test.yml
+tests/schemathesis/run.sh

@@ -11,6 +11,7 @@ runs=${RUNS:-30}
 
 
 work=$(mktemp -d)
+chmod 755 "$work"   # the jail user reaches the data dir below it by path
 trap 'rm -rf "$work"' EXIT
 
 make_ex() { # id extra_mb

@@ -13,6 +13,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine missing: scripts/setup.sh i
 cargo build --release --locked --bin gauntlet >/dev/null 2>&1
 bin=$PWD/target/release/gauntlet
 work=$(mktemp -d)
+chmod 755 "$work"   # the jail user reaches the data dir below it by path
 trap 'rm -rf "$work"' EXIT
 data=$work/data
 

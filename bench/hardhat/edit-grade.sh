@@ -12,5 +12,6 @@ ex=${1:-exercises/access-registry}
 tools=${GAUNTLET_TOOLCHAINS_DIR:-$PWD/target/toolchains}
 mkdir -p "$tools"
 work=$(mktemp -d)
+chmod 755 "$work"   # the jail user reaches the data dir below it by path
 trap 'rm -rf "$work"' EXIT
 cargo bench --locked -q -p gauntlet-grader --bench hardhat -- "$(realpath "$tools")" "$work" "$(realpath "$ex")"

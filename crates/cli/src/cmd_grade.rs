@@ -54,6 +54,10 @@ pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
     let result = grade(&grader, &ex, &submission)?;
     let json = serde_json::to_string_pretty(&result).map_err(Exit::failed)?;
     println!("{json}");
+    // A low score is a grade (exit 0); Gauntlet failing to grade is not.
+    if result.outcome == exercise::Outcome::InternalError {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -72,5 +72,9 @@ pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
 pub fn grader(dirs: &DataDirArg) -> Result<Grader, Exit> {
     let (data_dir, toolchains) = dirs.resolve()?;
     let registry = registry(&data_dir, &toolchains, 1)?;
-    Grader::new(GraderConfig::new(data_dir), registry).map_err(Exit::failed)
+    Grader::new(GraderConfig::new(data_dir), registry).map_err(|e| match e {
+        // An unreachable data dir is the caller's choice of folder: bad input.
+        gauntlet_grader::GradeError::Exercise(m) => Exit::usage(m),
+        other => Exit::failed(other),
+    })
 }

@@ -460,3 +460,18 @@ fn is_ours(pid: &str, data: &Path) -> bool {
     let cmd = fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
     String::from_utf8_lossy(&cmd).contains(&*data.to_string_lossy())
 }
+
+#[test]
+fn a_data_dir_the_jail_cannot_reach_is_refused_up_front() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = tmp.path().join("closed");
+    fs::create_dir(&closed).unwrap();
+    fs::set_permissions(&closed, fs::Permissions::from_mode(0o700)).unwrap();
+    let ex = exercise("reverse-words");
+    let r = grade(&closed.join("data"), &ex, "--files", &ex.join("solution"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("not reachable by the sandbox user"), "{}", r.stderr);
+    assert!(r.stderr.contains(&*closed.to_string_lossy()), "{}", r.stderr);
+}

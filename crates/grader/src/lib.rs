@@ -111,6 +111,7 @@ impl Grader {
         // job folders below, nobody needs to list them.
         fs::set_permissions(&cfg.data_dir, fs::Permissions::from_mode(0o711))
             .map_err(io("set the data dir's mode"))?;
+        jail_can_reach(&cfg.data_dir).map_err(GradeError::Exercise)?;
         let layers =
             LayerCache::new(cfg.data_dir.join("prepared")).map_err(io("create prepared/"))?;
         let runs = cfg.data_dir.join("runs");
@@ -261,6 +262,7 @@ impl Grader {
                     what: format!("resolve {}", dir.display()),
                     source,
                 })?;
+                jail_can_reach(&dir).map_err(GradeError::Exercise)?;
                 (dir, Vec::new())
             }
         };
@@ -379,6 +381,37 @@ impl Grader {
         }
         Ok(removed)
     }
+}
+
+/// Jails mount layers, job folders and package folders by path from inside a user
+/// namespace where only the jail's own user is mapped: every folder on the way must be
+/// traversable by that user, or each run would fail at its mount step. Checked once,
+/// up front, with a message that says what to change.
+pub fn jail_can_reach(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, gid) = sandbox::jail_host_ids();
+    for ancestor in dir.ancestors() {
+        let Ok(meta) = fs::metadata(ancestor) else { continue };
+        let mode = meta.mode();
+        let bit = if meta.uid() == uid {
+            0o100
+        } else if meta.gid() == gid {
+            0o010
+        } else {
+            0o001
+        };
+        if mode & bit == 0 {
+            return Err(format!(
+                "{} is not reachable by the sandbox user: {} has mode {:04o} (jails reach \
+                 what is below it by path; make it traversable, e.g. chmod o+x, or choose \
+                 another folder)",
+                dir.display(),
+                ancestor.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A job's folder under `runs/`, removed on every path out of the grade.

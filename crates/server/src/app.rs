@@ -17,7 +17,7 @@ use crate::api::{self, WorkerControl};
 use crate::catalog::Catalog;
 use crate::config::{KillSwitch, WorkerSettings};
 use crate::grading::{GraderGate, GradingExecutor};
-use crate::metrics::Metrics;
+use crate::metrics::Metered;
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreLocation};
 use crate::worker::{self, WorkerEngine};
@@ -222,11 +222,11 @@ pub fn bundled_toolchains() -> PathBuf {
 }
 
 async fn start_engine(core: &mut Core, args: &WorkerArgs) -> Result<WorkerEngine, AppError> {
-    let executor = Arc::new(GradingExecutor {
+    let grading = Arc::new(GradingExecutor {
         grader: core.grader.clone(),
         catalog: core.catalog.clone(),
-        metrics: Metrics::global(),
     });
+    let executor = Arc::new(Metered::new(grading, core.store.clone()));
     let mut config = core
         .worker
         .engine_config(&core.data_dir, core.catalog.hashes());

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use gauntlet_exercise::{Exercise, SubmissionKind};
@@ -13,7 +13,6 @@ use gauntlet_sandbox::Control;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, SubmissionGate};
-use crate::metrics::Metrics;
 use crate::worker::{ExecError, Job, JobContext, JobExecutor};
 
 /// Time a job may spend beyond its own wall-time limit: waiting for a chain, preparing
@@ -40,11 +39,11 @@ impl SubmissionGate for GraderGate {
     }
 }
 
-/// Grades claimed jobs.
+/// Grades claimed jobs. The service wraps it in [`crate::metrics::Metered`], which
+/// records queue wait, busy workers, outcomes and run times.
 pub struct GradingExecutor {
     pub grader: Arc<Grader>,
     pub catalog: Arc<Catalog>,
-    pub metrics: &'static Metrics,
 }
 
 impl GradingExecutor {
@@ -104,7 +103,6 @@ impl JobExecutor for GradingExecutor {
         let job_id = job.id.as_str().to_owned();
         let ctl = control.clone();
         let exercise = ex.clone();
-        let started = Instant::now();
         let mut task = tokio::task::spawn_blocking(move || {
             let mut on_line = |line: &LogLine| logs.line(stream_name(line.source), &line.text);
             grader.grade_controlled(&exercise, &sub, &run_dir, &job_id, &mut on_line, Some(&ctl))
@@ -130,12 +128,6 @@ impl JobExecutor for GradingExecutor {
                 )))
             }
         };
-        let outcome = serde_json::to_value(result.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        self.metrics
-            .job_finished(ex.id.as_str(), &outcome, started.elapsed());
         serde_json::to_value(&result).map_err(|e| ExecError::Internal(e.to_string()))
     }
 }
