@@ -7,7 +7,8 @@ cargo build --workspace --all-targets --locked
 # The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every test.
 export GAUNTLET_TOOLCHAINS_DIR="$PWD/target/toolchains"
 target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_DIR"
-cargo test --workspace --locked -- --color never
 # The alert rules' own unit tests, and the API against its OpenAPI document.
 promtool test rules deploy/prometheus/alerts_test.yml
 tests/schemathesis/run.sh
+# Last, so its summary closes the output.
+cargo test --workspace --locked -- --color never
