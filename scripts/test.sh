@@ -11,4 +11,4 @@ target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_
 promtool test rules deploy/prometheus/alerts_test.yml
 tests/schemathesis/run.sh
 # Last, so its summary closes the output.
-cargo test --workspace --locked -- --color never
+cargo test --workspace --locked --no-fail-fast -- --color never

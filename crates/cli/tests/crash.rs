@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// A marker only the slow exercise's test command runs, to find its process.
-const MARKER: &str = "6.4321";
-
-fn slow_exercise(root: &Path) -> PathBuf {
+/// A slow exercise whose test command runs `sleep <marker>`: a marker unique to one
+/// test, to find that test's jailed process (tests run in parallel).
+fn slow_exercise(root: &Path, marker: &str) -> PathBuf {
     let ex = root.join("exercises/slow-sum");
     for d in ["starter", "solution", "tests"] {
         std::fs::create_dir_all(ex.join(d)).unwrap();
@@ -27,7 +26,7 @@ fn slow_exercise(root: &Path) -> PathBuf {
     std::fs::write(ex.join("solution/sum.sh"), "sum() { echo $(($1 + $2)); }\n").unwrap();
     std::fs::write(
         ex.join("tests/run.sh"),
-        format!("echo 1..1\nsleep {MARKER}\n. ./sum.sh\nif [ \"$(sum 2 3)\" = 5 ]; then echo 'ok 1 - adds'; else echo 'not ok 1 - adds'; fi\n"),
+        format!("echo 1..1\nsleep {marker}\n. ./sum.sh\nif [ \"$(sum 2 3)\" = 5 ]; then echo 'ok 1 - adds'; else echo 'not ok 1 - adds'; fi\n"),
     )
     .unwrap();
     root.join("exercises")
@@ -156,9 +155,9 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 /// PIDs of processes running the slow test's marker.
-fn marked() -> Vec<String> {
+fn marked(marker: &str) -> Vec<String> {
     let out = Command::new("pgrep")
-        .args(["-f", &format!("sleep {MARKER}")])
+        .args(["-f", &format!("sleep {marker}")])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -191,15 +190,17 @@ fn events(addr: &str, id: &str) -> Vec<(String, Value)> {
 }
 
 /// Kills `victim` with SIGKILL once its job runs, then checks the jail died with it.
-fn kill_mid_run(victim: &mut Proc, api: &str, id: &str) {
+fn kill_mid_run(victim: &mut Proc, api: &str, id: &str, marker: &str) {
     wait_for("the job to run", 60, || {
         state(api, id)["state"] == "running"
     });
-    wait_for("the sandboxed test to start", 30, || !marked().is_empty());
+    wait_for("the sandboxed test to start", 30, || {
+        !marked(marker).is_empty()
+    });
     victim.child.kill().unwrap();
     victim.child.wait().unwrap();
     wait_for("the dead worker's jail to be gone", 10, || {
-        marked().is_empty()
+        marked(marker).is_empty()
     });
 }
 
@@ -222,12 +223,13 @@ fn assert_finished_once(api: &str, id: &str) {
 #[test]
 fn a_server_killed_mid_run_loses_nothing_and_scores_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let exercises = slow_exercise(tmp.path());
+    let marker = "6.4321";
+    let exercises = slow_exercise(tmp.path(), marker);
     let data = tmp.path().join("data");
     let mut first = spawn(&["serve"], &data, &exercises, &[], true);
     let api = first.addr.clone().unwrap();
     let id = submit(&api);
-    kill_mid_run(&mut first, &api, &id);
+    kill_mid_run(&mut first, &api, &id, marker);
 
     let second = spawn(&["serve"], &data, &exercises, &[], true);
     let api = second.addr.clone().unwrap();
@@ -276,7 +278,8 @@ fn rand_suffix() -> u32 {
 fn a_standalone_worker_killed_mid_run_hands_its_job_to_another() {
     let Some(url) = fresh_postgres() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let exercises = slow_exercise(tmp.path());
+    let marker = "6.4322";
+    let exercises = slow_exercise(tmp.path(), marker);
     let env = [("DATABASE_URL", url.as_str())];
     // The API alone, and one worker; both share the PostgreSQL store.
     let api_proc = spawn(
@@ -289,7 +292,7 @@ fn a_standalone_worker_killed_mid_run_hands_its_job_to_another() {
     let api = api_proc.addr.clone().unwrap();
     let mut worker = spawn(&["worker"], &tmp.path().join("w1"), &exercises, &env, false);
     let id = submit(&api);
-    kill_mid_run(&mut worker, &api, &id);
+    kill_mid_run(&mut worker, &api, &id, marker);
 
     let _second = spawn(&["worker"], &tmp.path().join("w2"), &exercises, &env, false);
     assert_finished_once(&api, &id);
