@@ -261,3 +261,82 @@ fn doctor_reports_a_working_host() {
     assert_eq!(d["probe"], "exited");
     assert!(d["seccomp_denied_syscalls"].as_array().unwrap().len() > 40);
 }
+
+/// Host processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn the_jail_dies_with_its_supervisor() {
+    let marker = "76543210";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args([
+            "sandbox",
+            "run",
+            "--wall-time",
+            "60s",
+            "--idle-timeout",
+            "off",
+            "--",
+        ])
+        .args(["/bin/sh", "-c", &format!("sleep {marker} & sleep {marker}")])
+        .spawn()
+        .unwrap();
+    let pattern = format!("sleep {marker}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while processes_with(&pattern) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jail never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup code runs in the supervisor
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while processes_with(&pattern) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "jail outlived its supervisor"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn fails_closed_with_exit_3_when_a_layer_is_missing() {
+    // An unprivileged user without a delegated cgroup cannot get memory/pids limits:
+    // the command must not run at all.
+    let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !has_setpriv || !is_root {
+        eprintln!("skipped: needs root and setpriv to become an unprivileged user");
+        return;
+    }
+    let marker = std::env::temp_dir().join(format!("gauntlet-failclosed-{}", std::process::id()));
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["sandbox", "run", "--", "/bin/sh", "-c"])
+        .arg(format!("echo ran > {}", marker.display()))
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cgroup"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!marker.exists());
+}

@@ -41,7 +41,19 @@ const MOUNT: &str = "/sys/fs/cgroup";
 /// Detects (once) and prepares the `gauntlet` parent cgroups.
 pub fn host() -> Result<&'static Host, Error> {
     static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
-    HOST.get_or_init(detect)
+    HOST.get_or_init(|| {
+        let host = detect()?;
+        match &host {
+            Host::V2 { base } => sweep(base),
+            Host::V1 {
+                memory,
+                pids,
+                cpuacct,
+                ..
+            } => [memory, pids, cpuacct].into_iter().for_each(|b| sweep(b)),
+        }
+        Ok(host)
+    })
         .as_ref()
         .map_err(|e| Error::Unsupported(e.clone()))
 }
@@ -151,6 +163,28 @@ fn detect_v2(own: &Path) -> Result<Host, String> {
     Ok(Host::V2 { base })
 }
 
+/// Removes run cgroups left by supervisors that died (SIGKILL, OOM): `run-<pid>-<n>`
+/// whose pid is gone. A cgroup that still holds a process refuses rmdir; no harm.
+fn sweep(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("run-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir(e.path());
+        }
+    }
+}
+
 fn mkdir(p: &Path) -> std::io::Result<()> {
     match fs::create_dir(p) {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
@@ -209,9 +243,16 @@ impl RunCgroup {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        let setup = |e: std::io::Error| Error::Setup {
-            step: "cgroup-create",
-            source: e,
+        let setup = |e: std::io::Error| match e.kind() {
+            ErrorKind::PermissionDenied => Error::Unsupported(format!(
+                "cgroups: no permission to create run cgroups under Gauntlet's cgroup ({e}); \
+                 without root, Gauntlet needs a delegated cgroup (v2 with Delegate=yes, or v1 \
+                 `gauntlet` directories owned by its user)"
+            )),
+            _ => Error::Setup {
+                step: "cgroup-create",
+                source: e,
+            },
         };
         let limits = |e: std::io::Error| Error::Setup {
             step: "cgroup-limits",
