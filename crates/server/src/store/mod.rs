@@ -5,6 +5,7 @@
 //! deterministic under test; use [`now_ms`] in production code.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::fmt;

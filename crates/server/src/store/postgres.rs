@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use super::rows::{event_from_row, queue_entry_from_row, submission_from_row, SUBMISSION_COLUMNS};
 use super::sqlite::{give_up_reason, unservable_reason};
 use super::*;
 
@@ -33,61 +34,6 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         self.listener.abort();
     }
-}
-
-const SUBMISSION_COLUMNS: &str = "id, exercise_id, exercise_hash, display_name, session_id, \
-    client_ip, state, attempts, max_attempts, worker_id, created_at, started_at, finished_at, \
-    cancel_requested, result";
-
-fn to_json(text: Option<String>) -> Result<Option<Value>> {
-    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
-}
-
-fn submission_from_row(row: &PgRow) -> Result<Submission> {
-    Ok(Submission {
-        id: SubmissionId::from_db(row.try_get("id")?),
-        exercise_id: row.try_get("exercise_id")?,
-        exercise_hash: row.try_get("exercise_hash")?,
-        display_name: row.try_get("display_name")?,
-        session_id: row.try_get("session_id")?,
-        client_ip: row.try_get("client_ip")?,
-        state: SubmissionState::parse(row.try_get("state")?)?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
-        worker_id: row.try_get("worker_id")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        cancel_requested: row.try_get("cancel_requested")?,
-        result: to_json(row.try_get("result")?)?,
-    })
-}
-
-fn queue_entry_from_row(row: &PgRow) -> Result<QueueEntry> {
-    Ok(QueueEntry {
-        id: SubmissionId::from_db(row.try_get("id")?),
-        exercise_id: row.try_get("exercise_id")?,
-        display_name: row.try_get("display_name")?,
-        session_id: row.try_get("session_id")?,
-        state: SubmissionState::parse(row.try_get("state")?)?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        worker_id: row.try_get("worker_id")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        cancel_requested: row.try_get("cancel_requested")?,
-    })
-}
-
-fn event_from_row(row: &PgRow) -> Result<SubmissionEvent> {
-    let data: String = row.try_get("data")?;
-    Ok(SubmissionEvent {
-        submission_id: SubmissionId::from_db(row.try_get("submission_id")?),
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        kind: EventKind::parse(row.try_get("kind")?)?,
-        data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-    })
 }
 
 /// Appends an event in one statement; `None` when the submission does not exist.
