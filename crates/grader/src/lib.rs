@@ -391,7 +391,9 @@ pub fn jail_can_reach(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let (uid, gid) = sandbox::jail_host_ids();
     for ancestor in dir.ancestors() {
-        let Ok(meta) = fs::metadata(ancestor) else { continue };
+        let Ok(meta) = fs::metadata(ancestor) else {
+            continue;
+        };
         let mode = meta.mode();
         let bit = if meta.uid() == uid {
             0o100
