@@ -8,7 +8,47 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gauntlet_exercise::{self as exercise, Maxima};
-use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+use gauntlet_grader::{Grader, GraderConfig, Registry, Runtime, RuntimeError, Submission};
+
+/// The shell runtime plus a preparation step that installs `LAYER_MB` of files, many
+/// small and a few large, as a package manager would.
+struct Bulk {
+    mb: u64,
+}
+
+impl Runtime for Bulk {
+    fn name(&self) -> &'static str {
+        "bulk"
+    }
+
+    fn prepare(&self, layer: &std::path::Path) -> Result<(), RuntimeError> {
+        let fail = |e: std::io::Error| RuntimeError::Prepare {
+            runtime: "bulk".into(),
+            reason: e.to_string(),
+        };
+        let (mut total, mut i) = (0u64, 0u64);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        while total < self.mb << 20 {
+            let dir = layer.join(format!("node_modules/pkg{}/lib", i / 50));
+            std::fs::create_dir_all(&dir).map_err(fail)?;
+            let size = if i % 100 == 0 { 4 << 20 } else { 4096 };
+            // Incompressible bytes (xorshift), so no filesystem shortcut helps.
+            let bytes: Vec<u8> = (0..size)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            std::fs::write(dir.join(format!("f{i}.js")), bytes).map_err(fail)?;
+            total += size as u64;
+            i += 1;
+        }
+        eprintln!("bulk layer: {i} files, {} MiB", total >> 20);
+        Ok(())
+    }
+}
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -18,7 +58,13 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
-    let grader = Grader::new(GraderConfig::new(data), Registry::system()).expect("grader");
+    let mb = std::env::var("LAYER_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let mut registry = Registry::system();
+    registry.register(std::sync::Arc::new(Bulk { mb }));
+    let grader = Grader::new(GraderConfig::new(data), registry).expect("grader");
     let mut cases = Vec::new();
     for dir in &dirs {
         let ex = exercise::load(dir, &Maxima::default()).expect("load");
