@@ -84,9 +84,9 @@ fn grade(data: &Path, ex: &Path, how: &str, sub: &Path) -> Run {
         .arg(sub))
 }
 
-/// Nothing of a job may be left behind in the data dir's runs/.
+/// Nothing of a job may be left behind in the data dir's local-runs/.
 fn assert_no_job_left(data: &Path) {
-    let runs = data.join("runs");
+    let runs = data.join("local-runs");
     if runs.exists() {
         let left: Vec<_> = fs::read_dir(&runs)
             .unwrap()
@@ -472,6 +472,32 @@ fn a_data_dir_the_jail_cannot_reach_is_refused_up_front() {
     let r = grade(&closed.join("data"), &ex, "--files", &ex.join("solution"));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("not reachable by the sandbox user"), "{}", r.stderr);
-    assert!(r.stderr.contains(&*closed.to_string_lossy()), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not reachable by the sandbox user"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&*closed.to_string_lossy()),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn leftovers_of_a_killed_grade_are_swept_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // What a `gauntlet grade` killed mid-run leaves: its job folder, named by its pid.
+    let dead = data.join("local-runs/local-999999999-0123456789abcdef/submission");
+    fs::create_dir_all(&dead).unwrap();
+    fs::write(dead.join("words.py"), "x = 1\n").unwrap();
+    let ex = exercise("reverse-words");
+    let r = grade(&data, &ex, "--files", &ex.join("solution"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !dead.parent().unwrap().exists(),
+        "the dead grade's folder was swept"
+    );
+    assert_no_job_left(&data);
 }

@@ -98,12 +98,18 @@ impl LayerCache {
         }
     }
 
-    /// Removes staging folders left by a process that died mid-prepare.
-    pub fn sweep_staging(&self) -> io::Result<usize> {
+    /// Removes staging folders older than `age`: left by a process that died
+    /// mid-prepare (a live preparer finishes long before; a young folder may be one).
+    pub fn sweep_staging(&self, age: std::time::Duration) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let stale = entry
+                .metadata()?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|a| a > age);
+            if stale && entry.file_name().to_string_lossy().starts_with(".tmp-") {
                 fs::remove_dir_all(entry.path())?;
                 removed += 1;
             }

@@ -114,10 +114,14 @@ impl Grader {
         jail_can_reach(&cfg.data_dir).map_err(GradeError::Exercise)?;
         let layers =
             LayerCache::new(cfg.data_dir.join("prepared")).map_err(io("create prepared/"))?;
-        let runs = cfg.data_dir.join("runs");
-        fs::create_dir_all(&runs).map_err(io("create runs/"))?;
+        // Local grades (the CLI) get folders of their own: the service's worker engine
+        // owns `runs/` and sweeps whatever it does not hold.
+        let runs = cfg.data_dir.join("local-runs");
+        fs::create_dir_all(&runs).map_err(io("create local-runs/"))?;
         fs::set_permissions(&runs, fs::Permissions::from_mode(0o711))
-            .map_err(io("set runs/ mode"))?;
+            .map_err(io("set local-runs/ mode"))?;
+        sweep_dead_local_runs(&runs);
+        let _ = layers.sweep_staging(STALE_STAGING);
         Ok(Grader {
             cfg,
             registry,
@@ -138,8 +142,8 @@ impl Grader {
         &self.layers
     }
 
-    /// The folder under which each job gets `<job id>/`.
-    pub fn runs_dir(&self) -> &Path {
+    /// The folder under which each local grade gets `<job id>/`.
+    pub fn local_runs_dir(&self) -> &Path {
         &self.runs
     }
 
@@ -189,7 +193,7 @@ impl Grader {
         result.map(|_| ())
     }
 
-    /// Grades one submission in a job folder of its own under `runs/`, removed
+    /// Grades one submission in a job folder of its own under `local-runs/`, removed
     /// afterwards. `job_id` names the folder (unique per job); `on_line` sees every log
     /// line as it is produced.
     pub fn grade(
@@ -366,21 +370,6 @@ impl Grader {
         }
         l
     }
-
-    /// Removes job folders that belong to no running job (after a crash), and
-    /// prepare staging folders.
-    pub fn sweep(&self, keep: &dyn Fn(&str) -> bool) -> io::Result<usize> {
-        let mut removed = self.layers.sweep_staging()?;
-        for entry in fs::read_dir(&self.runs)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !keep(&name) {
-                fs::remove_dir_all(entry.path())?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
 }
 
 /// Jails mount layers, job folders and package folders by path from inside a user
@@ -416,7 +405,38 @@ pub fn jail_can_reach(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A job's folder under `runs/`, removed on every path out of the grade.
+/// Staging folders older than this belong to a preparer that died.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes local job folders (`local-<pid>-…`) of processes that are gone, and archive
+/// check scratch folders past their age: what a killed `gauntlet grade` left behind.
+fn sweep_dead_local_runs(runs: &Path) {
+    let Ok(entries) = fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dead = match name
+            .strip_prefix("local-")
+            .and_then(|r| r.split('-').next())
+        {
+            Some(pid) => !Path::new("/proc").join(pid).exists(),
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_STAGING),
+        };
+        if dead {
+            if let Err(e) = fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "could not sweep a leftover job folder");
+            }
+        }
+    }
+}
+
+/// A job's folder under `local-runs/`, removed on every path out of the grade.
 struct JobDir(PathBuf);
 
 impl JobDir {
