@@ -170,7 +170,9 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     // integers prepared by the parent; this process is single-threaded.
 
     // 1. Die with the supervisor thread, then wait until it has written our uid/gid
-    //    maps and put us into the run's cgroup. EOF means it is gone.
+    //    maps. EOF means it is gone. (It moves us into the run's cgroup while we build
+    //    the root: a v1 cgroup migration waits for an RCU grace period, which this
+    //    hides behind the mounts; step 15 waits for it to be done.)
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::WaitForSupervisor, unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
@@ -181,13 +183,6 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     if n != 1 {
         return Err((Step::WaitForSupervisor, libc::EPIPE));
     }
-    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
-    unsafe { libc::close(fds.sync_r) };
-    // Now that we sit in the run's cgroup, make it our cgroup namespace's root.
-    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
-    ck(Step::CgroupNamespace, unsafe {
-        libc::unshare(libc::CLONE_NEWCGROUP)
-    })?;
 
     // 2. Become the jail user (uid/gid 1000 inside) with no supplementary groups.
     //    We keep our capabilities in the new user namespace for the mounts below.
@@ -217,7 +212,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     })?;
 
     // 4. Close every descriptor inherited from the supervisor's process except ours.
-    close_all_but(&[fds.msg_w, fds.out_w, fds.err_w]);
+    close_all_but(&[fds.msg_w, fds.out_w, fds.err_w, fds.sync_r]);
 
     // 5. Our mount namespace stops propagating to and from the host.
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
@@ -419,7 +414,21 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         loopback_up().map_err(at(Step::LoopbackUp))?;
     }
 
-    // 15. Fork the payload (PID 2) and reap until it ends.
+    // 15. Wait until the supervisor has put us into the run's cgroup, then make it
+    //     our cgroup namespace's root.
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+    let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
+    if n != 1 {
+        return Err((Step::CgroupNamespace, libc::EPIPE));
+    }
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+    unsafe { libc::close(fds.sync_r) };
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+    ck(Step::CgroupNamespace, unsafe {
+        libc::unshare(libc::CLONE_NEWCGROUP)
+    })?;
+
+    // 16. Fork the payload (PID 2) and reap until it ends.
     // SAFETY: raw clone = fork of this single-threaded process (no glibc atfork
     // handlers, whose locks may have been held by other threads of the supervisor).
     let pid = unsafe {
@@ -463,7 +472,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     msg[1..5].copy_from_slice(&status.to_le_bytes());
     let _ = sys::write_all(fds.msg_w, &msg);
 
-    // 16. Anything the payload left behind (double-forked daemons) dies now, so no
+    // 17. Anything the payload left behind (double-forked daemons) dies now, so no
     //     one can change the files we are about to read.
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::kill(-1, libc::SIGKILL) };
@@ -475,7 +484,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         }
     }
 
-    // 17. Read out the files the caller asked for: no symlinks, regular files only,
+    // 18. Read out the files the caller asked for: no symlinks, regular files only,
     //     size-capped.
     for (i, (path, max)) in plan.collect.iter().enumerate() {
         let ok = collect(fds.msg_w, i as u32, path, *max);
@@ -490,7 +499,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
 }
 
 fn close_all_but(keep: &[c_int]) {
-    let mut sorted = [0 as c_int; 3];
+    let mut sorted = [0 as c_int; 4];
     sorted[..keep.len()].copy_from_slice(keep);
     let sorted = &mut sorted[..keep.len()];
     sorted.sort_unstable();

@@ -180,9 +180,15 @@ fn run_inner(
         }
         write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err("uid-map"))?;
         write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err("gid-map"))?;
+        let go = |what: &'static str| {
+            sys::write_all(sync_w.as_raw_fd(), b"g")
+                .map_err(|e| io_err(what)(std::io::Error::from_raw_os_error(e)))
+        };
+        // The jail builds its root while we move it into its cgroup (a v1 migration
+        // waits for an RCU grace period); it forks the payload only after the second byte.
+        go("start-jail")?;
         cg.attach(pid)?;
-        sys::write_all(sync_w.as_raw_fd(), b"g")
-            .map_err(|e| io_err("start-jail")(std::io::Error::from_raw_os_error(e)))
+        go("cgroup-attach")
     })();
     drop(sync_w);
     if let Err(e) = setup {
