@@ -166,6 +166,9 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         );
     }
     let hardhat = Hardhat::new(hardhat_tc, &data_dir, args.anvil_pool.max(1));
+    crate::metrics::Metrics::global().register(Box::new(
+        crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
+    ));
     let mut registry = Registry::system();
     registry.register(hardhat.clone());
     let mut cfg = GraderConfig::new(data_dir.clone());

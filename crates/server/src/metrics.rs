@@ -204,6 +204,13 @@ impl Metrics {
         }
     }
 
+    /// Adds a collector read at every scrape (e.g. the Anvil pool's figures).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(e) = self.registry.register(collector) {
+            tracing::warn!(error = %e, "metrics collector not registered");
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
