@@ -3,10 +3,12 @@
 //! is bound read-only at `/opt/gauntlet/hardhat`; the layout it expects is described
 //! in toolchains/hardhat/README.md.
 
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use gauntlet_exercise::{Exercise, ResultsFormat, TestSpec};
 use gauntlet_sandbox::Bind;
@@ -24,7 +26,14 @@ pub struct Hardhat {
     pool_size: usize,
     /// Started on first use, so commands that never grade Solidity never start Anvil.
     pool: OnceLock<Result<AnvilPool, String>>,
+    /// When each exercise's compile cache was last trimmed.
+    trimmed: Mutex<HashMap<String, Instant>>,
 }
+
+/// Compile outputs kept per exercise (entries are 100–400 KiB: at most ~600 MiB).
+pub const COMPILE_CACHE_ENTRIES: usize = 1500;
+/// How often an exercise's compile cache is trimmed, at most.
+const TRIM_EVERY: Duration = Duration::from_secs(300);
 
 impl Hardhat {
     /// `pool_size` chains are started on the first lease.
@@ -34,6 +43,7 @@ impl Hardhat {
             compile_cache: data_dir.join("compile-cache").join("hardhat"),
             pool_size,
             pool: OnceLock::new(),
+            trimmed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -77,12 +87,60 @@ impl Hardhat {
     fn compile_cache_dir(&self, ex: &Exercise) -> Option<PathBuf> {
         let dir = self.compile_cache.join(ex.id.as_str());
         if dir.is_dir() {
+            self.trim_now_and_then(ex.id.as_str(), &dir);
             return Some(dir);
         }
         fs::create_dir_all(&self.compile_cache).ok()?;
         gauntlet_sandbox::create_jail_dir(&dir).ok()?;
         Some(dir)
     }
+
+    fn trim_now_and_then(&self, id: &str, dir: &Path) {
+        {
+            let mut last = self.trimmed.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            match last.get(id) {
+                Some(t) if now.duration_since(*t) < TRIM_EVERY => return,
+                _ => last.insert(id.to_owned(), now),
+            };
+        }
+        if let Err(e) = trim_compile_cache(dir, COMPILE_CACHE_ENTRIES) {
+            tracing::warn!(exercise = id, error = %e, "could not trim the compile cache");
+        }
+    }
+}
+
+/// Keeps the `keep` newest entries of a compile cache folder and deletes the rest.
+///
+/// The folder is writable by jails, so the host does not walk it (a planted link would
+/// turn a cleanup into deleting host files): the trim runs in a jail of its own, as
+/// the jail user, with only that folder bound.
+pub fn trim_compile_cache(dir: &Path, keep: usize) -> Result<gauntlet_sandbox::Report, String> {
+    let script = format!(
+        "find /cache -type f -name '*.json' -printf '%T@ %p\\n' | sort -rn | tail -n +{} \
+         | cut -d' ' -f2- | xargs -r rm -f --",
+        keep + 1
+    );
+    let mut spec = gauntlet_sandbox::Spec::new(["/bin/sh", "-c", script.as_str()]);
+    spec.rw_binds.push(Bind {
+        host: dir.to_owned(),
+        inside: "/cache".into(),
+    });
+    spec.limits.wall_time = Duration::from_secs(60);
+    spec.limits.cpu_time = Duration::from_secs(30);
+    spec.limits.idle_timeout = None;
+    struct Discard;
+    impl gauntlet_sandbox::OutputSink for Discard {
+        fn output(&mut self, _: gauntlet_sandbox::Stream, _: &[u8]) {}
+    }
+    let report = gauntlet_sandbox::run(&spec, &mut Discard).map_err(|e| e.to_string())?;
+    if report.status != gauntlet_sandbox::Status::Exited || report.exit_code != Some(0) {
+        return Err(format!(
+            "trim ended {:?} {:?}",
+            report.status, report.exit_code
+        ));
+    }
+    Ok(report)
 }
 
 impl Runtime for Hardhat {
