@@ -262,16 +262,13 @@ fn doctor_reports_a_working_host() {
     assert!(d["seccomp_denied_syscalls"].as_array().unwrap().len() > 40);
 }
 
-/// Host processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> usize {
+/// Host processes whose command line is exactly `argv` (NUL-separated).
+fn processes_running(argv: &[&str]) -> usize {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(marker))
-                .unwrap_or(false)
-        })
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want))
         .count()
 }
 
@@ -291,9 +288,9 @@ fn the_jail_dies_with_its_supervisor() {
         .args(["/bin/sh", "-c", &format!("sleep {marker} & sleep {marker}")])
         .spawn()
         .unwrap();
-    let pattern = format!("sleep {marker}");
+    let pattern = ["sleep", marker];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while processes_with(&pattern) < 2 {
+    while processes_running(&pattern) < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "the jail never started"
@@ -303,7 +300,7 @@ fn the_jail_dies_with_its_supervisor() {
     child.kill().unwrap(); // SIGKILL: no cleanup code runs in the supervisor
     child.wait().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while processes_with(&pattern) > 0 {
+    while processes_running(&pattern) > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "jail outlived its supervisor"

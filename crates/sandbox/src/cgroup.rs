@@ -54,8 +54,8 @@ pub fn host() -> Result<&'static Host, Error> {
         }
         Ok(host)
     })
-        .as_ref()
-        .map_err(|e| Error::Unsupported(e.clone()))
+    .as_ref()
+    .map_err(|e| Error::Unsupported(e.clone()))
 }
 
 fn own_paths() -> Result<Vec<(String, String)>, String> {

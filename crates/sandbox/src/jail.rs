@@ -204,6 +204,13 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         })?;
     }
 
+    // A credential change clears the parent-death signal: set it again. A supervisor
+    // that died in between is caught by the second sync read (step 18: EOF).
+    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+    ck(Step::SetIds, unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
+    })?;
+
     // 3. Init holds a copy of the supervisor's memory: make it undumpable so the
     //    payload (same uid) cannot open /proc/1/mem or /proc/1/fd.
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
