@@ -16,7 +16,7 @@ use crate::Exit;
 #[derive(Subcommand)]
 pub enum SandboxCommand {
     /// Run one command in the sandbox and print a JSON report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List what this host supports (JSON); exit 3 when a layer is missing.
     Doctor,
 }
@@ -67,13 +67,13 @@ pub struct RunArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// The command and its arguments.
-    #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
+    #[arg(last = true, required = true)]
     command: Vec<OsString>,
 }
 
 pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
     match cmd {
-        SandboxCommand::Run(args) => run_one(args),
+        SandboxCommand::Run(args) => run_one(*args),
         SandboxCommand::Doctor => {
             let d = sandbox::doctor();
             println!(

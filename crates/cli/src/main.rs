@@ -54,6 +54,19 @@ struct SandboxCli {
     command: cmd_sandbox::SandboxCommand,
 }
 
+/// Clap's message as one line: its first paragraph (the error and, for missing
+/// arguments, their names), without the `error: ` prefix and the usage block.
+fn usage_reason(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = paragraph.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
 /// An error that knows its exit code; everything else at this edge is `anyhow`.
 #[derive(Debug)]
 pub struct Exit {
@@ -92,10 +105,15 @@ fn main() -> ExitCode {
     };
     let command = match parsed {
         Ok(command) => command,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: clap's own text on stdout.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Bad usage: one line, as for every other refusal.
+            eprintln!("gauntlet: {} (see --help)", usage_reason(&e));
+            return ExitCode::from(2);
         }
     };
     let result = match command {

@@ -32,6 +32,10 @@ fn slow_exercise(root: &Path, marker: &str) -> PathBuf {
     root.join("exercises")
 }
 
+/// What a process's log said so far: its address, whether its worker started, lines.
+#[derive(Default)]
+struct Started(Option<String>, bool, Vec<String>);
+
 struct Proc {
     child: Child,
     addr: Option<String>,
@@ -74,7 +78,7 @@ fn spawn(
     }
     let mut child = cmd.spawn().expect("spawn gauntlet");
     let stderr = child.stderr.take().unwrap();
-    let found: Arc<Mutex<(Option<String>, bool, Vec<String>)>> = Arc::default();
+    let found: Arc<Mutex<Started>> = Arc::default();
     let seen = found.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

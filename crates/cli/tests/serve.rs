@@ -26,7 +26,9 @@ fn gauntlet(args: &[&str], data: &Path, env: &[(&str, &str)]) -> (i32, String) {
 #[test]
 fn workers_refuse_to_start_without_the_kill_switch() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: &[(&[&str], &[(&str, &str)], &[&str])] = &[
+    // (arguments, environment, what the refusal must say)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             &["serve"],
             &[],
@@ -90,4 +92,30 @@ fn an_invalid_exercise_stops_the_server_listing_every_problem() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("colour"), "{stderr}");
     assert!(stderr.contains("cobol"), "{stderr}");
+}
+
+#[test]
+fn bad_usage_is_exit_2_with_a_one_line_reason() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["frobnicate"], "frobnicate"),
+        (&["grade"], "--exercise"),
+        (&["sandbox", "run", "--bogus", "--", "/bin/true"], "--bogus"),
+        (&["sandbox", "run", "/bin/true"], "/bin/true"),
+        (&["serve", "--listen", "not-an-address"], "not-an-address"),
+        (&["exercises", "check", "--jobs", "many"], "many"),
+    ];
+    for (args, names) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(names),
+            "{args:?} should name {names}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }

@@ -137,6 +137,7 @@ fn main() {
         }
     }
     let _ = anvil.kill();
+    let _ = anvil.wait();
     let (g, l) = (median(ours), median(theirs));
     println!("edit-and-grade, {rounds} rounds: gauntlet median {g:.0} ms, local hardhat test median {l:.0} ms, ratio {:.2}x (must <= 1.2x, goal <= 0.8x)", g / l);
     if !resub.is_empty() {
