@@ -257,18 +257,21 @@ fn fresh_postgres() -> Option<String> {
         .output();
     match out {
         Ok(o) if o.status.success() => Some(format!("{base}/{name}")),
-        Ok(o) => {
-            eprintln!(
-                "SKIPPED: PostgreSQL is not reachable at {base}: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: psql is not available to create a database: {e}");
-            None
-        }
+        Ok(o) => skip(&format!(
+            "PostgreSQL is not reachable at {base}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => skip(&format!("psql is not available to create a database: {e}")),
     }
+}
+
+/// Skips with the reason printed; in CI (`CI=true`) a missing service is a failure.
+fn skip(reason: &str) -> Option<String> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    None
 }
 
 fn rand_suffix() -> u32 {
