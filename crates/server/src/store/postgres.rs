@@ -12,7 +12,10 @@ use sqlx::{PgConnection, Row};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use super::rows::{event_from_row, queue_entry_from_row, submission_from_row, SUBMISSION_COLUMNS};
+use super::rows::{
+    event_from_row, leaderboard_from_row, queue_entry_from_row, submission_from_row,
+    SUBMISSION_COLUMNS,
+};
 use super::sqlite::{give_up_reason, unservable_reason};
 use super::*;
 
@@ -285,17 +288,7 @@ impl Store for PgStore {
         .bind(exercise_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LeaderboardEntry {
-                    exercise_id: row.try_get("exercise_id")?,
-                    display_name: row.try_get("display_name")?,
-                    score: row.try_get("score")?,
-                    submission_id: SubmissionId::from_db(row.try_get("id")?),
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(leaderboard_from_row).collect()
     }
 
     async fn events_after(

@@ -5,8 +5,8 @@ use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{
-    EventKind, QueueEntry, Result, StoreError, Submission, SubmissionEvent, SubmissionId,
-    SubmissionState,
+    EventKind, LeaderboardEntry, QueueEntry, Result, StoreError, Submission, SubmissionEvent,
+    SubmissionId, SubmissionState,
 };
 
 pub(super) const SUBMISSION_COLUMNS: &str =
@@ -82,5 +82,21 @@ where
         at: row.try_get("at")?,
         kind: EventKind::parse(&row.try_get::<String, _>("kind")?)?,
         data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+pub(super) fn leaderboard_from_row<'r, R>(row: &'r R) -> Result<LeaderboardEntry>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(LeaderboardEntry {
+        exercise_id: row.try_get("exercise_id")?,
+        display_name: row.try_get("display_name")?,
+        score: row.try_get("score")?,
+        submission_id: SubmissionId::from_db(row.try_get("id")?),
+        created_at: row.try_get("created_at")?,
     })
 }

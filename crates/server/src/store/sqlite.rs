@@ -14,7 +14,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::{broadcast, watch};
 
-use super::rows::{event_from_row, queue_entry_from_row, submission_from_row, SUBMISSION_COLUMNS};
+use super::rows::{
+    event_from_row, leaderboard_from_row, queue_entry_from_row, submission_from_row,
+    SUBMISSION_COLUMNS,
+};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -281,17 +284,7 @@ impl Store for SqliteStore {
             .bind(exercise_id)
             .fetch_all(&self.reader)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LeaderboardEntry {
-                    exercise_id: row.try_get("exercise_id")?,
-                    display_name: row.try_get("display_name")?,
-                    score: row.try_get("score")?,
-                    submission_id: SubmissionId::from_db(row.try_get("id")?),
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(leaderboard_from_row).collect()
     }
 
     async fn events_after(
