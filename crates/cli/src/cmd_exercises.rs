@@ -30,7 +30,7 @@ pub enum ExercisesCommand {
 pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
     let ExercisesCommand::Check { dirs, jobs, data } = cmd;
     let dirs = if dirs.is_empty() {
-        vec![common::bundled_exercises()]
+        vec![common::bundled("exercises")]
     } else {
         dirs
     };

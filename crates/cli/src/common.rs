@@ -31,33 +31,18 @@ impl DataDirArg {
     }
 }
 
-/// The exercises folder when none is given: `./exercises`, else the one this binary
-/// was built with.
-pub fn bundled_exercises() -> PathBuf {
-    let here = PathBuf::from("exercises");
-    if here.is_dir() {
-        return here;
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../exercises"))
-}
-
-pub use gauntlet_server::app::bundled_toolchains;
+pub use gauntlet_server::app::bundled;
 
 /// The Hardhat toolchain of this build, prepared or not.
 pub fn hardhat_toolchain(toolchains: &Path) -> Result<HardhatToolchain, Exit> {
-    HardhatToolchain::new(&bundled_toolchains().join("hardhat"), toolchains).map_err(Exit::failed)
+    HardhatToolchain::new(&bundled("toolchains").join("hardhat"), toolchains).map_err(Exit::failed)
 }
 
 /// Every runtime this build knows. `chains` is the size of the Anvil pool, started on
 /// the first Solidity grade.
 pub fn registry(data_dir: &Path, toolchains: &Path, chains: usize) -> Result<Registry, Exit> {
-    let mut registry = Registry::system();
-    registry.register(Hardhat::new(
-        hardhat_toolchain(toolchains)?,
-        data_dir,
-        chains,
-    ));
-    Ok(registry)
+    let hardhat = Hardhat::new(hardhat_toolchain(toolchains)?, data_dir, chains);
+    Ok(Registry::standard(hardhat))
 }
 
 /// Creates the data dir if needed and returns its absolute path (jails mount what is

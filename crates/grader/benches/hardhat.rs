@@ -45,8 +45,7 @@ fn main() {
     let tc =
         HardhatToolchain::new(&repo.join("toolchains/hardhat"), &toolchains).expect("toolchain");
     let tool = tc.prepare(&mut |_| {}).expect("prepared toolchain");
-    let mut registry = Registry::system();
-    registry.register(Hardhat::new(tc, &data, 1));
+    let registry = Registry::standard(Hardhat::new(tc, &data, 1));
     let grader = Grader::new(GraderConfig::new(data.clone()), registry).expect("grader");
     let ex = exercise::load(&ex_dir, &Maxima::default()).expect("exercise");
     let contract = ex.starter_files[0].path.as_str().to_owned();

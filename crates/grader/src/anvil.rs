@@ -82,12 +82,6 @@ struct Chain {
     thread: Option<thread::JoinHandle<()>>,
 }
 
-impl Chain {
-    fn stop(self) {
-        drop(self);
-    }
-}
-
 impl Drop for Chain {
     /// A chain never outlives its handle: the pool dropping (the process ending
     /// normally) stops every chain it holds.
@@ -224,7 +218,7 @@ impl AnvilPool {
             st.idle.drain(..).collect()
         };
         for c in chains {
-            c.stop();
+            drop(c);
         }
         self.inner.freed.notify_all();
     }
@@ -246,7 +240,7 @@ impl Inner {
         let mut st = self.lock();
         if st.closed {
             drop(st);
-            chain.stop();
+            drop(chain);
             return;
         }
         st.idle.push_back(chain);
@@ -301,7 +295,7 @@ impl Inner {
                     thread::sleep(Duration::from_millis(5));
                 }
                 Err(_) => {
-                    chain.stop();
+                    drop(chain);
                     return Err(ChainError::NotReady(self.cfg.ready_timeout));
                 }
             }
@@ -316,7 +310,7 @@ impl Inner {
             Err(e) => {
                 tracing::info!(error = %e, "restarting a chain that did not come back fresh");
                 self.stats.failed_resets.fetch_add(1, Ordering::Relaxed);
-                chain.stop();
+                drop(chain);
                 self.restart()
             }
         };
@@ -365,7 +359,7 @@ fn health_loop(pool: std::sync::Weak<Inner>) {
                 p.give_back(chain);
             } else {
                 tracing::warn!("an idle chain is unhealthy: restarting it");
-                chain.stop();
+                drop(chain);
                 match p.restart() {
                     Some(c) => p.give_back(c),
                     None => count -= 1,

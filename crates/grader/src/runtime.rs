@@ -121,6 +121,14 @@ impl Registry {
         r
     }
 
+    /// Every runtime this build ships: the system ones and `hardhat` on the given
+    /// toolchain and pool.
+    pub fn standard(hardhat: Arc<crate::hardhat::Hardhat>) -> Self {
+        let mut r = Registry::system();
+        r.register(hardhat);
+        r
+    }
+
     pub fn register(&mut self, runtime: Arc<dyn Runtime>) {
         self.runtimes.insert(runtime.name(), runtime);
     }

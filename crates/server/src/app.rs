@@ -1,7 +1,7 @@
 //! The service assembled: `gauntlet serve` (API + embedded workers) and `gauntlet worker`
 //! (workers only), from settings to a running process, in one linear start-up each.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,7 +156,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     let sources = args
         .toolchain_sources
         .clone()
-        .unwrap_or_else(bundled_toolchains);
+        .unwrap_or_else(|| bundled("toolchains"));
     let hardhat_tc = HardhatToolchain::new(&sources.join("hardhat"), &toolchains)
         .map_err(|e| AppError::Config(e.to_string()))?;
     if !hardhat_tc.is_prepared() {
@@ -169,8 +169,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));
-    let mut registry = Registry::system();
-    registry.register(hardhat.clone());
+    let registry = Registry::standard(hardhat.clone());
     let mut cfg = GraderConfig::new(data_dir.clone());
     cfg.defaults.wall_time = args.wall_time;
     cfg.defaults.cpu_time = args.cpu_time;
@@ -215,13 +214,14 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     })
 }
 
-/// `./toolchains` when it exists, else the sources this binary was built from.
-pub fn bundled_toolchains() -> PathBuf {
-    let here = PathBuf::from("toolchains");
+/// A folder shipped with Gauntlet (`exercises`, `toolchains`): `./<folder>` when it
+/// exists, else the one in the source tree this binary was built from.
+pub fn bundled(folder: &str) -> PathBuf {
+    let here = PathBuf::from(folder);
     if here.is_dir() {
         return here;
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../toolchains"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(folder)
 }
 
 async fn start_engine(core: &mut Core, args: &WorkerArgs) -> Result<WorkerEngine, AppError> {
