@@ -7,6 +7,8 @@
 
 use std::fs;
 use std::io::{ErrorKind, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -28,6 +30,10 @@ pub enum Host {
 }
 
 impl Host {
+    pub fn is_v2(&self) -> bool {
+        matches!(self, Host::V2 { .. })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Host::V2 { .. } => "v2",
@@ -224,6 +230,15 @@ pub struct RunCgroup {
     v2: bool,
 }
 
+/// Descriptors through which a jail enters its run cgroup(s): see [`RunCgroup::entry`].
+#[derive(Debug)]
+pub struct Entry {
+    /// v2: the cgroup directory for `CLONE_INTO_CGROUP`.
+    pub dir: Option<OwnedFd>,
+    /// v1: one `tasks` file per hierarchy, written by the init itself.
+    pub tasks: Vec<OwnedFd>,
+}
+
 /// What the cgroup saw.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Usage {
@@ -303,16 +318,43 @@ impl RunCgroup {
         }
     }
 
-    /// Moves `pid` (and so everything it will start) into the run's cgroup(s).
-    pub fn attach(&self, pid: i32) -> Result<(), Error> {
-        let s = pid.to_string();
-        for d in &self.dirs {
-            write(&d.join("cgroup.procs"), &s).map_err(|e| Error::Setup {
+    /// Opens what the jail's init needs to enter the run's cgroup(s) at birth, with no
+    /// migration by the supervisor. A supervisor-side write of a pid to
+    /// `cgroup.procs` takes the global thread-group lock, whose writer waits for an
+    /// RCU grace period (milliseconds, the largest share of a jail's start-up tail):
+    ///
+    /// - v2: the cgroup directory, for `clone3(CLONE_INTO_CGROUP)`; the child is
+    ///   created inside it and never migrates.
+    /// - v1: each hierarchy's `tasks` file, opened here (the kernel checks the
+    ///   opener's credentials), into which the init writes `0`: a thread moving
+    ///   itself skips the thread-group lock.
+    pub fn entry(&self) -> Result<Entry, Error> {
+        let open = |p: PathBuf, dir: bool| -> Result<OwnedFd, Error> {
+            let mut o = fs::OpenOptions::new();
+            if dir {
+                o.read(true)
+                    .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC);
+            } else {
+                o.write(true).custom_flags(libc::O_CLOEXEC);
+            }
+            o.open(&p).map(OwnedFd::from).map_err(|e| Error::Setup {
                 step: "cgroup-attach",
                 source: e,
-            })?;
+            })
+        };
+        if self.v2 {
+            Ok(Entry {
+                dir: Some(open(self.dirs[0].clone(), true)?),
+                tasks: Vec::new(),
+            })
+        } else {
+            let tasks = self
+                .dirs
+                .iter()
+                .map(|d| open(d.join("tasks"), false))
+                .collect::<Result<_, _>>()?;
+            Ok(Entry { dir: None, tasks })
         }
-        Ok(())
     }
 
     pub fn cpu_ns(&self) -> u64 {

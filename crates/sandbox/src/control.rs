@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -107,31 +107,22 @@ impl Control {
 /// this thread, which then returns to its own; needs CAP_SYS_ADMIN (root).
 pub fn connect_tcp_in(netns: &Path, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     let target = File::open(netns)?;
-    let orig = File::open("/proc/thread-self/ns/net")?;
-    // SAFETY: setns on a namespace descriptor; affects only this thread.
-    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
     let domain = if addr.is_ipv4() {
         libc::AF_INET
     } else {
         libc::AF_INET6
     };
-    // SAFETY: creating a socket; the descriptor is owned below.
-    let fd = unsafe {
-        libc::socket(
-            domain,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
-    let socket_err = io::Error::last_os_error();
-    // SAFETY: back to this thread's own network namespace.
-    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-        // This thread would keep talking from the jail's network: never continue.
-        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
-        std::process::abort();
-    }
+    let (fd, socket_err) = crate::netpool::in_netns(target.as_fd(), || {
+        // SAFETY: creating a socket; the descriptor is owned below.
+        let fd = unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            )
+        };
+        (fd, io::Error::last_os_error())
+    })?;
     if fd < 0 {
         return Err(socket_err);
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{cgroup, landlock, seccomp, Spec};
+use crate::{cgroup, landlock, netpool, seccomp, Spec};
 
 /// The host support report (serialisable for `gauntlet sandbox doctor`).
 #[derive(Debug, Clone, Serialize)]
@@ -17,6 +17,9 @@ pub struct Doctor {
     /// `v1`, `v2`, or why cgroups are unusable.
     pub cgroup: String,
     pub landlock_abi: Option<u32>,
+    /// The pool of prepared network namespaces: where, and how many are pinned; or
+    /// why runs get a fresh namespace each (see netpool.rs).
+    pub network_pool: String,
     pub seccomp_denied_syscalls: Vec<&'static str>,
     /// The seccomp policy's groups with the reason for each.
     pub seccomp_policy: Vec<(&'static str, Vec<&'static str>)>,
@@ -65,6 +68,7 @@ pub fn doctor() -> Doctor {
         max_user_namespaces,
         cgroup,
         landlock_abi: landlock::abi(),
+        network_pool: netpool::describe(),
         seccomp_denied_syscalls: seccomp::denied_names(),
         seccomp_policy: seccomp::POLICY
             .iter()

@@ -18,6 +18,7 @@ use crate::{landlock, sys};
 #[repr(u32)]
 pub enum Step {
     WaitForSupervisor = 1,
+    CgroupAttach,
     CgroupNamespace,
     SetIds,
     HideFromPtrace,
@@ -53,6 +54,7 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::WaitForSupervisor => "wait-for-supervisor",
+            Step::CgroupAttach => "cgroup-attach",
             Step::CgroupNamespace => "cgroup-namespace",
             Step::SetIds => "set-ids",
             Step::HideFromPtrace => "hide-from-ptrace",
@@ -85,8 +87,9 @@ impl Step {
     }
 
     pub fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 29] = [
+        const ALL: [Step; 30] = [
             Step::WaitForSupervisor,
+            Step::CgroupAttach,
             Step::CgroupNamespace,
             Step::SetIds,
             Step::HideFromPtrace,
@@ -129,6 +132,8 @@ pub const MSG_COLLECT_END: u8 = 4; // index u32, ok u8
 /// The descriptors the jail inherits, all opened by the parent before clone.
 #[derive(Clone, Copy)]
 pub struct Fds {
+    /// Our end of a socket pair: `g` when the uid/gid maps are written, then `c` with
+    /// the run cgroup's `tasks` files attached (v1; none on v2).
     pub sync_r: c_int,
     pub msg_w: c_int,
     pub out_w: c_int,
@@ -170,9 +175,8 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     // integers prepared by the parent; this process is single-threaded.
 
     // 1. Die with the supervisor thread, then wait until it has written our uid/gid
-    //    maps. EOF means it is gone. (It moves us into the run's cgroup while we build
-    //    the root: a v1 cgroup migration waits for an RCU grace period, which this
-    //    hides behind the mounts; step 15 waits for it to be done.)
+    //    maps. EOF means it is gone. (Meanwhile it creates the run's cgroup, which
+    //    we join in step 15: its work overlaps with our mounts.)
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::WaitForSupervisor, unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
@@ -180,7 +184,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     let mut go = [0u8; 1];
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
-    if n != 1 {
+    if n != 1 || go[0] != b'g' {
         return Err((Step::WaitForSupervisor, libc::EPIPE));
     }
 
@@ -205,7 +209,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     }
 
     // A credential change clears the parent-death signal: set it again. A supervisor
-    // that died in between is caught by the second sync read (step 18: EOF).
+    // that died in between is caught by the next message (step 15: EOF).
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::SetIds, unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
@@ -418,44 +422,58 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         libc::sethostname(host.as_ptr().cast(), host.len())
     })?;
     if !plan.join_net {
-        loopback_up().map_err(at(Step::LoopbackUp))?;
+        sys::loopback_up().map_err(at(Step::LoopbackUp))?;
     }
 
-    // 15. Wait until the supervisor has put us into the run's cgroup, then make it
-    //     our cgroup namespace's root.
-    // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
-    let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
-    if n != 1 {
-        return Err((Step::CgroupNamespace, libc::EPIPE));
-    }
+    // 15. Enter the run's cgroup, then make it our cgroup namespace's root. On v1 the
+    //     supervisor sends each hierarchy's `tasks` file, which it opened (the kernel
+    //     checks the opener's credentials); a thread moving itself there by writing
+    //     `0` skips the global lock whose RCU grace period a supervisor-side
+    //     `cgroup.procs` write waits for. On v2 we were born inside it
+    //     (CLONE_INTO_CGROUP) and nothing comes. EOF: the supervisor is gone.
+    let (tag, tasks) = sys::recv_fds(fds.sync_r).map_err(at(Step::CgroupAttach))?;
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe { libc::close(fds.sync_r) };
+    let mut attached = if tag == b'c' {
+        Ok(())
+    } else {
+        Err(libc::EPROTO)
+    };
+    for fd in tasks {
+        if fd >= 0 {
+            if attached.is_ok() {
+                attached = sys::write_all(fd, b"0");
+            }
+            // SAFETY: closing a descriptor the supervisor sent us.
+            unsafe { libc::close(fd) };
+        }
+    }
+    attached.map_err(at(Step::CgroupAttach))?;
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::CgroupNamespace, unsafe {
         libc::unshare(libc::CLONE_NEWCGROUP)
     })?;
 
-    // 16. Fork the payload (PID 2) and reap until it ends.
-    // SAFETY: raw clone = fork of this single-threaded process (no glibc atfork
-    // handlers, whose locks may have been held by other threads of the supervisor).
+    // 16. Start the payload (PID 2) and reap until it ends. vfork-style: the payload
+    //     shares our memory until its execve (no page tables copied, none torn down
+    //     at exec) while we stay suspended; it runs on a stack carved out of ours.
+    //     Credentials, rlimits, fds, cwd, seccomp and Landlock are per process (no
+    //     CLONE_THREAD/FILES/FS), so its hardening never touches init.
+    let mut stack = PayloadStack([0u8; PAYLOAD_STACK]);
+    let arg = (plan, fds);
+    // SAFETY: glibc's clone wrapper runs no fork handlers; the child runs only
+    // `payload_entry` on `stack`, which outlives it (CLONE_VFORK: we resume after its
+    // exec or exit), and reads `arg`, which lives in this frame.
     let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
+        libc::clone(
+            payload_entry,
+            stack.0.as_mut_ptr().add(PAYLOAD_STACK).cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&arg as *const (&Plan, Fds)).cast_mut().cast(),
         )
     };
     if pid < 0 {
         return Err((Step::SpawnPayload, sys::errno()));
-    }
-    if pid == 0 {
-        match payload(plan, fds) {
-            Ok(never) => match never {},
-            Err(e) => fail(fds.msg_w, e),
-        }
     }
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     unsafe {
@@ -616,32 +634,6 @@ fn build_dev(plan: &Plan) -> Result<(), i32> {
     Ok(())
 }
 
-fn loopback_up() -> Result<(), i32> {
-    // SAFETY: a datagram socket and SIOC[GS]IFFLAGS on a zeroed, NUL-terminated ifreq.
-    unsafe {
-        let s = sys::cvt_i(libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        ))?;
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        ifr.ifr_name[0] = b'l' as libc::c_char;
-        ifr.ifr_name[1] = b'o' as libc::c_char;
-        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr);
-        if r == 0 {
-            ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            r = libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr);
-        }
-        let e = sys::errno();
-        libc::close(s);
-        if r < 0 {
-            Err(e)
-        } else {
-            Ok(())
-        }
-    }
-}
-
 fn collect(msg_w: c_int, index: u32, path: &CStr, max: u64) -> bool {
     let Ok(fd) = sys::openat2(
         libc::AT_FDCWD,
@@ -692,6 +684,21 @@ fn collect(msg_w: c_int, index: u32, path: &CStr, max: u64) -> bool {
         }
         libc::close(fd);
         ok
+    }
+}
+
+/// Stack of the payload between its clone and its execve: a few frames of raw
+/// syscalls (the deepest is building the Landlock ruleset), 16-byte aligned.
+const PAYLOAD_STACK: usize = 64 * 1024;
+#[repr(C, align(16))]
+struct PayloadStack([u8; PAYLOAD_STACK]);
+
+extern "C" fn payload_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: `arg` points at the `(plan, fds)` pair in init's suspended frame.
+    let (plan, fds) = unsafe { *(arg as *const (&Plan, Fds)) };
+    match payload(plan, fds) {
+        Ok(never) => match never {},
+        Err(e) => fail(fds.msg_w, e),
     }
 }
 

@@ -9,6 +9,7 @@ mod control;
 mod doctor;
 mod jail;
 mod landlock;
+mod netpool;
 mod plan;
 mod seccomp;
 mod supervise;

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use libc::c_int;
@@ -16,7 +16,7 @@ use libc::c_int;
 use crate::cgroup::{self, RunCgroup};
 use crate::jail::{self, Step};
 use crate::plan::{self, JAIL_GID, JAIL_UID};
-use crate::{landlock, sys};
+use crate::{landlock, netpool, sys};
 use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -31,6 +31,26 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     // SAFETY: pipe2 fills the two-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
         return Err(io_err("pipes")(std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A connected pair of stream sockets (close-on-exec): the supervisor's end and the
+/// jail's, for the start-up handshake that carries the cgroup descriptors.
+fn socketpair() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: socketpair fills the two-element array.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } < 0
+    {
+        return Err(io_err("sync-socket")(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -66,11 +86,24 @@ fn run_inner(
     control: Option<&Control>,
 ) -> Result<Report, Error> {
     let landlock_abi = landlock::abi().unwrap_or(0);
-    let plan = plan::build(spec, landlock_abi)?;
+    let mut plan = plan::build(spec, landlock_abi)?;
     let cg_host = cgroup::host()?;
-    let cg = RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?;
+    // On v2 the jail is born in its cgroup (CLONE_INTO_CGROUP), which must exist
+    // first; on v1 the cgroups are made after the clone, while the jail builds its
+    // root, and handed to it (see jail.rs step 15).
+    let early_cg = if cg_host.is_v2() {
+        Some(RunCgroup::create(
+            cg_host,
+            spec.limits.memory,
+            spec.limits.pids,
+        )?)
+    } else {
+        None
+    };
+    let cg_dir = early_cg.as_ref().map(RunCgroup::entry).transpose()?;
+    let cg_dir = cg_dir.and_then(|e| e.dir);
 
-    let (sync_r, sync_w) = pipe()?;
+    let (sync_r, sync_w) = socketpair()?;
     let (msg_r, msg_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
@@ -80,13 +113,26 @@ fn run_inner(
         out_w: out_w.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
     };
-    let net = match &spec.network {
+    // The namespace the jail joins: the caller's (Join), or one lent from the pool
+    // of prepared empty ones (None; see netpool.rs). Without either, clone makes one.
+    let joined = match &spec.network {
         Network::None => None,
         Network::Join(path) => Some(
             fs::File::open(path)
                 .map_err(|e| Error::InvalidSpec(format!("network {}: {e}", path.display())))?,
         ),
     };
+    let lease = match spec.network {
+        Network::None => netpool::lease(),
+        Network::Join(_) => None,
+    };
+    let net = joined
+        .as_ref()
+        .map(|f| f.as_fd())
+        .or(lease.as_ref().map(|l| l.ns.as_fd()));
+    if lease.is_some() {
+        plan.join_net = true;
+    }
     // SAFETY: getters without side effects.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let rootless = euid != 0;
@@ -103,98 +149,95 @@ fn run_inner(
     let gid_map = format!("{JAIL_GID} {host_gid} 1\n");
     let _ = egid;
 
-    let mut flags = libc::CLONE_NEWUSER
+    let mut flags = (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS
-        | libc::CLONE_PIDFD
-        | libc::SIGCHLD;
-    // Joining a network namespace owned by another user namespace needs privilege in
-    // that namespace: this thread joins it just for the clone, then goes back.
-    let restore_net = match &net {
-        None => {
-            flags |= libc::CLONE_NEWNET;
-            None
-        }
-        Some(target) => {
-            let orig = fs::File::open("/proc/thread-self/ns/net").map_err(io_err("netns-join"))?;
-            // SAFETY: setns on a namespace fd; affects only this thread.
-            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-                return Err(Error::Unsupported(format!(
-                    "network join: setns failed ({}); joining a network namespace needs \
-                     CAP_SYS_ADMIN over it",
-                    std::io::Error::last_os_error()
-                )));
-            }
-            Some(orig)
-        }
-    };
+        | libc::CLONE_PIDFD) as u64;
+    if cg_dir.is_some() {
+        flags |= sys::CLONE_INTO_CGROUP;
+    }
+    if net.is_none() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
 
     let start = Instant::now();
     let mut pidfd: c_int = -1;
-    // SAFETY: a raw clone without a new stack behaves like fork. The child runs only
-    // `jail::init`, which is async-signal-safe and never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags as libc::c_ulong,
-            0usize,
-            &mut pidfd as *mut c_int,
-            0usize,
-            0usize,
-        )
+    let args = sys::CloneArgs {
+        flags,
+        pidfd: &mut pidfd as *mut c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cg_dir.as_ref().map_or(0, |d| d.as_raw_fd() as u64),
+        ..sys::CloneArgs::default()
     };
-    if pid == 0 {
-        jail::init(&plan, fds);
-    }
-    let clone_err = std::io::Error::last_os_error();
-    if let Some(orig) = restore_net {
-        // SAFETY: back to this thread's own network namespace.
-        if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-            // This thread would keep talking from the jail's network: never continue.
-            eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
-            std::process::abort();
+    let clone = || {
+        // SAFETY: clone3 without a new stack behaves like fork. The child runs only
+        // `jail::init`, which is async-signal-safe and never returns.
+        let pid = unsafe { sys::clone3(&args) };
+        if pid == 0 {
+            jail::init(&plan, fds);
         }
-    }
+        (pid, std::io::Error::last_os_error())
+    };
+    // Joining a network namespace owned by another user namespace needs privilege in
+    // that namespace: this thread joins it just for the clone, then goes back.
+    let (pid, clone_err) = match net {
+        None => clone(),
+        Some(ns) => netpool::in_netns(ns, clone).map_err(|e| {
+            Error::Unsupported(format!(
+                "network join: setns failed ({e}); joining a network namespace needs \
+                 CAP_SYS_ADMIN over it"
+            ))
+        })?,
+    };
     if pid < 0 {
         return Err(Error::Unsupported(format!(
-            "namespaces: clone(CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET) failed: {clone_err}"
+            "namespaces: clone3(CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET{}) failed: {clone_err}",
+            if cg_dir.is_some() { "|INTO_CGROUP" } else { "" }
         )));
     }
     let pid = pid as libc::pid_t;
     // SAFETY: CLONE_PIDFD stored a fresh descriptor we now own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    drop((sync_r, msg_w, out_w, err_w));
+    drop((sync_r, msg_w, out_w, err_w, cg_dir));
 
     let mut jail = Child {
         pid,
         pidfd,
         reaped: false,
     };
-    // The child waits on the sync pipe while we map its ids and place it.
-    let setup = (|| -> Result<(), Error> {
+    // The child waits on the sync socket while we map its ids; then it builds its
+    // root while we make its cgroup (v1) and send it over.
+    let setup = (|| -> Result<RunCgroup, Error> {
         let proc = format!("/proc/{pid}");
         if rootless {
             write_file(&format!("{proc}/setgroups"), "deny").map_err(io_err("uid-map"))?;
         }
         write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err("uid-map"))?;
         write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err("gid-map"))?;
-        let go = |what: &'static str| {
-            sys::write_all(sync_w.as_raw_fd(), b"g")
+        let send = |what: &'static str, byte: u8, fds: &[c_int]| {
+            sys::send_fds(sync_w.as_raw_fd(), byte, fds)
                 .map_err(|e| io_err(what)(std::io::Error::from_raw_os_error(e)))
         };
-        // The jail builds its root while we move it into its cgroup (a v1 migration
-        // waits for an RCU grace period); it forks the payload only after the second byte.
-        go("start-jail")?;
-        cg.attach(pid)?;
-        go("cgroup-attach")
+        send("start-jail", b'g', &[])?;
+        let cg = match early_cg {
+            Some(cg) => cg,
+            None => RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?,
+        };
+        let entry = cg.entry()?;
+        let tasks: Vec<c_int> = entry.tasks.iter().map(|f| f.as_raw_fd()).collect();
+        send("cgroup-attach", b'c', &tasks)?;
+        Ok(cg)
     })();
     drop(sync_w);
-    if let Err(e) = setup {
-        jail.kill_and_reap();
-        return Err(e);
-    }
+    let cg = match setup {
+        Ok(cg) => cg,
+        Err(e) => {
+            jail.kill_and_reap();
+            return Err(e);
+        }
+    };
 
     if let Some(c) = control {
         c.started(pid as u32);

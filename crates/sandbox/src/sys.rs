@@ -17,6 +17,42 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of clone3(2), up to `cgroup` (kernel 5.7).
+#[repr(C)]
+#[derive(Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// clone3(2). With no stack it returns twice, like fork.
+///
+/// # Safety
+/// As for fork in a possibly multi-threaded process: the child may only call
+/// async-signal-safe code and must never return into the caller's frames' owners.
+pub unsafe fn clone3(args: &CloneArgs) -> c_long {
+    // SAFETY: `args` is a live, correctly sized clone_args; the caller upholds the
+    // fork-like contract above.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
+}
+
 #[repr(C)]
 pub struct OpenHow {
     pub flags: u64,
@@ -157,4 +193,131 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Result<(), i32> {
         buf = &buf[n as usize..];
     }
     Ok(())
+}
+
+fn loopback_flags(set_up: bool) -> Result<bool, i32> {
+    // SAFETY: a datagram socket and SIOC[GS]IFFLAGS on a zeroed, NUL-terminated ifreq.
+    unsafe {
+        let s = cvt_i(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr);
+        let up = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let was_up = r == 0 && ifr.ifr_ifru.ifru_flags & up == up;
+        if r == 0 && set_up && !was_up {
+            ifr.ifr_ifru.ifru_flags |= up;
+            r = libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr);
+        }
+        let e = errno();
+        libc::close(s);
+        if r < 0 {
+            Err(e)
+        } else {
+            Ok(was_up || set_up)
+        }
+    }
+}
+
+/// Brings `lo` up in the calling thread's network namespace.
+pub fn loopback_up() -> Result<(), i32> {
+    loopback_flags(true).map(drop)
+}
+
+/// Whether `lo` is up in the calling thread's network namespace.
+pub fn loopback_is_up() -> bool {
+    loopback_flags(false).unwrap_or(false)
+}
+
+/// Sends one byte with up to three descriptors attached (SCM_RIGHTS).
+pub fn send_fds(sock: c_int, byte: u8, fds: &[c_int]) -> Result<(), i32> {
+    assert!(fds.len() <= 3, "at most three descriptors");
+    let mut data = [byte];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for one cmsghdr carrying three ints, 8-byte aligned.
+    let mut space = [0u64; 8];
+    // SAFETY: msghdr over local buffers that outlive the call; CMSG_* only compute
+    // offsets inside `space`, which is large enough for three descriptors.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if !fds.is_empty() {
+            let len = std::mem::size_of_val(fds) as u32;
+            msg.msg_control = space.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(len) as _;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(len) as _;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), fds.len());
+        }
+        loop {
+            let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+            if n == 1 {
+                return Ok(());
+            }
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            return Err(if n < 0 { errno() } else { libc::EIO });
+        }
+    }
+}
+
+/// Receives one byte and up to three descriptors sent with [`send_fds`] (close-on-exec;
+/// unused slots are -1). Async-signal-safe. EOF is `Err(EPIPE)`.
+pub fn recv_fds(sock: c_int) -> Result<(u8, [c_int; 3]), i32> {
+    let mut data = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut space = [0u64; 8];
+    let mut out = [-1 as c_int; 3];
+    // SAFETY: as in `send_fds`; the kernel writes at most `msg_controllen` bytes, and
+    // we copy out no more descriptors than the header says it holds (max three).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&space) as _;
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            break n;
+        };
+        if n < 0 {
+            return Err(errno());
+        }
+        if n == 0 {
+            return Err(libc::EPIPE);
+        }
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS
+        {
+            let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            let k = (bytes / std::mem::size_of::<c_int>()).min(3);
+            std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c).cast(), out.as_mut_ptr(), k);
+        }
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            for fd in out {
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+            }
+            return Err(libc::EMSGSIZE);
+        }
+        Ok((data[0], out))
+    }
 }

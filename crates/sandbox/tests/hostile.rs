@@ -408,6 +408,60 @@ c = socket.create_connection(srv.getsockname()); print('loopback works')
     assert!(r.out.contains("loopback works"));
 }
 
+/// Runs without a network get an empty namespace lent from a pool (as root). One that
+/// is lent again must carry nothing of the run before: no listener, no TIME_WAIT
+/// that would make `bind` fail, and the jail can change nothing in it.
+#[test]
+fn a_lent_network_namespace_carries_nothing_between_runs() {
+    let first = ok(&py(r#"
+import os, socket
+print(os.readlink('/proc/self/ns/net'))
+srv = socket.socket(); srv.bind(('127.0.0.1', 8080)); srv.listen()
+c = socket.create_connection(('127.0.0.1', 8080))
+conn, _ = srv.accept()
+conn.close()          # the server closes first: its side would sit in TIME_WAIT
+c.recv(1); c.close()
+daemon = socket.socket(); daemon.bind(('127.0.0.1', 8081)); daemon.listen()
+u = socket.socket(socket.AF_UNIX); u.bind('\0gauntlet-left-behind')
+if os.fork() == 0:
+    os.setsid(); import time; time.sleep(30)   # a daemon holding the sockets
+"#));
+    let ns = first.out.lines().next().unwrap().to_string();
+    // Parallel tests hold slots too: try until a run lands in the same namespace.
+    let mut reused = None;
+    for _ in 0..40 {
+        let r = ok(&py(r#"
+import os, socket, errno, fcntl, struct
+print(os.readlink('/proc/self/ns/net'))
+s = socket.socket(); s.bind(('127.0.0.1', 8080)); print('bind 8080 ok')
+for port in (8080, 8081):
+    c = socket.socket()
+    try: c.connect(('127.0.0.1', port)); print('CONNECTED', port)
+    except OSError as e: print(port, errno.errorcode[e.errno])
+u = socket.socket(socket.AF_UNIX); u.bind('\0gauntlet-left-behind'); print('abstract ok')
+try:
+    fcntl.ioctl(s, 0x8914, struct.pack('16sH14x', b'lo', 0)); print('LO DOWN')
+except OSError as e: print('lo', errno.errorcode[e.errno])
+"#));
+        if r.out.starts_with(&ns) {
+            reused = Some(r);
+            break;
+        }
+    }
+    // SAFETY: a getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: without root every run gets a fresh network namespace");
+        return;
+    }
+    let r = reused.expect("a later run was lent the same network namespace");
+    assert!(r.out.contains("bind 8080 ok"), "{}", r.out);
+    assert!(!r.out.contains("CONNECTED"), "{}", r.out);
+    assert!(r.out.contains("8081 ECONNREFUSED"), "{}", r.out);
+    assert!(r.out.contains("abstract ok"), "{}", r.out);
+    assert!(r.out.contains("lo EPERM"), "{}", r.out);
+    assert_eq!(r.report.layers.network, "none");
+}
+
 #[test]
 fn network_join_enters_the_given_namespace() {
     // A helper netns (as the Anvil pool would lend one): `unshare --net sleep`.

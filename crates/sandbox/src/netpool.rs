@@ -1,0 +1,356 @@
+//! Network namespaces prepared ahead of runs and lent to one jail at a time.
+//!
+//! Creating a network namespace is the most expensive part of a jail's `clone`
+//! (every per-network subsystem registers its sysctls and devices; `lo` comes up), and
+//! tearing it down afterwards keeps a kernel worker busy on the same two cores. A jail
+//! that asks for no network needs only an empty one: loopback up, no other device,
+//! no route. So the first run to use a slot creates one, pins it with a bind mount at
+//! `/run/gauntlet/netns/slot-<k>` (as `ip netns add` does), and later runs join it.
+//!
+//! Guarantees, and why they keep a lent namespace as good as a fresh one:
+//! - **One jail at a time.** A slot is held by an exclusive `flock` on its lock file
+//!   from before the clone until the jail's init is reaped; when the lock is free, no
+//!   process is inside (the PID namespace, and so every process of the run, is dead by
+//!   then; a killed supervisor frees its lock only after its own death, when its jail's
+//!   init has been SIGKILLed by the parent-death signal).
+//! - **The jail has no power over it.** The namespace belongs to the host's user
+//!   namespace, so the jail (whose own user namespace is a child of it) holds no
+//!   capability there: it cannot add devices, addresses, routes, firewall rules or
+//!   sysctls, and even its init could not bring `lo` down.
+//! - **Nothing lingers.** Sockets close with their processes. TIME_WAIT entries (which
+//!   would make the next run's `bind` fail with EADDRINUSE for a minute) are disabled
+//!   with `net.ipv4.tcp_max_tw_buckets = 0`. What a later run can still see are the
+//!   namespace's aggregate counters (`/proc/net/snmp`, `lo` byte counts): numbers, not
+//!   data; docs/sandbox.md lists this.
+//! - **Checked on every use.** A slot file that is not a network namespace (a reboot
+//!   emptied `/run`, someone replaced it) is rebuilt; `lo` must still be the only
+//!   device and up, and TIME_WAIT still off, else the slot is rebuilt too.
+//!
+//! Without root (no CAP_SYS_ADMIN to pin a namespace) or with every slot busy, a run
+//! gets a fresh namespace of its own exactly as before: the pool is only ever a
+//! shortcut, never a requirement.
+
+use std::ffi::CString;
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Where slots live. Root-only (0700): entering a slot needs its path.
+pub const DIR: &str = "/run/gauntlet/netns";
+/// Slots per host: more concurrent jails than this get fresh namespaces.
+pub const SLOTS: usize = 64;
+
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// ioctl(NS_GET_NSTYPE) = _IO(0xb7, 0x3).
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// A network namespace lent to one run; the slot is free again when this drops.
+#[derive(Debug)]
+pub struct Lease {
+    /// The namespace, for `setns`.
+    pub ns: OwnedFd,
+    /// Holds the slot's `flock`.
+    _lock: fs::File,
+    /// The slot number (tests check which slot a lease got).
+    #[allow(dead_code)]
+    pub slot: usize,
+}
+
+/// Lends a prepared network namespace, creating it on a slot's first use. `None`
+/// when the pool cannot be used here (not root, no `/run`, every slot busy): the
+/// caller then creates a fresh namespace for the run.
+pub fn lease() -> Option<Lease> {
+    // SAFETY: a getter without side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    lease_in(Path::new(DIR))
+}
+
+fn lease_in(dir: &Path) -> Option<Lease> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .ok()?;
+    // Lowest free slot first: sequential runs keep reusing the same few namespaces,
+    // and the pool grows only as far as the host's real concurrency.
+    for slot in 0..SLOTS {
+        let Some(lock) = try_lock(&dir.join(format!("slot-{slot}.lock"))) else {
+            continue;
+        };
+        let path = dir.join(format!("slot-{slot}"));
+        if let Some(ns) = open_checked(&path) {
+            return Some(Lease {
+                ns,
+                _lock: lock,
+                slot,
+            });
+        }
+        // First use, or the slot is stale: (re)build it while we hold its lock.
+        return match create(&path) {
+            Ok(ns) => Some(Lease {
+                ns,
+                _lock: lock,
+                slot,
+            }),
+            Err(_) => None,
+        };
+    }
+    None
+}
+
+fn try_lock(path: &Path) -> Option<fs::File> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    (rc == 0).then_some(f)
+}
+
+/// Opens `path` if it is a pinned network namespace whose only device is `lo`, up.
+fn open_checked(path: &Path) -> Option<OwnedFd> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    // SAFETY: fstatfs into a zeroed struct; ioctl without arguments; fd is ours.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(f.as_raw_fd(), &mut st) != 0 || st.f_type as i64 != NSFS_MAGIC {
+            return None;
+        }
+        if libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) != libc::CLONE_NEWNET {
+            return None;
+        }
+    }
+    let ns = OwnedFd::from(f);
+    in_netns(ns.as_fd(), || only_loopback_up() && no_time_wait())
+        .ok()?
+        .then_some(ns)
+}
+
+/// Creates an empty network namespace with `lo` up and TIME_WAIT disabled, and pins
+/// it at `path`.
+fn create(path: &Path) -> std::io::Result<OwnedFd> {
+    // Whatever was there (a stale file, an old mount) goes first.
+    let c = cpath(path)?;
+    // SAFETY: umount2 on a NUL-terminated path; failure (not mounted) is fine.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
+    let _ = fs::remove_file(path);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    let orig = fs::File::open("/proc/thread-self/ns/net")?;
+    // SAFETY: unshare affects only this thread's network namespace; it is restored
+    // below before anything else runs on this thread.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let r = (|| -> std::io::Result<OwnedFd> {
+        crate::sys::loopback_up().map_err(std::io::Error::from_raw_os_error)?;
+        // /proc/sys/net is the opening thread's namespace's.
+        fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/sys/net/ipv4/tcp_max_tw_buckets")?
+            .write_all(b"0")?;
+        let src = CString::new("/proc/thread-self/ns/net").expect("no NUL");
+        // SAFETY: bind mount between NUL-terminated paths.
+        let rc = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                c.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from(fs::File::open("/proc/thread-self/ns/net")?))
+    })();
+    // SAFETY: back to this thread's own network namespace.
+    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        // This thread would keep working inside the pool's namespace: never continue.
+        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
+        std::process::abort();
+    }
+    if r.is_err() {
+        // SAFETY: as above; undo a half-made slot.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
+        let _ = fs::remove_file(path);
+    }
+    r
+}
+
+/// Runs `f` with this thread inside the network namespace `ns`, then returns to its
+/// own. Needs CAP_SYS_ADMIN over `ns`; an error means `f` did not run.
+pub(crate) fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> std::io::Result<T> {
+    let orig = fs::File::open("/proc/thread-self/ns/net")?;
+    // SAFETY: setns on a namespace fd; affects only this thread, restored below.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let out = f();
+    // SAFETY: back to this thread's own network namespace.
+    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        // This thread would keep working inside `ns`: never continue.
+        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
+        std::process::abort();
+    }
+    Ok(out)
+}
+
+/// True when the current thread's network namespace has exactly one device, `lo`,
+/// and it is up.
+fn only_loopback_up() -> bool {
+    // if_nameindex lists this thread's namespace's devices.
+    // SAFETY: if_nameindex returns a malloc'd array ended by a zero entry, freed below.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return false;
+        }
+        let mut n = 0;
+        let mut lo = false;
+        let mut p = list;
+        while (*p).if_index != 0 {
+            n += 1;
+            lo |= std::ffi::CStr::from_ptr((*p).if_name).to_bytes() == b"lo";
+            p = p.add(1);
+        }
+        libc::if_freenameindex(list);
+        n == 1 && lo && crate::sys::loopback_is_up()
+    }
+}
+
+/// One line for `sandbox doctor`: where the pool is and how many slots are pinned.
+pub fn describe() -> String {
+    // SAFETY: a getter without side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        return "off without root: each run creates its own network namespace".into();
+    }
+    let pinned = fs::read_dir(DIR)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_none())
+                .filter(|e| open_checked(&e.path()).is_some())
+                .count()
+        })
+        .unwrap_or(0);
+    format!("{DIR}: {pinned} of {SLOTS} slots prepared (created on first use)")
+}
+
+/// True when the current thread's network namespace keeps no TIME_WAIT sockets.
+fn no_time_wait() -> bool {
+    fs::read_to_string("/proc/sys/net/ipv4/tcp_max_tw_buckets").is_ok_and(|v| v.trim() == "0")
+}
+
+fn cpath(p: &Path) -> std::io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_dir(name: &str) -> Option<std::path::PathBuf> {
+        // SAFETY: a getter.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: the network-namespace pool needs root");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("gauntlet-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        Some(dir)
+    }
+
+    fn unpin_all(dir: &Path) {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let c = cpath(&e.path()).unwrap();
+            // SAFETY: unpinning the test's own namespaces; not mounted is fine.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn ino(fd: &OwnedFd) -> u64 {
+        // SAFETY: fstat into a zeroed struct on our fd.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd.as_raw_fd(), &mut st), 0);
+            st.st_ino
+        }
+    }
+
+    #[test]
+    fn a_slot_is_lent_to_one_holder_at_a_time_and_reused() {
+        let Some(dir) = private_dir("netpool-reuse") else {
+            return;
+        };
+        let a = lease_in(&dir).expect("a slot");
+        let b = lease_in(&dir).expect("a second slot");
+        assert_ne!(a.slot, b.slot, "two live leases never share a slot");
+        assert_ne!(ino(&a.ns), ino(&b.ns), "nor a namespace");
+        let (slot, first) = (a.slot, ino(&a.ns));
+        drop(a);
+        let c = lease_in(&dir).expect("the slot again");
+        assert_eq!(c.slot, slot);
+        assert_eq!(ino(&c.ns), first, "a free slot is reused, not rebuilt");
+        assert!(in_netns(c.ns.as_fd(), only_loopback_up).unwrap());
+        // The namespace is not this process's own.
+        let own = OwnedFd::from(fs::File::open("/proc/self/ns/net").unwrap());
+        assert_ne!(ino(&own), first);
+        drop((b, c));
+        unpin_all(&dir);
+    }
+
+    #[test]
+    fn a_stale_or_tampered_slot_is_rebuilt() {
+        let Some(dir) = private_dir("netpool-stale") else {
+            return;
+        };
+        // A plain file where a namespace should be (what a copied /run would leave).
+        let path = dir.join("slot-0");
+        fs::write(&path, b"not a namespace").unwrap();
+        let l = lease_in(&dir).expect("a slot");
+        assert_eq!(l.slot, 0);
+        let built = ino(&l.ns);
+        // Someone takes lo down in the pinned namespace: the next lease rebuilds it.
+        in_netns(l.ns.as_fd(), || {
+            // SAFETY: a datagram socket; SIOCSIFFLAGS with zero flags on a zeroed,
+            // NUL-terminated ifreq (lo goes down); the socket is closed after.
+            unsafe {
+                let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+                let mut ifr: libc::ifreq = std::mem::zeroed();
+                ifr.ifr_name[0] = b'l' as libc::c_char;
+                ifr.ifr_name[1] = b'o' as libc::c_char;
+                assert_eq!(libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr), 0);
+                libc::close(s);
+            }
+        })
+        .unwrap();
+        drop(l);
+        let l = lease_in(&dir).expect("the slot again");
+        assert_eq!(l.slot, 0);
+        assert_ne!(ino(&l.ns), built, "a namespace with lo down is replaced");
+        assert!(in_netns(l.ns.as_fd(), only_loopback_up).unwrap());
+        drop(l);
+        unpin_all(&dir);
+    }
+}
