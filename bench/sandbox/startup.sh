@@ -2,16 +2,22 @@
 # Start-up cost of one jail, side by side with bubblewrap in the same run.
 #
 #   bench/sandbox/startup.sh            # hyperfine, ratio of medians, jails/second
-#   RUNS=1000 bench/sandbox/startup.sh
+#   RUNS=1000 ROUNDS=10 bench/sandbox/startup.sh
 #
 # Prints the two medians, their ratio (ours / bwrap; the issue asks <= 1.0, goal
 # <= 0.5), and jails/second on two cores for both, through the CLI (one process
 # per jail, as hyperfine measures) and through the library (threads calling
 # gauntlet_sandbox::run, as the server does). Needs hyperfine and bwrap.
+#
+# A VM's speed drifts over a minute by more than the difference being measured, and
+# hyperfine runs all of one command before the other. So the RUNS are split into
+# ROUNDS hyperfine runs that alternate which command goes first; the medians are
+# over all runs of each command, and each round's ratio is printed too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-RUNS=${RUNS:-300}
+RUNS=${RUNS:-400}
+ROUNDS=${ROUNDS:-5}
 JOBS=${JOBS:-600}
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 2; }
 command -v bwrap >/dev/null || { echo "bwrap is missing (apt-get install bubblewrap)" >&2; exit 2; }
@@ -25,7 +31,12 @@ BWRAP="bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/l
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-hyperfine -N --warmup 30 --runs "$RUNS" --export-json "$tmp/h.json" "$OURS" "$BWRAP" >&2
+per_round=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+for r in $(seq "$ROUNDS"); do
+  if (( r % 2 )); then first=$OURS second=$BWRAP; else first=$BWRAP second=$OURS; fi
+  hyperfine -N --style basic --warmup 20 --runs "$per_round" \
+    --export-json "$tmp/round-$r.json" "$first" "$second" >&2
+done
 
 per_second() { # command…: JOBS runs, two at a time, jails/second
   local start end
@@ -39,13 +50,23 @@ cli_ours=$(per_second $OURS)
 cli_bwrap=$(per_second $BWRAP)
 lib_ours=$(target/release/examples/throughput 2 "$JOBS")
 
-/usr/bin/python3 - "$tmp/h.json" "$cli_ours" "$cli_bwrap" "$lib_ours" <<'PY'
-import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-ours, bwrap = (r["median"] * 1000 for r in res)
-print(f"gauntlet sandbox run -- /bin/true   median {ours:6.2f} ms")
-print(f"bwrap --unshare-all … /bin/true     median {bwrap:6.2f} ms")
+/usr/bin/python3 - "$tmp" "$OURS" "$cli_ours" "$cli_bwrap" "$lib_ours" <<'PY'
+import glob, json, statistics, sys
+tmp, ours_cmd = sys.argv[1], sys.argv[2]
+times = {"ours": [], "bwrap": []}
+ratios = []
+for f in sorted(glob.glob(f"{tmp}/round-*.json")):
+    med = {}
+    for r in json.load(open(f))["results"]:
+        key = "ours" if r["command"] == ours_cmd else "bwrap"
+        times[key] += r["times"]
+        med[key] = r["median"]
+    ratios.append(med["ours"] / med["bwrap"])
+ours, bwrap = (statistics.median(times[k]) * 1000 for k in ("ours", "bwrap"))
+print(f"gauntlet sandbox run -- /bin/true   median {ours:6.2f} ms  ({len(times['ours'])} runs)")
+print(f"bwrap --unshare-all … /bin/true     median {bwrap:6.2f} ms  ({len(times['bwrap'])} runs)")
 print(f"ratio of medians (ours / bwrap)     {ours / bwrap:6.2f}")
-print(f"jails/second, 2 at a time, CLI      ours {sys.argv[2]}, bwrap {sys.argv[3]}")
-print(f"jails/second, 2 threads, library    ours {sys.argv[4]}")
+print("ratio per round                     " + " ".join(f"{x:.2f}" for x in ratios))
+print(f"jails/second, 2 at a time, CLI      ours {sys.argv[3]}, bwrap {sys.argv[4]}")
+print(f"jails/second, 2 threads, library    ours {sys.argv[5]}")
 PY

@@ -23,8 +23,7 @@
 //!   namespace's aggregate counters (`/proc/net/snmp`, `lo` byte counts): numbers, not
 //!   data; docs/sandbox.md lists this.
 //! - **Checked on every use.** A slot file that is not a network namespace (a reboot
-//!   emptied `/run`, someone replaced it) is rebuilt; `lo` must still be the only
-//!   device and up, and TIME_WAIT still off, else the slot is rebuilt too.
+//!   emptied `/run`, a copied `/run`, someone replaced it) is rebuilt.
 //!
 //! Without root (no CAP_SYS_ADMIN to pin a namespace) or with every slot busy, a run
 //! gets a fresh namespace of its own exactly as before: the pool is only ever a
@@ -33,7 +32,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -117,7 +116,9 @@ fn try_lock(path: &Path) -> Option<fs::File> {
     (rc == 0).then_some(f)
 }
 
-/// Opens `path` if it is a pinned network namespace whose only device is `lo`, up.
+/// Opens `path` if it is a pinned network namespace. Only the type is checked on
+/// each use: what is inside was set at creation, and nothing but host root can change
+/// it (the jails hold no capability there).
 fn open_checked(path: &Path) -> Option<OwnedFd> {
     let f = fs::OpenOptions::new()
         .read(true)
@@ -134,10 +135,7 @@ fn open_checked(path: &Path) -> Option<OwnedFd> {
             return None;
         }
     }
-    let ns = OwnedFd::from(f);
-    in_netns(ns.as_fd(), || only_loopback_up() && no_time_wait())
-        .ok()?
-        .then_some(ns)
+    Some(OwnedFd::from(f))
 }
 
 /// Creates an empty network namespace with `lo` up and TIME_WAIT disabled, and pins
@@ -216,6 +214,7 @@ pub(crate) fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> std::io:
 
 /// True when the current thread's network namespace has exactly one device, `lo`,
 /// and it is up.
+#[cfg(test)]
 fn only_loopback_up() -> bool {
     // if_nameindex lists this thread's namespace's devices.
     // SAFETY: if_nameindex returns a malloc'd array ended by a zero entry, freed below.
@@ -255,6 +254,7 @@ pub fn describe() -> String {
 }
 
 /// True when the current thread's network namespace keeps no TIME_WAIT sockets.
+#[cfg(test)]
 fn no_time_wait() -> bool {
     fs::read_to_string("/proc/sys/net/ipv4/tcp_max_tw_buckets").is_ok_and(|v| v.trim() == "0")
 }
@@ -268,6 +268,7 @@ fn cpath(p: &Path) -> std::io::Result<CString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     fn private_dir(name: &str) -> Option<std::path::PathBuf> {
         // SAFETY: a getter.
@@ -312,7 +313,7 @@ mod tests {
         let c = lease_in(&dir).expect("the slot again");
         assert_eq!(c.slot, slot);
         assert_eq!(ino(&c.ns), first, "a free slot is reused, not rebuilt");
-        assert!(in_netns(c.ns.as_fd(), only_loopback_up).unwrap());
+        assert!(in_netns(c.ns.as_fd(), || only_loopback_up() && no_time_wait()).unwrap());
         // The namespace is not this process's own.
         let own = OwnedFd::from(fs::File::open("/proc/self/ns/net").unwrap());
         assert_ne!(ino(&own), first);
@@ -321,35 +322,19 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_or_tampered_slot_is_rebuilt() {
+    fn a_stale_slot_is_rebuilt() {
         let Some(dir) = private_dir("netpool-stale") else {
             return;
         };
         // A plain file where a namespace should be (what a copied /run would leave).
-        let path = dir.join("slot-0");
-        fs::write(&path, b"not a namespace").unwrap();
+        fs::write(dir.join("slot-0"), b"not a namespace").unwrap();
         let l = lease_in(&dir).expect("a slot");
         assert_eq!(l.slot, 0);
+        assert!(in_netns(l.ns.as_fd(), || only_loopback_up() && no_time_wait()).unwrap());
         let built = ino(&l.ns);
-        // Someone takes lo down in the pinned namespace: the next lease rebuilds it.
-        in_netns(l.ns.as_fd(), || {
-            // SAFETY: a datagram socket; SIOCSIFFLAGS with zero flags on a zeroed,
-            // NUL-terminated ifreq (lo goes down); the socket is closed after.
-            unsafe {
-                let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
-                let mut ifr: libc::ifreq = std::mem::zeroed();
-                ifr.ifr_name[0] = b'l' as libc::c_char;
-                ifr.ifr_name[1] = b'o' as libc::c_char;
-                assert_eq!(libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr), 0);
-                libc::close(s);
-            }
-        })
-        .unwrap();
         drop(l);
         let l = lease_in(&dir).expect("the slot again");
-        assert_eq!(l.slot, 0);
-        assert_ne!(ino(&l.ns), built, "a namespace with lo down is replaced");
-        assert!(in_netns(l.ns.as_fd(), only_loopback_up).unwrap());
+        assert_eq!(ino(&l.ns), built, "now it is kept");
         drop(l);
         unpin_all(&dir);
     }

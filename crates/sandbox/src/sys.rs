@@ -229,6 +229,7 @@ pub fn loopback_up() -> Result<(), i32> {
 }
 
 /// Whether `lo` is up in the calling thread's network namespace.
+#[cfg(test)]
 pub fn loopback_is_up() -> bool {
     loopback_flags(false).unwrap_or(false)
 }
