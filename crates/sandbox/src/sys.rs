@@ -234,6 +234,40 @@ pub fn loopback_is_up() -> bool {
     loopback_flags(false).unwrap_or(false)
 }
 
+/// umount2(2) returning `-errno` instead of setting errno: for a helper that shares
+/// its memory (and so glibc's thread-local errno) with a process running beside it.
+pub fn raw_umount2(path: &CStr, flags: c_int) -> c_long {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ret: c_long;
+        // SAFETY: the umount2 syscall with a NUL-terminated path; the kernel clobbers
+        // rcx and r11 only.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") libc::SYS_umount2 => ret,
+                in("rdi") path.as_ptr(),
+                in("rsi") flags as c_long,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // Elsewhere glibc's wrapper; a failure's errno may then be clobbered by init.
+        // SAFETY: a NUL-terminated path.
+        let rc = unsafe { libc::umount2(path.as_ptr(), flags) };
+        if rc < 0 {
+            -(errno() as c_long)
+        } else {
+            0
+        }
+    }
+}
+
 /// Sends one byte with up to three descriptors attached (SCM_RIGHTS).
 pub fn send_fds(sock: c_int, byte: u8, fds: &[c_int]) -> Result<(), i32> {
     assert!(fds.len() <= 3, "at most three descriptors");

@@ -195,6 +195,35 @@ fn host_files_and_secrets_are_invisible() {
         pids.contains(&1) && pids.iter().all(|p| *p < 10),
         "{pids:?}"
     );
+    // The namespace holds the jail's own mounts and nothing of the host's tree (the
+    // old root was detached before the program started).
+    let r = ok(&sh("cut -d' ' -f5 /proc/self/mountinfo"));
+    for mount_point in r.out.lines() {
+        assert!(
+            [
+                "/",
+                "/usr",
+                "/etc/alternatives",
+                "/etc/ld.so.cache",
+                "/proc",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+                "/proc/irq",
+                "/proc/bus",
+                "/dev",
+                "/dev/null",
+                "/dev/zero",
+                "/dev/full",
+                "/dev/random",
+                "/dev/urandom",
+                "/dev/shm",
+                "/tmp"
+            ]
+            .contains(&mount_point),
+            "unexpected mount {mount_point} in:\n{}",
+            r.out
+        );
+    }
 }
 
 #[test]
