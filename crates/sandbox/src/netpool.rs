@@ -12,7 +12,9 @@
 //!   from before the clone until the jail's init is reaped; when the lock is free, no
 //!   process is inside (the PID namespace, and so every process of the run, is dead by
 //!   then; a killed supervisor frees its lock only after its own death, when its jail's
-//!   init has been SIGKILLed by the parent-death signal).
+//!   init has been SIGKILLed by the parent-death signal). Jails that lend their
+//!   network to others (`run_controlled`: an Anvil chain and the jobs that join it)
+//!   never get a slot, since the joiners hold no lock.
 //! - **The jail has no power over it.** The namespace belongs to the host's user
 //!   namespace, so the jail (whose own user namespace is a child of it) holds no
 //!   capability there: it cannot add devices, addresses, routes, firewall rules or

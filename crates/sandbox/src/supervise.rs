@@ -122,9 +122,12 @@ fn run_inner(
                 .map_err(|e| Error::InvalidSpec(format!("network {}: {e}", path.display())))?,
         ),
     };
-    let lease = match spec.network {
-        Network::None => netpool::lease(),
-        Network::Join(_) => None,
+    // Not for controlled jails: they lend their network to other jails (an Anvil
+    // chain to the jobs using it), which hold no lease, so a slot freed when such a
+    // jail ends could be lent again while one of them was still inside.
+    let lease = match (&spec.network, control) {
+        (Network::None, None) => netpool::lease(),
+        _ => None,
     };
     let net = joined
         .as_ref()
@@ -221,10 +224,12 @@ fn run_inner(
                 .map_err(|e| io_err(what)(std::io::Error::from_raw_os_error(e)))
         };
         send("start-jail", b'g', &[])?;
-        let cg = match early_cg {
-            Some(cg) => cg,
-            None => RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?,
-        };
+        if let Some(cg) = early_cg {
+            // v2: born inside; nothing to hand over.
+            send("cgroup-attach", b'c', &[])?;
+            return Ok(cg);
+        }
+        let cg = RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?;
         let entry = cg.entry()?;
         let tasks: Vec<c_int> = entry.tasks.iter().map(|f| f.as_raw_fd()).collect();
         send("cgroup-attach", b'c', &tasks)?;

@@ -870,6 +870,28 @@ while True:
         .wait_started(Duration::from_secs(5))
         .expect("started");
     let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    // Its namespace is its own, never one of the pool's: the jobs that join it hold
+    // no lease, so a pooled slot could be lent again while they are still inside.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let own = std::fs::metadata(&netns).unwrap().ino();
+        for slot in std::fs::read_dir("/run/gauntlet/netns")
+            .into_iter()
+            .flatten()
+        {
+            let slot = slot.unwrap().path();
+            if slot.extension().is_none() {
+                if let Ok(m) = std::fs::metadata(&slot) {
+                    assert_ne!(
+                        m.ino(),
+                        own,
+                        "{} is lent to a controlled jail",
+                        slot.display()
+                    );
+                }
+            }
+        }
+    }
     let addr: std::net::SocketAddr = "127.0.0.1:8545".parse().unwrap();
     // The host reaches it only through the namespace, never on its own loopback.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
