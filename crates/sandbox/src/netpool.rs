@@ -35,8 +35,9 @@ use std::ffi::CString;
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where slots live. Root-only (0700): entering a slot needs its path.
 pub const DIR: &str = "/run/gauntlet/netns";
@@ -44,6 +45,9 @@ pub const DIR: &str = "/run/gauntlet/netns";
 pub const SLOTS: usize = 64;
 
 const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Set when a slot could not be built here; runs then create their own namespaces.
+static UNUSABLE: AtomicBool = AtomicBool::new(false);
 /// ioctl(NS_GET_NSTYPE) = _IO(0xb7, 0x3).
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
@@ -71,11 +75,23 @@ pub fn lease() -> Option<Lease> {
 }
 
 fn lease_in(dir: &Path) -> Option<Lease> {
+    // A host where pinning failed once (no CAP_SYS_ADMIN over its mount namespace,
+    // read-only /run) is not asked again by this process.
+    if UNUSABLE.load(Ordering::Relaxed) {
+        return None;
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .ok()?;
+    // Only a directory that is ours alone: nobody else may plant or swap slots.
+    let meta = fs::symlink_metadata(dir).ok()?;
+    // SAFETY: a getter without side effects.
+    let euid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o077 != 0 {
+        return None;
+    }
     // Lowest free slot first: sequential runs keep reusing the same few namespaces,
     // and the pool grows only as far as the host's real concurrency.
     for slot in 0..SLOTS {
@@ -97,7 +113,10 @@ fn lease_in(dir: &Path) -> Option<Lease> {
                 _lock: lock,
                 slot,
             }),
-            Err(_) => None,
+            Err(_) => {
+                UNUSABLE.store(true, Ordering::Relaxed);
+                None
+            }
         };
     }
     None
@@ -279,7 +298,7 @@ mod tests {
             return None;
         }
         let dir = std::env::temp_dir().join(format!("gauntlet-{name}-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
         Some(dir)
     }
 
@@ -320,6 +339,27 @@ mod tests {
         let own = OwnedFd::from(fs::File::open("/proc/self/ns/net").unwrap());
         assert_ne!(ino(&own), first);
         drop((b, c));
+        unpin_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_not_used() {
+        let Some(dir) = private_dir("netpool-perms") else {
+            return;
+        };
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            lease_in(&dir).is_none(),
+            "a world-writable pool directory is refused"
+        );
+        assert!(
+            fs::read_dir(&dir).unwrap().next().is_none(),
+            "and left untouched"
+        );
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let l = lease_in(&dir).expect("a private one is used");
+        drop(l);
         unpin_all(&dir);
     }
 
