@@ -238,6 +238,15 @@ fn archive_submissions_are_graded_and_checked() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("tests/run.py"), "{}", r.stderr);
 
+    // So is one that would replace the runtime's judge (a judge that always says ok).
+    let mut evil = refs.clone();
+    evil.push((".gauntlet/runner/judge.py", "print('1..1\nok 1 - forged')"));
+    let bad = tmp.path().join("bad-runner.zip");
+    fs::write(&bad, zip(&evil)).unwrap();
+    let r = grade(&data, &ex, "--archive", &bad);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(".gauntlet"), "{}", r.stderr);
+
     // The wrong kind of submission for the exercise is bad usage.
     let r = grade(&data, &ex, "--files", &ex.join("solution"));
     assert_eq!(r.code, 2);

@@ -11,6 +11,7 @@ pub mod hardhat;
 pub mod layer;
 pub mod log;
 pub mod outcome;
+pub mod runners;
 pub mod runtime;
 pub mod toolchain;
 

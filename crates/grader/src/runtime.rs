@@ -75,8 +75,8 @@ pub trait Runtime: Send + Sync {
     }
 }
 
-/// A runtime that needs nothing beyond the sandbox's standard root (`/usr`, `/bin`, …),
-/// which already holds the system `sh`, `python3` and `node`.
+/// A runtime on the system's `sh`, `python3` and `node` from the sandbox's standard
+/// root (`/usr`, `/bin`, …), with the test runners at `.gauntlet/runner/` (runners.rs).
 struct System {
     name: &'static str,
     env: &'static [(&'static str, &'static str)],
@@ -85,6 +85,21 @@ struct System {
 impl Runtime for System {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn version(&self) -> String {
+        format!("1-runner-{}", crate::runners::version())
+    }
+
+    fn protected_paths(&self) -> Vec<String> {
+        vec![".gauntlet".into()]
+    }
+
+    fn prepare(&self, layer: &Path) -> Result<(), RuntimeError> {
+        crate::runners::install(layer).map_err(|e| RuntimeError::Prepare {
+            runtime: self.name.into(),
+            reason: format!("writing the test runners: {e}"),
+        })
     }
 
     fn env(&self) -> Vec<(String, String)> {

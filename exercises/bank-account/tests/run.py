@@ -1,7 +1,12 @@
-"""Hidden tests for bank-account. Prints TAP; see judge.py for why it cannot be forged."""
+"""Hidden tests for bank-account. Prints TAP; see .gauntlet/runner/judge.py for why it cannot be forged."""
 
-import judge
-from judge import Failure
+import os
+import sys
+
+# The runner comes with the runtime, in .gauntlet/runner/ (see exercises/README.md).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, ".gauntlet", "runner"))
+import judge  # noqa: E402
+from judge import Failure  # noqa: E402
 
 suite = judge.Suite("bank-account")
 

@@ -2,11 +2,16 @@
 
 The learner's script runs under /bin/sh in a child of judge.py, its output captured;
 a shell runner could not keep a hostile script away from its own stdout (any process
-of the same user can open /proc/<runner>/fd/1), so the judge is python: see judge.py.
+of the same user can open /proc/<runner>/fd/1), so the judge is python: see .gauntlet/runner/judge.py.
 """
 
-import judge
-from judge import Failure
+import os
+import sys
+
+# The runner comes with the runtime, in .gauntlet/runner/ (see exercises/README.md).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, ".gauntlet", "runner"))
+import judge  # noqa: E402
+from judge import Failure  # noqa: E402
 
 suite = judge.Suite("csv-column")
 

@@ -1,8 +1,13 @@
 """Hidden tests for roman-numerals. Writes JUnit XML (run.py --junit FILE); see
 judge.py for why a submission cannot forge it."""
 
-import judge
-from judge import Failure
+import os
+import sys
+
+# The runner comes with the runtime, in .gauntlet/runner/ (see exercises/README.md).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, ".gauntlet", "runner"))
+import judge  # noqa: E402
+from judge import Failure  # noqa: E402
 
 suite = judge.Suite("roman-numerals")
 

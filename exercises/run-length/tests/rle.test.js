@@ -3,7 +3,7 @@
 // learner's code runs only in sandboxed children started by judge.js; see there why
 // results cannot be forged.
 const test = require('node:test');
-const { callMany } = require('./judge.js');
+const { callMany } = require('../.gauntlet/runner/judge.js');
 
 const MODULE = 'rle.js';
 

@@ -2,7 +2,7 @@
 // Hidden tests for word-frequency, run by `node --test`. The learner's code runs only
 // in sandboxed children started by judge.js; see there why results cannot be forged.
 const test = require('node:test');
-const { call, callMany, Failure } = require('./judge.js');
+const { call, callMany, Failure } = require('../.gauntlet/runner/judge.js');
 
 const MODULE = 'wordfreq.js';
 

@@ -1,6 +1,8 @@
 'use strict';
-// The trusted half of a Gauntlet test runner for node exercises (keep it identical in
-// every node exercise; check-by-hand.sh checks).
+// The trusted half of a Gauntlet test runner for node exercises. Gauntlet's runtimes
+// put it (source: crates/grader/runners/) in every prepared workspace at
+// .gauntlet/runner/, read-only and out of reach of submissions; a package's test file
+// requires it from there.
 //
 // Why the learner cannot forge a result: the learner's code never runs in a process
 // that reports. `node --test` runs the test file, and each call into the learner's

@@ -1,7 +1,7 @@
 """The untrusted half of the runner: imports the learner's module and runs one request.
 
-Started by judge.py as `python3 -I -S -B tests/harness.py REPLY_FD` with the request
-as JSON on stdin. It answers with one JSON object on REPLY_FD and nothing else; the
+Started by judge.py as `python3 -I -S -B .gauntlet/runner/harness.py TESTS_DIR REPLY_FD`
+with the request as JSON on stdin. It answers with one JSON object on REPLY_FD and nothing else; the
 learner's prints go to files the judge keeps private. Nothing here is trusted: the
 learner's code runs in this process and could rewrite any of it, which is why the
 judge, not this file, decides whether a test passed.
@@ -14,11 +14,12 @@ import traceback
 
 # Everything the harness needs is imported before the workspace joins sys.path, so a
 # learner's json.py cannot stand in for the standard library here.
-# The tests folder comes first, so its probe modules cannot be shadowed by a file in
-# the workspace root (an archive submission may add files there).
-sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()]
+# The runner's folder and then the exercise's tests folder come first, so its probe
+# modules cannot be shadowed by a file in the workspace root (an archive submission
+# may add files there).
+tests_dir, reply_fd = sys.argv[1], int(sys.argv[2])
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), tests_dir, os.getcwd()]
 
-reply_fd = int(sys.argv[1])
 os.set_inheritable(reply_fd, False)
 request = json.loads(sys.stdin.read())
 sys.stdin = open(os.devnull)

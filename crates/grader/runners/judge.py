@@ -1,6 +1,8 @@
 """The trusted half of a Gauntlet test runner for python and shell exercises.
 
-Keep this file identical in every exercise that uses it (check-by-hand.sh checks).
+Gauntlet's python, node and shell runtimes put this file (source:
+crates/grader/runners/) in every prepared workspace at ``.gauntlet/runner/``, read-only
+and out of reach of submissions; a package's ``tests/run.py`` imports it from there.
 
 Why the learner cannot forge a result
 -------------------------------------
@@ -41,6 +43,9 @@ import traceback
 from xml.sax.saxutils import quoteattr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The package's hidden tests: the folder of the script that imported us (tests/run.py),
+# where the harness finds the exercise's probe modules.
+TESTS = os.path.dirname(os.path.abspath(sys.argv[0]))
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 OUTPUT_CAP = 4000  # bytes of a child's output quoted in a failure message
@@ -267,7 +272,7 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
 
 
 def _python_request(request, timeout):
-    argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py")]
+    argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py"), TESTS]
     ran = run_child(argv, json.dumps(request).encode(), timeout, reply_pipe=True)
     if ran.timed_out:
         raise Failure(f"timed out after {ran.timeout:g} s: an endless loop?{ran.output_note()}")
