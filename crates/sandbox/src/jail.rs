@@ -454,9 +454,10 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
         libc::unshare(libc::CLONE_NEWCGROUP)
     })?;
 
-    // 16. Start the payload (PID 3; 2 was the detach helper) and reap until it ends. vfork-style: the payload
-    //     shares our memory until its execve (no page tables copied, none torn down
-    //     at exec) while we stay suspended; it runs on a stack carved out of ours.
+    // 16. Start the payload (PID 3; 2 was the detach helper) and reap until it ends.
+    //     vfork-style: the payload shares our memory until its execve (no page tables
+    //     copied, none torn down at exec) while we stay suspended; it runs on a stack
+    //     carved out of ours.
     //     Credentials, rlimits, fds, cwd, seccomp and Landlock are per process (no
     //     CLONE_THREAD/FILES/FS), so its hardening never touches init.
     let mut stack = PayloadStack([0u8; PAYLOAD_STACK]);
@@ -742,6 +743,13 @@ fn detach_old_root() -> Result<(), i32> {
                 return Ok(());
             }
             return Err(libc::EBUSY);
+        }
+        // A helper that died before saying anything (killed) would leave us spinning.
+        // SAFETY: a non-blocking wait for our own child.
+        if unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) } == pid
+            && DETACH.load(Ordering::Acquire) == 0
+        {
+            return Err(libc::ECHILD);
         }
         // SAFETY: a plain syscall; lets the helper run on a single CPU.
         unsafe { libc::sched_yield() };
