@@ -45,11 +45,12 @@ pub const DIR: &str = "/run/gauntlet/netns";
 pub const SLOTS: usize = 64;
 
 const NSFS_MAGIC: i64 = 0x6e73_6673;
-
-/// Set when a slot could not be built here; runs then create their own namespaces.
-static UNUSABLE: AtomicBool = AtomicBool::new(false);
 /// ioctl(NS_GET_NSTYPE) = _IO(0xb7, 0x3).
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Set when this host refuses to pin a namespace (no privilege over its mount
+/// namespace, a read-only /run); runs then create their own namespaces.
+static UNUSABLE: AtomicBool = AtomicBool::new(false);
 
 /// A network namespace lent to one run; the slot is free again when this drops.
 #[derive(Debug)]
@@ -75,7 +76,7 @@ pub fn lease() -> Option<Lease> {
 }
 
 fn lease_in(dir: &Path) -> Option<Lease> {
-    // A host where pinning failed once (no CAP_SYS_ADMIN over its mount namespace,
+    // A host that refused to pin one (no CAP_SYS_ADMIN over its mount namespace,
     // read-only /run) is not asked again by this process.
     if UNUSABLE.load(Ordering::Relaxed) {
         return None;
@@ -113,8 +114,15 @@ fn lease_in(dir: &Path) -> Option<Lease> {
                 _lock: lock,
                 slot,
             }),
-            Err(_) => {
-                UNUSABLE.store(true, Ordering::Relaxed);
+            Err(e) => {
+                // A refusal is for good; anything else (out of descriptors, say) may
+                // pass, and the next run tries again.
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EACCES | libc::EROFS | libc::ENOSYS)
+                ) {
+                    UNUSABLE.store(true, Ordering::Relaxed);
+                }
                 None
             }
         };
