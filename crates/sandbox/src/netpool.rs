@@ -14,7 +14,9 @@
 //!   then; a killed supervisor frees its lock only after its own death, when its jail's
 //!   init has been SIGKILLed by the parent-death signal). Jails that lend their
 //!   network to others (`run_controlled`: an Anvil chain and the jobs that join it)
-//!   never get a slot, since the joiners hold no lock.
+//!   never get a slot, since the joiners hold no lock. (A fork-like clone elsewhere
+//!   in the process holds a copy of every descriptor until it closes them, a jail's
+//!   init until its step 4; that can only make a free slot look busy for a moment.)
 //! - **The jail has no power over it.** The namespace belongs to the host's user
 //!   namespace, so the jail (whose own user namespace is a child of it) holds no
 //!   capability there: it cannot add devices, addresses, routes, firewall rules or
@@ -319,6 +321,21 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
+    /// A lease of `slot`, retried briefly: a fork-like clone elsewhere in this
+    /// process (a jail, or another test) holds a copy of every descriptor until it
+    /// closes them, so a just-released slot can look busy for a moment.
+    fn lease_slot(dir: &Path, slot: usize) -> Lease {
+        for _ in 0..200 {
+            let l = lease_in(dir).expect("a slot");
+            if l.slot == slot {
+                return l;
+            }
+            drop(l);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("slot {slot} never came free");
+    }
+
     fn ino(fd: &OwnedFd) -> u64 {
         // SAFETY: fstat into a zeroed struct on our fd.
         unsafe {
@@ -339,8 +356,7 @@ mod tests {
         assert_ne!(ino(&a.ns), ino(&b.ns), "nor a namespace");
         let (slot, first) = (a.slot, ino(&a.ns));
         drop(a);
-        let c = lease_in(&dir).expect("the slot again");
-        assert_eq!(c.slot, slot);
+        let c = lease_slot(&dir, slot);
         assert_eq!(ino(&c.ns), first, "a free slot is reused, not rebuilt");
         assert!(in_netns(c.ns.as_fd(), || only_loopback_up() && no_time_wait()).unwrap());
         // The namespace is not this process's own.
@@ -378,12 +394,11 @@ mod tests {
         };
         // A plain file where a namespace should be (what a copied /run would leave).
         fs::write(dir.join("slot-0"), b"not a namespace").unwrap();
-        let l = lease_in(&dir).expect("a slot");
-        assert_eq!(l.slot, 0);
+        let l = lease_slot(&dir, 0);
         assert!(in_netns(l.ns.as_fd(), || only_loopback_up() && no_time_wait()).unwrap());
         let built = ino(&l.ns);
         drop(l);
-        let l = lease_in(&dir).expect("the slot again");
+        let l = lease_slot(&dir, 0);
         assert_eq!(ino(&l.ns), built, "now it is kept");
         drop(l);
         unpin_all(&dir);

@@ -458,7 +458,7 @@ if os.fork() == 0:
     let ns = first.out.lines().next().unwrap().to_string();
     // Parallel tests hold slots too: try until a run lands in the same namespace.
     let mut reused = None;
-    for _ in 0..40 {
+    for _ in 0..100 {
         let r = ok(&py(r#"
 import os, socket, errno, fcntl, struct
 print(os.readlink('/proc/self/ns/net'))
