@@ -1,8 +1,8 @@
 """The untrusted half of the runner: imports the learner's module and runs one request.
 
 Started by judge.py as `python3 -I -S -B .gauntlet/runner/harness.py TESTS_DIR REPLY_FD`
-with the request as JSON on stdin. It answers with one JSON object on REPLY_FD and nothing else; the
-learner's prints go to files the judge keeps private. Nothing here is trusted: the
+with the request as JSON on stdin. It answers with one JSON object on REPLY_FD and
+nothing else; the learner's prints go to files the judge keeps private. Nothing here is trusted: the
 learner's code runs in this process and could rewrite any of it, which is why the
 judge, not this file, decides whether a test passed.
 """
@@ -13,37 +13,19 @@ import sys
 import traceback
 
 # Everything the harness needs is imported before the workspace joins sys.path, so a
-# learner's json.py cannot stand in for the standard library here.
-# The runner's folder and then the exercise's tests folder come first, so its probe
-# modules cannot be shadowed by a file in the workspace root (an archive submission
-# may add files there).
+# learner's json.py cannot stand in for the standard library here (nor a wire.py for
+# the encoding shared with the judge).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wire import encode  # noqa: E402
+
+# The exercise's tests folder comes next, so its probe modules cannot be shadowed by a
+# file in the workspace root (an archive submission may add files there).
 tests_dir, reply_fd = sys.argv[1], int(sys.argv[2])
-sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), tests_dir, os.getcwd()]
+sys.path[1:1] = [tests_dir, os.getcwd()]
 
 os.set_inheritable(reply_fd, False)
 request = json.loads(sys.stdin.read())
 sys.stdin = open(os.devnull)
-
-
-def encode(value, depth=0):
-    """Same as judge.encode: exact types, so no custom __eq__ can claim equality."""
-    if depth > 50:
-        return {"t": "other", "type": "nested too deep"}
-    t = type(value)
-    if value is None:
-        return {"t": "None"}
-    if t in (bool, int, str):
-        return {"t": t.__name__, "v": value}
-    if t is float:
-        return {"t": "float", "v": repr(value)}
-    if t in (list, tuple):
-        return {"t": t.__name__, "v": [encode(v, depth + 1) for v in value]}
-    if t is dict:
-        return {
-            "t": "dict",
-            "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
-        }
-    return {"t": "other", "type": t.__name__}
 
 
 def short_traceback():

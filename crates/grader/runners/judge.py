@@ -42,6 +42,8 @@ import time
 import traceback
 from xml.sax.saxutils import quoteattr
 
+from wire import encode
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The package's hidden tests: the folder of the script that imported us (tests/run.py),
 # where the harness finds the exercise's probe modules.
@@ -122,28 +124,8 @@ def _ascii(text, cap=OUTPUT_CAP):
 
 
 # ---------------------------------------------------------------------------
-# Values crossing the process boundary. Exact types: a str subclass with an __eq__
-# that always says True arrives as "other", not as a str.
-
-
-def encode(value, depth=0):
-    if depth > 50:
-        return {"t": "other", "type": "nested too deep"}
-    t = type(value)
-    if value is None:
-        return {"t": "None"}
-    if t in (bool, int, str):
-        return {"t": t.__name__, "v": value}
-    if t is float:
-        return {"t": "float", "v": repr(value)}
-    if t in (list, tuple):
-        return {"t": t.__name__, "v": [encode(v, depth + 1) for v in value]}
-    if t is dict:
-        return {
-            "t": "dict",
-            "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
-        }
-    return {"t": "other", "type": t.__name__}
+# Values crossing the process boundary: `encode` lives in wire.py, shared with the
+# harness.
 
 
 def decode(data):

@@ -1,6 +1,7 @@
 //! The test runners the `python`, `node` and `shell` runtimes ship in every prepared
-//! workspace, at `.gauntlet/runner/`: the trusted judges (`judge.py`, `judge.js`) and
-//! the untrusted harnesses they start for each call into the learner's code. Why a
+//! workspace, at `.gauntlet/runner/`: the trusted judges (`judge.py`, `judge.js`), the
+//! untrusted harnesses they start for each call into the learner's code, and the
+//! value encoding both python sides share (`wire.py`). Why a
 //! submission cannot forge their results is written at the top of each judge.
 //!
 //! They live in the binary (so the one binary is all a host needs), are written into
@@ -20,9 +21,10 @@ use sha2::{Digest, Sha256};
 pub const DIR: &str = ".gauntlet/runner";
 
 /// The runner files, by name.
-pub const FILES: [(&str, &[u8]); 4] = [
+pub const FILES: [(&str, &[u8]); 5] = [
     ("judge.py", include_bytes!("../runners/judge.py")),
     ("harness.py", include_bytes!("../runners/harness.py")),
+    ("wire.py", include_bytes!("../runners/wire.py")),
     ("judge.js", include_bytes!("../runners/judge.js")),
     ("harness.js", include_bytes!("../runners/harness.js")),
 ];
