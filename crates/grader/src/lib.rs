@@ -302,6 +302,7 @@ impl Grader {
             env,
             network,
             collect,
+            results: None,
         };
 
         let mut log = log::LogBuilder::new(
