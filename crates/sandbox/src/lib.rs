@@ -207,6 +207,10 @@ pub struct Layers {
     pub network: String,
     /// True when the jail user maps to the caller's own uid (no root involved).
     pub rootless: bool,
+    /// How kernel socket buffers are bounded: `memory_limit` (charged to the run's
+    /// memory, cgroup v2), `capped` (cgroup v1: a separate limit of a quarter of
+    /// the memory limit, its peak added to `peak_memory_bytes`) or `uncapped`.
+    pub socket_memory: String,
 }
 
 /// The report of one run; its JSON is documented in docs/sandbox.md, "The report".

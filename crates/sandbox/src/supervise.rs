@@ -726,6 +726,10 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
         seccomp: true,
         landlock: landlock_abi > 0,
         cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
+        socket_memory: cgroup::host()
+            .map(|h| h.socket_memory())
+            .unwrap_or("uncapped")
+            .into(),
         no_new_privs: true,
         capabilities_dropped: true,
         landlock_abi,
