@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{BindOp, Plan, JAIL_GID, JAIL_UID, RESULTS_FD};
+use crate::plan::{BindOp, Plan, JAIL_GID, JAIL_UID, PROC_READ_ONLY, RESULTS_FD};
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
@@ -63,6 +63,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     wait_for_supervisor(fds).at(Step::WaitForSupervisor)?;
     set_ids(plan).at(Step::SetIds)?;
     sys::set_not_dumpable().at(Step::HideFromPtrace)?;
+    scrub_identity(plan).at(Step::ScrubIdentity)?;
     close_all_but(3, &[fds.sync, fds.msg, fds.out, fds.err, fds.results]);
     make_mounts_private().at(Step::MakeMountsPrivate)?;
     mount_root_tmpfs(plan).at(Step::MountRootTmpfs)?;
@@ -71,6 +72,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     bind_paths(plan).at(Step::BindPaths)?;
     mount_proc().at(Step::MountProc)?;
     build_dev(plan).at(Step::BuildDev)?;
+    mask_proc(plan).at(Step::MaskProc)?;
     mount_tmp(plan).at(Step::MountTmp)?;
     mount_overlays(plan).at(Step::MountOverlay)?;
     detach_old_root().at(Step::DetachOldRoot)?;
@@ -123,6 +125,9 @@ fn wait_for_supervisor(fds: Fds) -> SysResult {
 fn set_ids(plan: &Plan) -> SysResult {
     if !plan.rootless {
         sys::clear_groups()?;
+        // The supervisor cloned us with SECBIT_NO_SETUID_FIXUP (see
+        // `supervise::clone_jail`); from here on uid changes behave as usual.
+        sys::set_securebits(0)?;
     }
     if sys::getresuid() != (JAIL_UID, JAIL_UID, JAIL_UID) {
         sys::setresgid(JAIL_GID, JAIL_GID, JAIL_GID)?;
@@ -131,6 +136,41 @@ fn set_ids(plan: &Plan) -> SysResult {
     // A credential change clears the parent-death signal: set it again. A supervisor
     // that died in between is caught by `attach_cgroup` (EOF).
     sys::set_parent_death_signal(libc::SIGKILL)
+}
+
+/// What `/proc/1/cmdline` shows from now on.
+const INIT_CMDLINE: &[u8] = b"gauntlet-init\0";
+
+/// Init is a fork of the supervisor: its name, command line and environment were
+/// the supervisor's (a server's flags, `--env` values, tokens), and
+/// `/proc/1/cmdline` is readable by everyone in the jail. Init takes a name of its
+/// own, zeroes its copy of the argument and environment strings, writes
+/// [`INIT_CMDLINE`] at the start of the argument area (the kernel shows a command
+/// line only from anonymous memory such as this stack area) and points the command
+/// line at it and the environment at nothing (`PR_SET_MM_MAP`). A kernel without
+/// that prctl (no CONFIG_CHECKPOINT_RESTORE) shows the name and NULs.
+/// (`/proc/1/environ` and `/proc/1/mem` are refused anyway: init is not dumpable.)
+fn scrub_identity(plan: &Plan) -> SysResult {
+    sys::set_name(c"gauntlet-init")?;
+    let Some(mm) = &plan.mm else {
+        return Err(libc::ENODATA);
+    };
+    let shown = INIT_CMDLINE.len().min((mm.arg_end - mm.arg_start) as usize);
+    // SAFETY: the kernel's own bounds of this address space's argument and
+    // environment strings (read from /proc/self/stat by the supervisor, whose
+    // address space this is a copy of): bytes inside the writable stack mapping that
+    // nothing in init reads; `shown` fits in the argument area.
+    unsafe {
+        for (start, end) in [(mm.arg_start, mm.arg_end), (mm.env_start, mm.env_end)] {
+            std::ptr::write_bytes(start as *mut u8, 0, (end - start) as usize);
+        }
+        let dst = mm.arg_start as *mut u8;
+        std::ptr::copy_nonoverlapping(INIT_CMDLINE.as_ptr(), dst, shown.saturating_sub(1));
+    }
+    match sys::set_cmdline(mm, mm.arg_start, mm.arg_start + shown as u64) {
+        Ok(()) | Err(libc::EINVAL) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Closes every descriptor from `first` up, except those in `keep` (-1 entries are
@@ -231,12 +271,7 @@ fn mount_proc() -> SysResult {
         | sys::MOUNT_ATTR_NOSUID
         | sys::MOUNT_ATTR_NODEV
         | sys::MOUNT_ATTR_NOEXEC;
-    for p in [
-        c"/proc/sys",
-        c"/proc/sysrq-trigger",
-        c"/proc/irq",
-        c"/proc/bus",
-    ] {
+    for p in PROC_READ_ONLY {
         match bind(p, p, read_only) {
             Ok(()) | Err(libc::ENOENT) => {}
             Err(e) => return Err(e),
@@ -286,6 +321,21 @@ fn build_dev(plan: &Plan) -> SysResult {
     let read_only =
         libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NOEXEC;
     sys::mount(None, c"/dev", None, read_only, None)
+}
+
+/// Covers the `/proc` entries Docker masks: files with `/dev/null`, directories
+/// with an empty read-only tmpfs.
+fn mask_proc(plan: &Plan) -> SysResult {
+    for &(path, is_dir) in plan.proc_masks {
+        if is_dir {
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            let opts = c"size=4k,nr_inodes=1,mode=0555";
+            sys::mount(Some(c"tmpfs"), path, Some(c"tmpfs"), flags, Some(opts))?;
+        } else {
+            sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)?;
+        }
+    }
+    Ok(())
 }
 
 fn mount_tmp(plan: &Plan) -> SysResult {

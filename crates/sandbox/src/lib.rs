@@ -211,6 +211,9 @@ pub struct Layers {
     /// memory, cgroup v2), `capped` (cgroup v1: a separate limit of a quarter of
     /// the memory limit, its peak added to `peak_memory_bytes`) or `uncapped`.
     pub socket_memory: String,
+    /// The host uid that owns the jail's user namespace (990000 as root, the
+    /// caller's uid when rootless): kernel per-user counters charge it, not root.
+    pub userns_owner: u32,
 }
 
 /// The report of one run; its JSON is documented in docs/sandbox.md, "The report".

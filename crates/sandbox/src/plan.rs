@@ -2,13 +2,13 @@
 //! pointer the jail needs after fork, prepared in the parent so the child never
 //! allocates.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::steps::Step;
-use crate::sys::CStrArray;
+use crate::sys::{CStrArray, MmLayout};
 use crate::{Error, Network, Spec};
 
 /// Directories that hold the jail's own mounts: user paths may not go there.
@@ -76,6 +76,11 @@ pub struct Plan {
     pub landlock_abi: u32,
     pub collect: Vec<(CString, u64)>,
     pub seccomp: &'static [libc::sock_filter],
+    /// This process's memory layout, for init to scrub the supervisor's command line
+    /// and environment out of its copy (`None`: `/proc/self/stat` unreadable).
+    pub mm: Option<MmLayout>,
+    /// The `/proc` entries to mask that this kernel has: (path, is a directory).
+    pub proc_masks: &'static [(&'static CStr, bool)],
 }
 
 impl Plan {
@@ -305,6 +310,8 @@ impl Plan {
             landlock_abi,
             collect: Vec::new(),
             seccomp: crate::seccomp::program(),
+            mm: mm_layout(),
+            proc_masks: proc_masks(),
         })
     }
 
@@ -513,4 +520,118 @@ fn push_parents(dirs: &mut Vec<CString>, inside: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `/proc` entries Docker masks (its default `MaskedPaths`): kernel memory, keys,
+/// timer and scheduler internals, hardware lists. Files are covered by `/dev/null`,
+/// directories by an empty read-only tmpfs. (`/sys/firmware` is on Docker's list
+/// too; jails have no `/sys`.)
+pub const PROC_MASKED: [&CStr; 9] = [
+    c"/proc/asound",
+    c"/proc/acpi",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/scsi",
+];
+
+/// `/proc` entries Docker makes read-only (its default `ReadonlyPaths`).
+pub const PROC_READ_ONLY: [&CStr; 5] = [
+    c"/proc/bus",
+    c"/proc/fs",
+    c"/proc/irq",
+    c"/proc/sys",
+    c"/proc/sysrq-trigger",
+];
+
+/// The masked entries this kernel has (a jail's procfs has the host's entries).
+fn proc_masks() -> &'static [(&'static CStr, bool)] {
+    static MASKS: OnceLock<Vec<(&'static CStr, bool)>> = OnceLock::new();
+    MASKS.get_or_init(|| {
+        PROC_MASKED
+            .iter()
+            .filter_map(|p| {
+                let path = Path::new(OsStr::from_bytes(p.to_bytes()));
+                let meta = std::fs::symlink_metadata(path).ok()?;
+                Some((*p, meta.is_dir()))
+            })
+            .collect()
+    })
+}
+
+/// This process's memory layout from `/proc/self/stat`, read once: the code, data,
+/// heap and stack starts never move, and init is a copy of this address space.
+fn mm_layout() -> Option<MmLayout> {
+    static MM: OnceLock<Option<MmLayout>> = OnceLock::new();
+    *MM.get_or_init(|| parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?))
+}
+
+/// Fields 26-28 and 45-51 of `/proc/PID/stat` (proc(5)), counted after the
+/// parenthesised command name, which may hold spaces.
+fn parse_stat(stat: &str) -> Option<MmLayout> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(0))
+        .collect();
+    let field = |n: usize| f.get(n - 3).copied();
+    let mm = MmLayout {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_stack: field(28)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+        env_start: field(50)?,
+        env_end: field(51)?,
+    };
+    (mm.arg_start < mm.arg_end && mm.env_start <= mm.env_end).then_some(mm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_layout_is_read_from_proc() {
+        let mm = mm_layout().expect("/proc/self/stat");
+        let argv0 = std::env::args().next().unwrap();
+        // SAFETY: the kernel's own bounds of this process's argument area.
+        let args = unsafe {
+            std::slice::from_raw_parts(
+                mm.arg_start as *const u8,
+                (mm.arg_end - mm.arg_start) as usize,
+            )
+        };
+        assert!(
+            args.starts_with(argv0.as_bytes()),
+            "{:?}",
+            String::from_utf8_lossy(args)
+        );
+        // Fields from 3 on; the command name holds a ") " of its own.
+        let mut fields = vec!["0".to_string(); 49];
+        fields[0] = "S".into();
+        for (n, v) in [(26, 10), (27, 20), (28, 30), (45, 40), (46, 50), (47, 60)] {
+            fields[n - 3] = v.to_string();
+        }
+        for (n, v) in [(48, 70), (49, 80), (50, 90), (51, 100)] {
+            fields[n - 3] = v.to_string();
+        }
+        let odd = format!("1 (a) b) {}", fields.join(" "));
+        let mm = parse_stat(&odd).unwrap();
+        assert_eq!(
+            (mm.start_code, mm.end_code, mm.start_stack, mm.start_data),
+            (10, 20, 30, 40)
+        );
+        assert_eq!(
+            (mm.arg_start, mm.arg_end, mm.env_start, mm.env_end),
+            (70, 80, 90, 100)
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
 }

@@ -74,7 +74,7 @@ steps! {
     Supervisor Network "network"
         "the namespace to join (`Network::Join`), or an empty one lent from the pool; otherwise the clone makes one";
     Supervisor Clone "clone"
-        "`clone3` with a new user, mount, PID, IPC and UTS namespace (and network, unless one is joined) and a pidfd, into the v2 cgroup";
+        "`clone3` with a new user, mount, PID, IPC and UTS namespace (and network, unless one is joined) and a pidfd, into the v2 cgroup; as root, with the thread's effective ids switched to 990000 for the call, so that uid owns the new user namespace";
     Supervisor UidMap "uid-map"
         "`1000 <host uid> 1`: the caller's uid when rootless, 990000 as root (`setgroups deny` when rootless)";
     Supervisor GidMap "gid-map"
@@ -89,6 +89,8 @@ steps! {
         "become uid/gid 1000 with no supplementary groups (raw syscalls), then the death signal again (a credential change clears it)";
     Init HideFromPtrace "hide-from-ptrace"
         "`PR_SET_DUMPABLE 0`: init holds a copy of the supervisor's memory; the payload (same uid) must not open `/proc/1/mem` or `/proc/1/fd`";
+    Init ScrubIdentity "scrub-identity"
+        "name `gauntlet-init`; `/proc/1/cmdline` pointed at that name and `/proc/1/environ` at nothing (`PR_SET_MM_MAP`), init's copy of the supervisor's argv and environment zeroed";
     Init CloseInheritedFds "close-inherited-fds"
         "close every descriptor but the jail's own pipes and socket (the host process's sockets, database connections)";
     Init MakeMountsPrivate "make-mounts-private"
@@ -102,9 +104,11 @@ steps! {
     Init BindPaths "bind-paths"
         "`/usr`, `/etc/alternatives`, `/etc/ld.so.cache`, then the caller's binds: `openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`, `move_mount`; not recursive";
     Init MountProc "mount-proc"
-        "a procfs of the new PID namespace; `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus` read-only";
+        "a procfs of the new PID namespace; `/proc/bus`, `/proc/fs`, `/proc/irq`, `/proc/sys`, `/proc/sysrq-trigger` read-only (Docker's list)";
     Init BuildDev "build-dev"
         "a tmpfs `/dev` with `null zero full random urandom`, the `fd`/`std*` links and a size-capped `/dev/shm`, then read-only";
+    Init MaskProc "mask-proc"
+        "the `/proc` entries Docker masks that this kernel has (`kcore`, `keys`, `timer_list`, `sched_debug`, `acpi`, …): files under `/dev/null`, directories under an empty read-only tmpfs";
     Init MountTmp "mount-tmp"
         "the per-run `/tmp`, size-capped";
     Init MountOverlay "mount-overlay"

@@ -294,7 +294,7 @@ fn clone_jail(
         ..sys::CloneArgs::default()
     };
     let fds = pipes.jail_fds();
-    let clone = || {
+    let fork = || {
         // SAFETY: clone3 without a new stack behaves like fork. The child runs only
         // `jail::init`, which is async-signal-safe and never returns.
         let pid = unsafe { sys::clone3(&args) };
@@ -303,14 +303,31 @@ fn clone_jail(
         }
         (pid, std::io::Error::last_os_error())
     };
+    // A user namespace belongs to the effective uid of its creator, and the kernel
+    // counts what happens inside it (inotify instances, user namespaces, processes)
+    // against that uid in the host's namespace too. As root, the clone is made with
+    // this thread's effective ids switched to the jail's host ids, so jails share
+    // those counters with each other, never with root.
+    let clone = || {
+        if plan.rootless {
+            return Ok(fork());
+        }
+        let (uid, gid) = crate::jail_host_ids();
+        sys::as_effective_ids(uid, gid, fork).map_err(|e| {
+            Error::Unsupported(format!(
+                "namespaces: cannot switch to uid {uid} to own the jail's user namespace: {}",
+                std::io::Error::from_raw_os_error(e)
+            ))
+        })
+    };
     let (pid, clone_err) = match network.ns() {
-        None => clone(),
+        None => clone()?,
         Some(ns) => netns::in_netns(ns, clone).map_err(|e| {
             Error::Unsupported(format!(
                 "network join: setns failed ({e}); joining a network namespace needs \
                  CAP_SYS_ADMIN over it"
             ))
-        })?,
+        })??,
     };
     if pid < 0 {
         return Err(Error::Unsupported(format!(
@@ -738,6 +755,7 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
             Network::Join(_) => "joined".into(),
         },
         rootless,
+        userns_owner: crate::jail_host_ids().0,
     }
 }
 

@@ -113,6 +113,108 @@ libc.personality(ctypes.c_ulong(0))
     );
 }
 
+/// Init is a fork of the supervisor: its command line and environment (`--env`
+/// values, tokens, database URLs) were the supervisor's. The jail sees neither.
+#[test]
+fn init_shows_neither_the_supervisors_argv_nor_its_environment() {
+    // This test process's own argv and environment carry a marker.
+    let marker = "gauntlet-leak-marker-7f3a";
+    std::env::set_var("GAUNTLET_LEAK_MARKER", marker);
+    let mut spec = py(r#"
+import os
+for f in ('cmdline', 'environ', 'comm'):
+    try:
+        data = open('/proc/1/' + f, 'rb').read()
+        print(f, repr(data))
+    except OSError as e:
+        print(f, 'refused', e.errno)
+print('own', repr(os.environ.get('SECRET_FOR_PAYLOAD')))
+"#);
+    spec.env = vec![("SECRET_FOR_PAYLOAD".into(), format!("{marker}-env"))];
+    let r = ok(&spec);
+    let own_argv = std::env::args().next().unwrap();
+    let test_binary = std::path::Path::new(&own_argv)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    for leak in [marker, test_binary, "cargo", "RUST", "PATH="] {
+        let leaked = r
+            .out
+            .lines()
+            .filter(|l| !l.starts_with("own"))
+            .any(|l| l.contains(leak));
+        assert!(!leaked, "{leak} is visible in /proc/1:\n{}", r.out);
+    }
+    assert!(r.out.contains("cmdline b'gauntlet-init\\x00'"), "{}", r.out);
+    assert!(r.out.contains("comm b'gauntlet-init\\n'"), "{}", r.out);
+    // The payload's own environment is of course its own.
+    assert!(r.out.contains(&format!("own '{marker}-env'")), "{}", r.out);
+}
+
+/// Docker's masked paths, as this kernel has them: a file reads empty, a directory
+/// lists nothing, and each is a mount over the real entry (the jail user could read
+/// `/proc/keys` and list `/proc/acpi` before); Docker's read-only paths refuse
+/// writes.
+#[test]
+fn proc_paths_docker_masks_are_masked() {
+    let masked = [
+        "asound",
+        "acpi",
+        "kcore",
+        "keys",
+        "latency_stats",
+        "timer_list",
+        "timer_stats",
+        "sched_debug",
+        "scsi",
+    ];
+    let on_host: Vec<&str> = masked
+        .iter()
+        .copied()
+        .filter(|m| std::path::Path::new("/proc").join(m).exists())
+        .collect();
+    assert!(on_host.contains(&"keys"), "this kernel has /proc/keys");
+    let r = ok(&sh(&format!(
+        "for f in {}; do \
+           if [ -d /proc/$f ]; then echo \"$f entries $(ls -A /proc/$f | wc -l)\"; \
+           else echo \"$f bytes $(cat /proc/$f 2>/dev/null | wc -c)\"; fi; done; \
+         cut -d' ' -f5 /proc/self/mountinfo | sed 's/^/mount /'; \
+         for p in /proc/sys/kernel/hostname /proc/sysrq-trigger /proc/fs/x; do \
+           (echo x > $p) 2>/dev/null && echo \"WROTE $p\"; done; \
+         grep -c . /proc/meminfo /proc/cpuinfo /proc/self/status | sed 's/.*://' | tr '\\n' ' '",
+        on_host.join(" ")
+    )));
+    for m in &on_host {
+        assert!(
+            r.out.contains(&format!("{m} entries 0\n"))
+                || r.out.contains(&format!("{m} bytes 0\n")),
+            "/proc/{m} is not empty:\n{}",
+            r.out
+        );
+        assert!(
+            r.out.lines().any(|l| l == format!("mount /proc/{m}")),
+            "/proc/{m} is not masked:\n{}",
+            r.out
+        );
+    }
+    assert!(!r.out.contains("WROTE"), "{}", r.out);
+    // What programs read (memory, CPUs, their own status) is still there.
+    let counts: Vec<u32> = r
+        .out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts.len() == 3 && counts.iter().all(|n| *n > 3),
+        "{}",
+        r.out
+    );
+}
+
 /// Kernel TCP buffers held by loopback connections count against the job's memory
 /// limit (v2: always; v1: the jail's kernel TCP memory is limited and reported). The
 /// attack of issue 11: connections that are written to and never read held 19.5 MB
@@ -167,5 +269,74 @@ print('held', sent, flush=True)
         r.report.peak_memory_bytes,
         r.report.status,
         r.out
+    );
+}
+
+/// Kernel per-user counters (inotify instances, user namespaces, processes) are
+/// charged to the owner of each user namespace on the way up. Jails' namespaces
+/// belong to the jail's host uid, so a jail that takes every inotify instance it can
+/// leaves root's own untouched (before, root owned them: a jail could stop root's
+/// services from watching files).
+#[test]
+fn a_jail_exhausting_inotify_leaves_roots_own_alone() {
+    use std::sync::{mpsc, Arc};
+    // SAFETY: a getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the jail's user namespace is already the caller's own without root");
+        return;
+    }
+    struct Lines(mpsc::Sender<String>);
+    impl gauntlet_sandbox::OutputSink for Lines {
+        fn output(&mut self, stream: gauntlet_sandbox::Stream, bytes: &[u8]) {
+            if stream == gauntlet_sandbox::Stream::Stdout {
+                let _ = self.0.send(String::from_utf8_lossy(bytes).into_owned());
+            }
+        }
+    }
+    let mut spec = py(r#"
+import ctypes, errno, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+held = []
+while True:
+    fd = libc.inotify_init1(0)
+    if fd < 0:
+        print('held', len(held), errno.errorcode[ctypes.get_errno()], flush=True); break
+    held.append(fd)
+time.sleep(30)
+"#);
+    spec.limits.idle_timeout = None;
+    spec.limits.wall_time = Duration::from_secs(30);
+    let control = Arc::new(gauntlet_sandbox::Control::new());
+    let ctl = control.clone();
+    let (tx, rx) = mpsc::channel();
+    let jail = std::thread::spawn(move || {
+        gauntlet_sandbox::run_controlled(&spec, &mut Lines(tx), &ctl).unwrap()
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the jail reports");
+    assert!(
+        line.starts_with("held ") && line.contains("EMFILE"),
+        "{line}"
+    );
+    // While the jail holds every instance it could get, root makes one.
+    // SAFETY: inotify_init1 returns a fresh descriptor or -1; closed right away.
+    let (fd, err) = unsafe {
+        let fd = libc::inotify_init1(libc::IN_CLOEXEC);
+        let err = std::io::Error::last_os_error();
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        (fd, err)
+    };
+    control.kill();
+    let report = jail.join().unwrap();
+    assert!(
+        fd >= 0,
+        "root's inotify_init1 failed while the jail held {line}: {err}"
+    );
+    assert_eq!(
+        report.layers.userns_owner,
+        gauntlet_sandbox::ROOT_MODE_HOST_ID
     );
 }
