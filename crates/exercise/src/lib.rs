@@ -3,7 +3,7 @@
 //!
 //! Modules, one error enum each:
 //! - [`path`]: [`RelPath`], the only way a submitted path reaches the filesystem.
-//! - [`units`]: durations (`ms`, `s`, `m`) and sizes (`KiB`, `MiB`, `GiB`).
+//! - [`units`]: the one grammar of sizes (`64KiB`, `1G`) and durations (`250ms`, `1.5s`, `30d`).
 //! - [`package`]: `exercise.yaml` and the package layout ([`load`], [`parse_manifest`]).
 //! - [`submission`]: `files` overrides ([`validate_files`], [`write_files`]).
 //! - [`archive`]: `archive` submissions ([`extract_archive`]).
@@ -35,4 +35,4 @@ pub use scoring::{score, Score, Scoring};
 pub use submission::{
     validate_file_bytes, validate_files, write_files, SubmissionError, ValidatedFiles,
 };
-pub use units::{parse_duration, parse_size, UnitError};
+pub use units::{parse_duration, parse_size, Size, Span, UnitError};
