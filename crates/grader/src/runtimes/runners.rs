@@ -22,11 +22,11 @@ pub const DIR: &str = ".gauntlet/runner";
 
 /// The runner files, by name.
 pub const FILES: [(&str, &[u8]); 5] = [
-    ("judge.py", include_bytes!("../runners/judge.py")),
-    ("harness.py", include_bytes!("../runners/harness.py")),
-    ("wire.py", include_bytes!("../runners/wire.py")),
-    ("judge.js", include_bytes!("../runners/judge.js")),
-    ("harness.js", include_bytes!("../runners/harness.js")),
+    ("judge.py", include_bytes!("../../runners/judge.py")),
+    ("harness.py", include_bytes!("../../runners/harness.py")),
+    ("wire.py", include_bytes!("../../runners/wire.py")),
+    ("judge.js", include_bytes!("../../runners/judge.js")),
+    ("harness.js", include_bytes!("../../runners/harness.js")),
 ];
 
 /// A short hash of every runner's name and content.

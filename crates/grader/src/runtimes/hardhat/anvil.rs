@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use gauntlet_sandbox::{self as sandbox, Bind, Control, Limits, Network, OutputSink, Spec, Stream};
 use serde_json::{json, Value};
 
-use crate::runtime::{Lease, RuntimeError};
-use crate::toolchain::ANVIL_BIN;
+use super::toolchain::ANVIL_BIN;
+use crate::runtimes::runtime::{Lease, RuntimeError};
 
 /// Where the toolchain is bound inside jails.
 pub const TOOLCHAIN_INSIDE: &str = "/opt/gauntlet/hardhat";
