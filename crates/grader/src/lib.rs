@@ -339,6 +339,7 @@ impl Grader {
             env,
             network,
             collect,
+            results: None,
         };
 
         let mut log = log::LogBuilder::new(
