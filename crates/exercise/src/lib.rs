@@ -21,10 +21,11 @@ pub mod scoring;
 pub mod submission;
 pub mod units;
 
-pub use archive::{extract_archive, ArchiveError, ArchiveLimits};
+pub use archive::{extract_archive, ArchiveError, ArchiveLimits, Extracted};
 pub use package::{
-    content_hash, load, parse_manifest, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError,
-    Manifest, Maxima, ResultsFormat, StarterFile, SubmissionKind, TestSpec,
+    content_hash, load, load_with, parse_manifest, parse_manifest_with, Exercise, ExerciseId,
+    ExerciseLimits, IdError, LoadError, LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile,
+    SubmissionKind, TestSpec,
 };
 pub use path::{PathError, RelPath};
 pub use results::{

@@ -1,5 +1,6 @@
-//! Exercise packages (CONTRACTS §3): `exercise.yaml` read strictly and the folder layout
-//! checked, giving an [`Exercise`] whose `content_hash` names this version of the package.
+//! Exercise packages (the format is documented in exercises/README.md): `exercise.yaml`
+//! read strictly and the folder layout checked, giving an [`Exercise`] whose
+//! `content_hash` names this version of the package.
 //!
 //! Every value is checked while the YAML is read (a visitor per kind of scalar), so an
 //! error carries the file, the key path (`limits.wall_time`) and the line. Aliases are
@@ -243,6 +244,12 @@ fn yaml_message(file: &Path, line: Option<usize>, key: &str, message: &str) -> S
 struct Context {
     maxima: Maxima,
     folder: Option<String>,
+    /// The runtimes the caller knows, when it knows them (`runtime:` is checked against
+    /// them, so an unknown one is refused with its line and the valid choices).
+    runtimes: Option<Vec<String>>,
+    /// The package's files and folders under `tests/`, when the folder was read: a
+    /// `test.command` argument naming a `tests/…` path that is not there is refused.
+    tests: Option<BTreeSet<String>>,
 }
 
 thread_local! {
@@ -268,8 +275,20 @@ fn context<T>(f: impl FnOnce(&Context) -> T) -> T {
         None => f(&Context {
             maxima: Maxima::default(),
             folder: None,
+            runtimes: None,
+            tests: None,
         }),
     })
+}
+
+/// What a package is checked against beyond its own rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The server's ceilings on `limits`.
+    pub maxima: Maxima,
+    /// The runtimes this build knows; `None` accepts any well-formed name (the caller
+    /// then checks it), `Some` refuses others with the line and the valid choices.
+    pub runtimes: Option<Vec<String>>,
 }
 
 /// Parses and checks `exercise.yaml` text. `file` is only used in messages; `folder`,
@@ -280,6 +299,30 @@ pub fn parse_manifest(
     folder: Option<&str>,
     maxima: &Maxima,
 ) -> Result<Manifest, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    parse_manifest_with(yaml, file, folder, &options)
+}
+
+/// [`parse_manifest`] against [`LoadOptions`] (the runtimes this build knows).
+pub fn parse_manifest_with(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+) -> Result<Manifest, LoadError> {
+    parse_in_context(yaml, file, folder, options, None)
+}
+
+fn parse_in_context(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+    tests: Option<BTreeSet<String>>,
+) -> Result<Manifest, LoadError> {
     if yaml.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(LoadError::TooLarge {
             path: file.to_owned(),
@@ -287,8 +330,10 @@ pub fn parse_manifest(
         });
     }
     let ctx = Context {
-        maxima: maxima.clone(),
+        maxima: options.maxima.clone(),
         folder: folder.map(str::to_owned),
+        runtimes: options.runtimes.clone(),
+        tests,
     };
     let raw: RawManifest = with_context(ctx, || {
         serde_path_to_error::deserialize(serde_norway::Deserializer::from_slice(yaml))
@@ -438,6 +483,7 @@ impl<'de> Deserialize<'de> for Arg {
             } else if s.contains('\0') {
                 Err("argument contains a NUL byte".into())
             } else {
+                context(|ctx| check_tests_path(s, ctx.tests.as_ref()))?;
                 Ok(Arg(s.to_owned()))
             }
         })
@@ -538,6 +584,18 @@ fn de_title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d, "a runtime name", |s| {
+        let shown = s.chars().take(40).collect::<String>();
+        let known = context(|ctx| ctx.runtimes.clone());
+        if let Some(known) = known.filter(|k| !k.is_empty()) {
+            if known.iter().any(|k| k == s) {
+                return Ok(s.to_owned());
+            }
+            return Err(format!(
+                "unknown runtime {shown:?}: expected one of {}{}",
+                known.join(", "),
+                did_you_mean(s, &known)
+            ));
+        }
         let ok = (1..=32).contains(&s.len())
             && s.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
@@ -545,11 +603,60 @@ fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
             Ok(s.to_owned())
         } else {
             Err(format!(
-                "runtime {:?} does not match [a-z0-9-]{{1,32}}",
-                s.chars().take(40).collect::<String>()
+                "runtime {shown:?} does not match [a-z0-9-]{{1,32}}"
             ))
         }
     })
+}
+
+/// ` (did you mean "python"?)` when one choice is close to what was written.
+fn did_you_mean(s: &str, choices: &[String]) -> String {
+    let lower = s.to_lowercase();
+    choices
+        .iter()
+        .map(|c| {
+            let prefix = lower.starts_with(c.as_str()) || c.starts_with(lower.as_str());
+            let d = if prefix && !lower.is_empty() {
+                0.0
+            } else {
+                1.0 - strsim::jaro_winkler(&lower, c)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d < 0.2)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+/// A `test.command` argument that names a path under `tests/` must name one the package
+/// has: a typo there would otherwise surface only as a failed run (`No such file`).
+fn check_tests_path(arg: &str, tests: Option<&BTreeSet<String>>) -> Result<(), String> {
+    let Some(tests) = tests else {
+        return Ok(());
+    };
+    let rel = arg.strip_prefix("./").unwrap_or(arg);
+    let Some(inner) = rel.strip_prefix("tests/") else {
+        return Ok(());
+    };
+    let inner = inner.trim_end_matches('/');
+    if inner.is_empty() || tests.contains(inner) {
+        return Ok(());
+    }
+    let mut have: Vec<&str> = tests
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.contains('/'))
+        .collect();
+    have.truncate(12);
+    let have = if have.is_empty() {
+        "it is empty".to_owned()
+    } else {
+        format!("it has {}", have.join(", "))
+    };
+    Err(format!(
+        "{arg} is not in the package's tests/ folder ({have}): check the path"
+    ))
 }
 
 fn de_starter_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StarterFile>, D::Error> {
@@ -717,6 +824,16 @@ pub(crate) fn tests_dir() -> RelPath {
 /// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
 /// `max_bytes`; every file in `solution/` is one a submission may write.
 pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    load_with(dir, &options)
+}
+
+/// [`load`] against [`LoadOptions`]: with the runtimes this build knows, an unknown
+/// `runtime:` is refused with its line and the valid choices.
+pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| LoadError::Io { path, source }
@@ -746,9 +863,23 @@ pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
 
     let manifest_path = dir.join(MANIFEST);
     let yaml = read_capped(&manifest_path, MAX_MANIFEST_BYTES)?;
-    let m = parse_manifest(&yaml, &manifest_path, Some(folder), maxima)?;
-
-    let tree = walk(dir)?;
+    // The folder is read first so that test.command's paths are checked (with their
+    // line) while the YAML is; a manifest error is still reported before a folder one.
+    let tree = walk(dir);
+    let tests = tree
+        .as_ref()
+        .ok()
+        .filter(|t| t.dirs.contains("tests"))
+        .map(|t| {
+            t.files
+                .keys()
+                .chain(t.dirs.iter())
+                .filter_map(|p| p.strip_prefix("tests/"))
+                .map(str::to_owned)
+                .collect()
+        });
+    let m = parse_in_context(&yaml, &manifest_path, Some(folder), options, tests)?;
+    let tree = tree?;
     for sub in ["starter", "tests", "solution"] {
         if !tree.dirs.contains(sub) {
             return Err(LoadError::Layout {
@@ -819,6 +950,21 @@ fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
             }
             SubmissionKind::Archive => {}
         }
+    }
+    if ex.submission == SubmissionKind::Files && files.is_empty() {
+        let expected: Vec<String> = ex
+            .starter_files
+            .iter()
+            .map(|f| format!("solution/{}", f.path))
+            .collect();
+        return Err(LoadError::Layout {
+            path: ex.dir.join("solution"),
+            message: format!(
+                "the solution has no files: expected {} (the reference answer, at the \
+                 paths of starter.files)",
+                expected.join(", ")
+            ),
+        });
     }
     if ex.submission == SubmissionKind::Files {
         crate::submission::validate_file_bytes(ex, &files).map_err(|e| LoadError::Layout {
