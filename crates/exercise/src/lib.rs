@@ -7,10 +7,12 @@
 //! - [`package`]: `exercise.yaml` and the package layout ([`load`], [`parse_manifest`]).
 //! - [`submission`]: `files` overrides ([`validate_files`], [`write_files`]).
 //! - [`archive`]: `archive` submissions ([`extract_archive`]).
-//! - [`results`]: TAP, JUnit XML and exit-code results.
+//! - [`results`]: TAP, JUnit XML and exit-code results; the result JSON.
+//! - [`export`]: a result as Exercism's `results.json` v3 or JUnit XML.
 //! - [`scoring`]: points and score from test results.
 
 pub mod archive;
+pub mod export;
 mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -22,6 +24,7 @@ pub mod submission;
 pub mod units;
 
 pub use archive::{extract_archive, ArchiveError, ArchiveLimits, Extracted};
+pub use export::{ResultFormat, UnknownFormat};
 pub use package::{
     content_hash, load, load_with, parse_manifest, parse_manifest_with, Exercise, ExerciseId,
     ExerciseLimits, IdError, LoadError, LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile,
