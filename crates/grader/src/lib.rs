@@ -315,6 +315,7 @@ impl Grader {
             env,
             network,
             collect,
+            results: None,
         };
 
         let mut log = log::LogBuilder::new(

@@ -229,6 +229,8 @@ mod tests {
             layers: Layers::default(),
             error: (status == Status::SetupError).then(|| "exec: No such file or directory".into()),
             collected: vec![collected.map(|s| s.as_bytes().to_vec())],
+            results: None,
+            results_bytes: None,
         }
     }
 

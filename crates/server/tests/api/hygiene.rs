@@ -386,15 +386,16 @@ async fn weak_session_secret_refuses_to_start() {
     let fx = crate::fixture::Fixture::sqlite().await;
     let mut s = test_settings(&fx.dir.path().join("d"), &fx.dir.path().join("e"));
     s.session_secret = Some(SecretString::from("too-short".to_owned()));
+    let exercises = fx.dir.path().join("e");
+    write_package(&exercises, "echo", FILES_YAML);
     let catalog = std::sync::Arc::new(
-        gauntlet_server::catalog::Catalog::from_exercises(
-            &fx.dir.path().join("e"),
+        gauntlet_server::catalog::Catalog::load(
+            &exercises,
             Default::default(),
-            std::sync::Arc::new(gauntlet_server::catalog::ExerciseGate {
+            std::sync::Arc::new(crate::gate::ExerciseGate {
                 scratch: fx.dir.path().join("s"),
                 limits: Default::default(),
             }),
-            vec![],
         )
         .unwrap(),
     );
