@@ -185,6 +185,15 @@ impl Grader {
         &self.runs
     }
 
+    /// What packages are loaded against here: `maxima`, and the runtimes this grader
+    /// knows (an unknown `runtime:` is refused with its line and the valid choices).
+    pub fn load_options(&self, maxima: exercise::Maxima) -> exercise::LoadOptions {
+        exercise::LoadOptions {
+            maxima,
+            runtimes: Some(self.registry.names().map(str::to_owned).collect()),
+        }
+    }
+
     /// The test command of an exercise: its own, or its runtime's default.
     pub fn test_spec(&self, ex: &Exercise) -> Result<TestSpec, GradeError> {
         let runtime = self.registry.get(&ex.runtime)?;
@@ -219,7 +228,8 @@ impl Grader {
 
     /// Checks a submission against the exercise's rules without grading it; the API
     /// calls this before queueing so a bad submission is a 400, not a failed job.
-    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<(), GradeError> {
+    /// Returns what extraction would say in the log (a wrapping folder stripped, …).
+    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<Vec<String>, GradeError> {
         let scratch = self
             .runs
             .join(format!(".check-{:016x}", rand::random::<u64>()));
@@ -228,7 +238,7 @@ impl Grader {
             exercise::extract_archive(ex, zip, &scratch, &protected, &self.cfg.archive_limits)
                 .map_err(|e| GradeError::Rejected(e.to_string()));
         let _ = fs::remove_dir_all(&scratch);
-        result.map(|_| ())
+        result.map(|x| x.notes)
     }
 
     /// Grades one submission in a job folder of its own under `local-runs/`, removed
@@ -281,6 +291,7 @@ impl Grader {
             }
         })?;
 
+        let mut notes = Vec::new();
         let (upper, overridden) = match submission {
             Submission::Files(files) => {
                 let dest = job_dir.join("submission");
@@ -294,10 +305,12 @@ impl Grader {
             Submission::Archive(zip) => {
                 let dest = job_dir.join("submission");
                 let protected = self.protected_paths(ex)?;
-                let names =
+                let extracted =
                     exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
                         .map_err(|e| GradeError::Rejected(e.to_string()))?;
-                (dest, names.iter().map(|p| p.as_str().to_owned()).collect())
+                notes = extracted.notes;
+                let names = extracted.files.iter().map(|p| p.as_str().to_owned());
+                (dest, names.collect())
             }
             Submission::PackageDir(dir) => {
                 let dir = fs::canonicalize(dir).map_err(|source| GradeError::Io {
@@ -348,6 +361,9 @@ impl Grader {
             limits.output_limit as usize,
             on_line,
         );
+        for note in &notes {
+            log.note(note);
+        }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
         let ran = span.in_scope(|| match control {
