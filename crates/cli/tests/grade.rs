@@ -581,6 +581,72 @@ fn exercises_check_from_a_private_folder_lists_every_problem_with_its_cause() {
 }
 
 #[test]
+fn exercises_new_scaffolds_a_package_that_passes_check_for_every_runtime() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    for runtime in ["python", "node", "shell", "hardhat"] {
+        let r = run(bin().current_dir(&home).args([
+            "exercises",
+            "new",
+            &format!("first-{runtime}"),
+            "--runtime",
+            runtime,
+        ]));
+        assert_eq!(r.code, 0, "{runtime}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("gauntlet exercises check"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = run(bin()
+        .current_dir(&home)
+        .args(["exercises", "check", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("."));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for runtime in ["python", "node", "shell", "hardhat"] {
+        let row = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("first-{runtime} ")))
+            .unwrap_or_else(|| panic!("{runtime}: {}", r.stdout));
+        assert!(row.contains(" 100 passed") && row.ends_with("ok"), "{row}");
+        // The starter runs and fails some tests, passes others.
+        assert!(
+            !row.contains("compile_error") && row.contains(" failed"),
+            "{row}"
+        );
+    }
+
+    // An existing folder, a bad id and an unknown runtime are refused, and write nothing.
+    let r = run(bin().current_dir(&home).args([
+        "exercises",
+        "new",
+        "first-python",
+        "--runtime",
+        "python",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+    let r =
+        run(bin()
+            .current_dir(&home)
+            .args(["exercises", "new", "Bad_Id", "--runtime", "python"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not match"), "{}", r.stderr);
+    let r = run(bin()
+        .current_dir(&home)
+        .args(["exercises", "new", "x", "--runtime", "python3"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("python"), "{}", r.stderr);
+    assert!(!home.join("x").exists() && !home.join("Bad_Id").exists());
+}
+
+#[test]
 fn solidity_exercises_grade_on_a_pooled_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -1,6 +1,7 @@
 //! `gauntlet exercises …`: check packages, and scaffold new ones.
 
 mod check;
+mod new;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,20 @@ pub enum ExercisesCommand {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Create a package that passes `check` as it is, to make your own from.
+    New {
+        /// The exercise id, which is also the new folder's name: [a-z0-9][a-z0-9-]{0,63}.
+        id: String,
+        /// The runtime the exercise runs on.
+        #[arg(long, value_enum)]
+        runtime: new::Runtime,
+        /// The folder to create the package in (default: the current folder).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The title (default: made from the id).
+        #[arg(long)]
+        title: Option<String>,
+    },
 }
 
 pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
@@ -38,6 +53,16 @@ pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        ExercisesCommand::New {
+            id,
+            runtime,
+            dir,
+            title,
+        } => {
+            let created = new::scaffold(&id, runtime, &dir, title)?;
+            eprintln!("{}", new::next_steps(&created, runtime));
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
