@@ -205,7 +205,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
         .collect::<Result<_, _>>()?;
     let network = match args.network.as_str() {
         "none" => sandbox::Network::None,
-        path => sandbox::Network::Join(existing(path, "--network")?),
+        path => sandbox::Network::Join(
+            sandbox::NetNs::open(&existing(path, "--network")?)
+                .map_err(|e| format!("--network: {e}"))?,
+        ),
     };
     let mut spec = sandbox::Spec::new(args.command.clone());
     spec.limits = limits;

@@ -6,20 +6,18 @@
 //! runtime lends (an Anvil chain), run the test command in the sandbox over a
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
-pub mod anvil;
-pub mod hardhat;
 pub mod layer;
 pub mod locations;
 pub mod log;
 pub mod outcome;
-pub mod runners;
-pub mod runtime;
-pub mod toolchain;
+pub mod runtimes;
+mod tree;
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gauntlet_exercise::{
     self as exercise, Exercise, GradeResult, RelPath, ResultsFormat, TestSpec, ValidatedFiles,
@@ -28,7 +26,10 @@ use gauntlet_sandbox::{self as sandbox, Collect, Control, Limits, Network, Overl
 
 pub use layer::LayerCache;
 pub use log::{LogLine, Source};
-pub use runtime::{Lease, Registry, Runtime, RuntimeError};
+pub use runtimes::{Lease, Registry, Runtime, RuntimeError};
+
+use runtimes::hardhat::toolchain::{HardhatToolchain, ToolchainError};
+use runtimes::hardhat::Hardhat;
 
 /// Where the workspace sits inside the jail.
 pub const WORKSPACE: &str = "/workspace";
@@ -61,6 +62,19 @@ impl GraderConfig {
     }
 }
 
+/// Where the standard runtimes find their toolchains: what [`Grader::standard`] needs
+/// beyond the [`GraderConfig`].
+#[derive(Debug, Clone)]
+pub struct Toolchains {
+    /// The pinned toolchain sources shipped with Gauntlet (the repository's
+    /// `toolchains/`, holding `hardhat/`).
+    pub sources: PathBuf,
+    /// Where prepared toolchains live (by default `<data-dir>/toolchains`).
+    pub prepared: PathBuf,
+    /// Anvil chains kept for Solidity grades, started on the first one.
+    pub anvil_pool: usize,
+}
+
 /// A submission as the grader receives it.
 #[derive(Debug, Clone)]
 pub enum Submission {
@@ -88,6 +102,8 @@ pub enum GradeError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
 }
@@ -98,9 +114,24 @@ pub struct Grader {
     registry: Registry,
     layers: LayerCache,
     runs: PathBuf,
+    hardhat: Option<Arc<Hardhat>>,
 }
 
 impl Grader {
+    /// The grader of every command that grades (the CLI's `grade` and `exercises
+    /// check`, the service's workers): every runtime this build ships, `shell`,
+    /// `python`, `node` and `hardhat` (on the toolchain in `toolchains`, prepared or
+    /// not: an unprepared one fails its grades with the command that prepares it).
+    pub fn standard(cfg: GraderConfig, toolchains: Toolchains) -> Result<Self, GradeError> {
+        let toolchain =
+            HardhatToolchain::new(&toolchains.sources.join("hardhat"), &toolchains.prepared)?;
+        let hardhat = Hardhat::new(toolchain, &cfg.data_dir, toolchains.anvil_pool.max(1));
+        let mut grader = Grader::new(cfg, Registry::standard(hardhat.clone()))?;
+        grader.hardhat = Some(hardhat);
+        Ok(grader)
+    }
+
+    /// A grader on the runtimes of `registry` only (tests, embedders).
     pub fn new(cfg: GraderConfig, registry: Registry) -> Result<Self, GradeError> {
         let io = |what: &str| {
             let what = what.to_owned();
@@ -130,7 +161,13 @@ impl Grader {
             registry,
             layers,
             runs,
+            hardhat: None,
         })
+    }
+
+    /// The `hardhat` runtime of a [`Grader::standard`] (its toolchain, its Anvil pool).
+    pub fn hardhat(&self) -> Option<&Arc<Hardhat>> {
+        self.hardhat.as_ref()
     }
 
     pub fn config(&self) -> &GraderConfig {
@@ -285,7 +322,7 @@ impl Grader {
                 let copy = || -> io::Result<()> {
                     fs::create_dir(&dest)?;
                     fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))?;
-                    layer::copy_tree(dir, &dest)
+                    tree::copy_tree(dir, &dest)
                 };
                 copy().map_err(|source| GradeError::Io {
                     what: format!("copy {}", dir.display()),

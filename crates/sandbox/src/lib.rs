@@ -9,14 +9,16 @@ mod control;
 mod doctor;
 mod jail;
 mod landlock;
+mod netns;
 mod netpool;
 mod plan;
 mod seccomp;
 mod supervise;
 mod sys;
 
-pub use control::{connect_tcp_in, Control};
+pub use control::Control;
 pub use doctor::{doctor, Doctor};
+pub use netns::{connect_tcp_in, NetNs};
 pub use supervise::{run, run_controlled};
 
 use std::ffi::OsString;
@@ -79,9 +81,9 @@ pub enum Network {
     /// A new network namespace with only `lo`, up.
     #[default]
     None,
-    /// Join an existing network namespace (a path to an nsfs file such as
-    /// `/proc/PID/ns/net`), e.g. the one an Anvil chain listens in.
-    Join(PathBuf),
+    /// Join an existing network namespace, held by a descriptor: e.g. the one an
+    /// Anvil chain listens in ([`Control::netns`]).
+    Join(NetNs),
 }
 
 /// A file to read out of the jail after the command ends (e.g. a JUnit report in

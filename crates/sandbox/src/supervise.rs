@@ -16,7 +16,7 @@ use libc::c_int;
 use crate::cgroup::{self, RunCgroup};
 use crate::jail::{self, Step};
 use crate::plan::{self, JAIL_GID, JAIL_UID};
-use crate::{landlock, netpool, sys};
+use crate::{landlock, netns, netpool, sys, NetNs};
 use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -146,10 +146,7 @@ fn run_inner(
     // of prepared empty ones (None; see netpool.rs). Without either, clone makes one.
     let joined = match &spec.network {
         Network::None => None,
-        Network::Join(path) => Some(
-            fs::File::open(path)
-                .map_err(|e| Error::InvalidSpec(format!("network {}: {e}", path.display())))?,
-        ),
+        Network::Join(ns) => Some(ns.as_fd()),
     };
     // Not for controlled jails: they lend their network to other jails (an Anvil
     // chain to the jobs using it), which hold no lease, so a slot freed when such a
@@ -158,10 +155,7 @@ fn run_inner(
         (Network::None, None) => netpool::lease(),
         _ => None,
     };
-    let net = joined
-        .as_ref()
-        .map(|f| f.as_fd())
-        .or(lease.as_ref().map(|l| l.ns.as_fd()));
+    let net = joined.or(lease.as_ref().map(|l| l.ns.as_fd()));
     if lease.is_some() {
         plan.join_net = true;
     }
@@ -219,7 +213,7 @@ fn run_inner(
     // that namespace: this thread joins it just for the clone, then goes back.
     let (pid, clone_err) = match net {
         None => clone(),
-        Some(ns) => netpool::in_netns(ns, clone).map_err(|e| {
+        Some(ns) => netns::in_netns(ns, clone).map_err(|e| {
             Error::Unsupported(format!(
                 "network join: setns failed ({e}); joining a network namespace needs \
                  CAP_SYS_ADMIN over it"
@@ -277,7 +271,15 @@ fn run_inner(
     };
 
     if let Some(c) = control {
-        c.started(pid as u32);
+        // Opened while init is our unreaped child: the PID cannot name anyone else.
+        let started = NetNs::open(std::path::Path::new(&format!("/proc/{pid}/ns/net")))
+            .and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
+        match started {
+            Ok((ns, pidfd)) => c.started(pid as u32, ns, pidfd),
+            // Init is already gone (its own failure is in the messages), or this
+            // process is out of descriptors: the run ends without ever being lent.
+            Err(_) => jail.kill(),
+        }
     }
     let mut sup = Supervision::new(spec, sink, start);
     sup.watch(
