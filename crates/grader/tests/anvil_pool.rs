@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gauntlet_grader::anvil::{rpc, AnvilPool, PoolConfig, CHAIN_ID};
-use gauntlet_grader::toolchain::HardhatToolchain;
+use gauntlet_grader::runtimes::hardhat::anvil::{rpc, AnvilPool, PoolConfig, CHAIN_ID};
+use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
 use serde_json::json;
 
 /// The toolchain tests share (`scripts/test.sh` prepares it; preparing here is a no-op

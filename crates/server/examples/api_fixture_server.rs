@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use clap::Parser;
 use gauntlet_exercise::{ArchiveLimits, Maxima};
 use gauntlet_server::api::{self, AppState, WorkerControl};
-use gauntlet_server::catalog::{Catalog, ExerciseGate};
+use gauntlet_server::catalog::Catalog;
 use gauntlet_server::config::WorkerSettings;
 use gauntlet_server::metrics::Metered;
 use gauntlet_server::settings::{self, Settings};
@@ -20,6 +20,10 @@ use gauntlet_server::worker::{
     self, EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine,
 };
 use secrecy::ExposeSecret;
+
+#[path = "../tests/api/gate.rs"]
+mod gate;
+use gate::ExerciseGate;
 use serde_json::{json, Value};
 
 #[derive(Parser)]

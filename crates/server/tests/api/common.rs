@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gauntlet_exercise::{ArchiveLimits, Maxima};
 use gauntlet_server::api::{self, AppState, WorkerControl};
-use gauntlet_server::catalog::{Catalog, ExerciseGate};
+use gauntlet_server::catalog::Catalog;
 use gauntlet_server::settings::Settings;
 use gauntlet_server::store::Store;
 use gauntlet_server::worker::{ExecError, Job, JobContext, JobExecutor, WorkerEngine};
@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::fixture::{self, Fixture};
+pub use crate::gate::ExerciseGate;
 
 pub const ADMIN: &str = "test-admin-token-0123456789abcdef-0123456789";
 /// A value the fake executor prints; the redaction check looks for it.
@@ -107,7 +108,7 @@ impl Opts {
     }
 }
 
-const FILES_YAML: &str = "id: echo\ntitle: Echo\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: a.sh\n      max_bytes: 1024\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
+pub const FILES_YAML: &str = "id: echo\ntitle: Echo\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: a.sh\n      max_bytes: 1024\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
 const ARCHIVE_YAML: &str = "id: bundle\ntitle: Bundle\nruntime: shell\nsubmission: archive\nstarter:\n  files:\n    - path: a.sh\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
 
 pub fn write_package(root: &Path, folder: &str, yaml: &str) {

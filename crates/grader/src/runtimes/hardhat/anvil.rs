@@ -18,8 +18,8 @@ use gauntlet_sandbox::{
 };
 use serde_json::{json, Value};
 
-use crate::runtime::{Lease, RuntimeError};
-use crate::toolchain::ANVIL_BIN;
+use super::toolchain::ANVIL_BIN;
+use crate::runtimes::runtime::{Lease, RuntimeError};
 
 /// Where the toolchain is bound inside jails.
 pub const TOOLCHAIN_INSIDE: &str = "/opt/gauntlet/hardhat";
