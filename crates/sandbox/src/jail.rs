@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{BindOp, Plan, JAIL_GID, JAIL_UID, PROC_READ_ONLY, RESULTS_FD};
+use crate::plan::{BindOp, Plan, Source, JAIL_GID, JAIL_UID, PROC_READ_ONLY, RESULTS_FD};
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
@@ -35,6 +35,11 @@ pub struct Fds {
 }
 
 impl Fds {
+    /// Every descriptor the jail gets from the supervisor (-1: none).
+    pub fn all(self) -> impl Iterator<Item = RawFd> {
+        [self.sync, self.msg, self.out, self.err, self.results].into_iter()
+    }
+
     fn supervisor_in(self) -> FromSupervisor {
         FromSupervisor(self.sync)
     }
@@ -64,7 +69,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     set_ids(plan).at(Step::SetIds)?;
     sys::set_not_dumpable().at(Step::HideFromPtrace)?;
     scrub_identity(plan).at(Step::ScrubIdentity)?;
-    close_all_but(3, &[fds.sync, fds.msg, fds.out, fds.err, fds.results]);
+    close_all_but(3, &plan.keep_fds);
     make_mounts_private().at(Step::MakeMountsPrivate)?;
     mount_root_tmpfs(plan).at(Step::MountRootTmpfs)?;
     pivot_root(plan).at(Step::PivotRoot)?;
@@ -173,15 +178,11 @@ fn scrub_identity(plan: &Plan) -> SysResult {
     }
 }
 
-/// Closes every descriptor from `first` up, except those in `keep` (-1 entries are
-/// ignored).
+/// Closes every descriptor from `first` up, except those in `keep` (sorted; -1
+/// entries are ignored).
 fn close_all_but(first: c_uint, keep: &[RawFd]) {
-    let mut sorted = [-1 as RawFd; 8];
-    sorted[..keep.len()].copy_from_slice(keep);
-    let sorted = &mut sorted[..keep.len()];
-    sorted.sort_unstable();
     let mut next = first;
-    for &fd in sorted.iter().filter(|fd| **fd >= 0) {
+    for &fd in keep.iter().filter(|fd| **fd >= 0) {
         let fd = fd as c_uint;
         if fd >= next {
             sys::close_range(next, fd - 1);
@@ -245,12 +246,18 @@ fn bind_paths(plan: &Plan) -> Result<(), Fault> {
 }
 
 fn bind_one(b: &BindOp) -> SysResult {
-    let attrs = if b.writable {
-        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
-    } else {
-        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
-    };
-    bind(&b.src, &b.dst, attrs)
+    match &b.src {
+        Source::Path(src) => bind(src, &b.dst, b.attrs()),
+        Source::Tree(tree) => attach(tree.as_raw_fd(), &b.dst),
+    }
+}
+
+/// Attaches a detached mount the supervisor made at `dst`, and drops init's copy of
+/// its descriptor.
+fn attach(tree: RawFd, dst: &CStr) -> SysResult {
+    let r = sys::move_mount_to(tree, dst);
+    sys::close(tree);
+    r
 }
 
 /// A non-recursive bind of `src` (opened without following any symlink, so one
@@ -380,6 +387,12 @@ fn mount_overlays(plan: &Plan) -> Result<(), Fault> {
             )?;
             sys::mkdir(&o.upper, 0o755)?;
             sys::mkdir(&o.work, 0o755)?;
+            for l in &o.lowers {
+                if let Source::Tree(tree) = &l.src {
+                    sys::mkdir(&l.staged, 0o755)?;
+                    attach(tree.as_raw_fd(), &l.staged)?;
+                }
+            }
             sys::mount(
                 Some(c"overlay"),
                 &o.dst,

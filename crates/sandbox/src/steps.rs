@@ -65,6 +65,8 @@ macro_rules! steps {
 steps! {
     Supervisor Plan "plan"
         "validate the spec (paths absolute and normalised, no nesting, nothing inside the jail's own directories, host paths free of symlinks) and prepare every string, path, pointer array and the BPF program the jail needs";
+    Supervisor BindSources "bind-sources"
+        "as root: a detached copy of each of the caller's bind sources and overlay lowers (`openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`), made with the supervisor's credentials, so the jail user never walks the host folders above them";
     Supervisor CgroupCreate "cgroup-create"
         "the run's cgroup(s) under Gauntlet's own: before the clone on v2 (the jail is born in it), while the jail mounts on v1";
     Supervisor CgroupLimits "cgroup-limits"
@@ -102,7 +104,7 @@ steps! {
     Init BuildSkeleton "build-skeleton"
         "directories and mount points, `/bin`, `/lib`… as the host's merged-`/usr` links, a fresh minimal `/etc`";
     Init BindPaths "bind-paths"
-        "`/usr`, `/etc/alternatives`, `/etc/ld.so.cache`, then the caller's binds: `openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`, `move_mount`; not recursive";
+        "`/usr`, `/etc/alternatives`, `/etc/ld.so.cache` by path (`openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`, `move_mount`), then the caller's binds: the supervisor's copies attached with `move_mount` (root), or by path like the system's (rootless); not recursive";
     Init MountProc "mount-proc"
         "a procfs of the new PID namespace; `/proc/bus`, `/proc/fs`, `/proc/irq`, `/proc/sys`, `/proc/sysrq-trigger` read-only (Docker's list)";
     Init BuildDev "build-dev"
@@ -112,7 +114,7 @@ steps! {
     Init MountTmp "mount-tmp"
         "the per-run `/tmp`, size-capped";
     Init MountOverlay "mount-overlay"
-        "per overlay: a size-capped tmpfs for `upper/` and `work/`, staged under the old root, and the overlay over the lowers";
+        "per overlay: a size-capped tmpfs staged under the old root for `upper/`, `work/` and, as root, the supervisor's copies of the lowers (`move_mount`), then the overlay over them";
     Init DetachOldRoot "detach-old-root"
         "`umount2(/.oldroot, MNT_DETACH)` by a helper that sleeps through the RCU grace period while init goes on once `rmdir` proves the detach";
     Init RemountRootReadOnly "remount-root-read-only"

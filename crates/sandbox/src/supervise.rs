@@ -58,9 +58,12 @@ fn run_inner(
     control: Option<&Control>,
 ) -> Result<Report, Error> {
     let mut plan = plan::build(spec, landlock::abi().unwrap_or(0))?;
+    plan.open_sources()?;
     let cg_host = cgroup::host()?;
     let early_cg = create_cgroup_before_clone(cg_host, spec)?;
     let pipes = Pipes::open(spec.results.is_some())?;
+    plan.keep_fds = pipes.jail_fds().all().chain(plan.tree_fds()).collect();
+    plan.keep_fds.sort_unstable();
     let network = JailNetwork::choose(spec, control);
     plan.join_net = network.joins();
     let start = Instant::now();
@@ -764,10 +767,16 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
 fn setup_error(plan: &Plan, f: Failure) -> Error {
     let source = std::io::Error::from_raw_os_error(f.errno);
     let item = plan.describe(f.step, f.detail);
+    // Rootless, the jail reaches its sources by path with the caller's own rights.
+    let hint = if plan.rootless && f.errno == libc::EACCES && item.is_some() {
+        " (the jail runs as you: a folder above it does not let you through)"
+    } else {
+        ""
+    };
     Error::Setup {
         step: f.step.name(),
         source: match item {
-            Some(what) => std::io::Error::new(source.kind(), format!("{what}: {source}")),
+            Some(what) => std::io::Error::new(source.kind(), format!("{what}: {source}{hint}")),
             None => source,
         },
     }
