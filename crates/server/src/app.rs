@@ -13,14 +13,16 @@ use gauntlet_grader::toolchain::HardhatToolchain;
 use gauntlet_grader::{Grader, GraderConfig, Registry};
 use secrecy::ExposeSecret;
 
-use crate::api::{self, WorkerControl};
+use crate::api;
 use crate::catalog::Catalog;
-use crate::config::{KillSwitch, WorkerSettings};
+use crate::config::WorkerSettings;
 use crate::grading::{GraderGate, GradingExecutor};
 use crate::metrics::Metered;
 use crate::settings::Settings;
-use crate::store::{self, Store, StoreLocation};
-use crate::worker::{self, WorkerEngine};
+use gauntlet_queue::store::{self, Store, StoreLocation};
+use gauntlet_queue::worker::{self, WorkerEngine};
+use gauntlet_queue::KillSwitch;
+use gauntlet_queue::WorkerControl;
 
 /// Flags (and their environment variables) of the workers and the grader, shared by
 /// `serve` and `worker`.

@@ -13,7 +13,7 @@ use gauntlet_sandbox::Control;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, SubmissionGate};
-use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 /// Time a job may spend beyond its own wall-time limit: waiting for a chain, preparing
 /// a layer, parsing. The engine's watchdog adds its own margin on top.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::store::Store;
-use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::store::Store;
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,

@@ -97,7 +97,8 @@ impl fmt::Display for SubmissionId {
     }
 }
 
-/// CONTRACTS §5 states. Cancelled and given-up jobs are `finished` with an
+/// A submission's state as the API shows it (docs/api.md). Cancelled and given-up jobs
+/// are `finished` with an
 /// `internal_error` result that says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +160,7 @@ pub struct Submission {
     pub started_at: Option<UnixMillis>,
     pub finished_at: Option<UnixMillis>,
     pub cancel_requested: bool,
-    /// CONTRACTS §4 result JSON, set exactly once when the state becomes `finished`.
+    /// The result JSON, set exactly once when the state becomes `finished`.
     pub result: Option<Value>,
 }
 
@@ -290,7 +291,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// The CONTRACTS §4 result for a job that never produced one of its own.
+/// The `internal_error` result for a job that never produced one of its own (the
+/// result's usual fields plus `reason`, which `log` repeats).
 pub fn internal_error_result(reason: &str) -> Value {
     serde_json::json!({
         "outcome": "internal_error",

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gauntlet_server::store::{
+use gauntlet_queue::store::{
     now_ms, CancelOutcome, EventKind, Store, SubmissionId, SubmissionState,
 };
-use gauntlet_server::worker::{ClaimState, ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::worker::{ClaimState, ExecError, Job, JobContext, JobExecutor};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_server::store::{
+use gauntlet_queue::store::{
     now_ms, CancelOutcome, EventKind, Lease, StoreError, SubmissionId, SubmissionState,
 };
 use serde_json::json;
@@ -656,7 +656,7 @@ async fn leaderboard_best_score_earliest_wins_ties(fx: &Fixture) {
 }
 
 fn internal_error() -> serde_json::Value {
-    gauntlet_server::store::internal_error_result("boom")
+    gauntlet_queue::store::internal_error_result("boom")
 }
 
 async fn counts_for_caps(fx: &Fixture) {

@@ -62,7 +62,7 @@ pub trait JobExecutor: Send + Sync + 'static {
         None
     }
 
-    /// Grades the job and returns the CONTRACTS §4 result JSON.
+    /// Grades the job and returns its result JSON (the `result` of docs/api.md).
     async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError>;
 }
 

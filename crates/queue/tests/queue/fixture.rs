@@ -6,11 +6,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_server::config::WorkerSettings;
-use gauntlet_server::store::{
+use gauntlet_queue::store::{
     NewSubmission, PgStore, SqliteStore, Store, StoreLocation, SubmissionId,
 };
-use gauntlet_server::worker::{EngineConfig, JobExecutor, WorkerEngine};
+use gauntlet_queue::worker::{EngineConfig, JobExecutor, WorkerEngine};
+use gauntlet_queue::KillSwitch;
 use sqlx::Connection;
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -32,7 +32,7 @@ fn pg_required() -> bool {
         || std::env::var("GAUNTLET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
-/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gauntlet_server=debug`).
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gauntlet_queue=debug`).
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -227,13 +227,7 @@ pub async fn start_engine(
     executor: Arc<dyn JobExecutor>,
     config: EngineConfig,
 ) -> WorkerEngine {
-    let ack = WorkerSettings {
-        enabled: true,
-        run_untrusted_code: true,
-        ..WorkerSettings::default()
-    }
-    .authorize()
-    .unwrap();
+    let ack = KillSwitch::acknowledge(true, true).unwrap();
     WorkerEngine::start(store, executor, config, ack)
         .await
         .unwrap()

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gauntlet_server::store::{self, now_ms, EventKind, StoreLocation, SubmissionState};
-use gauntlet_server::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::store::{self, now_ms, EventKind, StoreLocation, SubmissionState};
+use gauntlet_queue::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor};
 use serde_json::{json, Value};
 
 use crate::fixture::{eventually, new_submission, start_engine, test_config, Fixture};

@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::config::KillSwitch;
+use crate::control::WorkerControl;
 use crate::store::{
     internal_error_result, now_ms, ClaimedJob, EventKind, Lease, Store, StoreError, SubmissionId,
     UnixMillis,
 };
+use crate::KillSwitch;
 
 pub use executor::{ExecError, Job, JobContext, JobExecutor, LogSink};
 
@@ -313,6 +314,27 @@ impl WorkerEngine {
             drop(self);
             report
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkerControl for WorkerEngine {
+    fn pause(&self) {
+        WorkerEngine::pause(self)
+    }
+    fn resume(&self) {
+        WorkerEngine::resume(self)
+    }
+    fn is_paused(&self) -> bool {
+        WorkerEngine::is_paused(self)
+    }
+    fn cancel_running(&self, id: &SubmissionId) -> bool {
+        WorkerEngine::cancel_running(self, id)
+    }
+    async fn exercises_reloaded(&self, hashes: Vec<String>) -> Result<(), String> {
+        self.set_exercise_hashes(hashes)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
