@@ -23,16 +23,16 @@ pub enum SandboxCommand {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Wall-clock limit (ms, s, m).
+    /// Wall-clock limit (a duration: 500ms, 10s, 1.5m, ...).
     #[arg(long, default_value = "10s")]
     wall_time: String,
     /// Stop when stdout and stderr are silent this long ("off" disables).
     #[arg(long, default_value = "5s")]
     idle_timeout: String,
-    /// CPU-time limit (ms, s, m).
+    /// CPU-time limit (a duration).
     #[arg(long, default_value = "5s")]
     cpu_time: String,
-    /// Memory limit, no swap (KiB, MiB, GiB).
+    /// Memory limit, no swap (a size: 256MiB, 1G, ...).
     #[arg(long, default_value = "256MiB")]
     memory: String,
     /// Maximum number of processes and threads.
@@ -66,6 +66,14 @@ pub struct RunArgs {
     /// Write the JSON report here instead of stderr's last line.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Open the results channel (fd 3, `GAUNTLET_RESULTS_FD=3`) and save what
+    /// arrives on it here, for runner authors; nothing is written when more than
+    /// --results-limit arrives.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// Cap on the results channel (with --results).
+    #[arg(long, default_value = "1MiB", requires = "results")]
+    results_limit: String,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -92,49 +100,22 @@ pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
     }
 }
 
-/// Parses `10s`, `250ms`, `2m`.
+/// A positive duration, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = split_unit(s);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (use e.g. 500ms, 10s, 2m)"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("bad duration {s:?} (use e.g. 500ms, 10s, 2m)")),
-    };
-    if d.is_zero() {
-        return Err(format!("duration {s:?} must be positive"));
+    match gauntlet_exercise::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err(format!("duration {s:?} must be positive")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(d)
 }
 
-/// Parses `64KiB`, `256MiB`, `1GiB`, or a plain byte count.
+/// A positive size, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let (num, unit) = split_unit(s);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("bad size {s:?} (use e.g. 64KiB, 256MiB, 1GiB)"))?;
-    let mult: u64 = match unit {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(format!("bad size {s:?} (use e.g. 64KiB, 256MiB, 1GiB)")),
-    };
-    let v = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} is too large"))?;
-    if v == 0 {
-        return Err(format!("size {s:?} must be positive"));
+    match gauntlet_exercise::parse_size(s) {
+        Ok(0) => Err(format!("size {s:?} must be positive")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(v)
-}
-
-fn split_unit(s: &str) -> (&str, &str) {
-    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    s.split_at(i)
 }
 
 fn absolute(inside: &str, what: &str) -> Result<PathBuf, String> {
@@ -224,7 +205,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
         .collect::<Result<_, _>>()?;
     let network = match args.network.as_str() {
         "none" => sandbox::Network::None,
-        path => sandbox::Network::Join(existing(path, "--network")?),
+        path => sandbox::Network::Join(
+            sandbox::NetNs::open(&existing(path, "--network")?)
+                .map_err(|e| format!("--network: {e}"))?,
+        ),
     };
     let mut spec = sandbox::Spec::new(args.command.clone());
     spec.limits = limits;
@@ -246,6 +230,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
     spec.workdir = absolute(&args.workdir, "--workdir")?;
     spec.env = env;
     spec.network = network;
+    if args.results.is_some() {
+        spec.results =
+            Some(parse_size(&args.results_limit).map_err(|e| format!("--results-limit: {e}"))?);
+    }
     Ok(spec)
 }
 
@@ -270,6 +258,18 @@ fn run_one(args: RunArgs) -> Result<ExitCode, Exit> {
         Err(e @ sandbox::Error::InvalidSpec(_)) => return Err(Exit::usage(e)),
         Err(e) => return Err(Exit::unsupported(e)),
     };
+    if let Some(path) = &args.results {
+        match &report.results {
+            Some(bytes) => std::fs::write(path, bytes)
+                .map_err(|e| Exit::failed(format!("--results {}: {e}", path.display())))?,
+            None => eprintln!(
+                "gauntlet: {} bytes arrived on the results channel, over --results-limit; \
+                 {} not written",
+                report.results_bytes.unwrap_or(0),
+                path.display()
+            ),
+        }
+    }
     let json = serde_json::to_string(&report).map_err(|e| Exit::failed(e.to_string()))?;
     match &args.report {
         Some(path) => std::fs::write(path, format!("{json}\n"))
@@ -293,12 +293,12 @@ mod tests {
             ("250ms", Some(Duration::from_millis(250))),
             ("10s", Some(Duration::from_secs(10))),
             ("2m", Some(Duration::from_secs(120))),
+            ("1h", Some(Duration::from_secs(3600))),
+            ("1.5s", Some(Duration::from_millis(1500))),
             ("10", None),
-            ("1h", None),
             ("", None),
             ("-1s", None),
             ("0s", None),
-            ("1.5s", None),
         ] {
             assert_eq!(parse_duration(s).ok(), want, "{s}");
         }
@@ -311,7 +311,8 @@ mod tests {
             ("256MiB", Some(256 << 20)),
             ("1GiB", Some(1 << 30)),
             ("4096", Some(4096)),
-            ("1MB", None),
+            ("1G", Some(1 << 30)),
+            ("1MB", Some(1 << 20)),
             ("1kib", None),
             ("x", None),
             ("0MiB", None),

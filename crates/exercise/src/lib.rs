@@ -3,16 +3,20 @@
 //!
 //! Modules, one error enum each:
 //! - [`path`]: [`RelPath`], the only way a submitted path reaches the filesystem.
-//! - [`units`]: durations (`ms`, `s`, `m`) and sizes (`KiB`, `MiB`, `GiB`).
-//! - [`package`]: `exercise.yaml` and the package layout ([`load`], [`parse_manifest`]).
+//! - [`units`]: the one grammar of sizes (`64KiB`, `1G`) and durations (`250ms`, `1.5s`, `30d`).
+//! - [`package`]: `exercise.yaml` and the types of a loaded exercise ([`parse_manifest`]).
+//! - [`folder`]: the package folder: layout checks and version hash ([`load`], [`content_hash`]).
 //! - [`submission`]: `files` overrides ([`validate_files`], [`write_files`]).
 //! - [`archive`]: `archive` submissions ([`extract_archive`]).
-//! - [`results`]: TAP, JUnit XML and exit-code results.
+//! - [`results`]: TAP, JUnit XML and exit-code results; the result JSON.
+//! - [`export`]: a result as Exercism's `results.json` v3 or JUnit XML.
 //! - [`scoring`]: points and score from test results.
 
 pub mod archive;
+pub mod export;
+pub mod folder;
 mod fsutil;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod package;
 pub mod path;
@@ -21,10 +25,12 @@ pub mod scoring;
 pub mod submission;
 pub mod units;
 
-pub use archive::{extract_archive, ArchiveError, ArchiveLimits};
+pub use archive::{extract_archive, ArchiveError, ArchiveLimits, Extracted};
+pub use export::{ResultFormat, UnknownFormat};
+pub use folder::{content_hash, load, load_with};
 pub use package::{
-    content_hash, load, parse_manifest, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError,
-    Manifest, Maxima, ResultsFormat, StarterFile, SubmissionKind, TestSpec,
+    parse_manifest, parse_manifest_with, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError,
+    LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile, SubmissionKind, TestSpec,
 };
 pub use path::{PathError, RelPath};
 pub use results::{
@@ -35,4 +41,4 @@ pub use scoring::{score, Score, Scoring};
 pub use submission::{
     validate_file_bytes, validate_files, write_files, SubmissionError, ValidatedFiles,
 };
-pub use units::{parse_duration, parse_size, UnitError};
+pub use units::{parse_duration, parse_size, Size, Span, UnitError};

@@ -1,5 +1,6 @@
-//! Exercise packages (CONTRACTS §3): `exercise.yaml` read strictly and the folder layout
-//! checked, giving an [`Exercise`] whose `content_hash` names this version of the package.
+//! Exercise packages (the format is exercises/README.md's): `exercise.yaml` read strictly,
+//! and the types of a loaded [`Exercise`]. Reading the package folder around it (layout,
+//! sizes, version hash) is [`crate::folder`]'s.
 //!
 //! Every value is checked while the YAML is read (a visitor per kind of scalar), so an
 //! error carries the file, the key path (`limits.wall_time`) and the line. Aliases are
@@ -9,18 +10,15 @@
 //! `repetition limit exceeded`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::fsutil::open_nofollow;
 use crate::path::RelPath;
 use crate::scoring::Scoring;
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
@@ -43,8 +41,6 @@ pub const MAX_ARG_BYTES: usize = 4096;
 pub const MAX_PACKAGE_FILES: usize = 10_000;
 /// Most bytes in a package (all files together).
 pub const MAX_PACKAGE_BYTES: u64 = 256 << 20;
-/// Deepest folder nesting in a package.
-const MAX_PACKAGE_DEPTH: usize = 32;
 
 /// The manifest's file name inside a package.
 pub const MANIFEST: &str = "exercise.yaml";
@@ -243,6 +239,12 @@ fn yaml_message(file: &Path, line: Option<usize>, key: &str, message: &str) -> S
 struct Context {
     maxima: Maxima,
     folder: Option<String>,
+    /// The runtimes the caller knows, when it knows them (`runtime:` is checked against
+    /// them, so an unknown one is refused with its line and the valid choices).
+    runtimes: Option<Vec<String>>,
+    /// The package's files and folders under `tests/`, when the folder was read: a
+    /// `test.command` argument naming a `tests/…` path that is not there is refused.
+    tests: Option<BTreeSet<String>>,
 }
 
 thread_local! {
@@ -268,8 +270,20 @@ fn context<T>(f: impl FnOnce(&Context) -> T) -> T {
         None => f(&Context {
             maxima: Maxima::default(),
             folder: None,
+            runtimes: None,
+            tests: None,
         }),
     })
+}
+
+/// What a package is checked against beyond its own rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The server's ceilings on `limits`.
+    pub maxima: Maxima,
+    /// The runtimes this build knows; `None` accepts any well-formed name (the caller
+    /// then checks it), `Some` refuses others with the line and the valid choices.
+    pub runtimes: Option<Vec<String>>,
 }
 
 /// Parses and checks `exercise.yaml` text. `file` is only used in messages; `folder`,
@@ -280,6 +294,30 @@ pub fn parse_manifest(
     folder: Option<&str>,
     maxima: &Maxima,
 ) -> Result<Manifest, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    parse_manifest_with(yaml, file, folder, &options)
+}
+
+/// [`parse_manifest`] against [`LoadOptions`] (the runtimes this build knows).
+pub fn parse_manifest_with(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+) -> Result<Manifest, LoadError> {
+    parse_in_context(yaml, file, folder, options, None)
+}
+
+pub(crate) fn parse_in_context(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+    tests: Option<BTreeSet<String>>,
+) -> Result<Manifest, LoadError> {
     if yaml.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(LoadError::TooLarge {
             path: file.to_owned(),
@@ -287,8 +325,10 @@ pub fn parse_manifest(
         });
     }
     let ctx = Context {
-        maxima: maxima.clone(),
+        maxima: options.maxima.clone(),
         folder: folder.map(str::to_owned),
+        runtimes: options.runtimes.clone(),
+        tests,
     };
     let raw: RawManifest = with_context(ctx, || {
         serde_path_to_error::deserialize(serde_norway::Deserializer::from_slice(yaml))
@@ -438,6 +478,7 @@ impl<'de> Deserialize<'de> for Arg {
             } else if s.contains('\0') {
                 Err("argument contains a NUL byte".into())
             } else {
+                context(|ctx| check_tests_path(s, ctx.tests.as_ref()))?;
                 Ok(Arg(s.to_owned()))
             }
         })
@@ -538,6 +579,18 @@ fn de_title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d, "a runtime name", |s| {
+        let shown = s.chars().take(40).collect::<String>();
+        let known = context(|ctx| ctx.runtimes.clone());
+        if let Some(known) = known.filter(|k| !k.is_empty()) {
+            if known.iter().any(|k| k == s) {
+                return Ok(s.to_owned());
+            }
+            return Err(format!(
+                "unknown runtime {shown:?}: expected one of {}{}",
+                known.join(", "),
+                did_you_mean(s, &known)
+            ));
+        }
         let ok = (1..=32).contains(&s.len())
             && s.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
@@ -545,11 +598,60 @@ fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
             Ok(s.to_owned())
         } else {
             Err(format!(
-                "runtime {:?} does not match [a-z0-9-]{{1,32}}",
-                s.chars().take(40).collect::<String>()
+                "runtime {shown:?} does not match [a-z0-9-]{{1,32}}"
             ))
         }
     })
+}
+
+/// ` (did you mean "python"?)` when one choice is close to what was written.
+fn did_you_mean(s: &str, choices: &[String]) -> String {
+    let lower = s.to_lowercase();
+    choices
+        .iter()
+        .map(|c| {
+            let prefix = lower.starts_with(c.as_str()) || c.starts_with(lower.as_str());
+            let d = if prefix && !lower.is_empty() {
+                0.0
+            } else {
+                1.0 - strsim::jaro_winkler(&lower, c)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d < 0.2)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+/// A `test.command` argument that names a path under `tests/` must name one the package
+/// has: a typo there would otherwise surface only as a failed run (`No such file`).
+fn check_tests_path(arg: &str, tests: Option<&BTreeSet<String>>) -> Result<(), String> {
+    let Some(tests) = tests else {
+        return Ok(());
+    };
+    let rel = arg.strip_prefix("./").unwrap_or(arg);
+    let Some(inner) = rel.strip_prefix("tests/") else {
+        return Ok(());
+    };
+    let inner = inner.trim_end_matches('/');
+    if inner.is_empty() || tests.contains(inner) {
+        return Ok(());
+    }
+    let mut have: Vec<&str> = tests
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.contains('/'))
+        .collect();
+    have.truncate(12);
+    let have = if have.is_empty() {
+        "it is empty".to_owned()
+    } else {
+        format!("it has {}", have.join(", "))
+    };
+    Err(format!(
+        "{arg} is not in the package's tests/ folder ({have}): check the path"
+    ))
 }
 
 fn de_starter_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StarterFile>, D::Error> {
@@ -704,267 +806,4 @@ fn parse_count(s: &str) -> Result<u64, String> {
 
 pub(crate) fn tests_dir() -> RelPath {
     RelPath::parse("tests").expect("`tests` is a valid path")
-}
-
-// ---------------------------------------------------------------------------
-// The package folder
-
-/// Loads and validates one package folder against the server's `maxima`.
-///
-/// Checks, in order: the folder is a real folder (not a symlink); `exercise.yaml` is at
-/// most [`MAX_MANIFEST_BYTES`] and valid ([`parse_manifest`], `id` equal to the folder
-/// name); no symlink, device or fifo anywhere in the package; `starter/`, `tests/` and
-/// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
-/// `max_bytes`; every file in `solution/` is one a submission may write.
-pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| LoadError::Io { path, source }
-    };
-    let meta = std::fs::symlink_metadata(dir).map_err(io(dir))?;
-    if meta.file_type().is_symlink() {
-        return Err(LoadError::Symlink { path: dir.into() });
-    }
-    if !meta.is_dir() {
-        return Err(LoadError::Layout {
-            path: dir.into(),
-            message: "not a folder".into(),
-        });
-    }
-    let folder = match dir.file_name() {
-        Some(name) => name.to_owned(),
-        None => dir
-            .canonicalize()
-            .map_err(io(dir))?
-            .file_name()
-            .map(ToOwned::to_owned)
-            .unwrap_or_default(),
-    };
-    let folder = folder.to_str().ok_or_else(|| LoadError::NotUtf8Name {
-        path: dir.to_owned(),
-    })?;
-
-    let manifest_path = dir.join(MANIFEST);
-    let yaml = read_capped(&manifest_path, MAX_MANIFEST_BYTES)?;
-    let m = parse_manifest(&yaml, &manifest_path, Some(folder), maxima)?;
-
-    let tree = walk(dir)?;
-    for sub in ["starter", "tests", "solution"] {
-        if !tree.dirs.contains(sub) {
-            return Err(LoadError::Layout {
-                path: dir.join(sub),
-                message: "missing folder".into(),
-            });
-        }
-    }
-    for f in &m.starter_files {
-        let rel = format!("starter/{}", f.path);
-        match tree.files.get(&rel) {
-            None => {
-                return Err(LoadError::Layout {
-                    path: dir.join(&rel),
-                    message: "listed in starter.files but not a file in starter/".into(),
-                })
-            }
-            Some(&len) if len > f.max_bytes => {
-                return Err(LoadError::Layout {
-                    path: dir.join(&rel),
-                    message: format!(
-                        "starter file is larger than its max_bytes ({})",
-                        format_size(f.max_bytes)
-                    ),
-                })
-            }
-            Some(_) => {}
-        }
-    }
-    let content_hash = hash_tree(dir, &tree)?;
-    let exercise = Exercise {
-        id: m.id,
-        title: m.title,
-        runtime: m.runtime,
-        submission: m.submission,
-        starter_files: m.starter_files,
-        limits: m.limits,
-        test: m.test,
-        scoring: m.scoring,
-        dir: dir.to_owned(),
-        content_hash,
-    };
-    check_solution(&exercise, &tree)?;
-    Ok(exercise)
-}
-
-/// The solution must be something a learner could submit.
-fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
-    let mut files = BTreeMap::new();
-    for rel in tree.files.keys() {
-        let Some(inner) = rel.strip_prefix("solution/") else {
-            continue;
-        };
-        let path = ex.dir.join(rel);
-        let p = RelPath::parse(inner).map_err(|e| LoadError::Layout {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        match ex.submission {
-            SubmissionKind::Files => {
-                files.insert(inner.to_owned(), read_capped(&path, MAX_MAX_BYTES)?);
-            }
-            SubmissionKind::Archive if p.is_within(&tests_dir()) => {
-                return Err(LoadError::Layout {
-                    path,
-                    message: "solution file is inside tests/, which submissions never write".into(),
-                })
-            }
-            SubmissionKind::Archive => {}
-        }
-    }
-    if ex.submission == SubmissionKind::Files {
-        crate::submission::validate_file_bytes(ex, &files).map_err(|e| LoadError::Layout {
-            path: ex.dir.join("solution"),
-            message: format!("solution is not a valid submission: {e}"),
-        })?;
-    }
-    Ok(())
-}
-
-fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = open_nofollow(path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            LoadError::Symlink { path: path.into() }
-        } else {
-            io(e)
-        }
-    })?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(LoadError::NotRegular { path: path.into() });
-    }
-    if meta.len() > max {
-        return Err(LoadError::TooLarge {
-            path: path.into(),
-            max,
-        });
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1).read_to_end(&mut buf).map_err(io)?;
-    if buf.len() as u64 > max {
-        return Err(LoadError::TooLarge {
-            path: path.into(),
-            max,
-        });
-    }
-    Ok(buf)
-}
-
-/// Every folder and regular file of a package, by `/`-separated path relative to it.
-struct Tree {
-    dirs: BTreeSet<String>,
-    /// Path → size.
-    files: BTreeMap<String, u64>,
-}
-
-fn walk(root: &Path) -> Result<Tree, LoadError> {
-    let mut tree = Tree {
-        dirs: BTreeSet::new(),
-        files: BTreeMap::new(),
-    };
-    let mut total = 0u64;
-    walk_into(root, root, "", 0, &mut tree, &mut total)?;
-    Ok(tree)
-}
-
-fn walk_into(
-    root: &Path,
-    dir: &Path,
-    prefix: &str,
-    depth: usize,
-    tree: &mut Tree,
-    total: &mut u64,
-) -> Result<(), LoadError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| LoadError::Io { path, source }
-    };
-    if depth > MAX_PACKAGE_DEPTH {
-        return Err(LoadError::Layout {
-            path: dir.into(),
-            message: format!("folders nested deeper than {MAX_PACKAGE_DEPTH}"),
-        });
-    }
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        let path = entry.path();
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|_| LoadError::NotUtf8Name { path: path.clone() })?;
-        let rel = format!("{prefix}{name}");
-        // file_type() does not follow symlinks.
-        let ft = entry.file_type().map_err(io(&path))?;
-        if ft.is_symlink() {
-            return Err(LoadError::Symlink { path });
-        } else if ft.is_dir() {
-            walk_into(root, &path, &format!("{rel}/"), depth + 1, tree, total)?;
-            tree.dirs.insert(rel);
-        } else if ft.is_file() {
-            let len = entry.metadata().map_err(io(&path))?.len();
-            *total = total.saturating_add(len);
-            if tree.files.len() >= MAX_PACKAGE_FILES || *total > MAX_PACKAGE_BYTES {
-                return Err(LoadError::PackageTooLarge { path: root.into() });
-            }
-            tree.files.insert(rel, len);
-        } else {
-            return Err(LoadError::NotRegular { path });
-        }
-    }
-    Ok(())
-}
-
-/// Hex SHA-256 of a package: for every regular file in byte order of its `/`-separated
-/// path relative to `dir`, the path, a NUL, the length as 8 big-endian bytes, then the
-/// contents. Refuses symlinks, devices and fifos like [`load`].
-pub fn content_hash(dir: &Path) -> Result<String, LoadError> {
-    let tree = walk(dir)?;
-    hash_tree(dir, &tree)
-}
-
-fn hash_tree(dir: &Path, tree: &Tree) -> Result<String, LoadError> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    for (rel, &len) in &tree.files {
-        let path = dir.join(rel);
-        let io = |source| LoadError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = open_nofollow(&path).map_err(io)?;
-        h.update(rel.as_bytes());
-        h.update([0u8]);
-        h.update(len.to_be_bytes());
-        let mut seen = 0u64;
-        loop {
-            let n = file.read(&mut buf).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            seen += n as u64;
-            if seen > len {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        if seen != len {
-            return Err(LoadError::Layout {
-                path,
-                message: "file changed while the package was read".into(),
-            });
-        }
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -16,11 +16,15 @@ use gauntlet_queue::worker::{
 };
 use gauntlet_queue::WorkerControl;
 use gauntlet_server::api::{self, AppState};
-use gauntlet_server::catalog::{Catalog, ExerciseGate};
+use gauntlet_server::catalog::Catalog;
 use gauntlet_server::config::WorkerSettings;
 use gauntlet_server::metrics::Metered;
 use gauntlet_server::settings::{self, Settings};
 use secrecy::ExposeSecret;
+
+#[path = "../tests/api/gate.rs"]
+mod gate;
+use gate::ExerciseGate;
 use serde_json::{json, Value};
 
 #[derive(Parser)]

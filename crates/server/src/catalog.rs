@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use gauntlet_exercise::{ArchiveLimits, Exercise, Maxima, RelPath, SubmissionKind};
+use gauntlet_exercise::{Exercise, Maxima, SubmissionKind};
 
 /// Checks the catalogue and submissions need beyond the exercise crate's own: whether
 /// the server knows an exercise's runtime, and an archive's full validation (the grader's
@@ -19,28 +19,10 @@ pub trait SubmissionGate: Send + Sync + 'static {
     }
     /// Validates a ZIP for `exercise` without grading it; `Err` is a 400.
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String>;
-}
-
-/// The gate on the exercise crate alone: archives are extracted into a scratch folder
-/// with `tests/` protected and then removed. The server wires the grader's instead.
-pub struct ExerciseGate {
-    pub scratch: PathBuf,
-    pub limits: ArchiveLimits,
-}
-
-impl SubmissionGate for ExerciseGate {
-    fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String> {
-        let protected = [RelPath::parse("tests").map_err(|e| e.to_string())?];
-        fs::create_dir_all(&self.scratch).map_err(|e| format!("scratch folder: {e}"))?;
-        let dest = self
-            .scratch
-            .join(format!(".check-{:016x}", rand::random::<u64>()));
-        let result =
-            gauntlet_exercise::extract_archive(exercise, zip, &dest, &protected, &self.limits)
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-        let _ = fs::remove_dir_all(&dest);
-        result
+    /// The runtimes packages may name, when the gate knows them: an unknown one is then
+    /// refused while `exercise.yaml` is read, with its line and the valid choices.
+    fn runtimes(&self) -> Option<Vec<String>> {
+        None
     }
 }
 
@@ -99,29 +81,6 @@ impl Catalog {
         gate: Arc<dyn SubmissionGate>,
     ) -> Result<Self, CatalogError> {
         let snapshot = load_snapshot(dir, &maxima, gate.as_ref())?;
-        Ok(Catalog {
-            dir: dir.to_owned(),
-            maxima,
-            gate,
-            current: RwLock::new(Arc::new(snapshot)),
-        })
-    }
-
-    /// A catalogue of exercises loaded elsewhere (tests, embedding).
-    pub fn from_exercises(
-        dir: &Path,
-        maxima: Maxima,
-        gate: Arc<dyn SubmissionGate>,
-        exercises: Vec<Exercise>,
-    ) -> Result<Self, CatalogError> {
-        let mut problems = Vec::new();
-        let snapshot = assemble(exercises, gate.as_ref(), &mut problems);
-        if !problems.is_empty() {
-            return Err(CatalogError {
-                dir: dir.to_owned(),
-                problems,
-            });
-        }
         Ok(Catalog {
             dir: dir.to_owned(),
             maxima,
@@ -200,9 +159,13 @@ fn load_snapshot(
         }
     }
     folders.sort();
+    let options = gauntlet_exercise::LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: gate.runtimes(),
+    };
     let mut loaded = Vec::new();
     for folder in &folders {
-        match gauntlet_exercise::load(folder, maxima) {
+        match gauntlet_exercise::load_with(folder, &options) {
             Ok(ex) => loaded.push(ex),
             Err(e) => problems.push(e.to_string()),
         }

@@ -308,41 +308,14 @@ fn secret(s: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(s.to_owned()))
 }
 
-/// `512`, `64KiB`, `2MiB`, `1GiB` (also `KB`/`MB` as their binary forms).
-pub fn size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected a number with KiB, MiB or GiB"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "KB" => 1 << 10,
-        "MiB" | "M" | "MB" => 1 << 20,
-        "GiB" | "G" | "GB" => 1 << 30,
-        other => return Err(format!("invalid size unit {other:?} in {s:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+/// A size flag or variable, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
+pub fn size(s: &str) -> Result<u64, gauntlet_exercise::UnitError> {
+    gauntlet_exercise::parse_size(s)
 }
 
-/// `250ms`, `10s`, `5m`, `2h`, `30d`.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected a number with ms, s, m, h or d"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
-        other => return Err(format!("invalid duration unit {other:?} in {s:?}")),
-    })
+/// A duration flag or variable, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
+pub fn duration(s: &str) -> Result<Duration, gauntlet_exercise::UnitError> {
+    gauntlet_exercise::parse_duration(s)
 }
 
 /// Installs the global `tracing` subscriber: `RUST_LOG`-style filter (default `info`),

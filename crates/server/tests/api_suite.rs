@@ -9,6 +9,9 @@ mod fixture;
 #[path = "api/common.rs"]
 mod common;
 
+#[path = "api/gate.rs"]
+mod gate;
+
 #[path = "api/flows.rs"]
 mod flows;
 

@@ -15,13 +15,14 @@ use gauntlet_queue::store::Store;
 use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor, WorkerEngine};
 use gauntlet_queue::WorkerControl;
 use gauntlet_server::api::{self, AppState};
-use gauntlet_server::catalog::{Catalog, ExerciseGate};
+use gauntlet_server::catalog::Catalog;
 use gauntlet_server::settings::Settings;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::fixture::{self, Fixture};
+pub use crate::gate::ExerciseGate;
 
 pub const ADMIN: &str = "test-admin-token-0123456789abcdef-0123456789";
 /// A value the fake executor prints; the redaction check looks for it.
@@ -108,7 +109,7 @@ impl Opts {
     }
 }
 
-const FILES_YAML: &str = "id: echo\ntitle: Echo\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: a.sh\n      max_bytes: 1024\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
+pub const FILES_YAML: &str = "id: echo\ntitle: Echo\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: a.sh\n      max_bytes: 1024\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
 const ARCHIVE_YAML: &str = "id: bundle\ntitle: Bundle\nruntime: shell\nsubmission: archive\nstarter:\n  files:\n    - path: a.sh\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: exit-code\nscoring: all-or-nothing\n";
 
 pub fn write_package(root: &Path, folder: &str, yaml: &str) {

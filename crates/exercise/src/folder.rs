@@ -1,0 +1,320 @@
+//! The package folder on disk: [`load`] reads and checks one package (layout, sizes,
+//! no links or devices, a solution a learner could submit) and [`content_hash`] names
+//! its version. The manifest itself is [`crate::package`]'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::open_nofollow;
+use crate::package::{
+    parse_in_context, tests_dir, Exercise, LoadError, LoadOptions, Maxima, SubmissionKind,
+    MANIFEST, MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES,
+};
+use crate::path::RelPath;
+use crate::submission::validate_file_bytes;
+use crate::units::format_size;
+
+/// Deepest folder nesting in a package.
+const MAX_PACKAGE_DEPTH: usize = 32;
+
+/// Loads and validates one package folder against the server's `maxima`.
+///
+/// Checks, in order: the folder is a real folder (not a symlink); `exercise.yaml` is at
+/// most [`MAX_MANIFEST_BYTES`] and valid ([`parse_manifest`], `id` equal to the folder
+/// name); no symlink, device or fifo anywhere in the package; `starter/`, `tests/` and
+/// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
+/// `max_bytes`; every file in `solution/` is one a submission may write.
+pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    load_with(dir, &options)
+}
+
+/// [`load`] against [`LoadOptions`]: with the runtimes this build knows, an unknown
+/// `runtime:` is refused with its line and the valid choices.
+pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LoadError::Io { path, source }
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(io(dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(LoadError::Symlink { path: dir.into() });
+    }
+    if !meta.is_dir() {
+        return Err(LoadError::Layout {
+            path: dir.into(),
+            message: "not a folder".into(),
+        });
+    }
+    let folder = match dir.file_name() {
+        Some(name) => name.to_owned(),
+        None => dir
+            .canonicalize()
+            .map_err(io(dir))?
+            .file_name()
+            .map(ToOwned::to_owned)
+            .unwrap_or_default(),
+    };
+    let folder = folder.to_str().ok_or_else(|| LoadError::NotUtf8Name {
+        path: dir.to_owned(),
+    })?;
+
+    let manifest_path = dir.join(MANIFEST);
+    let yaml = read_capped(&manifest_path, MAX_MANIFEST_BYTES)?;
+    // The folder is read first so that test.command's paths are checked (with their
+    // line) while the YAML is; a manifest error is still reported before a folder one.
+    let tree = walk(dir);
+    let tests = tree
+        .as_ref()
+        .ok()
+        .filter(|t| t.dirs.contains("tests"))
+        .map(|t| {
+            t.files
+                .keys()
+                .chain(t.dirs.iter())
+                .filter_map(|p| p.strip_prefix("tests/"))
+                .map(str::to_owned)
+                .collect()
+        });
+    let m = parse_in_context(&yaml, &manifest_path, Some(folder), options, tests)?;
+    let tree = tree?;
+    for sub in ["starter", "tests", "solution"] {
+        if !tree.dirs.contains(sub) {
+            return Err(LoadError::Layout {
+                path: dir.join(sub),
+                message: "missing folder".into(),
+            });
+        }
+    }
+    for f in &m.starter_files {
+        let rel = format!("starter/{}", f.path);
+        match tree.files.get(&rel) {
+            None => {
+                return Err(LoadError::Layout {
+                    path: dir.join(&rel),
+                    message: "listed in starter.files but not a file in starter/".into(),
+                })
+            }
+            Some(&len) if len > f.max_bytes => {
+                return Err(LoadError::Layout {
+                    path: dir.join(&rel),
+                    message: format!(
+                        "starter file is larger than its max_bytes ({})",
+                        format_size(f.max_bytes)
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let content_hash = hash_tree(dir, &tree)?;
+    let exercise = Exercise {
+        id: m.id,
+        title: m.title,
+        runtime: m.runtime,
+        submission: m.submission,
+        starter_files: m.starter_files,
+        limits: m.limits,
+        test: m.test,
+        scoring: m.scoring,
+        dir: dir.to_owned(),
+        content_hash,
+    };
+    check_solution(&exercise, &tree)?;
+    Ok(exercise)
+}
+
+/// The solution must be something a learner could submit.
+fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
+    let mut files = BTreeMap::new();
+    for rel in tree.files.keys() {
+        let Some(inner) = rel.strip_prefix("solution/") else {
+            continue;
+        };
+        let path = ex.dir.join(rel);
+        let p = RelPath::parse(inner).map_err(|e| LoadError::Layout {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        match ex.submission {
+            SubmissionKind::Files => {
+                files.insert(inner.to_owned(), read_capped(&path, MAX_MAX_BYTES)?);
+            }
+            SubmissionKind::Archive if p.is_within(&tests_dir()) => {
+                return Err(LoadError::Layout {
+                    path,
+                    message: "solution file is inside tests/, which submissions never write".into(),
+                })
+            }
+            SubmissionKind::Archive => {}
+        }
+    }
+    if ex.submission == SubmissionKind::Files && files.is_empty() {
+        let expected: Vec<String> = ex
+            .starter_files
+            .iter()
+            .map(|f| format!("solution/{}", f.path))
+            .collect();
+        return Err(LoadError::Layout {
+            path: ex.dir.join("solution"),
+            message: format!(
+                "the solution has no files: expected {} (the reference answer, at the \
+                 paths of starter.files)",
+                expected.join(", ")
+            ),
+        });
+    }
+    if ex.submission == SubmissionKind::Files {
+        validate_file_bytes(ex, &files).map_err(|e| LoadError::Layout {
+            path: ex.dir.join("solution"),
+            message: format!("solution is not a valid submission: {e}"),
+        })?;
+    }
+    Ok(())
+}
+
+fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = open_nofollow(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            LoadError::Symlink { path: path.into() }
+        } else {
+            io(e)
+        }
+    })?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotRegular { path: path.into() });
+    }
+    if meta.len() > max {
+        return Err(LoadError::TooLarge {
+            path: path.into(),
+            max,
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 > max {
+        return Err(LoadError::TooLarge {
+            path: path.into(),
+            max,
+        });
+    }
+    Ok(buf)
+}
+
+/// Every folder and regular file of a package, by `/`-separated path relative to it.
+struct Tree {
+    dirs: BTreeSet<String>,
+    /// Path → size.
+    files: BTreeMap<String, u64>,
+}
+
+fn walk(root: &Path) -> Result<Tree, LoadError> {
+    let mut tree = Tree {
+        dirs: BTreeSet::new(),
+        files: BTreeMap::new(),
+    };
+    let mut total = 0u64;
+    walk_into(root, root, "", 0, &mut tree, &mut total)?;
+    Ok(tree)
+}
+
+fn walk_into(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    tree: &mut Tree,
+    total: &mut u64,
+) -> Result<(), LoadError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LoadError::Io { path, source }
+    };
+    if depth > MAX_PACKAGE_DEPTH {
+        return Err(LoadError::Layout {
+            path: dir.into(),
+            message: format!("folders nested deeper than {MAX_PACKAGE_DEPTH}"),
+        });
+    }
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| LoadError::NotUtf8Name { path: path.clone() })?;
+        let rel = format!("{prefix}{name}");
+        // file_type() does not follow symlinks.
+        let ft = entry.file_type().map_err(io(&path))?;
+        if ft.is_symlink() {
+            return Err(LoadError::Symlink { path });
+        } else if ft.is_dir() {
+            walk_into(root, &path, &format!("{rel}/"), depth + 1, tree, total)?;
+            tree.dirs.insert(rel);
+        } else if ft.is_file() {
+            let len = entry.metadata().map_err(io(&path))?.len();
+            *total = total.saturating_add(len);
+            if tree.files.len() >= MAX_PACKAGE_FILES || *total > MAX_PACKAGE_BYTES {
+                return Err(LoadError::PackageTooLarge { path: root.into() });
+            }
+            tree.files.insert(rel, len);
+        } else {
+            return Err(LoadError::NotRegular { path });
+        }
+    }
+    Ok(())
+}
+
+/// Hex SHA-256 of a package: for every regular file in byte order of its `/`-separated
+/// path relative to `dir`, the path, a NUL, the length as 8 big-endian bytes, then the
+/// contents. Refuses symlinks, devices and fifos like [`load`].
+pub fn content_hash(dir: &Path) -> Result<String, LoadError> {
+    let tree = walk(dir)?;
+    hash_tree(dir, &tree)
+}
+
+fn hash_tree(dir: &Path, tree: &Tree) -> Result<String, LoadError> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    for (rel, &len) in &tree.files {
+        let path = dir.join(rel);
+        let io = |source| LoadError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = open_nofollow(&path).map_err(io)?;
+        h.update(rel.as_bytes());
+        h.update([0u8]);
+        h.update(len.to_be_bytes());
+        let mut seen = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            if seen > len {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        if seen != len {
+            return Err(LoadError::Layout {
+                path,
+                message: "file changed while the package was read".into(),
+            });
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
