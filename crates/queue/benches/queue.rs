@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use gauntlet_queue::store::{
-    now_ms, NewSubmission, PgStore, SqliteStore, Store, SubmissionId, SubmissionState,
+    now_ms, NewSubmission, SqlStore, Store, SubmissionId, SubmissionState,
 };
 use gauntlet_queue::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine};
 use gauntlet_queue::KillSwitch;
@@ -264,8 +264,8 @@ fn main() {
                 let url = url.clone();
                 async move {
                     let store: Arc<dyn Store> = match url {
-                        Some(url) => Arc::new(PgStore::connect(&url).await.unwrap()),
-                        None => Arc::new(SqliteStore::open_in(&dir).await.unwrap()),
+                        Some(url) => Arc::new(SqlStore::connect_postgres(&url).await.unwrap()),
+                        None => Arc::new(SqlStore::open_sqlite(&dir.join("gauntlet.db")).await.unwrap()),
                     };
                     store
                 }

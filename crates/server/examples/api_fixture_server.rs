@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let location = StoreLocation::from_settings(
         s.database_url.as_ref().map(|u| u.expose_secret()),
         &s.data_dir,
-    );
+    )?;
     let store = store::open(&location).await?;
     // The canned executor runs no submitted code, so acknowledging the kill switch here
     // lets nothing untrusted run.

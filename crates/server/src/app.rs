@@ -206,7 +206,8 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .database_url
         .as_ref()
         .map(|s| s.expose_secret().to_owned());
-    let location = StoreLocation::from_settings(url.as_deref(), &data_dir);
+    let location = StoreLocation::from_settings(url.as_deref(), &data_dir)
+        .map_err(|e| AppError::Config(e.to_string()))?;
     let store = store::open(&location)
         .await
         .map_err(|e| AppError::Runtime(format!("store: {e}")))?;

@@ -271,6 +271,8 @@ impl JobExecutor for Metered {
                 .to_owned(),
             Err(ExecError::Cancelled) => "cancelled".to_owned(),
             Err(ExecError::Internal(_)) => "internal_error".to_owned(),
+            // The attempt failed on the host; the queue retries the job.
+            Err(ExecError::Host(_)) => "host_failure".to_owned(),
         };
         self.metrics
             .job_finished(&exercise, &outcome, started.elapsed());

@@ -6,9 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_queue::store::{
-    NewSubmission, PgStore, SqliteStore, Store, StoreLocation, SubmissionId,
-};
+use gauntlet_queue::store::{NewSubmission, SqlStore, Store, StoreLocation, SubmissionId};
 use gauntlet_queue::worker::{EngineConfig, JobExecutor, WorkerEngine};
 use gauntlet_queue::KillSwitch;
 use sqlx::Connection;
@@ -44,7 +42,7 @@ impl Fixture {
     pub async fn sqlite() -> Fixture {
         init_tracing();
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_in(&dir.path().join("data"))
+        let store = SqlStore::open_sqlite(&dir.path().join("data/gauntlet.db"))
             .await
             .unwrap();
         Fixture {
@@ -82,7 +80,9 @@ impl Fixture {
             .expect("database url has a path")
             .0;
         let url = format!("{base}/{name}");
-        let store = PgStore::connect(&url).await.expect("connect test database");
+        let store = SqlStore::connect_postgres(&url)
+            .await
+            .expect("connect test database");
         Some(Fixture {
             store: Arc::new(store),
             dir: tempfile::tempdir().unwrap(),
@@ -101,7 +101,7 @@ impl Fixture {
                 url: pg.url.clone(),
             },
             None => StoreLocation::Sqlite {
-                data_dir: self.dir.path().join("data"),
+                path: self.dir.path().join("data/gauntlet.db"),
             },
         }
     }
@@ -110,7 +110,7 @@ impl Fixture {
     /// (for PostgreSQL a separate pool and listener; for SQLite the same store).
     pub async fn second_store(&self) -> Arc<dyn Store> {
         match &self.pg {
-            Some(pg) => Arc::new(PgStore::connect(&pg.url).await.unwrap()),
+            Some(pg) => Arc::new(SqlStore::connect_postgres(&pg.url).await.unwrap()),
             None => self.store.clone(),
         }
     }
