@@ -248,7 +248,8 @@ pub struct LeaderboardEntry {
 pub enum EventKind {
     /// `{"state": "queued" | "running" | "finished", ...}`, written by the store itself.
     State,
-    /// A log line from the run: `{"stream": "test", "line": "..."}` (already redacted).
+    /// A log line from the run: `{"stream": "stdout", "line": "..."}` (streams: `stdout`,
+    /// `stderr`, `gauntlet`, `service`; already redacted).
     Log,
     /// The result JSON; always the last event of a submission.
     Result,

@@ -99,7 +99,8 @@ impl LogSink {
         (sink, rx)
     }
 
-    /// A line of output from `stream` (e.g. `test`, `anvil`), already redacted.
+    /// A line of output from `stream` (`stdout`, `stderr`, `gauntlet`, `service`), already
+    /// redacted.
     pub fn line(&self, stream: &str, text: &str) {
         self.event(serde_json::json!({"stream": stream, "line": text}));
     }
