@@ -524,6 +524,9 @@ impl Inner {
         );
     }
 
+    /// One claimed job, start to end: a folder of its own, its log writer and lease
+    /// heartbeat beside it, the executor under the watchdog, then what it came to, and
+    /// the folder removed.
     async fn run_job(
         self: &Arc<Self>,
         claimed: ClaimedJob,
@@ -531,39 +534,85 @@ impl Inner {
         cancel: CancellationToken,
         stop: Arc<Mutex<Option<Stop>>>,
     ) {
-        let id = claimed.id.clone();
-        let token = claimed.fencing_token;
+        let (id, token, attempt) = (claimed.id.clone(), claimed.fencing_token, claimed.attempt);
         tracing::info!(
             wait_ms = claimed_at.saturating_sub(claimed.created_at),
             "job started"
         );
-        let attempt = claimed.attempt;
-        let run_dir = runs::job_dir(&self.config.runs_dir, &id, token);
-        let job = Job {
-            id: id.clone(),
-            exercise_id: claimed.exercise_id,
-            exercise_hash: claimed.exercise_hash,
-            payload: claimed.payload,
-            attempt: claimed.attempt,
-            max_attempts: claimed.max_attempts,
-            created_at: claimed.created_at,
-            claimed_at,
-        };
+        let job = Job::from_claim(claimed, claimed_at);
         let limit = self
             .executor
             .time_limit(&job)
             .unwrap_or(self.config.default_time_limit)
             + self.config.watchdog_margin;
-
-        let set_stop = {
-            let stop = stop.clone();
-            let cancel = cancel.clone();
-            move |why: Stop| {
-                stop.lock().unwrap().get_or_insert(why);
-                cancel.cancel();
+        let set_stop = stopper(stop.clone(), cancel.clone());
+        let companions = self.start_companions(&id, token, set_stop.clone());
+        let run_dir = runs::job_dir(&self.config.runs_dir, &id, token);
+        let created = create_job_dir(&run_dir).await;
+        let outcome = match &created {
+            Err(e) => Some(Err(ExecError::Host(format!(
+                "cannot create the job's folder {}: {e}",
+                run_dir.display()
+            )))),
+            Ok(()) => {
+                let ctx = JobContext {
+                    cancel: cancel.clone(),
+                    logs: companions.logs.clone(),
+                    run_dir: run_dir.clone(),
+                };
+                self.execute(job, ctx, limit, &set_stop).await
             }
         };
+        companions.stop(&self.store, &id).await;
+        let why = *stop.lock().unwrap();
+        match self.ending(&id, token, why, outcome, limit).await {
+            Ending::Result(result) => self.record_result(&id, token, &result).await,
+            Ending::HostFailure(reason) => {
+                self.record_host_failure(&id, token, attempt, &reason).await
+            }
+            Ending::Nothing => {}
+        }
+        // Only a folder this claim created is this claim's to remove.
+        if created.is_ok() {
+            remove_job_dir(run_dir).await;
+        }
+    }
 
+    /// Runs the executor until it returns, or until the watchdog, a drain past its
+    /// grace or a cancel stops it (then it gets `cancel_grace` to return, or is abandoned).
+    async fn execute(
+        &self,
+        job: Job,
+        ctx: JobContext,
+        limit: Duration,
+        set_stop: &impl Fn(Stop),
+    ) -> Option<Result<Value, ExecError>> {
+        let cancel = ctx.cancel.clone();
+        let exec = self.executor.execute(job, ctx);
+        tokio::pin!(exec);
+        let grace = self.config.cancel_grace;
+        tokio::select! {
+            r = &mut exec => Some(r),
+            _ = tokio::time::sleep(limit) => {
+                tracing::warn!(?limit, "watchdog: job ran past its limit; cancelling");
+                set_stop(Stop::Watchdog);
+                tokio::time::timeout(grace, &mut exec).await.ok()
+            }
+            _ = self.abort.cancelled() => {
+                set_stop(Stop::Drain);
+                tokio::time::timeout(grace, &mut exec).await.ok()
+            }
+            _ = cancel.cancelled() => tokio::time::timeout(grace, &mut exec).await.ok(),
+        }
+    }
+
+    /// The job's log writer and lease heartbeat, running beside it.
+    fn start_companions(
+        &self,
+        id: &SubmissionId,
+        token: i64,
+        set_stop: impl Fn(Stop) + Send + 'static,
+    ) -> Companions {
         let (logs, log_rx) = LogSink::new(self.config.max_log_events);
         let logs_done = CancellationToken::new();
         let log_writer = tokio::spawn(
@@ -576,69 +625,34 @@ impl Inner {
                 token,
                 self.config.lease,
                 self.config.heartbeat,
-                set_stop.clone(),
+                set_stop,
             )
             .in_current_span(),
         );
-
-        let created = create_job_dir(&run_dir).await;
-        let outcome: Option<Result<Value, ExecError>> = match &created {
-            Err(e) => Some(Err(ExecError::Host(format!(
-                "cannot create the job's folder {}: {e}",
-                run_dir.display()
-            )))),
-            Ok(()) => {
-                let ctx = JobContext {
-                    cancel: cancel.clone(),
-                    logs: logs.clone(),
-                    run_dir: run_dir.clone(),
-                };
-                let exec = self.executor.execute(job, ctx);
-                tokio::pin!(exec);
-                tokio::select! {
-                    r = &mut exec => Some(r),
-                    _ = tokio::time::sleep(limit) => {
-                        tracing::warn!(?limit, "watchdog: job ran past its limit; cancelling");
-                        set_stop(Stop::Watchdog);
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                    _ = self.abort.cancelled() => {
-                        set_stop(Stop::Drain);
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                    _ = cancel.cancelled() => {
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                }
-            }
-        };
-        heartbeat.abort();
-        logs.close();
-        logs_done.cancel();
-        let dropped = logs.dropped();
-        drop(logs);
-        if tokio::time::timeout(Duration::from_secs(10), log_writer)
-            .await
-            .is_err()
-        {
-            tracing::warn!("log writer did not finish in time");
+        Companions {
+            logs,
+            logs_done,
+            log_writer,
+            heartbeat,
         }
-        if dropped > 0 {
-            let note = serde_json::json!({"stream": "gauntlet", "line": format!("{dropped} log lines dropped")});
-            let _ = self
-                .store
-                .append_event(&id, EventKind::Log, &note, now_ms())
-                .await;
-        }
+    }
 
-        let why = *stop.lock().unwrap();
-        let ending = match (why, outcome) {
+    /// What the run came to, given why it stopped (if something stopped it).
+    async fn ending(
+        &self,
+        id: &SubmissionId,
+        token: i64,
+        why: Option<Stop>,
+        outcome: Option<Result<Value, ExecError>>,
+        limit: Duration,
+    ) -> Ending {
+        match (why, outcome) {
             (Some(Stop::LeaseLost), _) => {
                 tracing::warn!("lease lost; discarding this run's result");
                 Ending::Nothing
             }
             (Some(Stop::Drain), _) => {
-                match self.store.release(&id, token, now_ms()).await {
+                match self.store.release(id, token, now_ms()).await {
                     Ok(()) => {
                         self.released.fetch_add(1, Ordering::SeqCst);
                         tracing::info!("job released to the queue (drain)");
@@ -659,24 +673,6 @@ impl Inner {
             (None, Some(Err(e))) => Ending::Result(internal_error_result(&e.to_string())),
             (None, None) => {
                 Ending::Result(internal_error_result("the job stopped without a result"))
-            }
-        };
-        match ending {
-            Ending::Result(result) => self.record_result(&id, token, &result).await,
-            Ending::HostFailure(reason) => {
-                self.record_host_failure(&id, token, attempt, &reason).await
-            }
-            Ending::Nothing => {}
-        }
-        // Only a folder this claim created is this claim's to remove.
-        if created.is_ok() {
-            let dir = run_dir.clone();
-            match tokio::task::spawn_blocking(move || runs::remove_job_dir(&dir)).await {
-                Ok(Err(e)) => {
-                    tracing::warn!(path = %run_dir.display(), error = %e, "cannot remove the job's folder")
-                }
-                Err(e) => tracing::warn!(error = %e, "job folder removal panicked"),
-                Ok(Ok(())) => {}
             }
         }
     }
@@ -883,6 +879,58 @@ impl Inner {
             }
             _ => {}
         }
+    }
+}
+
+/// The tasks that run beside a job: its log writer and its lease heartbeat.
+struct Companions {
+    logs: LogSink,
+    logs_done: CancellationToken,
+    log_writer: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Companions {
+    /// Stops the heartbeat and lets the log writer write what is left (all log lines
+    /// are written before the result), noting how many lines were dropped.
+    async fn stop(self, store: &Arc<dyn Store>, id: &SubmissionId) {
+        self.heartbeat.abort();
+        self.logs.close();
+        self.logs_done.cancel();
+        let dropped = self.logs.dropped();
+        drop(self.logs);
+        if tokio::time::timeout(Duration::from_secs(10), self.log_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("log writer did not finish in time");
+        }
+        if dropped > 0 {
+            let note = serde_json::json!({"stream": "gauntlet", "line": format!("{dropped} log lines dropped")});
+            let _ = store
+                .append_event(id, EventKind::Log, &note, now_ms())
+                .await;
+        }
+    }
+}
+
+/// Records why a job is being stopped (the first reason wins) and fires its cancel.
+fn stopper(stop: Arc<Mutex<Option<Stop>>>, cancel: CancellationToken) -> impl Fn(Stop) + Clone {
+    move |why: Stop| {
+        stop.lock().unwrap().get_or_insert(why);
+        cancel.cancel();
+    }
+}
+
+/// Removes a job's folder (see [`runs::remove_job_dir`]).
+async fn remove_job_dir(dir: std::path::PathBuf) {
+    let path = dir.clone();
+    match tokio::task::spawn_blocking(move || runs::remove_job_dir(&path)).await {
+        Ok(Err(e)) => {
+            tracing::warn!(path = %dir.display(), error = %e, "cannot remove the job's folder")
+        }
+        Err(e) => tracing::warn!(error = %e, "job folder removal panicked"),
+        Ok(Ok(())) => {}
     }
 }
 
