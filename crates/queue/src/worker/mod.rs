@@ -147,8 +147,6 @@ enum Stop {
 }
 
 struct Running {
-    /// The claim's fencing token: with the id, it names the job's folder.
-    token: i64,
     cancel: CancellationToken,
     stop: Arc<Mutex<Option<Stop>>>,
 }
@@ -167,7 +165,10 @@ struct Inner {
     stopping: CancellationToken,
     /// Abort running jobs and release them (drain past its grace).
     abort: CancellationToken,
-    running: Mutex<HashMap<SubmissionId, Running>>,
+    /// Jobs this engine runs, by claim: a job requeued behind this engine's back (its
+    /// lease expired while it ran) and claimed again here is another claim, in another
+    /// folder.
+    running: Mutex<HashMap<HeldLease, Running>>,
     tasks: TaskTracker,
     released: AtomicUsize,
 }
@@ -253,9 +254,16 @@ impl WorkerEngine {
     }
 
     pub fn status(&self) -> EngineStatus {
-        let mut running: Vec<SubmissionId> =
-            self.inner.running.lock().unwrap().keys().cloned().collect();
+        let mut running: Vec<SubmissionId> = self
+            .inner
+            .running
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|claim| claim.id.clone())
+            .collect();
         running.sort();
+        running.dedup();
         EngineStatus {
             worker_id: self.inner.config.worker_id.clone(),
             claim_state: self.inner.claim_state(),
@@ -267,18 +275,17 @@ impl WorkerEngine {
     /// Stops a job this engine is running, at once, with a cancelled result (call after
     /// [`Store::cancel`] answered `Requested`; other workers notice at their next heartbeat).
     pub fn cancel_running(&self, id: &SubmissionId) -> bool {
-        match self.inner.running.lock().unwrap().get(id) {
-            Some(running) => {
-                running
-                    .stop
-                    .lock()
-                    .unwrap()
-                    .get_or_insert(Stop::CancelRequested);
-                running.cancel.cancel();
-                true
-            }
-            None => false,
+        let running = self.inner.running.lock().unwrap();
+        let mut found = false;
+        for (_, job) in running.iter().filter(|(claim, _)| &claim.id == id) {
+            job.stop
+                .lock()
+                .unwrap()
+                .get_or_insert(Stop::CancelRequested);
+            job.cancel.cancel();
+            found = true;
         }
+        found
     }
 
     /// Replaces the exercise versions this worker holds (after an exercise reload).
@@ -496,16 +503,29 @@ impl Inner {
     ) {
         let cancel = CancellationToken::new();
         let stop = Arc::new(Mutex::new(None));
+        let claim = HeldLease {
+            id: job.id.clone(),
+            fencing_token: job.fencing_token,
+        };
         // In `running` before its folder exists, out of it only after the folder is gone:
         // the runs-dir sweep relies on that order.
-        self.running.lock().unwrap().insert(
-            job.id.clone(),
-            Running {
-                token: job.fencing_token,
-                cancel: cancel.clone(),
-                stop: stop.clone(),
-            },
-        );
+        {
+            let mut running = self.running.lock().unwrap();
+            if running.contains_key(&claim) {
+                // The same claim twice: a claim whose commit the database lost (a crash
+                // with asynchronous commits) was made again. The run already here owns
+                // the claim and its folder; it finishes or loses its lease as usual.
+                tracing::error!(submission_id = %claim.id, token = claim.fencing_token, "claim already running here; not starting it twice");
+                return;
+            }
+            running.insert(
+                claim.clone(),
+                Running {
+                    cancel: cancel.clone(),
+                    stop: stop.clone(),
+                },
+            );
+        }
         let span = tracing::info_span!(
             "job",
             submission_id = %job.id,
@@ -515,9 +535,8 @@ impl Inner {
         let inner = self.clone();
         self.tasks.spawn(
             async move {
-                let id = job.id.clone();
                 inner.run_job(job, claimed_at, cancel, stop).await;
-                inner.running.lock().unwrap().remove(&id);
+                inner.running.lock().unwrap().remove(&claim);
                 drop(permit);
             }
             .instrument(span),
@@ -858,16 +877,7 @@ impl Inner {
             }
         };
         let mut keep: HashSet<HeldLease> = held.into_iter().collect();
-        keep.extend(
-            self.running
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(id, running)| HeldLease {
-                    id: id.clone(),
-                    fencing_token: running.token,
-                }),
-        );
+        keep.extend(self.running.lock().unwrap().keys().cloned());
         let stale = runs::unowned(names, &keep);
         if stale.is_empty() {
             return;
