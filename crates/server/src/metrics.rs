@@ -12,8 +12,8 @@ use crate::store::Store;
 use crate::worker::{ExecError, Job, JobContext, JobExecutor};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric of the process, in one registry.
@@ -32,6 +32,13 @@ pub struct Metrics {
     oom_kills: IntCounterVec,
     rate_limited: IntCounterVec,
     rejected: IntCounterVec,
+    streams_open: IntGauge,
+    streams_capacity: IntGauge,
+    /// Registered on first use: only a process with Redis has the series.
+    redis_up: OnceLock<IntGauge>,
+    redis_outages: IntCounter,
+    redis_errors: IntCounter,
+    redis_fallbacks: IntCounterVec,
 }
 
 /// Holds one worker slot busy; the gauge drops back when this does.
@@ -132,8 +139,35 @@ impl Metrics {
         );
         let rejected = counter(
             "gauntlet_rejected_total",
-            "Requests refused by admission control: busy (503), session_jobs, streams (429).",
+            "Requests refused by admission control, by reason: busy, session_jobs, ip_jobs, \
+             streams, streams_ip, streams_total, name_taken, redis_down.",
             &["reason"],
+        );
+        let streams_open = gauge(
+            "gauntlet_event_streams_open",
+            "Event streams open on this instance.",
+        );
+        let streams_capacity = gauge(
+            "gauntlet_event_streams_capacity",
+            "Event streams this instance holds open at most (GAUNTLET_MAX_STREAMS).",
+        );
+        let plain_counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("metric");
+            registry.register(Box::new(c.clone())).expect("register");
+            c
+        };
+        let redis_outages = plain_counter(
+            "gauntlet_redis_outages_total",
+            "Times Redis stopped answering (each outage once).",
+        );
+        let redis_errors = plain_counter(
+            "gauntlet_redis_errors_total",
+            "Redis operations of the limits that failed or timed out.",
+        );
+        let redis_fallbacks = counter(
+            "gauntlet_redis_fallback_total",
+            "Limit decisions taken without Redis during an outage: local (this instance's counts) or refused (policy closed).",
+            &["action"],
         );
         Metrics {
             registry,
@@ -150,6 +184,12 @@ impl Metrics {
             oom_kills,
             rate_limited,
             rejected,
+            streams_open,
+            streams_capacity,
+            redis_up: OnceLock::new(),
+            redis_outages,
+            redis_errors,
+            redis_fallbacks,
         }
     }
 
@@ -165,6 +205,43 @@ impl Metrics {
 
     pub fn rejected(&self, reason: &str) {
         self.rejected.with_label_values(&[reason]).inc();
+    }
+
+    pub fn set_streams_open(&self, n: u64) {
+        self.streams_open.set(n as i64);
+    }
+
+    /// The configured per-instance stream cap (`GAUNTLET_MAX_STREAMS`).
+    pub fn set_stream_capacity(&self, n: u64) {
+        self.streams_capacity.set(n as i64);
+    }
+
+    // --- hooks for the Redis the limits share ---
+
+    pub fn set_redis_up(&self, up: bool) {
+        let gauge = self.redis_up.get_or_init(|| {
+            let g = IntGauge::new(
+                "gauntlet_redis_up",
+                "1 while the Redis shared by API instances answers, 0 during an outage.",
+            )
+            .expect("metric");
+            self.register(Box::new(g.clone()));
+            g
+        });
+        gauge.set(i64::from(up));
+    }
+
+    pub fn redis_outage(&self) {
+        self.redis_outages.inc();
+    }
+
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
+    }
+
+    /// A decision taken during an outage: `local` or `refused`.
+    pub fn redis_fallback(&self, action: &str) {
+        self.redis_fallbacks.with_label_values(&[action]).inc();
     }
 
     /// Queue-wide figures, refreshed from the store before each scrape.
@@ -188,7 +265,7 @@ impl Metrics {
         BusyGuard(&self.workers_busy)
     }
 
-    /// A job ended with `outcome` (CONTRACTS §4 name) after `run` of grading.
+    /// A job ended with `outcome` (the result JSON's `outcome`) after `run` of grading.
     pub fn job_finished(&self, exercise: &str, outcome: &str, run: Duration) {
         self.run_duration
             .with_label_values(&[exercise])

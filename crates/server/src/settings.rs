@@ -64,6 +64,16 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
     pub redis_url: Option<SecretString>,
 
+    /// While Redis is unreachable: `local` (each instance counts alone) or `closed`
+    /// (refuse submissions and event streams with 503).
+    #[arg(
+        long,
+        env = "GAUNTLET_ON_REDIS_DOWN",
+        value_enum,
+        default_value = "local"
+    )]
+    pub on_redis_down: crate::limits::RedisDown,
+
     /// Bearer token for /api/v1/admin/ (at least 32 bytes; admin routes are disabled without one).
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = secret)]
     pub admin_token: Option<SecretString>,
@@ -106,6 +116,13 @@ pub struct Settings {
     /// Queued plus running submissions one session may have at once.
     #[arg(long, env = "GAUNTLET_MAX_ACTIVE_PER_SESSION", default_value_t = 2)]
     pub max_active_per_session: u32,
+    /// Queued plus running submissions one client address (IPv6: network) may have at once.
+    #[arg(long, env = "GAUNTLET_MAX_ACTIVE_PER_IP", default_value_t = 8)]
+    pub max_active_per_ip: u32,
+    /// Prefix length IPv6 clients are keyed by in every per-address limit.
+    #[arg(long = "ipv6-prefix", env = "GAUNTLET_IPV6_PREFIX", default_value_t = crate::limits::DEFAULT_IPV6_PREFIX,
+          value_parser = clap::value_parser!(u8).range(16..=128))]
+    pub ipv6_prefix: u8,
     /// Queued submissions past which new ones get 503 "busy, retry shortly".
     #[arg(long, env = "GAUNTLET_MAX_QUEUE", default_value_t = 500)]
     pub max_queue: u32,
@@ -136,9 +153,15 @@ pub struct Settings {
     /// Time a client gets between two chunks of a request body.
     #[arg(long, env = "GAUNTLET_BODY_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub body_timeout: Duration,
-    /// Open event streams one session may hold (per API instance).
+    /// Open event streams one session may hold (all instances sharing Redis together).
     #[arg(long, env = "GAUNTLET_MAX_STREAMS_PER_SESSION", default_value_t = 4)]
     pub max_streams_per_session: u32,
+    /// Open event streams one client address (IPv6: network) may hold.
+    #[arg(long, env = "GAUNTLET_MAX_STREAMS_PER_IP", default_value_t = 16)]
+    pub max_streams_per_ip: u32,
+    /// Open event streams this instance holds at most, all clients together.
+    #[arg(long, env = "GAUNTLET_MAX_STREAMS", default_value_t = 512)]
+    pub max_streams: u32,
     /// Keep-alive comment interval of event streams.
     #[arg(long, env = "GAUNTLET_SSE_KEEPALIVE", default_value = "15s", value_parser = duration)]
     pub sse_keepalive: Duration,
@@ -225,6 +248,12 @@ impl Settings {
         for (name, value) in [
             ("GAUNTLET_MAX_PARTS", self.max_parts as u64),
             ("WORKER_MAX_ATTEMPTS", self.max_attempts as u64),
+            ("GAUNTLET_MAX_ACTIVE_PER_IP", self.max_active_per_ip as u64),
+            (
+                "GAUNTLET_MAX_STREAMS_PER_IP",
+                self.max_streams_per_ip as u64,
+            ),
+            ("GAUNTLET_MAX_STREAMS", self.max_streams as u64),
         ] {
             if value < 1 {
                 return Err(SettingsError::TooSmall {

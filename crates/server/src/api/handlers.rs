@@ -2,9 +2,8 @@
 //! operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +12,8 @@ use gauntlet_exercise::SubmissionKind;
 use super::error::{ApiError, ErrorBody};
 use super::types::*;
 use super::{now_secs, AppState};
-use crate::limits::client_ip;
+use crate::limits::{AdmissionError, Unavailable};
+use crate::metrics::Metrics;
 use crate::sessions::Session;
 use crate::store::{now_ms, NewSubmission, SubmissionId};
 
@@ -224,8 +224,9 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
 }
 
 /// Submit a solution: JSON for `files` exercises, multipart with an `archive` part for
-/// `archive` exercises. Limits apply in this order: queue cap (503), the session's
-/// queued-or-running cap (429), rate limits per IP, session and display name (429).
+/// `archive` exercises. Checks, in order: the display name is free or this session's
+/// (409), queue cap (503), the session's and the address's queued-or-running caps (429),
+/// rate limits per address, session and display name (429), the submission itself (400).
 #[utoipa::path(post, path = "/api/v1/submissions", tag = "submissions",
     request_body(content(
         (SubmitJson = "application/json"),
@@ -236,9 +237,10 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
         (status = 400, body = ErrorBody, description = "Invalid JSON, display name or submission"),
         (status = 404, body = ErrorBody, description = "Unknown exercise"),
         (status = 408, body = ErrorBody, description = "Body not received in time"),
+        (status = 409, body = ErrorBody, description = "The display name belongs to another session"),
         (status = 413, body = ErrorBody, description = "Body or part over its cap"),
         (status = 415, body = ErrorBody),
-        (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Rate limit or per-session cap"),
+        (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Rate limit, or the session's or address's active cap"),
         (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "Busy, retry shortly"),
     ))]
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
@@ -247,25 +249,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .get::<Session>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("no session on a submission".into()))?;
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    // Several X-Forwarded-For lines read as one list, in order: a proxy may add its own
-    // line after one the client forged, and the right-most entries are the proxies'.
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| v.to_str().unwrap_or("?"))
-        .collect();
-    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
-    let ip = client_ip(
-        peer,
-        forwarded.as_deref(),
-        &state.settings().trusted_proxies,
-    );
+    let (ip, client) = state.client(&req);
     let incoming = read_body(&state, req).await?;
 
     validate_display_name(&incoming.display_name).map_err(ApiError::InvalidDisplayName)?;
@@ -291,6 +275,21 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
 
     let s = state.settings();
     let metrics = state.metrics();
+    let name_taken = || {
+        metrics.rejected("name_taken");
+        ApiError::DisplayNameTaken(incoming.display_name.clone())
+    };
+    // Another session's name is refused before any limit counts the attempt, so nobody
+    // can spend a limit in someone else's name.
+    let owned = match state
+        .store()
+        .display_name_owner(&incoming.display_name)
+        .await?
+    {
+        Some(owner) if owner != session.id => return Err(name_taken()),
+        Some(_) => true,
+        None => false,
+    };
     let counts = state.store().queue_counts().await?;
     if counts.queued >= u64::from(s.max_queue) {
         metrics.rejected("busy");
@@ -298,21 +297,44 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
             s.busy_retry_after.into(),
         )));
     }
-    // Held until the submission is inserted: the session cap cannot be raced here.
-    let _admission = state.admissions().lock(&session.id).await;
+    // Held until the submission is inserted: the active caps cannot be raced here.
+    let _admission = state
+        .admissions()
+        .lock(&[
+            format!("session:{}", session.id),
+            format!("client:{client}"),
+        ])
+        .await
+        .map_err(|e| match e {
+            AdmissionError::Busy => {
+                ApiError::Busy(std::time::Duration::from_secs(s.busy_retry_after.into()))
+            }
+            AdmissionError::Unavailable => limits_unavailable(metrics),
+        })?;
     let mine = state.store().session_counts(&session.id).await?;
     if mine.queued + mine.running >= u64::from(s.max_active_per_session) {
         metrics.rejected("session_jobs");
         return Err(ApiError::TooManyActive(s.max_active_per_session));
     }
+    let address = state.store().client_counts(client.as_str()).await?;
+    if address.queued + address.running >= u64::from(s.max_active_per_ip) {
+        metrics.rejected("ip_jobs");
+        tracing::info!(%client, "active cap of the address reached");
+        return Err(ApiError::TooManyActiveFromIp(s.max_active_per_ip));
+    }
     if let Err(r) = state
         .limiter()
-        .check_submission(ip, &session.id, &incoming.display_name, now_secs())
+        .check_submission(
+            &client,
+            &session.id,
+            owned.then_some(incoming.display_name.as_str()),
+            now_secs(),
+        )
         .await
-        .map_err(|e| ApiError::NotReady(e.to_string()))?
+        .map_err(|Unavailable| limits_unavailable(metrics))?
     {
         metrics.rate_limited(r.scope.as_str(), r.window.as_str());
-        tracing::info!(scope = r.scope.as_str(), window = r.window.as_str(), %ip, "rate limited");
+        tracing::info!(scope = r.scope.as_str(), window = r.window.as_str(), %client, "rate limited");
         return Err(ApiError::RateLimited(r));
     }
 
@@ -334,6 +356,21 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         }
     };
 
+    // The name goes to the first session whose submission under it is accepted.
+    let owner = state
+        .store()
+        .claim_display_name(&incoming.display_name, &session.id, now_ms())
+        .await?;
+    if owner != session.id {
+        return Err(name_taken());
+    }
+    if !owned {
+        state
+            .limiter()
+            .count_new_name(&incoming.display_name, now_secs())
+            .await
+            .map_err(|Unavailable| limits_unavailable(metrics))?;
+    }
     let id = SubmissionId::new();
     tracing::Span::current().record("submission_id", tracing::field::display(&id));
     state
@@ -346,6 +383,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
                 display_name: incoming.display_name,
                 session_id: session.id,
                 client_ip: ip.to_string(),
+                client_key: client.to_string(),
                 payload,
                 max_attempts: s.max_attempts,
             },
@@ -367,6 +405,14 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         }),
     )
         .into_response())
+}
+
+/// Redis is unreachable and `GAUNTLET_ON_REDIS_DOWN=closed`.
+pub(crate) fn limits_unavailable(metrics: &Metrics) -> ApiError {
+    metrics.rejected("redis_down");
+    ApiError::NotReady(
+        "the shared limits are unavailable while Redis is unreachable; retry shortly".into(),
+    )
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<SubmissionId, ApiError> {
@@ -398,7 +444,8 @@ pub async fn get_submission(
     }))
 }
 
-/// Best score per display name per exercise; the earlier submission wins ties.
+/// Best score per display name per exercise; the earlier submission wins ties. Only the
+/// submissions of the session a name belongs to count.
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "leaderboard",
     params(LeaderboardQuery),
     responses((status = 200, body = Leaderboard), (status = 400, body = ErrorBody)))]

@@ -1,4 +1,4 @@
-//! Request and response bodies of the API (CONTRACTS §5), with their OpenAPI schemas.
+//! Request and response bodies of the API (docs/api.md), with their OpenAPI schemas.
 //! Requests are strict: unknown fields are errors.
 
 use std::collections::BTreeMap;
@@ -94,7 +94,7 @@ pub struct SubmissionBody {
     pub display_name: String,
     /// `queued`, `running` or `finished`.
     pub state: String,
-    /// CONTRACTS §4 result JSON once finished, else null.
+    /// The result JSON once finished, else null.
     #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     /// Unix milliseconds.
@@ -178,4 +178,13 @@ pub struct PauseBody {
 pub struct ReloadBody {
     /// Exercise ids now served.
     pub exercises: Vec<String>,
+}
+
+/// `POST /api/v1/admin/display-names/{name}/release`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleaseNameBody {
+    pub name: String,
+    /// Whether the name belonged to a session; the next session to submit under it
+    /// gets it.
+    pub released: bool,
 }

@@ -171,11 +171,12 @@ impl Store for PgStore {
     async fn create_submission(&self, new: NewSubmission, now: UnixMillis) -> Result<()> {
         let inserted = sqlx::query(
             "WITH s AS (INSERT INTO submissions (id, exercise_id, exercise_hash, display_name, \
-                        session_id, client_ip, payload, created_at, max_attempts, log_seq) \
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) \
+                        session_id, client_ip, client_key, payload, created_at, max_attempts, \
+                        log_seq) \
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1) \
                         ON CONFLICT (id) DO NOTHING RETURNING id) \
              INSERT INTO submission_events (submission_id, seq, at, kind, data) \
-             SELECT id, 1, $8, 'state', '{\"state\":\"queued\"}' FROM s",
+             SELECT id, 1, $9, 'state', '{\"state\":\"queued\"}' FROM s",
         )
         .bind(new.id.as_str())
         .bind(&new.exercise_id)
@@ -183,6 +184,7 @@ impl Store for PgStore {
         .bind(&new.display_name)
         .bind(&new.session_id)
         .bind(&new.client_ip)
+        .bind(&new.client_key)
         .bind(&new.payload)
         .bind(now)
         .bind(i64::from(new.max_attempts.max(1)))
@@ -244,6 +246,63 @@ impl Store for PgStore {
         })
     }
 
+    async fn client_counts(&self, client_key: &str) -> Result<QueueCounts> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FILTER (WHERE state = 'queued') AS q, \
+             COUNT(*) FILTER (WHERE state = 'running') AS r \
+             FROM submissions WHERE state <> 'finished' AND client_key = $1",
+        )
+        .bind(client_key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueCounts {
+            queued: row.try_get::<i64, _>("q")? as u64,
+            running: row.try_get::<i64, _>("r")? as u64,
+        })
+    }
+
+    async fn display_name_owner(&self, name: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT session_id FROM display_names WHERE name_key = $1")
+                .bind(display_name_key(name))
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn claim_display_name(
+        &self,
+        name: &str,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> Result<String> {
+        let key = display_name_key(name);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO display_names (name_key, session_id, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let owner = sqlx::query_scalar("SELECT session_id FROM display_names WHERE name_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(owner)
+    }
+
+    async fn release_display_name(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM display_names WHERE name_key = $1")
+            .bind(display_name_key(name))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn cancel(
         &self,
         id: &SubmissionId,
@@ -279,10 +338,13 @@ impl Store for PgStore {
     async fn leaderboard(&self, exercise_id: Option<&str>) -> Result<Vec<LeaderboardEntry>> {
         let rows = sqlx::query(
             "SELECT exercise_id, display_name, score, id, created_at FROM ( \
-               SELECT exercise_id, display_name, score, id, created_at, ROW_NUMBER() OVER ( \
-                 PARTITION BY exercise_id, display_name ORDER BY score DESC, created_at, id) AS rank \
-               FROM submissions WHERE score IS NOT NULL \
-                 AND ($1::text IS NULL OR exercise_id = $1::text)) ranked \
+               SELECT s.exercise_id, s.display_name, s.score, s.id, s.created_at, ROW_NUMBER() OVER ( \
+                 PARTITION BY s.exercise_id, lower(s.display_name) \
+                 ORDER BY s.score DESC, s.created_at, s.id) AS rank \
+               FROM submissions s JOIN display_names d \
+                 ON d.name_key = lower(s.display_name) AND d.session_id = s.session_id \
+               WHERE s.score IS NOT NULL \
+                 AND ($1::text IS NULL OR s.exercise_id = $1::text)) ranked \
              WHERE rank = 1 ORDER BY exercise_id, score DESC, created_at, display_name",
         )
         .bind(exercise_id)

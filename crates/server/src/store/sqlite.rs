@@ -171,8 +171,8 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO submissions (id, exercise_id, exercise_hash, display_name, session_id, \
-             client_ip, payload, created_at, max_attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+             client_ip, client_key, payload, created_at, max_attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
         )
         .bind(new.id.as_str())
         .bind(&new.exercise_id)
@@ -180,6 +180,7 @@ impl Store for SqliteStore {
         .bind(&new.display_name)
         .bind(&new.session_id)
         .bind(&new.client_ip)
+        .bind(&new.client_key)
         .bind(&new.payload)
         .bind(now)
         .bind(i64::from(new.max_attempts.max(1)))
@@ -242,6 +243,62 @@ impl Store for SqliteStore {
             queued: row.try_get::<i64, _>("q")? as u64,
             running: row.try_get::<i64, _>("r")? as u64,
         })
+    }
+
+    async fn client_counts(&self, client_key: &str) -> Result<QueueCounts> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(state = 'queued'), 0) AS q, COALESCE(SUM(state = 'running'), 0) AS r \
+             FROM submissions WHERE state <> 'finished' AND client_key = $1",
+        )
+        .bind(client_key)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(QueueCounts {
+            queued: row.try_get::<i64, _>("q")? as u64,
+            running: row.try_get::<i64, _>("r")? as u64,
+        })
+    }
+
+    async fn display_name_owner(&self, name: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT session_id FROM display_names WHERE name_key = $1")
+                .bind(display_name_key(name))
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn claim_display_name(
+        &self,
+        name: &str,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> Result<String> {
+        let key = display_name_key(name);
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO display_names (name_key, session_id, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let owner = sqlx::query_scalar("SELECT session_id FROM display_names WHERE name_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(owner)
+    }
+
+    async fn release_display_name(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM display_names WHERE name_key = $1")
+            .bind(display_name_key(name))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn cancel(
@@ -623,11 +680,16 @@ impl Store for SqliteStore {
 
 /// Shared by both back ends: rank each (exercise, display name)'s scored submissions,
 /// best score first, earliest first among equals.
+/// Best row per exercise and display name (case-insensitively), counting only the
+/// submissions of the session the name belongs to.
 pub(super) const LEADERBOARD_SQL: &str =
     "SELECT exercise_id, display_name, score, id, created_at FROM ( \
-     SELECT exercise_id, display_name, score, id, created_at, ROW_NUMBER() OVER ( \
-         PARTITION BY exercise_id, display_name ORDER BY score DESC, created_at, id) AS rank \
-     FROM submissions WHERE score IS NOT NULL AND ($1 IS NULL OR exercise_id = $1)) ranked \
+     SELECT s.exercise_id, s.display_name, s.score, s.id, s.created_at, ROW_NUMBER() OVER ( \
+         PARTITION BY s.exercise_id, lower(s.display_name) \
+         ORDER BY s.score DESC, s.created_at, s.id) AS rank \
+     FROM submissions s JOIN display_names d \
+       ON d.name_key = lower(s.display_name) AND d.session_id = s.session_id \
+     WHERE s.score IS NOT NULL AND ($1 IS NULL OR s.exercise_id = $1)) ranked \
      WHERE rank = 1 ORDER BY exercise_id, score DESC, created_at, display_name";
 
 pub(super) const UNSERVABLE_SQL: &str = "SELECT id, exercise_hash FROM submissions s \
