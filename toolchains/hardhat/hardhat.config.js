@@ -12,8 +12,9 @@
 // - the chain: one HTTP network, `gauntlet`, whose url is $RPC_URL (an Anvil node),
 //   used by default, with Anvil's unlocked dev accounts; a sent transaction is
 //   mined before the call returns (lib/sync-mining.js), as on Hardhat's network;
-// - the results: TAP 13 on stdout, one line for every test mocha found, nothing
-//   else on stdout (lib/tap-reporter.js); logs go to stderr. A submission that
+// - the results: TAP 13 on the results channel (GAUNTLET_RESULTS_FD; on stdout when
+//   run by hand), one line for every test mocha found (lib/tap-reporter.js); stdout
+//   gets a line per test for the learner, logs go to stderr. A submission that
 //   does not compile ends with the line `gauntlet-hardhat: compile_error` on
 //   stderr and exit status 1; a chain that does not answer (or has another chain
 //   id) with `gauntlet-hardhat: chain_unavailable`, exit status 1, before any test.
@@ -197,7 +198,7 @@ subtask(TASK_TEST_SETUP_TEST_ENVIRONMENT, async (args, hre, runSuper) => {
   }
 });
 
-// stdout belongs to the reporter (which writes to process.stdout directly): what
+// stdout belongs to the reporter (which writes TAP there when run by hand): what
 // tests print with console.log/info/debug goes to stderr, so no stray line can
 // pass for a TAP result.
 subtask(TASK_TEST_RUN_MOCHA_TESTS, async (args, _hre, runSuper) => {

@@ -66,6 +66,14 @@ pub struct RunArgs {
     /// Write the JSON report here instead of stderr's last line.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Open the results channel (fd 3, `GAUNTLET_RESULTS_FD=3`) and save what
+    /// arrives on it here, for runner authors; nothing is written when more than
+    /// --results-limit arrives.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// Cap on the results channel (with --results).
+    #[arg(long, default_value = "1MiB", requires = "results")]
+    results_limit: String,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -197,7 +205,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
         .collect::<Result<_, _>>()?;
     let network = match args.network.as_str() {
         "none" => sandbox::Network::None,
-        path => sandbox::Network::Join(existing(path, "--network")?),
+        path => sandbox::Network::Join(
+            sandbox::NetNs::open(&existing(path, "--network")?)
+                .map_err(|e| format!("--network: {e}"))?,
+        ),
     };
     let mut spec = sandbox::Spec::new(args.command.clone());
     spec.limits = limits;
@@ -219,6 +230,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
     spec.workdir = absolute(&args.workdir, "--workdir")?;
     spec.env = env;
     spec.network = network;
+    if args.results.is_some() {
+        spec.results =
+            Some(parse_size(&args.results_limit).map_err(|e| format!("--results-limit: {e}"))?);
+    }
     Ok(spec)
 }
 
@@ -243,6 +258,18 @@ fn run_one(args: RunArgs) -> Result<ExitCode, Exit> {
         Err(e @ sandbox::Error::InvalidSpec(_)) => return Err(Exit::usage(e)),
         Err(e) => return Err(Exit::unsupported(e)),
     };
+    if let Some(path) = &args.results {
+        match &report.results {
+            Some(bytes) => std::fs::write(path, bytes)
+                .map_err(|e| Exit::failed(format!("--results {}: {e}", path.display())))?,
+            None => eprintln!(
+                "gauntlet: {} bytes arrived on the results channel, over --results-limit; \
+                 {} not written",
+                report.results_bytes.unwrap_or(0),
+                path.display()
+            ),
+        }
+    }
     let json = serde_json::to_string(&report).map_err(|e| Exit::failed(e.to_string()))?;
     match &args.report {
         Some(path) => std::fs::write(path, format!("{json}\n"))

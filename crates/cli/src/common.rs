@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use gauntlet_grader::hardhat::Hardhat;
-use gauntlet_grader::toolchain::HardhatToolchain;
-use gauntlet_grader::{Grader, GraderConfig, Registry};
+use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
+use gauntlet_grader::{Grader, GraderConfig, Toolchains};
 
 use crate::Exit;
 
@@ -38,13 +37,6 @@ pub fn hardhat_toolchain(toolchains: &Path) -> Result<HardhatToolchain, Exit> {
     HardhatToolchain::new(&bundled("toolchains").join("hardhat"), toolchains).map_err(Exit::failed)
 }
 
-/// Every runtime this build knows. `chains` is the size of the Anvil pool, started on
-/// the first Solidity grade.
-pub fn registry(data_dir: &Path, toolchains: &Path, chains: usize) -> Result<Registry, Exit> {
-    let hardhat = Hardhat::new(hardhat_toolchain(toolchains)?, data_dir, chains);
-    Ok(Registry::standard(hardhat))
-}
-
 /// Creates the data dir if needed and returns its absolute path (jails mount what is
 /// below it by absolute path).
 pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
@@ -55,9 +47,13 @@ pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
 
 /// A grader for local commands (`grade`, `exercises check`): one chain is enough.
 pub fn grader(dirs: &DataDirArg) -> Result<Grader, Exit> {
-    let (data_dir, toolchains) = dirs.resolve()?;
-    let registry = registry(&data_dir, &toolchains, 1)?;
-    Grader::new(GraderConfig::new(data_dir), registry).map_err(|e| match e {
+    let (data_dir, prepared) = dirs.resolve()?;
+    let toolchains = Toolchains {
+        sources: bundled("toolchains"),
+        prepared,
+        anvil_pool: 1,
+    };
+    Grader::standard(GraderConfig::new(data_dir), toolchains).map_err(|e| match e {
         // An unreachable data dir is the caller's choice of folder: bad input.
         gauntlet_grader::GradeError::Exercise(m) => Exit::usage(m),
         other => Exit::failed(other),

@@ -175,6 +175,52 @@ fn solution_passes_and_starter_fails_with_per_test_results() {
 }
 
 #[test]
+fn results_print_as_exercism_v3_or_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = exercise("reverse-words");
+    let with_format = |format: &str, sub: &Path| {
+        run(bin()
+            .arg("grade")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--exercise")
+            .arg(&ex)
+            .arg("--files")
+            .arg(sub)
+            .args(["--format", format]))
+    };
+    let r = with_format("exercism", &ex.join("starter"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    assert_eq!(doc["version"], 3);
+    assert_eq!(doc["status"], "fail");
+    assert!(doc["message"].is_null());
+    let tests = doc["tests"].as_array().unwrap();
+    assert!(tests.iter().any(|t| t["status"] == "pass"), "{doc:#}");
+    assert!(tests.iter().any(|t| t["status"] == "fail"), "{doc:#}");
+
+    let r = with_format("junit", &ex.join("solution"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let back = gauntlet_exercise::parse_junit(r.stdout.as_bytes()).unwrap();
+    assert!(back.len() >= 4, "{}", r.stdout);
+    assert!(back
+        .iter()
+        .all(|t| t.status == gauntlet_exercise::TestStatus::Pass));
+    assert!(r
+        .stdout
+        .contains(r#"<property name="outcome" value="passed"/>"#));
+
+    let r = with_format("xml", &ex.join("solution"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("json") && r.stderr.contains("exercism") && r.stderr.contains("junit"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_refused_submission_is_exit_2_naming_the_path_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -228,6 +274,42 @@ fn archive_submissions_are_graded_and_checked() {
     let r = grade(&data, &ex, "--archive", &good);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["outcome"], "passed", "{}", r.stdout);
+
+    // Zipping the package folder wraps everything in one folder: stripped, and said so.
+    let wrapped: Vec<(String, &str)> = refs
+        .iter()
+        .map(|(n, c)| (format!("my-attempt/{n}"), *c))
+        .collect();
+    let wrapped: Vec<(&str, &str)> = wrapped.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+    let path = tmp.path().join("wrapped.zip");
+    fs::write(&path, zip(&wrapped)).unwrap();
+    let r = grade(&data, &ex, "--archive", &path);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = r.json();
+    assert_eq!(result["outcome"], "passed", "{result:#}");
+    assert!(
+        result["log"].as_str().unwrap().contains(
+            "inside one folder, my-attempt/ (what zipping a folder gives): it was stripped"
+        ),
+        "{result:#}"
+    );
+
+    // The files at the root instead of under textstats/: refused, naming what it expects.
+    let flat: Vec<(&str, &str)> = refs
+        .iter()
+        .map(|(n, c)| (n.trim_start_matches("textstats/"), *c))
+        .collect();
+    let path = tmp.path().join("flat.zip");
+    fs::write(&path, zip(&flat)).unwrap();
+    let r = grade(&data, &ex, "--archive", &path);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr
+            .contains("it expects textstats/__init__.py, textstats/core.py"),
+        "{}",
+        r.stderr
+    );
 
     // An archive that reaches into tests/ is refused before anything runs.
     let mut evil = refs.clone();

@@ -19,9 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gauntlet_exercise::{self as exercise, Maxima};
-use gauntlet_grader::hardhat::Hardhat;
-use gauntlet_grader::toolchain::{HardhatToolchain, ANVIL_BIN};
-use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+use gauntlet_grader::runtimes::hardhat::toolchain::{HardhatToolchain, ANVIL_BIN};
+use gauntlet_grader::{Grader, GraderConfig, Submission, Toolchains};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -45,8 +44,15 @@ fn main() {
     let tc =
         HardhatToolchain::new(&repo.join("toolchains/hardhat"), &toolchains).expect("toolchain");
     let tool = tc.prepare(&mut |_| {}).expect("prepared toolchain");
-    let registry = Registry::standard(Hardhat::new(tc, &data, 1));
-    let grader = Grader::new(GraderConfig::new(data.clone()), registry).expect("grader");
+    let grader = Grader::standard(
+        GraderConfig::new(data.clone()),
+        Toolchains {
+            sources: repo.join("toolchains"),
+            prepared: toolchains.clone(),
+            anvil_pool: 1,
+        },
+    )
+    .expect("grader");
     let ex = exercise::load(&ex_dir, &Maxima::default()).expect("exercise");
     let contract = ex.starter_files[0].path.as_str().to_owned();
     let solution =

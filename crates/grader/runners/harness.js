@@ -2,13 +2,16 @@
 // The untrusted half of the runner: loads the learner's module and runs one request.
 //
 // judge.js starts it as
-//   node --experimental-permission --allow-fs-read=<this file> --allow-fs-read=<module>
-//        harness.js <module>
+//   python3 -I -S confine.py --keep-fd 3 --hide <tests>... -- \
+//     node --experimental-permission --allow-fs-read=<this file> --allow-fs-read=<module> \
+//          harness.js <module>
 // with the request as JSON on stdin, and reads one JSON line from fd 3. The learner's
 // code runs in this process and could rewrite anything here, so the judge, not this
-// file, decides whether a test passed. Node's permission model keeps the learner's
-// code from reading any other file (the tests and their expected values included),
-// writing any file, spawning processes, starting workers or loading native code.
+// file, decides whether a test passed. Two fences keep the learner's code in: the
+// Landlock domain confine.py puts it in (no read of tests/, no write to the
+// workspace, no signal to the test processes, no descriptor but stdio and fd 3), and
+// Node's permission model inside it (no other file read, no file written, no process
+// spawned, no worker, no native code).
 const fs = require('node:fs');
 
 const REPLY_FD = 3;

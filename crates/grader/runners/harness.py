@@ -1,10 +1,21 @@
 """The untrusted half of the runner: imports the learner's module and runs one request.
 
-Started by judge.py as `python3 -I -S -B .gauntlet/runner/harness.py TESTS_DIR REPLY_FD`
-with the request as JSON on stdin. It answers with one JSON object on REPLY_FD and
-nothing else; the learner's prints go to files the judge keeps private. Nothing here is trusted: the
-learner's code runs in this process and could rewrite any of it, which is why the
-judge, not this file, decides whether a test passed.
+Started by judge.py as `python3 -I -S -B .gauntlet/runner/harness.py TESTS_DIR REPLY_FD`,
+already inside the confined domain of confine.py (the tests unreadable, the workspace
+read-only, the runner out of reach), with the request as JSON on stdin. It answers with
+one JSON object on REPLY_FD and nothing else; the learner's prints go to files the
+judge keeps private. Nothing here is trusted: the learner's code runs in this process
+and could rewrite any of it, which is why the judge, not this file, decides whether a
+test passed.
+
+What the request brings besides the call:
+
+* `sources`: the source of the package's probe modules (`tests/<name>.py`) the call
+  needs. The tests folder is unreadable here, so the judge reads them and hands them
+  over; they are imported from that text, ahead of anything on sys.path.
+* `listings`: what the folders that lost their listing in the domain hold (the
+  workspace root, whose `tests/` is hidden). Python's path finder lists a folder to
+  find modules in it; for these it is given the listing instead.
 """
 
 import json
@@ -16,16 +27,73 @@ import traceback
 # learner's json.py cannot stand in for the standard library here (nor a wire.py for
 # the encoding shared with the judge).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import importlib.machinery  # noqa: E402
+
 from wire import encode  # noqa: E402
 
 # The exercise's tests folder comes next, so its probe modules cannot be shadowed by a
-# file in the workspace root (an archive submission may add files there).
+# file in the workspace root (an archive submission may add files there). Inside the
+# domain it cannot be read: the probes then arrive as `sources` (see above).
 tests_dir, reply_fd = sys.argv[1], int(sys.argv[2])
 sys.path[1:1] = [tests_dir, os.getcwd()]
 
 os.set_inheritable(reply_fd, False)
 request = json.loads(sys.stdin.read())
 sys.stdin = open(os.devnull)
+
+
+class _Probes:
+    """Imports the probe modules the judge handed over as text."""
+
+    def __init__(self, sources):
+        self.sources = sources
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.sources:
+            return None
+        origin = os.path.join(tests_dir, name + ".py")
+        return importlib.machinery.ModuleSpec(name, self, origin=origin)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__file__ = module.__spec__.origin
+        code = compile(self.sources[module.__name__], module.__file__, "exec")
+        exec(code, module.__dict__)
+
+
+class _ListedFinder(importlib.machinery.FileFinder):
+    """Python's path finder, for a folder it may enter but not list: the listing comes
+    from the judge, who could."""
+
+    listings = {}
+
+    def _fill_cache(self):
+        names = self.listings.get(os.path.abspath(self.path or os.getcwd()))
+        if names is None:
+            return super()._fill_cache()
+        self._path_cache = set(names)
+        self._relaxed_path_cache = {n.lower() for n in names}
+
+
+def _install_finders():
+    sources = request.get("sources") or {}
+    if sources:
+        sys.meta_path.insert(0, _Probes(sources))
+    listings = request.get("listings") or {}
+    if listings:
+        _ListedFinder.listings = listings
+        loaders = [
+            (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+            (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES),
+            (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
+        ]
+        sys.path_hooks.insert(0, _ListedFinder.path_hook(*loaders))
+        sys.path_importer_cache.clear()
+
+
+_install_finders()
 
 
 def short_traceback():

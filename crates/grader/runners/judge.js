@@ -6,19 +6,35 @@
 //
 // Why the learner cannot forge a result: the learner's code never runs in a process
 // that reports. `node --test` runs the test file, and each call into the learner's
-// module happens in a fresh child (harness.js) under Node's permission model: it may
-// read only harness.js and the learner's own file, and may not write files, spawn
-// processes, start workers, load addons, open the inspector or use WASI. So it cannot
-// reach /proc/<pid>/fd of the reporting processes, write the JUnit file, or read the
-// expected values in tests/. Its stdout and stderr are captured here and only quoted
-// in failure messages; its one reply is plain JSON data (exact types, no objects with
+// module happens in a fresh child (harness.js), started through confine.py in a
+// Landlock domain of its own (it cannot read or list tests/, write the workspace,
+// signal the test processes or open their /proc/<pid>/fd, and holds no descriptor
+// but its stdio and its reply pipe: never the results channel), and inside that under
+// Node's permission model: it may read only harness.js and the learner's own file,
+// and may not write files, spawn processes, start workers, load addons, open the
+// inspector or use WASI. Its stdout and stderr are captured here and only quoted in
+// failure messages; its one reply is plain JSON data (exact types, no objects with
 // their own equality) that this file compares with the expected value. A test that
 // overruns its time limit kills the child and fails alone.
+//
+// Under Gauntlet the reporter of `node --test` writes to the results channel
+// (`--test-reporter-destination=/dev/fd/3`, `results: channel:tap` or
+// `channel:junit`), which only the test processes hold.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const util = require('node:util');
 
 const HARNESS = path.join(__dirname, 'harness.js');
+const CONFINE = path.join(__dirname, 'confine.py');
+
+// What the code under test may not read: tests/ and whatever Gauntlet lists as hidden.
+function hiddenPaths() {
+  const hidden = [path.join(process.cwd(), 'tests')];
+  for (const p of (process.env.GAUNTLET_HIDDEN || '').split('\n')) {
+    if (p) hidden.push(p);
+  }
+  return hidden;
+}
 const OUTPUT_CAP = 4000;
 // Milliseconds lost to timed-out children, after which no more children are started:
 // an endless loop in every test would otherwise eat the run's CPU and wall-time
@@ -120,7 +136,13 @@ class Outcome {
 
 function runHarness(moduleFile, request, timeoutMs) {
   const modulePath = path.resolve(moduleFile);
-  const argv = [
+  // confine.py enters the domain, closes every descriptor but stdio and the reply
+  // pipe (fd 3), and execs node.
+  const argv = ['-I', '-S', CONFINE, '--keep-fd', '3'];
+  for (const p of hiddenPaths()) argv.push('--hide', p);
+  argv.push(
+    '--',
+    process.execPath,
     '--no-warnings',
     '--experimental-permission',
     `--allow-fs-read=${HARNESS}`,
@@ -129,9 +151,9 @@ function runHarness(moduleFile, request, timeoutMs) {
     '--stack-size=2000',
     HARNESS,
     modulePath,
-  ];
+  );
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, {
+    const child = spawn('python3', argv, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH || '/usr/bin:/bin', LANG: process.env.LANG || 'C.UTF-8' },
     });

@@ -8,25 +8,37 @@ Why the learner cannot forge a result
 -------------------------------------
 The learner's code never runs in this process. Each test starts a fresh child
 (``harness.py`` for python code, ``/bin/sh`` for shell scripts) whose stdout and
-stderr go to a private temporary file, never to our stdout. A python child answers on
-its own pipe with plain JSON data (the value returned, or the exception raised); this
+stderr go to a private temporary file, never to ours. A python child answers on its
+own pipe with plain JSON data (the value returned, or the exception raised); this
 process compares that data with the expected value, so the most a child can "forge" is
-an answer, which it could only get right by computing it. Results leave only through
-this process: TAP on our stdout, or a JUnit file written after every child is dead.
+an answer, which it could only get right by computing it.
 
-Three kernel knobs close the side doors a hostile child could use:
+Results leave only through this process. Under Gauntlet, with ``results: channel:tap``
+or ``channel:junit``, they go to the results channel (the descriptor named by
+``GAUNTLET_RESULTS_FD``), which no child ever holds; stdout then carries a readable
+progress log for the learner. Without the channel: TAP on stdout, or, with
+``--junit FILE``, a JUnit file written after every child is dead.
 
-* ``PR_SET_DUMPABLE 0``: without CAP_SYS_PTRACE (the sandbox drops it) no process can
-  open ``/proc/<our pid>/fd/1`` to write ``ok`` lines into our stdout, read our
-  memory, or ptrace us.
+Every child starts in a Landlock domain of its own (confine.py), entered between fork
+and exec: it cannot read or list ``tests/`` (nor what the package hides), cannot write
+the workspace, cannot signal us or reach our ``/proc/<pid>/{fd,mem,environ}``. Probe
+modules in ``tests/`` are read here and handed to the harness as text.
+
+Two kernel knobs close the remaining side doors:
+
+* ``PR_SET_DUMPABLE 0``: even without Landlock, no process lacking CAP_SYS_PTRACE (the
+  sandbox drops it) can open ``/proc/<our pid>/fd/1`` or ``fd/3`` to write result
+  lines, read our memory, or ptrace us.
 * ``PR_SET_CHILD_SUBREAPER 1``: a child that double-forks or calls setsid() is
-  reparented to us, not to init, so ``_sweep()`` finds and kills it before we write a
-  results file it could otherwise overwrite.
-* Each child runs in a new session; a test that overruns its time limit is killed
-  with its whole process group, then swept, and only that test fails.
+  reparented to us, not to init, so ``_sweep()`` finds and kills it before the next
+  test and before any results file is written.
 
-If the learner kills this process, TAP output stops short of the plan printed first,
-and a JUnit report is never left behind: it is deleted at start-up and written last.
+Each child runs in a new session; a test that overruns its time limit is killed with
+its whole process group, then swept, and only that test fails.
+
+If this process dies early, the TAP stream stops short of the plan printed first (the
+missing tests count as failed), and a JUnit report is never left behind: it is deleted
+at start-up and written last.
 """
 
 import ctypes
@@ -42,6 +54,7 @@ import time
 import traceback
 from xml.sax.saxutils import quoteattr
 
+import confine
 from wire import encode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,6 +69,22 @@ OUTPUT_CAP = 4000  # bytes of a child's output quoted in a failure message
 # and lose the partial credit of the tests that did pass.
 TIMEOUT_ALLOWANCE = 12.0
 _timed_out_total = 0.0
+_domain = None
+_domain_error = None
+_sources = {}
+
+
+def _confinement():
+    """The domain every child enters, built on first use; None when it cannot be."""
+    global _domain, _domain_error
+    if _domain is None and _domain_error is None:
+        try:
+            _domain = confine.Domain(confine.hidden_paths(TESTS))
+        except (OSError, ValueError) as e:
+            _domain_error = f"could not prepare the confinement of the code under test: {e}"
+    if _domain is None:
+        raise Failure(_domain_error)
+    return _domain
 
 
 class Failure(Exception):
@@ -193,6 +222,7 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
             f"not run: your code already timed out for {_timed_out_total:g} s in earlier "
             "tests; fix the endless loop (or the slow part) first"
         )
+    domain = _confinement()
     files = [tempfile.TemporaryFile() for _ in range(3)]
     inp, out, err = files
     inp.write(stdin)
@@ -210,7 +240,13 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
             stderr=err,
             pass_fds=(w,) if w is not None else (),
             start_new_session=True,
+            env=confine.child_env(),
+            preexec_fn=domain.enter,
         )
+    except subprocess.SubprocessError as e:
+        for f in files:
+            f.close()
+        raise Failure(f"could not start the code under test in its confinement: {e}")
     finally:
         if w is not None:
             os.close(w)
@@ -253,7 +289,25 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
     return ran
 
 
+def _probe_source(module):
+    """The source of `tests/<module>.py` when it is a probe module, else None. Read
+    here: the harness cannot read tests/."""
+    top = module.split(".")[0]
+    if top not in _sources:
+        path = os.path.join(TESTS, top + ".py")
+        try:
+            with open(path, encoding="utf-8") as f:
+                _sources[top] = f.read()
+        except OSError:
+            _sources[top] = None
+    return top, _sources[top]
+
+
 def _python_request(request, timeout):
+    top, source = _probe_source(request["module"])
+    request = dict(request, listings=_confinement().listings)
+    if source is not None:
+        request["sources"] = {top: source}
     argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py"), TESTS]
     ran = run_child(argv, json.dumps(request).encode(), timeout, reply_pipe=True)
     if ran.timed_out:
@@ -385,42 +439,95 @@ class Suite:
             on_result(index, name, status, message, time.monotonic() - t0)
 
     def main(self):
-        """`run.py` → TAP on stdout; `run.py --junit FILE` → JUnit XML in FILE."""
-        dumpable_off = _prctl(PR_SET_DUMPABLE, 0)
-        reaper_on = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        """Runs the suite and reports it where Gauntlet reads it:
+
+        * under Gauntlet with ``results: channel:tap`` or ``channel:junit``: on the
+          results channel (``GAUNTLET_RESULTS_FD``), in ``GAUNTLET_RESULTS_FORMAT``;
+          stdout gets a progress log for the learner;
+        * ``run.py``: TAP on stdout;
+        * ``run.py --junit FILE``: JUnit XML in FILE (and a progress log on stdout).
+        """
+        warnings = []
+        if not _prctl(PR_SET_DUMPABLE, 0):
+            warnings.append("could not make the runner non-dumpable")
+        if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
+            warnings.append("could not make the runner a child subreaper")
+        try:
+            warnings += _confinement().missing
+        except Failure as e:
+            warnings.append(str(e))
         args = sys.argv[1:]
-        if args[:1] == ["--junit"] and len(args) == 2:
-            self._main_junit(args[1], dumpable_off and reaper_on)
-        elif not args:
-            self._main_tap(dumpable_off, reaper_on)
-        else:
+        if args and not (args[:1] == ["--junit"] and len(args) == 2):
             print("usage: run.py [--junit FILE]", file=sys.stderr)
             sys.exit(2)
+        channel = _results_channel()
+        if channel is not None:
+            fmt = os.environ.get("GAUNTLET_RESULTS_FORMAT", "tap")
+            if fmt not in ("tap", "junit"):
+                print(f"GAUNTLET_RESULTS_FORMAT {fmt!r} is neither tap nor junit", file=sys.stderr)
+                sys.exit(2)
+            self._main_channel(channel, fmt, warnings)
+        elif args:
+            self._main_junit(args[1], warnings)
+        else:
+            self._main_tap(warnings)
 
-    def _main_tap(self, dumpable_off, reaper_on):
-        out = sys.stdout
+    def _progress(self, index, name, status, message):
+        """A line per test on stdout, for the learner (and the idle watchdog): never
+        read as a result."""
+        out = [f"[{index}/{len(self.tests)}] {status.upper()}: {name}"]
+        if message:
+            text = message if len(message) <= OUTPUT_CAP else message[:OUTPUT_CAP] + "\n[... truncated]"
+            out += ["    " + line for line in text.splitlines()]
+        print("\n".join(out), flush=True)
+
+    def _main_channel(self, channel, fmt, warnings):
+        for w in warnings:
+            print(f"warning: {w}", flush=True)
+        cases = []
+        if fmt == "tap":
+            self._tap_header(channel, warnings)
+        ok = True
+
+        def report(index, name, status, message, seconds):
+            nonlocal ok
+            ok = ok and status == "pass"
+            if fmt == "tap":
+                _tap_line(channel, index, name, status, message)
+            else:
+                cases.append((name, status, message, seconds))
+            self._progress(index, name, status, message)
+
+        self._run_all(report)
+        _sweep()
+        if fmt == "junit":
+            channel.write(self._junit_xml(cases))
+        channel.close()
+        passed = sum(1 for c in cases if c[1] == "pass") if fmt == "junit" else None
+        if passed is not None:
+            print(f"{passed} of {len(cases)} tests passed", flush=True)
+        sys.exit(0 if ok else 1)
+
+    def _tap_header(self, out, warnings):
         out.write(f"TAP version 13\n1..{len(self.tests)}\n")
-        if not dumpable_off:
-            out.write("# warning: could not make the runner non-dumpable\n")
-        if not reaper_on:
-            out.write("# warning: could not make the runner a child subreaper\n")
+        for w in warnings:
+            out.write(f"# warning: {w}\n")
         out.flush()
+
+    def _main_tap(self, warnings):
+        out = sys.stdout
+        self._tap_header(out, warnings)
         failed = [0]
 
         def emit(index, name, status, message, seconds):
-            if status == "pass":
-                out.write(f"ok {index} - {name}\n")
-            else:
+            if status != "pass":
                 failed[0] += 1
-                out.write(f"not ok {index} - {name}\n  ---\n")
-                out.write(f"  message: {_ascii(message)}\n")
-                out.write(f"  severity: {'error' if status == 'error' else 'fail'}\n  ...\n")
-            out.flush()
+            _tap_line(out, index, name, status, message)
 
         self._run_all(emit)
         sys.exit(1 if failed[0] else 0)
 
-    def _main_junit(self, path, hardened):
+    def _main_junit(self, path, warnings):
         _remove(path)  # a stale or planted report must never be read as ours
         cases = []
         ok = True
@@ -433,10 +540,10 @@ class Suite:
             print(f"[{index}/{len(self.tests)}] {status.upper()}: {name}", flush=True)
 
         try:
+            for w in warnings:
+                print(f"warning: {w}", flush=True)
             self._run_all(collect)
             _sweep()
-            if not hardened:
-                print("warning: could not make the runner non-dumpable or a subreaper", flush=True)
             _remove(path)
             tmp = f"{path}.tmp-{os.getpid()}"
             _remove(tmp)
@@ -474,6 +581,31 @@ class Suite:
             lines.append("    </testcase>")
         lines += ["  </testsuite>", "</testsuites>", ""]
         return "\n".join(lines)
+
+
+def _tap_line(out, index, name, status, message):
+    if status == "pass":
+        out.write(f"ok {index} - {name}\n")
+    else:
+        out.write(f"not ok {index} - {name}\n  ---\n")
+        out.write(f"  message: {_ascii(message)}\n")
+        out.write(f"  severity: {'error' if status == 'error' else 'fail'}\n  ...\n")
+    out.flush()
+
+
+def _results_channel():
+    """The results channel as a text stream, or None when Gauntlet gave none. It is
+    never inherited: no child of ours ever holds it."""
+    fd = os.environ.get("GAUNTLET_RESULTS_FD")
+    if not fd:
+        return None
+    try:
+        fd = int(fd)
+        os.set_inheritable(fd, False)
+        return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    except (ValueError, OSError) as e:
+        print(f"GAUNTLET_RESULTS_FD={fd!r} is not an open descriptor: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _xml_text(text, cap=OUTPUT_CAP):

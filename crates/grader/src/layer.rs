@@ -5,11 +5,12 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gauntlet_exercise::Exercise;
 
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtimes::{Runtime, RuntimeError};
+use crate::tree::copy_tree;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -116,34 +117,4 @@ impl LayerCache {
         }
         Ok(removed)
     }
-}
-
-/// Copies the regular files and folders of `from` into the existing folder `to`,
-/// readable by everyone (the jail's uid is not the owner), keeping execute bits.
-/// Packages hold no symlinks (the loader rejects them); any met here is refused.
-pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    if !from.exists() {
-        return Ok(());
-    }
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            fs::create_dir(&target)?;
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
-            copy_tree(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            let mode = entry.metadata()?.permissions().mode();
-            fs::copy(entry.path(), &target)?;
-            let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-            fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
-        } else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a regular file or folder", entry.path().display()),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -6,19 +6,17 @@
 //! runtime lends (an Anvil chain), run the test command in the sandbox over a
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
-pub mod anvil;
-pub mod hardhat;
 pub mod layer;
 pub mod log;
 pub mod outcome;
-pub mod runners;
-pub mod runtime;
-pub mod toolchain;
+pub mod runtimes;
+mod tree;
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gauntlet_exercise::{
     self as exercise, Exercise, GradeResult, RelPath, ResultsFormat, TestSpec, ValidatedFiles,
@@ -27,7 +25,10 @@ use gauntlet_sandbox::{self as sandbox, Collect, Control, Limits, Network, Overl
 
 pub use layer::LayerCache;
 pub use log::{LogLine, Source};
-pub use runtime::{Lease, Registry, Runtime, RuntimeError};
+pub use runtimes::{Lease, Registry, Runtime, RuntimeError};
+
+use runtimes::hardhat::toolchain::{HardhatToolchain, ToolchainError};
+use runtimes::hardhat::Hardhat;
 
 /// Where the workspace sits inside the jail.
 pub const WORKSPACE: &str = "/workspace";
@@ -60,6 +61,19 @@ impl GraderConfig {
     }
 }
 
+/// Where the standard runtimes find their toolchains: what [`Grader::standard`] needs
+/// beyond the [`GraderConfig`].
+#[derive(Debug, Clone)]
+pub struct Toolchains {
+    /// The pinned toolchain sources shipped with Gauntlet (the repository's
+    /// `toolchains/`, holding `hardhat/`).
+    pub sources: PathBuf,
+    /// Where prepared toolchains live (by default `<data-dir>/toolchains`).
+    pub prepared: PathBuf,
+    /// Anvil chains kept for Solidity grades, started on the first one.
+    pub anvil_pool: usize,
+}
+
 /// A submission as the grader receives it.
 #[derive(Debug, Clone)]
 pub enum Submission {
@@ -86,6 +100,8 @@ pub enum GradeError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
 }
@@ -96,9 +112,24 @@ pub struct Grader {
     registry: Registry,
     layers: LayerCache,
     runs: PathBuf,
+    hardhat: Option<Arc<Hardhat>>,
 }
 
 impl Grader {
+    /// The grader of every command that grades (the CLI's `grade` and `exercises
+    /// check`, the service's workers): every runtime this build ships, `shell`,
+    /// `python`, `node` and `hardhat` (on the toolchain in `toolchains`, prepared or
+    /// not: an unprepared one fails its grades with the command that prepares it).
+    pub fn standard(cfg: GraderConfig, toolchains: Toolchains) -> Result<Self, GradeError> {
+        let toolchain =
+            HardhatToolchain::new(&toolchains.sources.join("hardhat"), &toolchains.prepared)?;
+        let hardhat = Hardhat::new(toolchain, &cfg.data_dir, toolchains.anvil_pool.max(1));
+        let mut grader = Grader::new(cfg, Registry::standard(hardhat.clone()))?;
+        grader.hardhat = Some(hardhat);
+        Ok(grader)
+    }
+
+    /// A grader on the runtimes of `registry` only (tests, embedders).
     pub fn new(cfg: GraderConfig, registry: Registry) -> Result<Self, GradeError> {
         let io = |what: &str| {
             let what = what.to_owned();
@@ -128,7 +159,13 @@ impl Grader {
             registry,
             layers,
             runs,
+            hardhat: None,
         })
+    }
+
+    /// The `hardhat` runtime of a [`Grader::standard`] (its toolchain, its Anvil pool).
+    pub fn hardhat(&self) -> Option<&Arc<Hardhat>> {
+        self.hardhat.as_ref()
     }
 
     pub fn config(&self) -> &GraderConfig {
@@ -146,6 +183,15 @@ impl Grader {
     /// The folder under which each local grade gets `<job id>/`.
     pub fn local_runs_dir(&self) -> &Path {
         &self.runs
+    }
+
+    /// What packages are loaded against here: `maxima`, and the runtimes this grader
+    /// knows (an unknown `runtime:` is refused with its line and the valid choices).
+    pub fn load_options(&self, maxima: exercise::Maxima) -> exercise::LoadOptions {
+        exercise::LoadOptions {
+            maxima,
+            runtimes: Some(self.registry.names().map(str::to_owned).collect()),
+        }
     }
 
     /// The test command of an exercise: its own, or its runtime's default.
@@ -182,7 +228,8 @@ impl Grader {
 
     /// Checks a submission against the exercise's rules without grading it; the API
     /// calls this before queueing so a bad submission is a 400, not a failed job.
-    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<(), GradeError> {
+    /// Returns what extraction would say in the log (a wrapping folder stripped, …).
+    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<Vec<String>, GradeError> {
         let scratch = self
             .runs
             .join(format!(".check-{:016x}", rand::random::<u64>()));
@@ -191,7 +238,7 @@ impl Grader {
             exercise::extract_archive(ex, zip, &scratch, &protected, &self.cfg.archive_limits)
                 .map_err(|e| GradeError::Rejected(e.to_string()));
         let _ = fs::remove_dir_all(&scratch);
-        result.map(|_| ())
+        result.map(|x| x.notes)
     }
 
     /// Grades one submission in a job folder of its own under `local-runs/`, removed
@@ -244,6 +291,7 @@ impl Grader {
             }
         })?;
 
+        let mut notes = Vec::new();
         let (upper, overridden) = match submission {
             Submission::Files(files) => {
                 let dest = job_dir.join("submission");
@@ -257,10 +305,12 @@ impl Grader {
             Submission::Archive(zip) => {
                 let dest = job_dir.join("submission");
                 let protected = self.protected_paths(ex)?;
-                let names =
+                let extracted =
                     exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
                         .map_err(|e| GradeError::Rejected(e.to_string()))?;
-                (dest, names.iter().map(|p| p.as_str().to_owned()).collect())
+                notes = extracted.notes;
+                let names = extracted.files.iter().map(|p| p.as_str().to_owned());
+                (dest, names.collect())
             }
             Submission::PackageDir(dir) => {
                 let dir = fs::canonicalize(dir).map_err(|source| GradeError::Io {
@@ -302,6 +352,7 @@ impl Grader {
             env,
             network,
             collect,
+            results: None,
         };
 
         let mut log = log::LogBuilder::new(
@@ -310,6 +361,9 @@ impl Grader {
             limits.output_limit as usize,
             on_line,
         );
+        for note in &notes {
+            log.note(note);
+        }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
         let ran = span.in_scope(|| match control {

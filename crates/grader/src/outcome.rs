@@ -229,6 +229,8 @@ mod tests {
             layers: Layers::default(),
             error: (status == Status::SetupError).then(|| "exec: No such file or directory".into()),
             collected: vec![collected.map(|s| s.as_bytes().to_vec())],
+            results: None,
+            results_bytes: None,
         }
     }
 
@@ -252,7 +254,7 @@ mod tests {
 
     fn check(c: Case) {
         let mut lines = Vec::new();
-        let mut on_line = |l: &crate::LogLine| lines.push(l.render());
+        let mut on_line = |l: &crate::log::LogLine| lines.push(l.render());
         let mut log = LogBuilder::new(&[], 1 << 16, 1 << 16, &mut on_line);
         log.output(Stream::Stdout, c.stdout.as_bytes());
         let test = TestSpec {

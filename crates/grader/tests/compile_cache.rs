@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use gauntlet_grader::hardhat::trim_compile_cache;
+use gauntlet_grader::runtimes::hardhat::trim_compile_cache;
 use gauntlet_sandbox::{Bind, OutputSink, Spec, Status, Stream};
 
 struct Discard;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{Plan, JAIL_GID, JAIL_UID};
+use crate::plan::{Plan, JAIL_GID, JAIL_UID, RESULTS_FD};
 use crate::seccomp;
 use crate::{landlock, sys};
 
@@ -140,6 +140,8 @@ pub struct Fds {
     pub msg_w: c_int,
     pub out_w: c_int,
     pub err_w: c_int,
+    /// The results channel's write end, or -1 when it is off.
+    pub res_w: c_int,
 }
 
 type Res = Result<(), (Step, i32)>;
@@ -225,7 +227,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     })?;
 
     // 4. Close every descriptor inherited from the supervisor's process except ours.
-    close_all_but(&[fds.msg_w, fds.out_w, fds.err_w, fds.sync_r]);
+    close_all_but(3, &[fds.msg_w, fds.out_w, fds.err_w, fds.sync_r, fds.res_w]);
 
     // 5. Our mount namespace stops propagating to and from the host.
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
@@ -480,6 +482,9 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     unsafe {
         libc::close(fds.out_w);
         libc::close(fds.err_w);
+        if fds.res_w >= 0 {
+            libc::close(fds.res_w);
+        }
     }
     let pid = pid as libc::pid_t;
     let status = loop {
@@ -524,13 +529,15 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     unsafe { libc::_exit(0) }
 }
 
-fn close_all_but(keep: &[c_int]) {
-    let mut sorted = [0 as c_int; 4];
+/// Closes every descriptor from `first` up, except those in `keep` (-1 entries are
+/// ignored).
+fn close_all_but(first: c_uint, keep: &[c_int]) {
+    let mut sorted = [-1 as c_int; 8];
     sorted[..keep.len()].copy_from_slice(keep);
     let sorted = &mut sorted[..keep.len()];
     sorted.sort_unstable();
-    let mut next: c_uint = 3;
-    for &fd in sorted.iter() {
+    let mut next: c_uint = first;
+    for &fd in sorted.iter().filter(|fd| **fd >= 0) {
         let fd = fd as c_uint;
         if fd >= next {
             if fd > next {
@@ -704,6 +711,8 @@ unsafe impl Sync for HelperStack {}
 static DETACH_STACK: HelperStack = HelperStack(UnsafeCell::new([0; HELPER_STACK]));
 
 extern "C" fn detach_helper(_: *mut libc::c_void) -> c_int {
+    // Its own copy of init's descriptors (no CLONE_FILES): holds no pipe end open.
+    sys::raw_close_from(0);
     let rc = sys::raw_umount2(c"/.oldroot", libc::MNT_DETACH);
     DETACH.store(if rc == 0 { 1 } else { rc as i32 }, Ordering::Release);
     // SAFETY: ends this helper process only (no CLONE_THREAD).
@@ -793,8 +802,15 @@ fn payload(plan: &Plan, fds: Fds) -> Result<Never, (Step, i32)> {
     ck(Step::Stdio, unsafe { libc::dup2(fds.out_w, 1) })?;
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Stdio, unsafe { libc::dup2(fds.err_w, 2) })?;
+    // The results channel, when on, is fd 3 (the supervisor numbers every descriptor
+    // it hands over above 9, so none of these dup2s overwrites another).
+    if fds.res_w >= 0 {
+        // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
+        ck(Step::Stdio, unsafe { libc::dup2(fds.res_w, RESULTS_FD) })?;
+    }
     // msg_w is close-on-exec: it reports an exec failure, then vanishes.
-    close_all_but(&[fds.msg_w]);
+    let first = if fds.res_w >= 0 { RESULTS_FD + 1 } else { 3 };
+    close_all_but(first as c_uint, &[fds.msg_w]);
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.
     ck(Step::Workdir, unsafe { libc::chdir(plan.workdir.as_ptr()) })?;
     // SAFETY: a raw syscall on plain integers and parent-prepared, NUL-terminated data.

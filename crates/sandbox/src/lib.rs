@@ -9,14 +9,16 @@ mod control;
 mod doctor;
 mod jail;
 mod landlock;
+mod netns;
 mod netpool;
 mod plan;
 mod seccomp;
 mod supervise;
 mod sys;
 
-pub use control::{connect_tcp_in, Control};
+pub use control::Control;
 pub use doctor::{doctor, Doctor};
+pub use netns::{connect_tcp_in, NetNs};
 pub use supervise::{run, run_controlled};
 
 use std::ffi::OsString;
@@ -79,9 +81,9 @@ pub enum Network {
     /// A new network namespace with only `lo`, up.
     #[default]
     None,
-    /// Join an existing network namespace (a path to an nsfs file such as
-    /// `/proc/PID/ns/net`), e.g. the one an Anvil chain listens in.
-    Join(PathBuf),
+    /// Join an existing network namespace, held by a descriptor: e.g. the one an
+    /// Anvil chain listens in ([`Control::netns`]).
+    Join(NetNs),
 }
 
 /// A file to read out of the jail after the command ends (e.g. a JUnit report in
@@ -105,6 +107,12 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     pub network: Network,
     pub collect: Vec<Collect>,
+    /// The results channel: `None` = off; `Some(cap)` = the command gets the write
+    /// end of a pipe as fd 3 (and `GAUNTLET_RESULTS_FD=3` in its environment), read
+    /// by the supervisor like stdout and stderr. At most `cap` bytes are kept; more
+    /// makes [`Report::results`] `None`. Nothing else in the jail holds that pipe: a
+    /// runner that starts the learner's code without fd 3 owns the channel alone.
+    pub results: Option<u64>,
 }
 
 impl Spec {
@@ -124,6 +132,7 @@ impl Spec {
             env: Vec::new(),
             network: Network::None,
             collect: Vec::new(),
+            results: None,
         }
     }
 }
@@ -216,6 +225,15 @@ pub struct Report {
     /// file, or over its cap.
     #[serde(skip)]
     pub collected: Vec<Option<Vec<u8>>>,
+    /// What arrived on the results channel (`Spec::results`): `None` when the
+    /// channel was off, or when more than its cap arrived (over-cap results are
+    /// never trusted).
+    #[serde(skip)]
+    pub results: Option<Vec<u8>>,
+    /// Bytes written to the results channel, counted past the cap too; present only
+    /// when the channel was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

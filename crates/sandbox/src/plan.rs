@@ -179,6 +179,10 @@ fn host_top_level() -> &'static [(String, Option<PathBuf>)] {
 
 pub const JAIL_UID: u32 = 1000;
 pub const JAIL_GID: u32 = 1000;
+/// The descriptor the command finds the results channel on, and the variable that
+/// says so.
+pub const RESULTS_FD: libc::c_int = 3;
+const RESULTS_FD_VAR: &str = "GAUNTLET_RESULTS_FD";
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
 pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
@@ -404,6 +408,10 @@ pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
         }
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
+    }
+    if spec.results.is_some() {
+        env.retain(|(k, _)| k != RESULTS_FD_VAR);
+        env.push((RESULTS_FD_VAR.into(), RESULTS_FD.to_string()));
     }
     for (k, v) in &env {
         p.envp.push(cstr(format!("{k}={v}"))?);

@@ -16,7 +16,7 @@ use libc::c_int;
 use crate::cgroup::{self, RunCgroup};
 use crate::jail::{self, Step};
 use crate::plan::{self, JAIL_GID, JAIL_UID};
-use crate::{landlock, netpool, sys};
+use crate::{landlock, netns, netpool, sys, NetNs};
 use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -33,7 +33,27 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
         return Err(io_err("pipes")(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((r, above_stdio(w)?))
+}
+
+/// The lowest number a descriptor handed to the jail may have: the payload `dup2`s
+/// them onto 0-3, which must never overwrite one it has yet to copy.
+const FIRST_HANDED_FD: c_int = 10;
+
+/// `fd`, renumbered to [`FIRST_HANDED_FD`] or above if it is below (a process that
+/// closed its stdio gets low numbers from `pipe`).
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Error> {
+    if fd.as_raw_fd() >= FIRST_HANDED_FD {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own; the new one is owned below.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FIRST_HANDED_FD) };
+    if new < 0 {
+        return Err(io_err("pipes")(std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// A connected pair of stream sockets (close-on-exec): the supervisor's end and the
@@ -53,7 +73,8 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd), Error> {
         return Err(io_err("sync-socket")(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((ours, above_stdio(theirs)?))
 }
 
 fn write_file(path: &str, v: &str) -> std::io::Result<()> {
@@ -107,20 +128,25 @@ fn run_inner(
     let (msg_r, msg_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
+    let (res_r, res_w) = match spec.results {
+        Some(_) => {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        }
+        None => (None, None),
+    };
     let fds = jail::Fds {
         sync_r: sync_r.as_raw_fd(),
         msg_w: msg_w.as_raw_fd(),
         out_w: out_w.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
+        res_w: res_w.as_ref().map_or(-1, |w| w.as_raw_fd()),
     };
     // The namespace the jail joins: the caller's (Join), or one lent from the pool
     // of prepared empty ones (None; see netpool.rs). Without either, clone makes one.
     let joined = match &spec.network {
         Network::None => None,
-        Network::Join(path) => Some(
-            fs::File::open(path)
-                .map_err(|e| Error::InvalidSpec(format!("network {}: {e}", path.display())))?,
-        ),
+        Network::Join(ns) => Some(ns.as_fd()),
     };
     // Not for controlled jails: they lend their network to other jails (an Anvil
     // chain to the jobs using it), which hold no lease, so a slot freed when such a
@@ -129,10 +155,7 @@ fn run_inner(
         (Network::None, None) => netpool::lease(),
         _ => None,
     };
-    let net = joined
-        .as_ref()
-        .map(|f| f.as_fd())
-        .or(lease.as_ref().map(|l| l.ns.as_fd()));
+    let net = joined.or(lease.as_ref().map(|l| l.ns.as_fd()));
     if lease.is_some() {
         plan.join_net = true;
     }
@@ -142,7 +165,10 @@ fn run_inner(
     let (host_uid, host_gid) = crate::jail_host_ids();
     // The payload may reopen its stdout/stderr through /proc/self/fd (`> /dev/stdout`):
     // the pipes must belong to the jail user, not to the supervisor.
-    for fd in [&out_w, &err_w] {
+    for fd in [Some(&out_w), Some(&err_w), res_w.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         // SAFETY: fchown on a pipe we own; no path is involved.
         if unsafe { libc::fchown(fd.as_raw_fd(), host_uid, host_gid) } < 0 {
             return Err(io_err("pipes")(std::io::Error::last_os_error()));
@@ -187,7 +213,7 @@ fn run_inner(
     // that namespace: this thread joins it just for the clone, then goes back.
     let (pid, clone_err) = match net {
         None => clone(),
-        Some(ns) => netpool::in_netns(ns, clone).map_err(|e| {
+        Some(ns) => netns::in_netns(ns, clone).map_err(|e| {
             Error::Unsupported(format!(
                 "network join: setns failed ({e}); joining a network namespace needs \
                  CAP_SYS_ADMIN over it"
@@ -203,7 +229,7 @@ fn run_inner(
     let pid = pid as libc::pid_t;
     // SAFETY: CLONE_PIDFD stored a fresh descriptor we now own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    drop((sync_r, msg_w, out_w, err_w, cg_dir));
+    drop((sync_r, msg_w, out_w, err_w, res_w, cg_dir));
 
     let mut jail = Child {
         pid,
@@ -245,10 +271,23 @@ fn run_inner(
     };
 
     if let Some(c) = control {
-        c.started(pid as u32);
+        // Opened while init is our unreaped child: the PID cannot name anyone else.
+        let started = NetNs::open(std::path::Path::new(&format!("/proc/{pid}/ns/net")))
+            .and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
+        match started {
+            Ok((ns, pidfd)) => c.started(pid as u32, ns, pidfd),
+            // Init is already gone (its own failure is in the messages), or this
+            // process is out of descriptors: the run ends without ever being lent.
+            Err(_) => jail.kill(),
+        }
     }
     let mut sup = Supervision::new(spec, sink, start);
-    sup.watch(&jail, &cg, out_r, err_r, msg_r, control);
+    sup.watch(
+        &jail,
+        &cg,
+        [Some(out_r), Some(err_r), Some(msg_r), res_r],
+        control,
+    );
     jail.kill_and_reap();
     let wall = start.elapsed();
     let usage = cg.usage();
@@ -302,6 +341,10 @@ struct Supervision<'a> {
     truncated: bool,
     stopped: Option<Status>,
     msgs: Vec<u8>,
+    /// The results channel's bytes, up to its cap; `results_bytes` counts them all.
+    results: Vec<u8>,
+    results_bytes: u64,
+    results_cap: u64,
 }
 
 impl<'a> Supervision<'a> {
@@ -317,6 +360,9 @@ impl<'a> Supervision<'a> {
             truncated: false,
             stopped: None,
             msgs: Vec::new(),
+            results: Vec::new(),
+            results_bytes: 0,
+            results_cap: spec.results.unwrap_or(0),
         }
     }
 
@@ -350,19 +396,25 @@ impl<'a> Supervision<'a> {
         }
     }
 
+    /// Index of each stream in [`Supervision::watch`]'s array.
+    const STDOUT: usize = 0;
+    const STDERR: usize = 1;
+    const MESSAGES: usize = 2;
+    const RESULTS: usize = 3;
+
     fn watch(
         &mut self,
         jail: &Child,
         cg: &RunCgroup,
-        out: OwnedFd,
-        err: OwnedFd,
-        msg: OwnedFd,
+        streams: [Option<OwnedFd>; 4],
         control: Option<&Control>,
     ) {
         let wall_deadline = self.start + self.limits.wall_time;
         let cpu_limit_ns = self.limits.cpu_time.as_nanos() as u64;
-        let mut open = [true, true, true];
-        let fds = [out.as_raw_fd(), err.as_raw_fd(), msg.as_raw_fd()];
+        let fds = streams
+            .each_ref()
+            .map(|s| s.as_ref().map_or(-1, |f| f.as_raw_fd()));
+        let mut open = fds.map(|fd| fd >= 0);
         let mut buf = vec![0u8; 64 * 1024];
         let mut next_tick = Instant::now() + TICK;
         let mut exited = false;
@@ -377,19 +429,19 @@ impl<'a> Supervision<'a> {
                 fd: -1,
                 events: libc::POLLIN,
                 revents: 0,
-            }; 5];
-            for i in 0..3 {
+            }; 6];
+            for i in 0..4 {
                 pfds[i].fd = if open[i] { fds[i] } else { -1 };
             }
-            pfds[3].fd = jail.pidfd.as_raw_fd();
-            pfds[4].fd = control.map_or(-1, Control::kill_fd);
-            // SAFETY: poll over a local array of five pollfds.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 5, timeout) };
+            pfds[4].fd = jail.pidfd.as_raw_fd();
+            pfds[5].fd = control.map_or(-1, Control::kill_fd);
+            // SAFETY: poll over a local array of six pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 6, timeout) };
             if n < 0 && sys::errno() != libc::EINTR {
                 self.stop(jail, Status::SetupError);
                 break;
             }
-            for i in 0..3 {
+            for i in 0..4 {
                 if open[i] && pfds[i].revents != 0 {
                     match read_some(fds[i], &mut buf) {
                         0 => open[i] = false,
@@ -397,10 +449,10 @@ impl<'a> Supervision<'a> {
                     }
                 }
             }
-            if pfds[3].revents != 0 {
+            if pfds[4].revents != 0 {
                 exited = true;
             }
-            if pfds[4].revents != 0 {
+            if pfds[5].revents != 0 {
                 self.stop(jail, Status::Signaled);
                 break;
             }
@@ -440,19 +492,22 @@ impl<'a> Supervision<'a> {
         drop_until_dead(jail);
         let drain_deadline = Instant::now() + Duration::from_millis(500);
         while open.iter().any(|o| *o) && Instant::now() < drain_deadline {
-            let mut pfds: Vec<libc::pollfd> = (0..3)
-                .map(|i| libc::pollfd {
-                    fd: if open[i] { fds[i] } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
-            // SAFETY: poll over a local vector of three pollfds.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 100) };
+            let mut pfds = fds.map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            for (p, o) in pfds.iter_mut().zip(open) {
+                if !o {
+                    p.fd = -1;
+                }
+            }
+            // SAFETY: poll over a local array of four pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 4, 100) };
             if n <= 0 {
                 continue;
             }
-            for i in 0..3 {
+            for i in 0..4 {
                 if open[i] && pfds[i].revents != 0 {
                     match read_some(fds[i], &mut buf) {
                         0 => open[i] = false,
@@ -461,13 +516,21 @@ impl<'a> Supervision<'a> {
                 }
             }
         }
+        drop(streams);
     }
 
     fn consume(&mut self, jail: &Child, i: usize, bytes: &[u8]) {
         match i {
-            0 => self.output(jail, Stream::Stdout, bytes),
-            1 => self.output(jail, Stream::Stderr, bytes),
-            _ => self.msgs.extend_from_slice(bytes),
+            Self::STDOUT => self.output(jail, Stream::Stdout, bytes),
+            Self::STDERR => self.output(jail, Stream::Stderr, bytes),
+            Self::MESSAGES => self.msgs.extend_from_slice(bytes),
+            _ => {
+                debug_assert_eq!(i, Self::RESULTS);
+                self.results_bytes += bytes.len() as u64;
+                if self.results_bytes <= self.results_cap {
+                    self.results.extend_from_slice(bytes);
+                }
+            }
         }
     }
 
@@ -551,6 +614,11 @@ impl<'a> Supervision<'a> {
             },
             error,
             collected: parsed.collected,
+            results: spec
+                .results
+                .filter(|cap| self.results_bytes <= *cap)
+                .map(|_| self.results),
+            results_bytes: spec.results.map(|_| self.results_bytes),
         })
     }
 }

@@ -234,20 +234,22 @@ pub fn loopback_is_up() -> bool {
     loopback_flags(false).unwrap_or(false)
 }
 
-/// umount2(2) returning `-errno` instead of setting errno: for a helper that shares
-/// its memory (and so glibc's thread-local errno) with a process running beside it.
-pub fn raw_umount2(path: &CStr, flags: c_int) -> c_long {
+/// A raw syscall with up to three arguments, returning `-errno` instead of setting
+/// errno: for a helper that shares its memory (and so glibc's thread-local errno)
+/// with a process running beside it.
+fn raw_syscall3(nr: c_long, a: usize, b: usize, c: usize) -> c_long {
     #[cfg(target_arch = "x86_64")]
     {
         let ret: c_long;
-        // SAFETY: the umount2 syscall with a NUL-terminated path; the kernel clobbers
-        // rcx and r11 only.
+        // SAFETY: the syscall instruction with integer or pointer arguments the
+        // callers below make valid; the kernel clobbers rcx and r11 only.
         unsafe {
             std::arch::asm!(
                 "syscall",
-                inlateout("rax") libc::SYS_umount2 => ret,
-                in("rdi") path.as_ptr(),
-                in("rsi") flags as c_long,
+                inlateout("rax") nr => ret,
+                in("rdi") a,
+                in("rsi") b,
+                in("rdx") c,
                 lateout("rcx") _,
                 lateout("r11") _,
                 options(nostack),
@@ -258,14 +260,29 @@ pub fn raw_umount2(path: &CStr, flags: c_int) -> c_long {
     #[cfg(not(target_arch = "x86_64"))]
     {
         // Elsewhere glibc's wrapper; a failure's errno may then be clobbered by init.
-        // SAFETY: a NUL-terminated path.
-        let rc = unsafe { libc::umount2(path.as_ptr(), flags) };
+        // SAFETY: the callers below pass valid arguments for `nr`.
+        let rc = unsafe { libc::syscall(nr, a, b, c) };
         if rc < 0 {
             -(errno() as c_long)
         } else {
-            0
+            rc
         }
     }
+}
+
+/// umount2(2) that leaves errno alone (see [`raw_syscall3`]).
+pub fn raw_umount2(path: &CStr, flags: c_int) -> c_long {
+    raw_syscall3(libc::SYS_umount2, path.as_ptr() as usize, flags as usize, 0)
+}
+
+/// Closes every descriptor from `first` up, leaving errno alone (see [`raw_syscall3`]).
+pub fn raw_close_from(first: c_uint) {
+    raw_syscall3(
+        libc::SYS_close_range,
+        first as usize,
+        c_uint::MAX as usize,
+        0,
+    );
 }
 
 /// Sends one byte with up to three descriptors attached (SCM_RIGHTS).

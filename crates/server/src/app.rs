@@ -8,9 +8,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 use gauntlet_exercise::Maxima;
-use gauntlet_grader::hardhat::Hardhat;
-use gauntlet_grader::toolchain::HardhatToolchain;
-use gauntlet_grader::{Grader, GraderConfig, Registry};
+use gauntlet_grader::runtimes::hardhat::Hardhat;
+use gauntlet_grader::{Grader, GraderConfig, Toolchains};
 use secrecy::ExposeSecret;
 
 use crate::api::{self, WorkerControl};
@@ -157,19 +156,6 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .toolchain_sources
         .clone()
         .unwrap_or_else(|| bundled("toolchains"));
-    let hardhat_tc = HardhatToolchain::new(&sources.join("hardhat"), &toolchains)
-        .map_err(|e| AppError::Config(e.to_string()))?;
-    if !hardhat_tc.is_prepared() {
-        tracing::warn!(
-            version = %hardhat_tc.version,
-            "the hardhat toolchain is not prepared: Solidity exercises fail until `gauntlet toolchains prepare` runs"
-        );
-    }
-    let hardhat = Hardhat::new(hardhat_tc, &data_dir, args.anvil_pool.max(1));
-    crate::metrics::Metrics::global().register(Box::new(
-        crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
-    ));
-    let registry = Registry::standard(hardhat.clone());
     let mut cfg = GraderConfig::new(data_dir.clone());
     cfg.defaults.wall_time = args.wall_time;
     cfg.defaults.cpu_time = args.cpu_time;
@@ -183,7 +169,26 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .iter()
         .map(|s| s.expose_secret().to_owned())
         .collect();
-    let grader = Arc::new(Grader::new(cfg, registry).map_err(|e| AppError::Config(e.to_string()))?);
+    let toolchains = Toolchains {
+        sources,
+        prepared: toolchains,
+        anvil_pool: args.anvil_pool,
+    };
+    let grader = Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
+    let hardhat = grader
+        .hardhat()
+        .expect("a standard grader has hardhat")
+        .clone();
+    if !hardhat.toolchain().is_prepared() {
+        tracing::warn!(
+            version = %hardhat.toolchain().version,
+            "the hardhat toolchain is not prepared: Solidity exercises fail until `gauntlet toolchains prepare` runs"
+        );
+    }
+    crate::metrics::Metrics::global().register(Box::new(
+        crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
+    ));
+    let grader = Arc::new(grader);
     // 4. Exercises, validated as a whole: one bad package and the server does not start.
     let gate = Arc::new(GraderGate {
         grader: grader.clone(),

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use gauntlet_grader::hardhat::Hardhat;
+use gauntlet_grader::runtimes::hardhat::Hardhat;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{Gauge, IntCounter, IntGauge, Opts};

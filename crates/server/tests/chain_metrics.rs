@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use gauntlet_grader::hardhat::Hardhat;
-use gauntlet_grader::toolchain::HardhatToolchain;
+use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
+use gauntlet_grader::runtimes::hardhat::Hardhat;
 use gauntlet_server::chain_metrics::ChainPoolCollector;
 use gauntlet_server::metrics::Metrics;
 

@@ -1,18 +1,38 @@
 #!/bin/sh
-# Hidden tests for dedupe-lines. Results: the exit code (0 when every check passes).
+# Hidden tests for dedupe-lines. Results: TAP on the results channel (fd 3, which
+# Gauntlet opens for `results: channel:tap`); run by hand, TAP on stdout.
 #
-# Why a submission cannot forge the result: the verdict is this process's exit status,
-# which no other process can set. The learner's script runs as a child under
-# `timeout`; its output is captured with $(...) into this shell's own variables (no
-# temporary files a leftover process could rewrite), and the expected outputs are
-# written here, in the read-only tests folder. A script that kills this runner makes
-# it end by a signal, which never counts as a pass. Everything printed below is for
-# the learner to read in the log; the grader does not parse it.
+# Why a submission cannot forge the result: the learner's script runs as a child of
+# .gauntlet/runner/confine.py, in a Landlock domain of its own: it holds no descriptor
+# but its stdin, stdout and stderr (never fd 3), cannot signal this shell or open its
+# /proc/<pid>/fd, cannot read this file (tests/ is hidden) and cannot write the
+# workspace. Its output is captured with $(...) into this shell's own variables, and
+# the expected outputs are written here. Everything printed on stdout is for the
+# learner to read in the log; the grader reads only fd 3.
 
+[ -n "${GAUNTLET_RESULTS_FD:-}" ] || exec 3>&1
+CONFINE=.gauntlet/runner/confine.py
 passed=0
 failed=0
+n=0
 nl='
 '
+
+# ok NAME / not_ok NAME MESSAGE: one TAP line on the results channel.
+ok() {
+    n=$((n + 1))
+    passed=$((passed + 1))
+    echo "ok $n - $1" >&3
+    echo "PASS: $1"
+}
+not_ok() {
+    n=$((n + 1))
+    failed=$((failed + 1))
+    printf 'not ok %s - %s\n  ---\n  message: |-\n%s\n  ...\n' "$n" "$1" \
+        "$(printf '%s\n' "$2" | sed 's/^/    /')" >&3
+    echo "FAIL: $1"
+    printf '%s\n' "$2"
+}
 
 # show TEXT: the first lines of TEXT in sed's unambiguous form (a tab is \t, and $
 # marks the end of each line).
@@ -20,7 +40,7 @@ show() {
     if [ -z "$1" ]; then
         echo "    (nothing)"
     else
-        printf '%s' "$1" | sed -n l | head -n 12 | sed 's/^/    /'
+        printf '%s' "$1" 2>/dev/null | sed -n l 2>/dev/null | head -n 12 | sed 's/^/    /'
     fi
 }
 
@@ -31,18 +51,17 @@ check() {
     input=$2
     expected=$3
     shift 3
-    actual=$(printf '%s' "$input" | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    actual=$(printf '%s' "$input" | timeout -s KILL 3 $CONFINE sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
     status=${actual##*/}
     actual=${actual%/*}
     if [ "$status" = 0 ] && [ "$actual" = "$expected" ]; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
+        ok "$name"
     else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        echo "  input:";    show "$input"
-        echo "  expected:"; show "$expected"
-        echo "  got (exit status $status):"; show "$actual"
+        not_ok "$name" "$(
+            echo "input:";    show "$input"
+            echo "expected:"; show "$expected"
+            echo "got (exit status $status):"; show "$actual"
+        )"
     fi
 }
 
@@ -50,16 +69,12 @@ check() {
 check_usage() {
     name=$1
     shift
-    out=$(printf 'a\n' | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
-    err=$(printf 'a\n' | timeout -s KILL 3 sh ./dedupe.sh "$@" 2>&1 >/dev/null)
+    out=$(printf 'a\n' | timeout -s KILL 3 $CONFINE sh ./dedupe.sh "$@" 2>/dev/null; echo "/$?")
+    err=$(printf 'a\n' | timeout -s KILL 3 $CONFINE sh ./dedupe.sh "$@" 2>&1 >/dev/null)
     if [ "$out" = "/2" ] && [ -n "$err" ]; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
+        ok "$name"
     else
-        failed=$((failed + 1))
-        echo "FAIL: $name (expected exit status 2, no output and a message on stderr;" \
-            "got exit status ${out##*/}, stdout $(printf '%s' "${out%/*}" | head -c 100 | od -An -c | tr -s ' ')," \
-            "stderr of ${#err} characters)"
+        not_ok "$name" "expected exit status 2, no output and a message on stderr; got exit status ${out##*/}, stdout $(printf '%s' "${out%/*}" | head -c 100 | od -An -c | tr -s ' '), stderr of ${#err} characters"
     fi
 }
 
@@ -90,6 +105,9 @@ check "handles 20000 lines quickly" "${big}${nl}" "${bigexpected}${nl}"
 check_usage "an unknown option exits with status 2 and a usage message" -x
 check_usage "two arguments exit with status 2 and a usage message" -i -i
 
+# The plan goes last (TAP allows it): a run cut short has none, which Gauntlet counts
+# as incomplete.
+echo "1..$n" >&3
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,12 @@
-// Mocha reporter for Gauntlet: TAP version 13 on stdout, one line per test that
-// mocha found, numbered 1..N, the plan `1..N` last (TAP allows it there; a run cut
-// short therefore has no plan, which the grader treats as incomplete).
+// Mocha reporter for Gauntlet: TAP version 13, one line per test that mocha found,
+// numbered 1..N, the plan `1..N` last (TAP allows it there; a run cut short therefore
+// has no plan, which the grader treats as incomplete).
+//
+// Where the TAP goes: under Gauntlet, to the results channel (the descriptor named by
+// GAUNTLET_RESULTS_FD; the runtime's results are `channel:tap`), and stdout gets one
+// readable line per test for the learner's log. Run by hand (verify.sh), TAP on
+// stdout. The learner's code (a contract) runs on the chain, never in this process:
+// what reaches the report from it is text (revert reasons), kept inside its block.
 //
 // Unlike mocha's own `tap` reporter it accounts for every test: when a hook fails
 // (a `beforeEach` that deploys, say) mocha skips the tests the hook guards and
@@ -14,6 +20,7 @@
 
 "use strict";
 
+const fs = require("fs");
 const Mocha = require("mocha");
 
 const { Base } = Mocha.reporters;
@@ -70,22 +77,33 @@ function allTests(suite) {
 class GauntletTap extends Base {
   constructor(runner, options) {
     super(runner, options);
-    const out = (line) => process.stdout.write(`${line}\n`);
+    const channel = process.env.GAUNTLET_RESULTS_FD
+      ? Number(process.env.GAUNTLET_RESULTS_FD)
+      : null;
+    // Synchronous writes: nothing is lost if the process exits right after a line.
+    const out =
+      channel === null
+        ? (line) => process.stdout.write(`${line}\n`)
+        : (line) => fs.writeSync(channel, `${line}\n`);
+    const say = channel === null ? () => {} : (line) => process.stdout.write(`${line}\n`);
     let n = 0;
     const reported = new Set();
 
     const pass = (test) => {
       reported.add(test);
       out(`ok ${++n} ${tapTitle(test)}`);
+      say(`PASS: ${tapTitle(test)}`);
     };
     const skip = (test) => {
       reported.add(test);
       out(`ok ${++n} ${tapTitle(test)} # SKIP`);
+      say(`SKIP: ${tapTitle(test)}`);
     };
     const notOk = (runnable, err, prefix = "") => {
       out(`not ok ${++n} ${tapTitle(runnable)}`);
       out("  ---");
       const message = err && err.message !== undefined ? String(err.message) : String(err);
+      say(`FAIL: ${tapTitle(runnable)}\n${yamlBlock("message", `${prefix}${message}`)}`);
       out(yamlBlock("message", `${prefix}${message}`));
       const stack = shortStack(err);
       if (stack !== undefined) out(yamlBlock("stack", stack));
@@ -134,6 +152,7 @@ class GauntletTap extends Base {
       if (stats.pending > 0) out(`# skip ${stats.pending}`);
       out(`# fail ${n - stats.passes - stats.pending}`);
       out(`1..${n}`);
+      say(`${stats.passes} of ${n} tests passed`);
     });
   }
 }

@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use gauntlet_exercise::{Exercise, ResultsFormat, TestSpec};
 use gauntlet_sandbox::Bind;
 
-use crate::anvil::{AnvilPool, PoolConfig, TOOLCHAIN_INSIDE};
-use crate::runtime::{Lease, Runtime, RuntimeError};
-use crate::toolchain::HardhatToolchain;
+pub mod anvil;
+pub mod toolchain;
+
+use self::anvil::{AnvilPool, PoolConfig, TOOLCHAIN_INSIDE};
+use self::toolchain::HardhatToolchain;
+use super::runtime::{Lease, Runtime, RuntimeError};
 
 /// Where the shared compile cache is bound inside the jail (hardhat.config.js reads it).
 pub const COMPILE_CACHE_INSIDE: &str = "/opt/gauntlet/compile-cache";
@@ -45,6 +48,11 @@ impl Hardhat {
             pool: OnceLock::new(),
             trimmed: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The pinned toolchain this runtime runs on, prepared or not.
+    pub fn toolchain(&self) -> &HardhatToolchain {
+        &self.toolchain
     }
 
     fn ready(&self) -> Result<PathBuf, RuntimeError> {

@@ -1,8 +1,10 @@
 //! The test runners the `python`, `node` and `shell` runtimes ship in every prepared
 //! workspace, at `.gauntlet/runner/`: the trusted judges (`judge.py`, `judge.js`), the
-//! untrusted harnesses they start for each call into the learner's code, and the
-//! value encoding both python sides share (`wire.py`). Why a
-//! submission cannot forge their results is written at the top of each judge.
+//! untrusted harnesses they start for each call into the learner's code, the
+//! confinement every process running the learner's code starts in (`confine.py`, a
+//! Landlock domain of its own), and the value encoding both python sides share
+//! (`wire.py`). Why a submission cannot forge their results is written at the top of
+//! each judge; the trust model as a whole is in exercises/README.md.
 //!
 //! They live in the binary (so the one binary is all a host needs), are written into
 //! each prepared layer (root-owned lower layer: read-only to the jail, and
@@ -21,12 +23,13 @@ use sha2::{Digest, Sha256};
 pub const DIR: &str = ".gauntlet/runner";
 
 /// The runner files, by name.
-pub const FILES: [(&str, &[u8]); 5] = [
-    ("judge.py", include_bytes!("../runners/judge.py")),
-    ("harness.py", include_bytes!("../runners/harness.py")),
-    ("wire.py", include_bytes!("../runners/wire.py")),
-    ("judge.js", include_bytes!("../runners/judge.js")),
-    ("harness.js", include_bytes!("../runners/harness.js")),
+pub const FILES: [(&str, &[u8]); 6] = [
+    ("judge.py", include_bytes!("../../runners/judge.py")),
+    ("confine.py", include_bytes!("../../runners/confine.py")),
+    ("harness.py", include_bytes!("../../runners/harness.py")),
+    ("wire.py", include_bytes!("../../runners/wire.py")),
+    ("judge.js", include_bytes!("../../runners/judge.js")),
+    ("harness.js", include_bytes!("../../runners/harness.js")),
 ];
 
 /// A short hash of every runner's name and content.
@@ -48,6 +51,15 @@ pub fn version() -> &'static str {
     })
 }
 
+/// `confine.py` is a program test scripts run (`.gauntlet/runner/confine.py CMD…`).
+fn mode(name: &str) -> u32 {
+    if name == "confine.py" {
+        0o755
+    } else {
+        0o644
+    }
+}
+
 /// Writes the runners into a layer being assembled (a fresh folder of ours).
 pub fn install(layer: &Path) -> io::Result<()> {
     let dir = layer.join(DIR);
@@ -58,7 +70,7 @@ pub fn install(layer: &Path) -> io::Result<()> {
     for (name, bytes) in FILES {
         let path = dir.join(name);
         fs::write(&path, bytes)?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode(name)))?;
     }
     Ok(())
 }
@@ -78,7 +90,7 @@ mod tests {
             assert_eq!(fs::read(&path).unwrap(), bytes);
             assert_eq!(
                 fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o644
+                mode(name)
             );
         }
         fs::remove_dir_all(&layer).unwrap();

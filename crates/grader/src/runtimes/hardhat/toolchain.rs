@@ -143,7 +143,7 @@ impl HardhatToolchain {
             let to = staging.join(name);
             if from.is_dir() {
                 fs::create_dir(&to).map_err(io_err(format!("create {name}")))?;
-                crate::layer::copy_tree(&from, &to).map_err(io_err(format!("copy {name}")))?;
+                crate::tree::copy_tree(&from, &to).map_err(io_err(format!("copy {name}")))?;
             } else {
                 fs::copy(&from, &to).map_err(io_err(format!("copy {name}")))?;
             }

@@ -1,0 +1,337 @@
+#!/usr/bin/python3 -IS
+"""Confines the code under test: a Landlock domain of its own, narrower than the runner's.
+
+Gauntlet's runtimes ship this file (source: crates/grader/runners/) at
+``.gauntlet/runner/confine.py``. The trusted runner (judge.py, judge.js, a package's own
+test script) starts every process that runs the learner's code inside this domain, so
+that code:
+
+* reads nothing it is not meant to: every path stays readable except the hidden ones
+  (``tests/`` and whatever else the package hides, listed by Gauntlet in
+  ``GAUNTLET_HIDDEN``), which it can neither open nor list;
+* writes only ``/tmp`` and ``/dev/shm``: not the workspace, where a runner may write a
+  results file, and not the tests;
+* cannot signal the runner or connect to its abstract unix sockets (Landlock scopes,
+  ABI 6), nor ptrace it or open its ``/proc/<pid>/{fd,mem,environ}`` (a nested domain
+  never may, whatever the runner's dumpable flag);
+* never holds the results channel: ``confine.py`` closes every descriptor above 2 but
+  the ones it is told to keep, and drops ``GAUNTLET_*`` from the environment.
+
+Landlock rules grant, they never carve out: so the domain grants read on every entry of
+``/`` except the way down to a hidden path, and on the way down grants every sibling
+but the hidden one. The folders on that way (``/``, ``/workspace``) lose their
+listing; ``Domain.listings`` says what they hold, for runners that must show it to an
+import system (harness.py does, for Python's path finder).
+
+Two ways in:
+
+* as a module, by a trusted runner written in Python (judge.py): ``Domain(hidden)`` is
+  built once, and ``domain.enter`` runs in each child between fork and exec
+  (``subprocess.Popen(..., preexec_fn=domain.enter)``): one system call per child;
+* as a program, by any other runner::
+
+      .gauntlet/runner/confine.py [--hide PATH]... [--keep-fd N]... [--] COMMAND [ARG]...
+
+  hides ``./tests`` and what ``GAUNTLET_HIDDEN`` lists (plus each ``--hide``), closes
+  every descriptor above 2 but each ``--keep-fd``, and execs COMMAND.
+
+Without Landlock (kernel before 5.13, or disabled) nothing is hidden and the workspace
+stays writable; with an ABI before 6 the code under test may still signal the runner.
+``Domain.missing`` says which, and the runners print it as a warning in the log: the
+results channel still keeps the score out of the learner's reach, but the hidden tests
+do not stay hidden on such a host.
+"""
+
+import ctypes
+import os
+import stat
+import sys
+
+_SYS_CREATE_RULESET = 444  # the same number on every architecture
+_SYS_ADD_RULE = 445
+_SYS_RESTRICT_SELF = 446
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REMOVE_DIR = 1 << 4
+REMOVE_FILE = 1 << 5
+MAKE_CHAR = 1 << 6
+MAKE_DIR = 1 << 7
+MAKE_REG = 1 << 8
+MAKE_SOCK = 1 << 9
+MAKE_FIFO = 1 << 10
+MAKE_BLOCK = 1 << 11
+MAKE_SYM = 1 << 12
+REFER = 1 << 13  # ABI 2
+TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1  # ABI 6
+
+READ = EXECUTE | READ_FILE | READ_DIR
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+WRITABLE = ("/tmp", "/dev/shm")
+DEVICES = "/dev"
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.syscall.restype = ctypes.c_long
+    return _libc
+
+
+def _syscall(*args):
+    rc = _lib().syscall(*args)
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return rc
+
+
+def abi():
+    """The kernel's Landlock ABI version, 0 when it has none."""
+    try:
+        v = _lib().syscall(
+            ctypes.c_long(_SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
+            ctypes.c_uint32(_CREATE_RULESET_VERSION),
+        )
+    except Exception:  # no libc or no ctypes: no way to ask
+        return 0
+    return max(int(v), 0)
+
+
+def handled(version):
+    """Every filesystem right a ruleset of this ABI handles (denies unless granted)."""
+    rights = (1 << 13) - 1  # EXECUTE..MAKE_SYM, ABI 1
+    if version >= 2:
+        rights |= REFER
+    if version >= 3:
+        rights |= TRUNCATE
+    if version >= 5:
+        rights |= IOCTL_DEV
+    return rights
+
+
+class Domain:
+    """A Landlock domain for the code under test, prepared by the trusted runner.
+
+    ``hidden``: absolute paths the code may neither read nor list. ``writable``:
+    folders it may write (everything else is read-only). Paths that do not exist are
+    ignored.
+    """
+
+    def __init__(self, hidden, writable=WRITABLE, devices=DEVICES):
+        self.abi = abi()
+        self.hidden = sorted({os.path.realpath(h) for h in hidden if os.path.lexists(h)})
+        self.writable = [w for w in writable if os.path.isdir(w)]
+        for w in self.writable:
+            for h in self.hidden:
+                if h == w or h.startswith(w.rstrip("/") + "/"):
+                    raise ValueError(f"hidden path {h} is inside writable {w}")
+        self.devices = devices
+        # Folders on the way to a hidden path, which lose their listing: what they hold.
+        self.listings = {}
+        self.missing = []
+        self.fd = None
+        if self.abi < 1:
+            self.missing.append(
+                "Landlock is not available: the code under test can read the hidden "
+                "tests and write the workspace"
+            )
+            return
+        if self.abi < 6:
+            self.missing.append(
+                f"Landlock ABI {self.abi} (< 6) cannot scope signals: the code under test "
+                "can signal the runner"
+            )
+        self.fd = self._build()
+
+    def _rules(self):
+        """(path, rights) for every path the domain grants."""
+        ancestors = set()
+        for h in self.hidden:
+            p = h
+            while p != "/":
+                p = os.path.dirname(p)
+                ancestors.add(p)
+        rules = []
+
+        def visit(folder):
+            visible = []
+            for name in sorted(os.listdir(folder)):
+                path = os.path.join(folder, name)
+                if path in self.hidden:
+                    continue
+                visible.append(name)
+                if path in ancestors:
+                    visit(path)
+                    continue
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    # Reached through its target, which has a rule of its own where it
+                    # is visible (bin -> usr/bin), and none where it is hidden.
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    rights = READ
+                    if path == self.devices:
+                        rights |= WRITE_FILE | IOCTL_DEV
+                    rules.append((path, rights))
+                else:
+                    rules.append((path, EXECUTE | READ_FILE))
+            self.listings[folder] = visible
+
+        if self.hidden:
+            visit("/")
+        else:
+            rules.append(("/", READ))
+            dev = self.devices
+            if os.path.isdir(dev):
+                rules.append((dev, READ | WRITE_FILE | IOCTL_DEV))
+        all_rights = handled(self.abi)
+        for w in self.writable:
+            rules.append((w, all_rights & ~(MAKE_CHAR | MAKE_BLOCK)))
+        return rules
+
+    def _build(self):
+        rights = handled(self.abi)
+        attr = _RulesetAttr(rights, 0, 0)
+        size = 8
+        if self.abi >= 6:
+            attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+            size = ctypes.sizeof(_RulesetAttr)
+        elif self.abi >= 4:
+            size = 16
+        fd = _syscall(
+            ctypes.c_long(_SYS_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
+            ctypes.c_uint32(0),
+        )
+        try:
+            for path, access in self._rules():
+                try:
+                    target = os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
+                except OSError:
+                    continue  # gone since it was listed: nothing to grant
+                try:
+                    if not stat.S_ISDIR(os.fstat(target).st_mode):
+                        access &= FILE_RIGHTS
+                    rule = _PathBeneath(access & rights, target)
+                    _syscall(
+                        ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(fd),
+                        ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0),
+                    )
+                finally:
+                    os.close(target)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.set_inheritable(fd, False)
+        return fd
+
+    def enter(self):
+        """Puts the calling process in the domain: call it in the child, between fork
+        and exec. Raises when the kernel refuses (the child must then not run)."""
+        lib = _lib()
+        if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "PR_SET_NO_NEW_PRIVS: " + os.strerror(err))
+        if self.fd is not None:
+            _syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(self.fd), ctypes.c_uint32(0))
+
+
+def hidden_paths(tests_dir=None, environ=None):
+    """What the code under test must not read: the tests folder and GAUNTLET_HIDDEN."""
+    environ = os.environ if environ is None else environ
+    paths = [tests_dir or os.path.join(os.getcwd(), "tests")]
+    paths += [p for p in environ.get("GAUNTLET_HIDDEN", "").split("\n") if p]
+    return paths
+
+
+def child_env(environ=None):
+    """The environment of the code under test: the runner's, without GAUNTLET_*."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not k.startswith("GAUNTLET_")}
+
+
+def close_fds_except(keep):
+    """Closes every descriptor above 2 that is not in `keep`."""
+    fds = []
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = range(3, os.sysconf("SC_OPEN_MAX"))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def main(argv):
+    hide, keep, i = [], set(), 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in ("--hide", "--keep-fd") and i + 1 < len(argv):
+            if arg == "--hide":
+                hide.append(os.path.abspath(argv[i + 1]))
+            else:
+                keep.add(int(argv[i + 1]))
+            i += 2
+            continue
+        if arg.startswith("-"):
+            sys.stderr.write(f"confine.py: unknown option {arg}\n")
+            return 2
+        break
+    command = argv[i:]
+    if not command:
+        sys.stderr.write("usage: confine.py [--hide PATH]... [--keep-fd N]... [--] COMMAND [ARG]...\n")
+        return 2
+    try:
+        domain = Domain(hidden_paths() + hide)
+        # The ruleset's own descriptor is close-on-exec: the command never gets it.
+        close_fds_except(keep | ({domain.fd} if domain.fd is not None else set()))
+        domain.enter()
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"confine.py: cannot confine the code under test: {e}\n")
+        return 126
+    for line in domain.missing:
+        sys.stderr.write(f"confine.py: warning: {line}\n")
+    try:
+        os.execvpe(command[0], command, child_env())
+    except OSError as e:
+        sys.stderr.write(f"confine.py: {command[0]}: {e.strerror}\n")
+        return 127
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
