@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use gauntlet_server::app::{self, AppError, WorkerArgs};
-use gauntlet_server::settings::Settings;
+use gauntlet_server::settings::{SecretFlag, Settings};
 
 use crate::Exit;
 
@@ -42,14 +42,16 @@ fn exit(e: AppError) -> Exit {
     }
 }
 
-pub fn serve(args: ServeArgs) -> Result<ExitCode, Exit> {
+pub fn serve(mut args: ServeArgs, secret_flags: Vec<SecretFlag>) -> Result<ExitCode, Exit> {
+    args.settings.secrets_on_command_line = secret_flags;
     runtime()?
         .block_on(app::serve(args.settings, args.workers, !args.no_workers))
         .map_err(exit)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn worker(args: WorkerCmdArgs) -> Result<ExitCode, Exit> {
+pub fn worker(mut args: WorkerCmdArgs, secret_flags: Vec<SecretFlag>) -> Result<ExitCode, Exit> {
+    args.settings.secrets_on_command_line = secret_flags;
     runtime()?
         .block_on(app::worker(args.settings, args.workers))
         .map_err(exit)?;

@@ -223,7 +223,7 @@ fn malformed_flags_exit_2_with_one_line() {
         &["--tmp-size", "lots"],
         &["--output-limit=-1"],
         &["--wall-time", "10"],
-        &["--cpu-time", "1h"],
+        &["--cpu-time", "1 hour"],
         &["--idle-timeout", "soon"],
         &["--pids", "0"],
         &["--ro-bind", "/definitely/not/here:/x"],

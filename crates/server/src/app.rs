@@ -257,6 +257,10 @@ pub async fn serve(
     workers: bool,
 ) -> Result<(), AppError> {
     crate::settings::init_tracing(settings.log_format);
+    settings.warn_about_secrets_on_command_line();
+    settings
+        .read_secret_files()
+        .map_err(|e| AppError::Config(e.to_string()))?;
     let mut core = core(&mut settings, &args, workers).await?;
     let engine = if workers {
         Some(Arc::new(start_engine(&mut core, &args).await?))
@@ -284,6 +288,10 @@ pub async fn serve(
 /// `gauntlet worker`: workers only, against the shared store, until SIGTERM or Ctrl-C.
 pub async fn worker(mut settings: Settings, args: WorkerArgs) -> Result<(), AppError> {
     crate::settings::init_tracing(settings.log_format);
+    settings.warn_about_secrets_on_command_line();
+    settings
+        .read_secret_files()
+        .map_err(|e| AppError::Config(e.to_string()))?;
     let mut core = core(&mut settings, &args, true).await?;
     let engine = start_engine(&mut core, &args).await?;
     worker::shutdown_signal().await;

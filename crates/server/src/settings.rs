@@ -2,7 +2,7 @@
 //! validated at start-up and passed down. Secrets stay in [`SecretString`] throughout.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -26,7 +26,73 @@ pub enum SettingsError {
     Empty(&'static str),
     #[error("invalid CORS origin {0:?}: expected scheme://host[:port]")]
     CorsOrigin(String),
+    #[error("{var} {}: {reason}", path.display())]
+    SecretFile {
+        var: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }
+
+/// A secret setting: its flag, its variable, and its file variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFlag {
+    DatabaseUrl,
+    RedisUrl,
+    AdminToken,
+    SessionSecret,
+}
+
+impl SecretFlag {
+    pub const ALL: [SecretFlag; 4] = [
+        SecretFlag::DatabaseUrl,
+        SecretFlag::RedisUrl,
+        SecretFlag::AdminToken,
+        SecretFlag::SessionSecret,
+    ];
+
+    /// The clap argument id (the field name).
+    pub fn id(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "database_url",
+            SecretFlag::RedisUrl => "redis_url",
+            SecretFlag::AdminToken => "admin_token",
+            SecretFlag::SessionSecret => "session_secret",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "--database-url",
+            SecretFlag::RedisUrl => "--redis-url",
+            SecretFlag::AdminToken => "--admin-token",
+            SecretFlag::SessionSecret => "--session-secret",
+        }
+    }
+
+    pub fn env(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "DATABASE_URL",
+            SecretFlag::RedisUrl => "REDIS_URL",
+            SecretFlag::AdminToken => "ADMIN_TOKEN",
+            SecretFlag::SessionSecret => "SESSION_SECRET",
+        }
+    }
+
+    /// What to use instead of the flag.
+    pub fn advice(self) -> String {
+        format!(
+            "{flag} on the command line is visible to every local user (ps, /proc/<pid>/cmdline); \
+             set {env} in the environment, or put it in a file readable only by this user and \
+             pass {flag}-file PATH (or {env}_FILE=PATH)",
+            flag = self.flag(),
+            env = self.env(),
+        )
+    }
+}
+
+/// The most bytes a secret file may hold.
+const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -81,6 +147,45 @@ pub struct Settings {
     /// Key that signs session cookies (at least 32 bytes); generated into the data dir when unset.
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true, value_parser = secret)]
     pub session_secret: Option<SecretString>,
+
+    /// File holding the PostgreSQL URL (instead of --database-url, which `ps` shows).
+    #[arg(
+        long,
+        env = "DATABASE_URL_FILE",
+        value_name = "PATH",
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
+    /// File holding the Redis URL (instead of --redis-url, which `ps` shows).
+    #[arg(
+        long,
+        env = "REDIS_URL_FILE",
+        value_name = "PATH",
+        conflicts_with = "redis_url"
+    )]
+    pub redis_url_file: Option<PathBuf>,
+    /// File holding the admin token (instead of --admin-token, which `ps` shows).
+    #[arg(
+        long,
+        env = "ADMIN_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the session secret (instead of --session-secret, which `ps` shows).
+    #[arg(
+        long,
+        env = "SESSION_SECRET_FILE",
+        value_name = "PATH",
+        conflicts_with = "session_secret"
+    )]
+    pub session_secret_file: Option<PathBuf>,
+
+    /// The secret flags given on the command line (`--admin-token`, ...), which every
+    /// local user can read in `/proc/<pid>/cmdline`; the CLI fills it in from how it
+    /// parsed the arguments, and start-up warns about each.
+    #[arg(skip)]
+    pub secrets_on_command_line: Vec<SecretFlag>,
 
     /// `off` disables the per-client rate limits (IP, session, display name); queue caps stay.
     #[arg(long, env = "GAUNTLET_RATE_LIMITS", value_enum, default_value = "on")]
@@ -290,6 +395,46 @@ impl Settings {
         Ok(())
     }
 
+    /// Reads the `*_FILE` secrets into their settings. Call once at start, before
+    /// [`Settings::validate`]. A file holds the value on its first line; one trailing
+    /// newline is ignored.
+    pub fn read_secret_files(&mut self) -> Result<(), SettingsError> {
+        let files = [
+            (SecretFlag::DatabaseUrl, self.database_url_file.take()),
+            (SecretFlag::RedisUrl, self.redis_url_file.take()),
+            (SecretFlag::AdminToken, self.admin_token_file.take()),
+            (SecretFlag::SessionSecret, self.session_secret_file.take()),
+        ];
+        for (which, path) in files {
+            let Some(path) = path else { continue };
+            let value = read_secret_file(&path).map_err(|reason| SettingsError::SecretFile {
+                var: match which {
+                    SecretFlag::DatabaseUrl => "DATABASE_URL_FILE",
+                    SecretFlag::RedisUrl => "REDIS_URL_FILE",
+                    SecretFlag::AdminToken => "ADMIN_TOKEN_FILE",
+                    SecretFlag::SessionSecret => "SESSION_SECRET_FILE",
+                },
+                path: path.clone(),
+                reason,
+            })?;
+            let slot = match which {
+                SecretFlag::DatabaseUrl => &mut self.database_url,
+                SecretFlag::RedisUrl => &mut self.redis_url,
+                SecretFlag::AdminToken => &mut self.admin_token,
+                SecretFlag::SessionSecret => &mut self.session_secret,
+            };
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Logs a warning for every secret given as a flag. Call once logging is set up.
+    pub fn warn_about_secrets_on_command_line(&self) {
+        for which in &self.secrets_on_command_line {
+            tracing::warn!("{}", which.advice());
+        }
+    }
+
     /// The admin token when it is strong enough to enable the admin routes.
     pub fn strong_admin_token(&self) -> Option<&SecretString> {
         self.admin_token
@@ -333,6 +478,31 @@ fn valid_origin(o: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
+/// A secret file's value: its first line (one trailing newline ignored), not empty.
+fn read_secret_file(path: &Path) -> Result<SecretString, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    let value = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        return Err("empty".into());
+    }
+    if value.contains(['\n', '\r', '\0']) {
+        return Err("holds more than one line: the secret must be its only line".into());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
 fn secret(s: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(s.to_owned()))
 }
@@ -347,13 +517,22 @@ pub fn duration(s: &str) -> Result<Duration, gauntlet_exercise::UnitError> {
     gauntlet_exercise::parse_duration(s)
 }
 
+/// Whether text on stderr may carry colour: only on a terminal, and never with
+/// `NO_COLOR` set to anything (no-color.org), so a log sent to a file stays plain.
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global `tracing` subscriber: `RUST_LOG`-style filter (default `info`),
-/// text or JSON lines on stderr. Call once, from the binary.
+/// text (coloured only on a terminal) or JSON lines on stderr. Call once, from the
+/// binary.
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
