@@ -23,7 +23,7 @@ fn result(outcome: Outcome, tests: Vec<TestResult>, log: &str) -> GradeResult {
     let total = tests.len() as u32;
     GradeResult {
         outcome,
-        score: if total == 0 { 0 } else { passed * 100 / total },
+        score: (passed * 100).checked_div(total).unwrap_or(0),
         points: passed,
         max_points: total,
         tests,

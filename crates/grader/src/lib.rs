@@ -7,6 +7,7 @@
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
 pub mod layer;
+pub mod locations;
 pub mod log;
 pub mod outcome;
 pub mod runtimes;
@@ -81,7 +82,8 @@ pub enum Submission {
     Files(ValidatedFiles),
     /// A ZIP, validated while it is extracted.
     Archive(Vec<u8>),
-    /// A folder of the package itself (its `solution/` or `starter/`), laid over as it is.
+    /// A folder of the package itself (its `solution/` or `starter/`), copied into the
+    /// job folder and laid over as it is (no submission rules: the author's own files).
     PackageDir(PathBuf),
 }
 
@@ -313,12 +315,20 @@ impl Grader {
                 (dest, names.collect())
             }
             Submission::PackageDir(dir) => {
-                let dir = fs::canonicalize(dir).map_err(|source| GradeError::Io {
-                    what: format!("resolve {}", dir.display()),
+                // Copied, not bound in place: the package may sit in a folder the jail's
+                // user cannot reach (an author's 0700 home), and a copy is what a learner's
+                // submission is too.
+                let dest = job_dir.join("submission");
+                let copy = || -> io::Result<()> {
+                    fs::create_dir(&dest)?;
+                    fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))?;
+                    tree::copy_tree(dir, &dest)
+                };
+                copy().map_err(|source| GradeError::Io {
+                    what: format!("copy {}", dir.display()),
                     source,
                 })?;
-                jail_can_reach(&dir).map_err(GradeError::Exercise)?;
-                (dir, Vec::new())
+                (dest, Vec::new())
             }
         };
 
