@@ -5,6 +5,8 @@
 //! clap's tips; 3 when the host cannot provide the isolation asked for (nothing then
 //! runs unconfined). Output to a closed pipe ends the command quietly.
 
+#![forbid(unsafe_code)]
+
 mod cmd_exercises;
 mod cmd_grade;
 mod cmd_sandbox;

@@ -1,5 +1,7 @@
 //! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod catalog;
