@@ -440,3 +440,52 @@ fn secrets_on_the_command_line_are_warned_about_and_files_work() {
         assert!(stderr.contains(says), "{env:?} should say {says}: {stderr}");
     }
 }
+
+/// docs/cli.md is the reference of the command line: every flag and every variable that
+/// `--help` shows must be in it.
+#[test]
+fn docs_cli_md_names_every_flag_and_variable() {
+    let doc = std::fs::read_to_string(repo().join("docs/cli.md")).unwrap();
+    let commands: &[&[&str]] = &[
+        &["serve"],
+        &["worker"],
+        &["sandbox", "run"],
+        &["sandbox", "doctor"],
+        &["exercises", "check"],
+        &["exercises", "new"],
+        &["grade"],
+        &["toolchains", "prepare"],
+    ];
+    let mut missing = Vec::new();
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = gauntlet(&args);
+        assert_eq!(out.status.code(), Some(0), "{command:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for word in help.split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '`')) {
+            let word = word.trim_end_matches(['.', ')', ':']);
+            let flag = word.starts_with("--")
+                && word.len() > 2
+                && word[2..]
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-');
+            if flag && word != "--help" && !doc.contains(&format!("`{word}")) {
+                missing.push(format!("{command:?}: {word}"));
+            }
+        }
+        for line in help.lines() {
+            if let Some(rest) = line.trim().strip_prefix("[env: ") {
+                let var = rest.trim_end_matches(']').trim_end_matches('=');
+                if !doc.contains(var) {
+                    missing.push(format!("{command:?}: {var}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/cli.md lacks:\n{}",
+        missing.join("\n")
+    );
+}

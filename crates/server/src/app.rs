@@ -260,6 +260,7 @@ pub async fn serve(
     settings.warn_about_secrets_on_command_line();
     settings
         .read_secret_files()
+        .and_then(|()| settings.validate())
         .map_err(|e| AppError::Config(e.to_string()))?;
     let mut core = core(&mut settings, &args, workers).await?;
     let engine = if workers {
@@ -291,6 +292,7 @@ pub async fn worker(mut settings: Settings, args: WorkerArgs) -> Result<(), AppE
     settings.warn_about_secrets_on_command_line();
     settings
         .read_secret_files()
+        .and_then(|()| settings.validate())
         .map_err(|e| AppError::Config(e.to_string()))?;
     let mut core = core(&mut settings, &args, true).await?;
     let engine = start_engine(&mut core, &args).await?;
