@@ -262,10 +262,6 @@ fn every_crate_but_the_sandbox_forbids_unsafe() {
     }
 }
 
-/// Cycles known and being removed (the queue crate split takes config.rs and worker/
-/// out of the server); nothing may join this list.
-const KNOWN_CYCLES: &[&str] = &["gauntlet-server: config.rs -> worker/mod.rs -> config.rs"];
-
 #[test]
 fn no_module_cycle_in_any_crate() {
     let ws = Workspace::load();
@@ -277,12 +273,6 @@ fn no_module_cycle_in_any_crate() {
             cycles.push(format!("{name}: {}", cycle.join(" -> ")));
         }
     }
-    for known in KNOWN_CYCLES {
-        if !cycles.iter().any(|c| c == known) {
-            eprintln!("NOTE: {known} is gone: remove it from KNOWN_CYCLES");
-        }
-    }
-    cycles.retain(|c| !KNOWN_CYCLES.contains(&c.as_str()));
     assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
 }
 
