@@ -6,6 +6,7 @@ mod admin;
 pub mod error;
 mod events;
 mod handlers;
+mod submit;
 pub mod types;
 
 use std::convert::Infallible;
@@ -303,7 +304,7 @@ fn api_routes(state: Option<&AppState>) -> (Router<AppState>, utoipa::openapi::O
     let public = OpenApiRouter::new()
         .routes(routes!(handlers::list_exercises))
         .routes(routes!(handlers::get_exercise))
-        .routes(routes!(handlers::submit))
+        .routes(routes!(submit::submit))
         .routes(routes!(handlers::get_submission))
         .routes(routes!(events::events))
         .routes(routes!(handlers::leaderboard));
