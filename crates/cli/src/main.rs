@@ -108,6 +108,8 @@ fn parse(args: &[OsString]) -> Result<(Command, Vec<SecretFlag>), clap::Error> {
     let flagged = match matches.subcommand() {
         Some(("serve" | "worker", sub)) => SecretFlag::ALL
             .into_iter()
+            // `worker` has only some of them: ask only about the ones it has.
+            .filter(|f| sub.ids().any(|id| id == f.id()))
             .filter(|f| sub.value_source(f.id()) == Some(ValueSource::CommandLine))
             .collect(),
         _ => Vec::new(),

@@ -488,4 +488,27 @@ fn docs_cli_md_names_every_flag_and_variable() {
         "docs/cli.md lacks:\n{}",
         missing.join("\n")
     );
+    // And the other way: every flag the page names exists.
+    let mut all_help = String::new();
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        all_help.push_str(&String::from_utf8_lossy(&gauntlet(&args).stdout));
+    }
+    let stale: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|code| code.split_whitespace().next())
+        .filter(|w| {
+            w.len() > 2
+                && w.starts_with("--")
+                && w[2..].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+        .filter(|w| !matches!(*w, "--help" | "--version") && !all_help.contains(w))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "docs/cli.md names flags no command has: {stale:?}"
+    );
 }

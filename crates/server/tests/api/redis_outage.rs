@@ -107,7 +107,7 @@ async fn pair(
     let a = instance(redis, policy, tweak).await;
     let fx = a.fx.sibling().await;
     let mut settings = a.state.settings().clone();
-    settings.data_dir = fx.dir.path().join("api-data");
+    settings.common.data_dir = fx.dir.path().join("api-data");
     let b = spawn_with(fx, settings, false).await;
     (a, b)
 }
