@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::Row;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -190,6 +190,86 @@ const UPSERT_WORKER: &str = "INSERT INTO workers (id, started_at, last_seen_at) 
 
 const HELD: &str = "SELECT id, fencing_token FROM submissions \
      WHERE state = 'running' AND lease_expires_at >= $1";
+
+/// A pooled connection for writes, handed back to the pool only when its work ended
+/// cleanly. After an error, or when the future using it is dropped half-way, the
+/// connection is closed instead: SQLite may leave the failed statement's transaction open
+/// (a full disk: `SQLITE_FULL` at commit), and no later write may ever start inside it.
+struct WriteConn(Option<PoolConnection<Any>>);
+
+impl WriteConn {
+    async fn acquire(pool: &AnyPool) -> Result<WriteConn> {
+        Ok(WriteConn(Some(pool.acquire().await?)))
+    }
+
+    /// The work is done and the connection is clean: back to the pool.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for WriteConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach()); // closed, with whatever it had open
+        }
+    }
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.0.as_ref().expect("a connection in use")
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_mut().expect("a connection in use")
+    }
+}
+
+/// A write transaction on a [`WriteConn`], begun and ended by plain `BEGIN`, `COMMIT`
+/// and `ROLLBACK`. Written by hand rather than with sqlx's `Transaction`, whose count of
+/// open transactions goes wrong when SQLite ends a transaction by itself (`SQLITE_FULL`
+/// rolls it back): the next transaction on that connection then became a savepoint
+/// inside a transaction never committed, and writes reported as saved were not. A
+/// transaction that does not end in a successful `COMMIT` or `ROLLBACK` closes its
+/// connection.
+struct Tx(WriteConn);
+
+impl Tx {
+    async fn begin(pool: &AnyPool, dialect: &Dialect) -> Result<Tx> {
+        let mut conn = WriteConn::acquire(pool).await?;
+        conn.execute(dialect.begin).await?;
+        Ok(Tx(conn))
+    }
+
+    async fn commit(mut self) -> Result<()> {
+        self.0.execute("COMMIT").await?;
+        self.0.release();
+        Ok(())
+    }
+
+    async fn rollback(mut self) -> Result<()> {
+        self.0.execute("ROLLBACK").await?;
+        self.0.release();
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0
+    }
+}
 
 /// Inserts events of one kind at one time: `(submission, seq, data)` each.
 async fn insert_events(
@@ -389,7 +469,7 @@ impl Store for SqlStore {
     }
 
     async fn create_submission(&self, new: NewSubmission, now: UnixMillis) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let inserted = sqlx::query(CREATE)
             .bind(new.id.as_str())
             .bind(&new.exercise_id)
@@ -404,6 +484,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(StoreError::Duplicate(new.id));
         }
         let queued = json!({"state": "queued"}).to_string();
@@ -458,7 +539,7 @@ impl Store for SqlStore {
         now: UnixMillis,
     ) -> Result<String> {
         let key = display_name_key(name);
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         sqlx::query(CLAIM_NAME)
             .bind(&key)
             .bind(session_id)
@@ -474,10 +555,12 @@ impl Store for SqlStore {
     }
 
     async fn release_display_name(&self, name: &str) -> Result<bool> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         let done = sqlx::query(RELEASE_NAME)
             .bind(display_name_key(name))
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(done.rows_affected() > 0)
     }
 
@@ -487,7 +570,7 @@ impl Store for SqlStore {
         reason: &str,
         now: UnixMillis,
     ) -> Result<CancelOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let state: Option<String> = sqlx::query_scalar(&self.sql.state_of)
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -549,7 +632,7 @@ impl Store for SqlStore {
         data: &[Value],
         now: UnixMillis,
     ) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let seq = push_events(&mut tx, id, kind, data, now).await?;
         tx.commit().await?;
         let seq = seq.ok_or_else(|| StoreError::Corrupt(format!("no submission {id}")))?;
@@ -564,7 +647,7 @@ impl Store for SqlStore {
         now: UnixMillis,
     ) -> Result<()> {
         let hashes = serde_json::to_string(hashes).expect("strings serialise");
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         sqlx::query(UPSERT_WORKER)
             .bind(worker_id)
             .bind(now)
@@ -584,19 +667,23 @@ impl Store for SqlStore {
     }
 
     async fn touch_worker(&self, worker_id: &str, now: UnixMillis) -> Result<()> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
             .bind(worker_id)
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
     async fn deregister_worker(&self, worker_id: &str) -> Result<()> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         sqlx::query("DELETE FROM workers WHERE id = $1")
             .bind(worker_id)
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
@@ -617,7 +704,7 @@ impl Store for SqlStore {
         max: u32,
     ) -> Result<Vec<ClaimedJob>> {
         let hashes = serde_json::to_string(hashes).expect("strings serialise");
-        let mut tx = self.fast.begin().await?;
+        let mut tx = Tx::begin(&self.fast, self.dialect).await?;
         let found = sqlx::query(&self.sql.claim)
             .bind(worker_id)
             .bind(now.saturating_add(millis(lease)))
@@ -627,6 +714,7 @@ impl Store for SqlStore {
             .fetch_all(&mut *tx)
             .await?;
         if found.is_empty() {
+            tx.rollback().await?;
             return Ok(Vec::new());
         }
         let mut claimed = found
@@ -655,12 +743,14 @@ impl Store for SqlStore {
         lease: Duration,
         now: UnixMillis,
     ) -> Result<Lease> {
+        let mut conn = WriteConn::acquire(&self.fast).await?;
         let row = sqlx::query(RENEW)
             .bind(id.as_str())
             .bind(token)
             .bind(now.saturating_add(millis(lease)))
-            .fetch_optional(&self.fast)
+            .fetch_optional(&mut *conn)
             .await?;
+        conn.release();
         Ok(match row {
             Some(row) => Lease::Renewed {
                 cancel_requested: rows::flag(&row, "cancel_requested")?,
@@ -676,8 +766,9 @@ impl Store for SqlStore {
         result: &Value,
         now: UnixMillis,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         if !write_result(&mut tx, id, Some(token), result, now).await? {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         }
         tx.commit().await?;
@@ -686,13 +777,14 @@ impl Store for SqlStore {
     }
 
     async fn release(&self, id: &SubmissionId, token: i64, now: UnixMillis) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let seq: Option<i64> = sqlx::query_scalar(RELEASE)
             .bind(id.as_str())
             .bind(token)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(seq) = seq else {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         };
         let event = json!({"state": "queued", "reason": "released by a draining worker"});
@@ -717,13 +809,14 @@ impl Store for SqlStore {
         retry_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<AttemptOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let row = sqlx::query(&self.sql.attempt_of)
             .bind(id.as_str())
             .bind(token)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         };
         let (failures, final_result) = after_failed_attempt(
@@ -752,7 +845,7 @@ impl Store for SqlStore {
     }
 
     async fn sweep_expired(&self, now: UnixMillis) -> Result<SweepReport> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let expired = sqlx::query(&self.sql.expired)
             .bind(now)
             .fetch_all(&mut *tx)
@@ -792,7 +885,7 @@ impl Store for SqlStore {
         workers_seen_since: UnixMillis,
         now: UnixMillis,
     ) -> Result<Vec<SubmissionId>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let found = sqlx::query(&self.sql.unservable)
             .bind(created_before)
             .bind(workers_seen_since)
