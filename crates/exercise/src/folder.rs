@@ -89,6 +89,17 @@ pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
             Some(_) => {}
         }
     }
+    for h in &m.hidden {
+        let rel = format!("starter/{h}");
+        if !tree.files.contains_key(&rel) && !tree.dirs.contains(&rel) {
+            return Err(LoadError::Layout {
+                path: dir.join(&rel),
+                message: "listed in hidden but not a file or folder in starter/ (tests/ is \
+                          always hidden)"
+                    .into(),
+            });
+        }
+    }
     let content_hash = hash_tree(dir, &tree)?;
     let exercise = Exercise {
         id: m.id,
@@ -99,6 +110,7 @@ pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
         limits: m.limits,
         test: m.test,
         scoring: m.scoring,
+        hidden: m.hidden,
         dir: dir.to_owned(),
         content_hash,
     };

@@ -106,7 +106,7 @@ fn scale(whole: &str, fraction: &str, factor: u64) -> Result<u64, Scale> {
         let digits: u128 = fraction.parse().map_err(|_| Scale::Inexact)?;
         let denominator = 10u128.pow(fraction.len() as u32);
         let scaled = digits * u128::from(factor); // < 10^18 × 10^14: no overflow
-        if scaled % denominator != 0 {
+        if !scaled.is_multiple_of(denominator) {
             return Err(Scale::Inexact);
         }
         total += scaled / denominator;
