@@ -122,6 +122,18 @@ def _children():
     return found
 
 
+def _reclaim(folder):
+    """Gives us back write access to a folder of ours that a child took it from (the
+    code under test runs as our user, and chmod is not something Landlock governs).
+    Called when no child is alive, so nothing can take it again before we use it."""
+    try:
+        st = os.stat(folder)
+        if st.st_uid == os.getuid() and st.st_mode & 0o700 != 0o700:
+            os.chmod(folder, (st.st_mode | 0o700) & 0o7777)
+    except OSError:
+        pass
+
+
 def _sweep():
     """Kills and reaps every descendant, until none is left."""
     for _ in range(10000):
@@ -223,6 +235,7 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
             "tests; fix the endless loop (or the slow part) first"
         )
     domain = _confinement()
+    _reclaim(tempfile.gettempdir())
     files = [tempfile.TemporaryFile() for _ in range(3)]
     inp, out, err = files
     inp.write(stdin)
@@ -544,6 +557,7 @@ class Suite:
                 print(f"warning: {w}", flush=True)
             self._run_all(collect)
             _sweep()
+            _reclaim(os.path.dirname(os.path.abspath(path)))
             _remove(path)
             tmp = f"{path}.tmp-{os.getpid()}"
             _remove(tmp)
