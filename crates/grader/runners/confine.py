@@ -148,10 +148,6 @@ class Domain:
         self.abi = abi()
         self.hidden = sorted({os.path.realpath(h) for h in hidden if os.path.lexists(h)})
         self.writable = [w for w in writable if os.path.isdir(w)]
-        for w in self.writable:
-            for h in self.hidden:
-                if h == w or h.startswith(w.rstrip("/") + "/"):
-                    raise ValueError(f"hidden path {h} is inside writable {w}")
         self.devices = devices
         # Folders on the way to a hidden path, which lose their listing: what they hold.
         self.listings = {}
@@ -172,23 +168,29 @@ class Domain:
 
     def _rules(self):
         """(path, rights) for every path the domain grants."""
+        all_rights = handled(self.abi) & ~(MAKE_CHAR | MAKE_BLOCK)
         ancestors = set()
         for h in self.hidden:
             p = h
             while p != "/":
                 p = os.path.dirname(p)
                 ancestors.add(p)
+        writable = set(self.writable)
         rules = []
 
-        def visit(folder):
+        def visit(folder, in_writable):
             visible = []
             for name in sorted(os.listdir(folder)):
                 path = os.path.join(folder, name)
                 if path in self.hidden:
                     continue
                 visible.append(name)
+                w = in_writable or path in writable
                 if path in ancestors:
-                    visit(path)
+                    # A writable folder on the way to a hidden path (a workspace under
+                    # /tmp, outside the sandbox): what is beside the hidden path stays
+                    # writable, the folder itself can no longer be added to.
+                    visit(path, w)
                     continue
                 try:
                     st = os.lstat(path)
@@ -199,24 +201,24 @@ class Domain:
                     # is visible (bin -> usr/bin), and none where it is hidden.
                     continue
                 if stat.S_ISDIR(st.st_mode):
-                    rights = READ
+                    rights = all_rights if w else READ
                     if path == self.devices:
                         rights |= WRITE_FILE | IOCTL_DEV
-                    rules.append((path, rights))
                 else:
-                    rules.append((path, EXECUTE | READ_FILE))
+                    rights = FILE_RIGHTS if w else EXECUTE | READ_FILE
+                rules.append((path, rights))
+                if path == self.devices:
+                    # /dev/shm and the like, writable below a read-only /dev.
+                    rules.extend((x, all_rights) for x in writable if x.startswith(path + "/"))
             self.listings[folder] = visible
 
         if self.hidden:
-            visit("/")
+            visit("/", False)
         else:
             rules.append(("/", READ))
-            dev = self.devices
-            if os.path.isdir(dev):
-                rules.append((dev, READ | WRITE_FILE | IOCTL_DEV))
-        all_rights = handled(self.abi)
-        for w in self.writable:
-            rules.append((w, all_rights & ~(MAKE_CHAR | MAKE_BLOCK)))
+            if os.path.isdir(self.devices):
+                rules.append((self.devices, READ | WRITE_FILE | IOCTL_DEV))
+            rules += [(w, all_rights) for w in self.writable]
         return rules
 
     def _build(self):
@@ -321,7 +323,7 @@ def main(argv):
         # The ruleset's own descriptor is close-on-exec: the command never gets it.
         close_fds_except(keep | ({domain.fd} if domain.fd is not None else set()))
         domain.enter()
-    except (OSError, ValueError) as e:
+    except OSError as e:
         sys.stderr.write(f"confine.py: cannot confine the code under test: {e}\n")
         return 126
     for line in domain.missing:
