@@ -1,12 +1,14 @@
-//! `gauntlet grade`: grade one submission locally and print the result JSON.
+//! `gauntlet grade`: grade one submission locally and print the result: Gauntlet's result
+//! JSON (docs/results.md), Exercism's `results.json` v3, or JUnit XML.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser as _;
 use clap::Args;
-use gauntlet_exercise::{self as exercise, Exercise, Maxima, SubmissionKind};
+use gauntlet_exercise::{self as exercise, Exercise, Maxima, ResultFormat, SubmissionKind};
 use gauntlet_grader::{GradeError, Grader, Submission};
 
 use crate::common::{self, DataDirArg};
@@ -23,13 +25,24 @@ pub struct GradeArgs {
     /// A ZIP laid over the workspace (for `submission: archive`).
     #[arg(long)]
     archive: Option<PathBuf>,
+    /// How to print the result: `json` (Gauntlet's result JSON), `exercism` (Exercism's
+    /// results.json, version 3) or `junit` (JUnit XML).
+    #[arg(long, default_value = "json", value_parser = format_parser())]
+    format: ResultFormat,
     #[command(flatten)]
     data: DataDirArg,
 }
 
+/// clap's parser for `--format`: its own error lists the choices.
+pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = ResultFormat> {
+    clap::builder::PossibleValuesParser::new(ResultFormat::ALL.map(ResultFormat::as_str))
+        .map(|s| s.parse::<ResultFormat>().unwrap_or_default())
+}
+
 pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
-    let ex = exercise::load(&args.exercise, &Maxima::default()).map_err(Exit::usage)?;
     let grader = common::grader(&args.data)?;
+    let ex = exercise::load_with(&args.exercise, &grader.load_options(Maxima::default()))
+        .map_err(Exit::usage)?;
     let submission = match (&args.files, &args.archive) {
         (Some(dir), _) => {
             if ex.submission != SubmissionKind::Files {
@@ -52,8 +65,15 @@ pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
         (None, None) => unreachable!("clap requires --files or --archive"),
     };
     let result = grade(&grader, &ex, &submission)?;
-    let json = serde_json::to_string_pretty(&result).map_err(Exit::failed)?;
-    println!("{json}");
+    let text = match args.format {
+        ResultFormat::Json => serde_json::to_string_pretty(&result).map_err(Exit::failed)?,
+        ResultFormat::Exercism => {
+            serde_json::to_string_pretty(&exercise::export::exercism(&result))
+                .map_err(Exit::failed)?
+        }
+        ResultFormat::Junit => exercise::export::junit(&result, ex.id.as_str()),
+    };
+    println!("{}", text.trim_end());
     // A low score is a grade (exit 0); Gauntlet failing to grade is not.
     if result.outcome == exercise::Outcome::InternalError {
         return Ok(ExitCode::from(1));

@@ -1,4 +1,5 @@
-//! `gauntlet sandbox run` and `gauntlet sandbox doctor`: flag parsing (CONTRACTS §2)
+//! `gauntlet sandbox run` and `gauntlet sandbox doctor`: flag parsing (docs/sandbox.md
+//! lists every flag)
 //! and wiring to `gauntlet_sandbox::run`; exit 2 on bad usage, 3 when isolation is
 //! unavailable, 1 when the command ran but did not exit 0.
 
@@ -205,7 +206,10 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
         .collect::<Result<_, _>>()?;
     let network = match args.network.as_str() {
         "none" => sandbox::Network::None,
-        path => sandbox::Network::Join(existing(path, "--network")?),
+        path => sandbox::Network::Join(
+            sandbox::NetNs::open(&existing(path, "--network")?)
+                .map_err(|e| format!("--network: {e}"))?,
+        ),
     };
     let mut spec = sandbox::Spec::new(args.command.clone());
     spec.limits = limits;

@@ -2,18 +2,24 @@
 
 use std::path::{Path, PathBuf};
 
+use gauntlet_grader::locations;
 use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
 use gauntlet_grader::{Grader, GraderConfig, Toolchains};
 
 use crate::Exit;
 
-/// `--data-dir` / `GAUNTLET_DATA_DIR`, default `.data`, and where toolchains live.
+/// `--data-dir` / `GAUNTLET_DATA_DIR` and `--toolchains-dir` / `GAUNTLET_TOOLCHAINS_DIR`
+/// of the local commands. Both default to the machine's cache (crates/grader/src/
+/// locations.rs), so a command started from any folder finds the same prepared
+/// toolchains and layers, and the jail's user can reach them.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DataDirArg {
-    /// Where prepared layers, job folders and the embedded database live.
-    #[arg(long = "data-dir", env = "GAUNTLET_DATA_DIR", default_value = ".data")]
-    pub data_dir: PathBuf,
-    /// Where prepared toolchains live (default: `<data-dir>/toolchains`).
+    /// Where prepared layers and job folders live (default: /var/cache/gauntlet as root,
+    /// else $XDG_CACHE_HOME/gauntlet).
+    #[arg(long = "data-dir", env = "GAUNTLET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
+    /// else $XDG_CACHE_HOME/gauntlet/toolchains); shared with `gauntlet serve`.
     #[arg(long = "toolchains-dir", env = "GAUNTLET_TOOLCHAINS_DIR")]
     pub toolchains_dir: Option<PathBuf>,
 }
@@ -21,12 +27,16 @@ pub struct DataDirArg {
 impl DataDirArg {
     /// The data dir and the toolchains dir, created and absolute.
     pub fn resolve(&self) -> Result<(PathBuf, PathBuf), Exit> {
-        let data = resolve_data_dir(&self.data_dir)?;
-        let tools = match &self.toolchains_dir {
-            Some(dir) => resolve_data_dir(dir)?,
-            None => data.join("toolchains"),
+        let data = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => locations::cache_dir(),
         };
-        Ok((data, tools))
+        let data = resolve_data_dir(&data)?;
+        let tools = match &self.toolchains_dir {
+            Some(dir) => dir.clone(),
+            None => locations::default_toolchains_dir(),
+        };
+        Ok((data, resolve_data_dir(&tools)?))
     }
 }
 

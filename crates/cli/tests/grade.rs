@@ -175,6 +175,52 @@ fn solution_passes_and_starter_fails_with_per_test_results() {
 }
 
 #[test]
+fn results_print_as_exercism_v3_or_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ex = exercise("reverse-words");
+    let with_format = |format: &str, sub: &Path| {
+        run(bin()
+            .arg("grade")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--exercise")
+            .arg(&ex)
+            .arg("--files")
+            .arg(sub)
+            .args(["--format", format]))
+    };
+    let r = with_format("exercism", &ex.join("starter"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    assert_eq!(doc["version"], 3);
+    assert_eq!(doc["status"], "fail");
+    assert!(doc["message"].is_null());
+    let tests = doc["tests"].as_array().unwrap();
+    assert!(tests.iter().any(|t| t["status"] == "pass"), "{doc:#}");
+    assert!(tests.iter().any(|t| t["status"] == "fail"), "{doc:#}");
+
+    let r = with_format("junit", &ex.join("solution"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let back = gauntlet_exercise::parse_junit(r.stdout.as_bytes()).unwrap();
+    assert!(back.len() >= 4, "{}", r.stdout);
+    assert!(back
+        .iter()
+        .all(|t| t.status == gauntlet_exercise::TestStatus::Pass));
+    assert!(r
+        .stdout
+        .contains(r#"<property name="outcome" value="passed"/>"#));
+
+    let r = with_format("xml", &ex.join("solution"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("json") && r.stderr.contains("exercism") && r.stderr.contains("junit"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_refused_submission_is_exit_2_naming_the_path_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -228,6 +274,42 @@ fn archive_submissions_are_graded_and_checked() {
     let r = grade(&data, &ex, "--archive", &good);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["outcome"], "passed", "{}", r.stdout);
+
+    // Zipping the package folder wraps everything in one folder: stripped, and said so.
+    let wrapped: Vec<(String, &str)> = refs
+        .iter()
+        .map(|(n, c)| (format!("my-attempt/{n}"), *c))
+        .collect();
+    let wrapped: Vec<(&str, &str)> = wrapped.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+    let path = tmp.path().join("wrapped.zip");
+    fs::write(&path, zip(&wrapped)).unwrap();
+    let r = grade(&data, &ex, "--archive", &path);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = r.json();
+    assert_eq!(result["outcome"], "passed", "{result:#}");
+    assert!(
+        result["log"].as_str().unwrap().contains(
+            "inside one folder, my-attempt/ (what zipping a folder gives): it was stripped"
+        ),
+        "{result:#}"
+    );
+
+    // The files at the root instead of under textstats/: refused, naming what it expects.
+    let flat: Vec<(&str, &str)> = refs
+        .iter()
+        .map(|(n, c)| (n.trim_start_matches("textstats/"), *c))
+        .collect();
+    let path = tmp.path().join("flat.zip");
+    fs::write(&path, zip(&flat)).unwrap();
+    let r = grade(&data, &ex, "--archive", &path);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr
+            .contains("it expects textstats/__init__.py, textstats/core.py"),
+        "{}",
+        r.stderr
+    );
 
     // An archive that reaches into tests/ is refused before anything runs.
     let mut evil = refs.clone();
@@ -373,47 +455,195 @@ fn a_compile_error_is_reported_with_the_message() {
 }
 
 #[test]
-fn exercises_check_accepts_the_bundled_packages_and_lists_every_problem() {
+fn exercises_check_accepts_the_bundled_packages() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    // Every bundled package whose runtime this build knows.
     let r = run(bin()
         .args(["exercises", "check", "--data-dir"])
         .arg(&data)
         .arg(repo().join("exercises")));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("package(s) OK"), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("PACKAGE"), "{}", r.stdout);
+    for id in [
+        "reverse-words",
+        "word-frequency",
+        "csv-column",
+        "erc20-allowances",
+    ] {
+        let row = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {}", r.stdout));
+        assert!(row.contains("100 passed") && row.ends_with("ok"), "{row}");
+    }
+    assert_eq!(
+        r.stderr.trim().lines().last().unwrap(),
+        "checked 11 packages: all OK"
+    );
+}
 
-    // A broken set: a solution that fails, a starter that passes, a bad manifest.
-    let broken = tmp.path().join("broken");
-    let a = shell_exercise(&broken, "bad-solution", "");
+#[test]
+fn exercises_check_from_a_private_folder_lists_every_problem_with_its_cause() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // An author's folder: nobody but its owner may enter it (like every home folder).
+    let home = tmp.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    let set = home.join("exercises");
+
+    shell_exercise(&set, "good", "");
+    let a = shell_exercise(&set, "bad-solution", "");
     fs::write(a.join("solution/answer.sh"), "answer() { echo no; }\n").unwrap();
-    let b = shell_exercise(&broken, "easy-starter", "");
+    let b = shell_exercise(&set, "easy-starter", "");
     fs::write(b.join("starter/answer.sh"), "answer() { echo yes; }\n").unwrap();
-    let c = shell_exercise(&broken, "bad-yaml", "");
+    let c = shell_exercise(&set, "bad-yaml", "");
     let yaml = fs::read_to_string(c.join("exercise.yaml")).unwrap();
-    fs::write(c.join("exercise.yaml"), yaml + "colour: blue\n").unwrap();
+    fs::write(c.join("exercise.yaml"), yaml.clone() + "colour: blue\n").unwrap();
+    let d = shell_exercise(&set, "typo-runtime", "");
+    let yaml = fs::read_to_string(d.join("exercise.yaml")).unwrap();
+    fs::write(
+        d.join("exercise.yaml"),
+        yaml.replace("runtime: shell", "runtime: python3"),
+    )
+    .unwrap();
+    let e = shell_exercise(&set, "slow", "limits:\n  cpu_time: 1s\n");
+    fs::write(e.join("tests/run.sh"), "echo 1..1\nwhile :; do :; done\n").unwrap();
+    let f = shell_exercise(&set, "silent", "");
+    fs::write(f.join("tests/run.sh"), "exit 0\n").unwrap();
+    let g = shell_exercise(&set, "wrong-path", "");
+    let yaml = fs::read_to_string(g.join("exercise.yaml")).unwrap();
+    fs::write(
+        g.join("exercise.yaml"),
+        yaml.replace("tests/run.sh", "tests/runs.sh"),
+    )
+    .unwrap();
+
     let r = run(bin()
+        .current_dir(&home)
         .args(["exercises", "check", "--data-dir"])
         .arg(&data)
-        .arg(&broken));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+        .arg("exercises"));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    let row = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no row for {id}: {out}"))
+            .to_owned()
+    };
+    assert!(out.starts_with("PACKAGE"), "{out}");
+    let good = row("good");
     assert!(
-        r.stderr.contains("bad-solution: solution scored 0"),
+        good.contains("100 passed") && good.contains("0 failed") && good.ends_with("ok"),
+        "{good}"
+    );
+    for (id, cells) in [
+        ("bad-solution", &["0 failed", "FAILED (1 problem)"][..]),
+        ("easy-starter", &["100 passed", "FAILED (1 problem)"]),
+        ("bad-yaml", &["FAILED (1 problem)"]),
+        ("slow", &["0 cpu_timeout", "FAILED (1 problem)"]),
+        ("silent", &["0 failed", "FAILED (1 problem)"]),
+    ] {
+        let line = row(id);
+        for cell in cells {
+            assert!(line.contains(cell), "{id}: {line:?} lacks {cell:?}");
+        }
+    }
+    // Every problem with what caused it.
+    for needle in [
+        // The failing test, by name, with its status.
+        "solution scored 0 (failed), must score 100",
+        "FAIL  says yes",
+        "starter scored 100 (passed), it must not",
+        "bad-yaml/exercise.yaml:12: colour: unknown field `colour`",
+        "exercise.yaml:3: runtime: unknown runtime \"python3\": expected one of hardhat, node, python, shell (did you mean \"python\"?)",
+        "exercise.yaml:9: test.command[1]: tests/runs.sh is not in the package's tests/ folder (it has run.sh)",
+        "CPU time limit reached (1 s)",
+        "raise limits.cpu_time in exercise.yaml if the solution is right but needs more (now 1s; default 5s, at most 30s)",
+        "the test command ended cleanly but reported no results: `results: tap` reads TAP from stdout",
+    ] {
+        assert!(out.contains(needle), "lacks {needle:?}:\n{out}");
+    }
+    // Outcomes as the result JSON spells them.
+    assert!(
+        !out.contains("CompileError") && !out.contains("CpuTimeout"),
+        "{out}"
+    );
+    assert_eq!(
+        r.stderr.trim().lines().last().unwrap(),
+        "checked 8 packages: 7 failed, 1 OK",
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains("easy-starter: starter scores 100"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("colour"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("3 problem(s) in 3 package(s)"),
-        "{}",
-        r.stderr
-    );
+}
+
+#[test]
+fn exercises_new_scaffolds_a_package_that_passes_check_for_every_runtime() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    for runtime in ["python", "node", "shell", "hardhat"] {
+        let r = run(bin().current_dir(&home).args([
+            "exercises",
+            "new",
+            &format!("first-{runtime}"),
+            "--runtime",
+            runtime,
+        ]));
+        assert_eq!(r.code, 0, "{runtime}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("gauntlet exercises check"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = run(bin()
+        .current_dir(&home)
+        .args(["exercises", "check", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("."));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for runtime in ["python", "node", "shell", "hardhat"] {
+        let row = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("first-{runtime} ")))
+            .unwrap_or_else(|| panic!("{runtime}: {}", r.stdout));
+        assert!(row.contains(" 100 passed") && row.ends_with("ok"), "{row}");
+        // The starter runs and fails some tests, passes others.
+        assert!(
+            !row.contains("compile_error") && row.contains(" failed"),
+            "{row}"
+        );
+    }
+
+    // An existing folder, a bad id and an unknown runtime are refused, and write nothing.
+    let r = run(bin().current_dir(&home).args([
+        "exercises",
+        "new",
+        "first-python",
+        "--runtime",
+        "python",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+    let r =
+        run(bin()
+            .current_dir(&home)
+            .args(["exercises", "new", "Bad_Id", "--runtime", "python"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not match"), "{}", r.stderr);
+    let r = run(bin()
+        .current_dir(&home)
+        .args(["exercises", "new", "x", "--runtime", "python3"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("python"), "{}", r.stderr);
+    assert!(!home.join("x").exists() && !home.join("Bad_Id").exists());
 }
 
 #[test]

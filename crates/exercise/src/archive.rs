@@ -4,9 +4,19 @@
 //! Two passes. The first reads only the central directory and refuses, before anything is
 //! written: too many entries, bad or protected paths, duplicates (also ones differing only
 //! in case), a path that is both a file and a folder, symlinks, devices, fifos, encrypted
-//! entries and compression methods other than stored and deflate. The second inflates each
-//! file and counts the bytes as they come out (the sizes in the headers are never trusted),
+//! entries, compression methods other than stored and deflate, and files that are not
+//! where the exercise expects them (see "Layout" below). The second inflates each file and
+//! counts the bytes as they come out (the sizes in the headers are never trusted),
 //! stopping one byte past whichever cap applies: per entry, in total, or the ratio.
+//!
+//! Layout: the archive's root is the workspace root, so its paths must match the
+//! exercise's `starter.files`. At least one starter file must be in the archive at its
+//! path, and, when every starter file lives in a folder (`textstats/core.py`), every
+//! file must be inside one of those top folders. Zipping a folder wraps everything in
+//! that folder (`mini-package/textstats/core.py`): when one top folder wraps every entry
+//! and stripping it makes the layout match, it is stripped, and [`Extracted::notes`]
+//! says so. macOS metadata (`__MACOSX/`, `.DS_Store`) is skipped, also with a note. An
+//! exercise without starter files has no layout to match.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};
@@ -79,6 +89,19 @@ pub enum ArchiveError {
     FileDirConflict { path: String },
     #[error("{path}: inside the protected path {protected}/")]
     Protected { path: String, protected: String },
+    #[error(
+        "the archive's files are not where this exercise expects them: it expects {expected} \
+         (paths from the archive's root), and the archive has {found}"
+    )]
+    Layout { expected: String, found: String },
+    #[error(
+        "{path}: outside the exercise's layout: files go under {roots} (it expects {expected})"
+    )]
+    Outside {
+        path: String,
+        roots: String,
+        expected: String,
+    },
     #[error("{path}: inflates to more than the {} per-file cap", format_size(*max))]
     EntryTooLarge { path: String, max: u64 },
     #[error("{path}: the archive inflates to more than the {} total cap here", format_size(*max))]
@@ -105,26 +128,38 @@ struct Entry {
     path: RelPath,
     is_dir: bool,
     compressed: u64,
+    /// The name as the archive spells it, for messages.
+    shown: String,
+}
+
+/// What an accepted archive gave: the files written, and what was done to fit the
+/// exercise's layout (a wrapping folder stripped, macOS metadata skipped), one line
+/// each, for the grading log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    pub files: Vec<RelPath>,
+    pub notes: Vec<String>,
 }
 
 /// Checks `bytes` as a ZIP for `exercise` and extracts it into `dest`, which this call
 /// creates (its parent must exist, `dest` must not). Nothing may land in `tests/` or any
 /// of `protected` (paths relative to the workspace root, such as a runtime's
-/// `node_modules`). On any error `dest` is removed again. Returns the files written.
+/// `node_modules`), and the files must match the exercise's layout (module docs). On
+/// any error `dest` is removed again.
 pub fn extract_archive(
     exercise: &Exercise,
     bytes: &[u8],
     dest: &Path,
     protected: &[RelPath],
     limits: &ArchiveLimits,
-) -> Result<Vec<RelPath>, ArchiveError> {
+) -> Result<Extracted, ArchiveError> {
     if exercise.submission != SubmissionKind::Archive {
         return Err(ArchiveError::WrongKind);
     }
     let mut archive = open(bytes, limits)?;
     let mut protected = protected.to_vec();
     protected.push(tests_dir());
-    let entries = check_entries(&archive, &protected, limits)?;
+    let (entries, notes) = check_entries(&archive, exercise, &protected, limits)?;
 
     let err = |path: PathBuf| move |source| ArchiveError::Write { path, source };
     let root = FreshDir::create(dest).map_err(err(dest.to_owned()))?;
@@ -191,7 +226,10 @@ pub fn extract_archive(
         written.push(e.path.clone());
     }
     root.keep();
-    Ok(written)
+    Ok(Extracted {
+        files: written,
+        notes,
+    })
 }
 
 fn open<'a>(
@@ -249,16 +287,18 @@ fn first_duplicate_name(bytes: &[u8], start: u64) -> Option<String> {
     None
 }
 
-/// The first pass: the central directory only, nothing inflated or written.
+/// The first pass: the central directory only, nothing inflated or written. Each
+/// entry's kind, method and sizes are checked as it is read; its path is checked once
+/// the layout is settled (a wrapping folder may be stripped first).
 fn check_entries(
     archive: &ZipArchive<Cursor<&[u8]>>,
+    exercise: &Exercise,
     protected: &[RelPath],
     limits: &ArchiveLimits,
-) -> Result<Vec<Entry>, ArchiveError> {
+) -> Result<(Vec<Entry>, Vec<String>), ArchiveError> {
     let mut entries = Vec::with_capacity(archive.len());
-    let mut exact = BTreeSet::new();
-    let mut folded: BTreeMap<String, String> = BTreeMap::new();
     let mut declared_total = 0u64;
+    let mut skipped = 0usize;
     for index in 0..archive.len() {
         let data = archive
             .by_index_data(index)
@@ -302,12 +342,6 @@ fn check_entries(
                 method: method.to_string(),
             });
         }
-        if let Some(p) = protected.iter().find(|p| path.is_within(p)) {
-            return Err(ArchiveError::Protected {
-                path: shown,
-                protected: p.to_string(),
-            });
-        }
         // Header sizes are never trusted to accept, but a declared size over a cap is
         // reason enough to refuse before inflating anything.
         if data.size() > limits.max_entry_bytes {
@@ -323,19 +357,67 @@ fn check_entries(
                 max: limits.max_total_bytes,
             });
         }
-        if !exact.insert(path.clone()) {
-            return Err(ArchiveError::Duplicate { path: shown });
-        }
-        let key = path.as_str().to_lowercase();
-        if let Some(other) = folded.insert(key, path.to_string()) {
-            return Err(ArchiveError::CaseDuplicate { path: shown, other });
+        if is_macos_metadata(&path) {
+            skipped += 1;
+            continue;
         }
         entries.push(Entry {
             index,
             path,
             is_dir,
             compressed: data.compressed_size(),
+            shown,
         });
+    }
+
+    let layout = Layout::of(exercise);
+    let mut notes = Vec::new();
+    if skipped > 0 {
+        notes.push(format!(
+            "skipped {skipped} macOS metadata entr{} (__MACOSX/, .DS_Store) in the archive",
+            if skipped == 1 { "y" } else { "ies" }
+        ));
+    }
+    if !layout.anchored(&entries) {
+        match wrapping_folder(&entries) {
+            Some(top) if layout.anchored_without(&entries, &top) => {
+                entries = strip(entries, &top);
+                notes.push(format!(
+                    "every entry of the archive was inside one folder, {top}/ (what zipping \
+                     a folder gives): it was stripped, so {} land where the exercise expects them",
+                    layout.expected()
+                ));
+            }
+            _ => {
+                return Err(ArchiveError::Layout {
+                    expected: layout.expected(),
+                    found: found(&entries),
+                })
+            }
+        }
+    }
+
+    let mut exact = BTreeSet::new();
+    let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    for e in &entries {
+        if let Some(p) = protected.iter().find(|p| e.path.is_within(p)) {
+            return Err(ArchiveError::Protected {
+                path: e.shown.clone(),
+                protected: p.to_string(),
+            });
+        }
+        if !exact.insert(e.path.clone()) {
+            return Err(ArchiveError::Duplicate {
+                path: e.shown.clone(),
+            });
+        }
+        let key = e.path.as_str().to_lowercase();
+        if let Some(other) = folded.insert(key, e.path.to_string()) {
+            return Err(ArchiveError::CaseDuplicate {
+                path: e.shown.clone(),
+                other,
+            });
+        }
     }
     // A file may not also be a folder, explicitly or as some other entry's ancestor.
     let files: BTreeSet<&RelPath> = entries
@@ -350,5 +432,149 @@ fn check_entries(
             });
         }
     }
-    Ok(entries)
+    if let Some(e) = entries.iter().find(|e| !layout.contains(e)) {
+        return Err(ArchiveError::Outside {
+            path: e.path.to_string(),
+            roots: layout.roots(),
+            expected: layout.expected(),
+        });
+    }
+    Ok((entries, notes))
+}
+
+/// Finder's resource forks (`__MACOSX/…`) and folder settings (`.DS_Store`): never part
+/// of a submission, present in most ZIPs made on a Mac.
+fn is_macos_metadata(path: &RelPath) -> bool {
+    let mut segments = path.segments();
+    segments.next() == Some("__MACOSX") || path.segments().last() == Some(".DS_Store")
+}
+
+/// Where an exercise's files go: its starter files, and the top folders they live in.
+struct Layout {
+    starter: Vec<RelPath>,
+    /// First segments of the starter files; `None` when a starter file sits at the
+    /// root, which makes the root the layout (any path fits).
+    tops: Option<BTreeSet<String>>,
+}
+
+impl Layout {
+    fn of(exercise: &Exercise) -> Self {
+        let starter: Vec<RelPath> = exercise
+            .starter_files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect();
+        let mut tops = Some(BTreeSet::new());
+        for p in &starter {
+            let segments: Vec<&str> = p.segments().collect();
+            match (&mut tops, segments.as_slice()) {
+                (Some(t), [first, _, ..]) => {
+                    t.insert((*first).to_owned());
+                }
+                _ => tops = None,
+            }
+        }
+        Layout { starter, tops }
+    }
+
+    /// At least one starter file is in the archive at its path (always true without
+    /// starter files: nothing to match).
+    fn anchored(&self, entries: &[Entry]) -> bool {
+        self.starter.is_empty()
+            || entries
+                .iter()
+                .any(|e| !e.is_dir && self.starter.contains(&e.path))
+    }
+
+    fn anchored_without(&self, entries: &[Entry], top: &str) -> bool {
+        entries.iter().any(|e| {
+            !e.is_dir && without_top(&e.path, top).is_some_and(|p| self.starter.contains(&p))
+        })
+    }
+
+    fn contains(&self, e: &Entry) -> bool {
+        let Some(tops) = &self.tops else {
+            return true;
+        };
+        if self.starter.is_empty() {
+            return true;
+        }
+        let mut segments = e.path.segments();
+        let first = segments.next().unwrap_or_default();
+        tops.contains(first) && (e.is_dir || segments.next().is_some())
+    }
+
+    fn expected(&self) -> String {
+        list(self.starter.iter().map(RelPath::as_str))
+    }
+
+    fn roots(&self) -> String {
+        let tops = self.tops.iter().flatten().map(|t| format!("{t}/"));
+        let tops: Vec<String> = tops.collect();
+        tops.join(" or ")
+    }
+}
+
+/// The one top folder every entry is in, when there is one (a folder that was zipped).
+fn wrapping_folder(entries: &[Entry]) -> Option<String> {
+    let mut top: Option<&str> = None;
+    let mut nested = false;
+    for e in entries {
+        let mut segments = e.path.segments();
+        let first = segments.next()?;
+        let deeper = segments.next().is_some();
+        if !deeper && !e.is_dir {
+            return None; // a file at the root
+        }
+        nested |= deeper;
+        match top {
+            Some(t) if t != first => return None,
+            _ => top = Some(first),
+        }
+    }
+    top.filter(|_| nested).map(str::to_owned)
+}
+
+fn without_top(path: &RelPath, top: &str) -> Option<RelPath> {
+    let rest = path.as_str().strip_prefix(top)?.strip_prefix('/')?;
+    RelPath::parse(rest).ok()
+}
+
+/// The entries with `top/` taken off their paths; the folder entry `top/` itself goes.
+fn strip(entries: Vec<Entry>, top: &str) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            let path = without_top(&e.path, top)?;
+            Some(Entry { path, ..e })
+        })
+        .collect()
+}
+
+/// The archive's files for a message: the first few, and how many more.
+fn found(entries: &[Entry]) -> String {
+    let files: Vec<&str> = entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| e.path.as_str())
+        .collect();
+    if files.is_empty() {
+        return "no files".to_owned();
+    }
+    list(files.into_iter())
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 8;
+    let items: Vec<&str> = items.collect();
+    let mut out = items
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        out.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    out
 }

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::open_nofollow;
 use crate::package::{
-    parse_manifest, tests_dir, Exercise, LoadError, Maxima, SubmissionKind, MANIFEST,
-    MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES,
+    parse_in_context, tests_dir, Exercise, LoadError, LoadOptions, Maxima, SubmissionKind,
+    MANIFEST, MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES,
 };
 use crate::path::RelPath;
 use crate::submission::validate_file_bytes;
@@ -28,6 +28,16 @@ const MAX_PACKAGE_DEPTH: usize = 32;
 /// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
 /// `max_bytes`; every file in `solution/` is one a submission may write.
 pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    load_with(dir, &options)
+}
+
+/// [`load`] against [`LoadOptions`]: with the runtimes this build knows, an unknown
+/// `runtime:` is refused with its line and the valid choices.
+pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| LoadError::Io { path, source }
@@ -57,9 +67,23 @@ pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
 
     let manifest_path = dir.join(MANIFEST);
     let yaml = read_capped(&manifest_path, MAX_MANIFEST_BYTES)?;
-    let m = parse_manifest(&yaml, &manifest_path, Some(folder), maxima)?;
-
-    let tree = walk(dir)?;
+    // The folder is read first so that test.command's paths are checked (with their
+    // line) while the YAML is; a manifest error is still reported before a folder one.
+    let tree = walk(dir);
+    let tests = tree
+        .as_ref()
+        .ok()
+        .filter(|t| t.dirs.contains("tests"))
+        .map(|t| {
+            t.files
+                .keys()
+                .chain(t.dirs.iter())
+                .filter_map(|p| p.strip_prefix("tests/"))
+                .map(str::to_owned)
+                .collect()
+        });
+    let m = parse_in_context(&yaml, &manifest_path, Some(folder), options, tests)?;
+    let tree = tree?;
     for sub in ["starter", "tests", "solution"] {
         if !tree.dirs.contains(sub) {
             return Err(LoadError::Layout {
@@ -142,6 +166,21 @@ fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
             }
             SubmissionKind::Archive => {}
         }
+    }
+    if ex.submission == SubmissionKind::Files && files.is_empty() {
+        let expected: Vec<String> = ex
+            .starter_files
+            .iter()
+            .map(|f| format!("solution/{}", f.path))
+            .collect();
+        return Err(LoadError::Layout {
+            path: ex.dir.join("solution"),
+            message: format!(
+                "the solution has no files: expected {} (the reference answer, at the \
+                 paths of starter.files)",
+                expected.join(", ")
+            ),
+        });
     }
     if ex.submission == SubmissionKind::Files {
         validate_file_bytes(ex, &files).map_err(|e| LoadError::Layout {

@@ -52,7 +52,7 @@ pub fn archive(data: &[u8]) {
     match result {
         Ok(files) => {
             let tests = RelPath::parse("tests").expect("valid");
-            for f in &files {
+            for f in &files.files {
                 assert!(!f.is_within(&tests) && !f.is_within(&protected[0]), "{f}");
                 let meta = std::fs::symlink_metadata(f.under(&dest)).expect("written file");
                 assert!(meta.is_file(), "{f}");

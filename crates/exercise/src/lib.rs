@@ -8,10 +8,12 @@
 //! - [`folder`]: the package folder: layout checks and version hash ([`load`], [`content_hash`]).
 //! - [`submission`]: `files` overrides ([`validate_files`], [`write_files`]).
 //! - [`archive`]: `archive` submissions ([`extract_archive`]).
-//! - [`results`]: TAP, JUnit XML and exit-code results.
+//! - [`results`]: TAP, JUnit XML and exit-code results; the result JSON.
+//! - [`export`]: a result as Exercism's `results.json` v3 or JUnit XML.
 //! - [`scoring`]: points and score from test results.
 
 pub mod archive;
+pub mod export;
 pub mod folder;
 mod fsutil;
 #[cfg(feature = "fuzzing")]
@@ -23,11 +25,12 @@ pub mod scoring;
 pub mod submission;
 pub mod units;
 
-pub use archive::{extract_archive, ArchiveError, ArchiveLimits};
-pub use folder::{content_hash, load};
+pub use archive::{extract_archive, ArchiveError, ArchiveLimits, Extracted};
+pub use export::{ResultFormat, UnknownFormat};
+pub use folder::{content_hash, load, load_with};
 pub use package::{
-    parse_manifest, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError, Manifest, Maxima,
-    ResultsFormat, StarterFile, SubmissionKind, TestSpec,
+    parse_manifest, parse_manifest_with, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError,
+    LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile, SubmissionKind, TestSpec,
 };
 pub use path::{PathError, RelPath};
 pub use results::{

@@ -279,6 +279,12 @@ fn yaml_message(file: &Path, line: Option<usize>, key: &str, message: &str) -> S
 struct Context {
     maxima: Maxima,
     folder: Option<String>,
+    /// The runtimes the caller knows, when it knows them (`runtime:` is checked against
+    /// them, so an unknown one is refused with its line and the valid choices).
+    runtimes: Option<Vec<String>>,
+    /// The package's files and folders under `tests/`, when the folder was read: a
+    /// `test.command` argument naming a `tests/…` path that is not there is refused.
+    tests: Option<BTreeSet<String>>,
 }
 
 thread_local! {
@@ -304,8 +310,20 @@ fn context<T>(f: impl FnOnce(&Context) -> T) -> T {
         None => f(&Context {
             maxima: Maxima::default(),
             folder: None,
+            runtimes: None,
+            tests: None,
         }),
     })
+}
+
+/// What a package is checked against beyond its own rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The server's ceilings on `limits`.
+    pub maxima: Maxima,
+    /// The runtimes this build knows; `None` accepts any well-formed name (the caller
+    /// then checks it), `Some` refuses others with the line and the valid choices.
+    pub runtimes: Option<Vec<String>>,
 }
 
 /// Parses and checks `exercise.yaml` text. `file` is only used in messages; `folder`,
@@ -316,6 +334,30 @@ pub fn parse_manifest(
     folder: Option<&str>,
     maxima: &Maxima,
 ) -> Result<Manifest, LoadError> {
+    let options = LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: None,
+    };
+    parse_manifest_with(yaml, file, folder, &options)
+}
+
+/// [`parse_manifest`] against [`LoadOptions`] (the runtimes this build knows).
+pub fn parse_manifest_with(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+) -> Result<Manifest, LoadError> {
+    parse_in_context(yaml, file, folder, options, None)
+}
+
+pub(crate) fn parse_in_context(
+    yaml: &[u8],
+    file: &Path,
+    folder: Option<&str>,
+    options: &LoadOptions,
+    tests: Option<BTreeSet<String>>,
+) -> Result<Manifest, LoadError> {
     if yaml.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(LoadError::TooLarge {
             path: file.to_owned(),
@@ -323,8 +365,10 @@ pub fn parse_manifest(
         });
     }
     let ctx = Context {
-        maxima: maxima.clone(),
+        maxima: options.maxima.clone(),
         folder: folder.map(str::to_owned),
+        runtimes: options.runtimes.clone(),
+        tests,
     };
     let raw: RawManifest = with_context(ctx, || {
         serde_path_to_error::deserialize(serde_norway::Deserializer::from_slice(yaml))
@@ -494,6 +538,7 @@ impl<'de> Deserialize<'de> for Arg {
             } else if s.contains('\0') {
                 Err("argument contains a NUL byte".into())
             } else {
+                context(|ctx| check_tests_path(s, ctx.tests.as_ref()))?;
                 Ok(Arg(s.to_owned()))
             }
         })
@@ -594,6 +639,18 @@ fn de_title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d, "a runtime name", |s| {
+        let shown = s.chars().take(40).collect::<String>();
+        let known = context(|ctx| ctx.runtimes.clone());
+        if let Some(known) = known.filter(|k| !k.is_empty()) {
+            if known.iter().any(|k| k == s) {
+                return Ok(s.to_owned());
+            }
+            return Err(format!(
+                "unknown runtime {shown:?}: expected one of {}{}",
+                known.join(", "),
+                did_you_mean(s, &known)
+            ));
+        }
         let ok = (1..=32).contains(&s.len())
             && s.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
@@ -601,11 +658,60 @@ fn de_runtime<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
             Ok(s.to_owned())
         } else {
             Err(format!(
-                "runtime {:?} does not match [a-z0-9-]{{1,32}}",
-                s.chars().take(40).collect::<String>()
+                "runtime {shown:?} does not match [a-z0-9-]{{1,32}}"
             ))
         }
     })
+}
+
+/// ` (did you mean "python"?)` when one choice is close to what was written.
+fn did_you_mean(s: &str, choices: &[String]) -> String {
+    let lower = s.to_lowercase();
+    choices
+        .iter()
+        .map(|c| {
+            let prefix = lower.starts_with(c.as_str()) || c.starts_with(lower.as_str());
+            let d = if prefix && !lower.is_empty() {
+                0.0
+            } else {
+                1.0 - strsim::jaro_winkler(&lower, c)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d < 0.2)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+/// A `test.command` argument that names a path under `tests/` must name one the package
+/// has: a typo there would otherwise surface only as a failed run (`No such file`).
+fn check_tests_path(arg: &str, tests: Option<&BTreeSet<String>>) -> Result<(), String> {
+    let Some(tests) = tests else {
+        return Ok(());
+    };
+    let rel = arg.strip_prefix("./").unwrap_or(arg);
+    let Some(inner) = rel.strip_prefix("tests/") else {
+        return Ok(());
+    };
+    let inner = inner.trim_end_matches('/');
+    if inner.is_empty() || tests.contains(inner) {
+        return Ok(());
+    }
+    let mut have: Vec<&str> = tests
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.contains('/'))
+        .collect();
+    have.truncate(12);
+    let have = if have.is_empty() {
+        "it is empty".to_owned()
+    } else {
+        format!("it has {}", have.join(", "))
+    };
+    Err(format!(
+        "{arg} is not in the package's tests/ folder ({have}): check the path"
+    ))
 }
 
 fn de_starter_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StarterFile>, D::Error> {

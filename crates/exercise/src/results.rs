@@ -1,11 +1,11 @@
 //! Test results: TAP (13 and 14), JUnit XML (pytest, node, mocha, Surefire) and the exit
-//! code, each turned into [`TestResult`]s; plus the result JSON of CONTRACTS §4.
+//! code, each turned into [`TestResult`]s; plus the result JSON (docs/results.md).
 //!
 //! Results come from untrusted programs, so parsing never expands anything (no YAML is
 //! parsed in TAP diagnostics, no XML entity beyond the predefined ones and character
 //! references), every name and message is capped, and so is the number of tests.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest test name kept, in characters; longer ones are cut and end in `…`.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -21,8 +21,8 @@ pub const MAX_JUNIT_BYTES: usize = 8 << 20;
 /// results at all (a cut-off stream is never taken as complete).
 pub const MAX_RESULTS_BYTES: usize = 8 << 20;
 
-/// Outcome of a graded submission (CONTRACTS §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Outcome of a graded submission (docs/results.md lists each with its meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
@@ -36,7 +36,42 @@ pub enum Outcome {
     InternalError,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::CompileError,
+        Outcome::WallTimeout,
+        Outcome::IdleTimeout,
+        Outcome::CpuTimeout,
+        Outcome::MemoryLimit,
+        Outcome::OutputLimit,
+        Outcome::InternalError,
+    ];
+
+    /// The outcome as the result JSON spells it (`compile_error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::CompileError => "compile_error",
+            Outcome::WallTimeout => "wall_timeout",
+            Outcome::IdleTimeout => "idle_timeout",
+            Outcome::CpuTimeout => "cpu_timeout",
+            Outcome::MemoryLimit => "memory_limit",
+            Outcome::OutputLimit => "output_limit",
+            Outcome::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
     Pass,
@@ -45,15 +80,15 @@ pub enum TestStatus {
     Skip,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
     pub name: String,
     pub status: TestStatus,
     pub message: Option<String>,
 }
 
-/// The result JSON of CONTRACTS §4.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The result JSON (docs/results.md documents every field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GradeResult {
     pub outcome: Outcome,
     pub score: u32,

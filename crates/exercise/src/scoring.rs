@@ -1,4 +1,5 @@
-//! Points and score from test results, in exact integers (CONTRACTS §3 `scoring`).
+//! Points and score from test results, in exact integers (`scoring` in exercise.yaml;
+//! docs/results.md shows how the numbers appear in a result).
 //! Only a `pass` counts: `skip`, `fail` and `error` all count as not passed.
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ pub enum Scoring {
     AllOrNothing,
 }
 
-/// The numbers of a result (CONTRACTS §4).
+/// The numbers of a result (docs/results.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Score {
     pub points: u32,

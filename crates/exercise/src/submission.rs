@@ -24,8 +24,11 @@ pub const MAX_SUBMISSION_BYTES: u64 = 1 << 20;
 pub enum SubmissionError {
     #[error("this exercise takes an archive, not files")]
     WrongKind,
-    #[error("no files submitted")]
-    Empty,
+    #[error("no files submitted: this exercise takes {expected}")]
+    Empty {
+        /// The paths a submission may write, listed for the message.
+        expected: String,
+    },
     #[error("{count} files submitted, more than the {MAX_SUBMISSION_FILES} allowed")]
     TooManyFiles { count: usize },
     #[error(transparent)]
@@ -88,7 +91,14 @@ fn validate<'a>(
         return Err(SubmissionError::WrongKind);
     }
     if count == 0 {
-        return Err(SubmissionError::Empty);
+        let paths: Vec<&str> = exercise
+            .starter_files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        return Err(SubmissionError::Empty {
+            expected: paths.join(", "),
+        });
     }
     if count > MAX_SUBMISSION_FILES {
         return Err(SubmissionError::TooManyFiles { count });

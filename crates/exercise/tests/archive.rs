@@ -9,18 +9,28 @@ use common::{
     set_unix_mode, zip, Item,
 };
 use gauntlet_exercise::{
-    extract_archive, ArchiveError, ArchiveLimits, Exercise, RelPath, SubmissionKind,
+    extract_archive, ArchiveError, ArchiveLimits, Exercise, Extracted, RelPath, SubmissionKind,
 };
 
+/// An archive exercise without starter files, so without a layout to match: the entry
+/// rules alone ([`layout_table`] covers the layout).
 fn ex() -> Exercise {
-    exercise(SubmissionKind::Archive, &[("main.sh", 1024)])
+    exercise(SubmissionKind::Archive, &[])
 }
 
-fn run(bytes: &[u8], limits: &ArchiveLimits) -> (Result<Vec<RelPath>, ArchiveError>, Vec<String>) {
+fn run(bytes: &[u8], limits: &ArchiveLimits) -> (Result<Extracted, ArchiveError>, Vec<String>) {
+    run_for(&ex(), bytes, limits)
+}
+
+fn run_for(
+    ex: &Exercise,
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+) -> (Result<Extracted, ArchiveError>, Vec<String>) {
     let t = tempfile::tempdir().unwrap();
     let dest = t.path().join("ws");
     let protected = [RelPath::parse("node_modules").unwrap()];
-    let r = extract_archive(&ex(), bytes, &dest, &protected, limits);
+    let r = extract_archive(ex, bytes, &dest, &protected, limits);
     let files = if dest.exists() {
         listing(&dest)
     } else {
@@ -78,7 +88,8 @@ fn extracts_files_and_folders() {
     let t = tempfile::tempdir().unwrap();
     let dest = t.path().join("ws");
     let written = extract_archive(&ex(), &z, &dest, &[], &ArchiveLimits::default()).unwrap();
-    let written: Vec<&str> = written.iter().map(RelPath::as_str).collect();
+    assert!(written.notes.is_empty(), "{:?}", written.notes);
+    let written: Vec<&str> = written.files.iter().map(RelPath::as_str).collect();
     assert_eq!(written, ["main.sh", "lib/util.sh", "deep/er/file.txt"]);
     assert_eq!(
         listing(&dest),
@@ -397,4 +408,72 @@ fn overlapping_entries_are_refused() {
     let c = central_headers(&z)[1];
     common::put_u32(&mut z, c + 42, first_local);
     check(&z, "not a valid ZIP archive: entries overlap each other");
+}
+
+/// The mini-package layout: two starter files in `textstats/`, and a root-level one.
+#[test]
+#[rustfmt::skip]
+fn layout_table() {
+    use Item::{Dir, File};
+    let package = exercise(SubmissionKind::Archive, &[("textstats/__init__.py", 1024), ("textstats/core.py", 1024)]);
+    let root = exercise(SubmissionKind::Archive, &[("main.py", 1024), ("lib/util.py", 1024)]);
+    let expects = "it expects textstats/__init__.py, textstats/core.py (paths from the archive's root)";
+    let stripped = |top: &str| format!("every entry of the archive was inside one folder, {top}/ (what zipping a folder gives): it was stripped, so textstats/__init__.py, textstats/core.py land where the exercise expects them");
+    let macos = "skipped 2 macOS metadata entries (__MACOSX/, .DS_Store) in the archive";
+    // (exercise, entries, the files written or the refusal, the notes)
+    let table: Vec<(&Exercise, Vec<Item>, String, Vec<String>)> = vec![
+        // As expected; a new module in the package's folder is fine.
+        (&package, vec![File("textstats/__init__.py", b"x"), File("textstats/core.py", b"x"), File("textstats/report.py", b"x")],
+            "ok textstats/ textstats/__init__.py textstats/core.py textstats/report.py".into(), vec![]),
+        // Only some of the starter files (the others stay the starter's).
+        (&package, vec![File("textstats/core.py", b"x")], "ok textstats/ textstats/core.py".into(), vec![]),
+        // The case: the files at the root instead of under textstats/.
+        (&package, vec![File("__init__.py", b"x"), File("core.py", b"x"), File("report.py", b"x")],
+            format!("the archive's files are not where this exercise expects them: {expects}, and the archive has __init__.py, core.py, report.py"), vec![]),
+        // Zipping the package folder: one wrapping folder, stripped, and said so.
+        (&package, vec![Dir("mini-package/"), Dir("mini-package/textstats/"), File("mini-package/textstats/__init__.py", b"x"), File("mini-package/textstats/core.py", b"x")],
+            "ok textstats/ textstats/__init__.py textstats/core.py".into(), vec![stripped("mini-package")]),
+        (&package, vec![File("solution/textstats/core.py", b"x")], "ok textstats/ textstats/core.py".into(), vec![stripped("solution")]),
+        // A wrapping folder that does not make the layout match is not stripped.
+        (&package, vec![File("work/__init__.py", b"x"), File("work/core.py", b"x")],
+            format!("the archive's files are not where this exercise expects them: {expects}, and the archive has work/__init__.py, work/core.py"), vec![]),
+        // Two levels of wrapping: only one is ever stripped.
+        (&package, vec![File("a/b/textstats/core.py", b"x")],
+            format!("the archive's files are not where this exercise expects them: {expects}, and the archive has a/b/textstats/core.py"), vec![]),
+        // Two top folders: not a wrapped folder.
+        (&package, vec![File("x/textstats/core.py", b"x"), File("y/textstats/core.py", b"x")],
+            format!("the archive's files are not where this exercise expects them: {expects}, and the archive has x/textstats/core.py, y/textstats/core.py"), vec![]),
+        // No files at all.
+        (&package, vec![Dir("textstats/")], format!("the archive's files are not where this exercise expects them: {expects}, and the archive has no files"), vec![]),
+        // A stray file next to the package.
+        (&package, vec![File("textstats/core.py", b"x"), File("notes.txt", b"x")],
+            "notes.txt: outside the exercise's layout: files go under textstats/ (it expects textstats/__init__.py, textstats/core.py)".into(), vec![]),
+        (&package, vec![File("textstats/core.py", b"x"), File("other/core.py", b"x")],
+            "other/core.py: outside the exercise's layout: files go under textstats/ (it expects textstats/__init__.py, textstats/core.py)".into(), vec![]),
+        // After stripping, the protected paths still hold.
+        (&package, vec![File("pkg/textstats/core.py", b"x"), File("pkg/tests/run.py", b"x")],
+            "pkg/tests/run.py: inside the protected path tests/".into(), vec![]),
+        // macOS metadata is skipped, with a note, and does not hide a wrapping folder.
+        (&package, vec![File("mini/textstats/core.py", b"x"), File("__MACOSX/mini/textstats/._core.py", b"x"), File("mini/.DS_Store", b"x")],
+            "ok textstats/ textstats/core.py".into(), vec![macos.into(), stripped("mini")]),
+        // A starter file at the root: the root is the layout, any folder fits.
+        (&root, vec![File("main.py", b"x"), File("helpers/extra.py", b"x")], "ok helpers/ helpers/extra.py main.py".into(), vec![]),
+        (&root, vec![File("proj/main.py", b"x"), File("proj/lib/util.py", b"x")], "ok lib/ lib/util.py main.py".into(),
+            vec!["every entry of the archive was inside one folder, proj/ (what zipping a folder gives): it was stripped, so main.py, lib/util.py land where the exercise expects them".into()]),
+        (&root, vec![File("helpers/extra.py", b"x")],
+            "the archive's files are not where this exercise expects them: it expects main.py, lib/util.py (paths from the archive's root), and the archive has helpers/extra.py".into(), vec![]),
+    ];
+    let mut failures = Vec::new();
+    for (ex, items, want, want_notes) in table {
+        let names: Vec<String> = items.iter().map(|i| match i { File(n, _) | Dir(n) => n.to_string(), _ => String::new() }).collect();
+        let (r, files) = run_for(ex, &zip(&items), &ArchiveLimits::default());
+        let (got, notes) = match r {
+            Ok(x) => (format!("ok {}", files.join(" ")), x.notes),
+            Err(e) => (e.to_string(), Vec::new()),
+        };
+        if got != want || notes != want_notes {
+            failures.push(format!("{names:?}\n want {want} {want_notes:?}\n  got {got} {notes:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -99,6 +99,17 @@ fn layout_table() {
         ("hidden path not in starter/", |d| {
             std::fs::write(d.join("exercise.yaml"), format!("{MANIFEST}hidden: [answers.json]\n")).unwrap()
         }, "{dir}/starter/answers.json: listed in hidden but not a file or folder in starter/ (tests/ is always hidden)"),
+        ("solution folder empty", |d| std::fs::remove_file(d.join("solution/words.py")).unwrap(),
+            "{dir}/solution: the solution has no files: expected solution/words.py (the reference answer, at the paths of starter.files)"),
+        ("test command names a missing test file", |d| {
+            std::fs::write(d.join("exercise.yaml"), MANIFEST.replace("tests/run.py", "tests/runn.py")).unwrap()
+        }, "{dir}/exercise.yaml:14: test.command[1]: tests/runn.py is not in the package's tests/ folder (it has run.py): check the path"),
+        ("test command names a missing test file, ./ spelling", |d| {
+            std::fs::write(d.join("exercise.yaml"), MANIFEST.replace("tests/run.py", "./tests/run_all.py")).unwrap()
+        }, "{dir}/exercise.yaml:14: test.command[1]: ./tests/run_all.py is not in the package's tests/ folder (it has run.py): check the path"),
+        ("test command names a file of an empty tests/", |d| {
+            std::fs::remove_file(d.join("tests/run.py")).unwrap()
+        }, "{dir}/exercise.yaml:14: test.command[1]: tests/run.py is not in the package's tests/ folder (it is empty): check the path"),
         ("limits over the maxima", |d| {
             std::fs::write(d.join("exercise.yaml"), MANIFEST.replace("memory: 512MiB", "memory: 4GiB")).unwrap()
         }, "{dir}/exercise.yaml:12: limits.memory: memory 4GiB is above the server maximum 1GiB"),
@@ -135,6 +146,72 @@ fn hidden_paths_of_starter_load() {
     let ex = load(&dir, &Maxima::default()).unwrap();
     let hidden: Vec<&str> = ex.hidden.iter().map(|p| p.as_str()).collect();
     assert_eq!(hidden, ["answers.json", "data"]);
+}
+
+#[test]
+fn test_command_paths_that_exist_load() {
+    // A folder under tests/, a nested file, and arguments that are not tests/ paths.
+    let t = tmp();
+    let dir = package(t.path());
+    write_tree(&dir, &[("tests/unit/a_test.js", "")]);
+    for command in [
+        r#"["python3", "tests/run.py"]"#,
+        r#"["node", "--test", "tests/unit/a_test.js"]"#,
+        r#"["node", "--test", "tests/unit/"]"#,
+        r#"["sh", "-c", "python3 tests/whatever.py"]"#,
+        r#"["python3", "solution_helper.py", "tests"]"#,
+    ] {
+        let yaml = MANIFEST.replace(r#"["python3", "tests/run.py"]"#, command);
+        std::fs::write(dir.join("exercise.yaml"), yaml).unwrap();
+        if let Err(e) = load(&dir, &Maxima::default()) {
+            panic!("{command}: {e}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_runtime_names_the_line_and_the_choices() {
+    use gauntlet_exercise::{load_with, LoadOptions};
+    let known: Vec<String> = ["shell", "python", "node", "hardhat"]
+        .map(String::from)
+        .to_vec();
+    let options = LoadOptions {
+        maxima: Maxima::default(),
+        runtimes: Some(known),
+    };
+    let t = tmp();
+    let dir = package(t.path());
+    let table = [
+        (
+            "python3",
+            r#":3: runtime: unknown runtime "python3": expected one of shell, python, node, hardhat (did you mean "python"?)"#,
+        ),
+        (
+            "nodejs",
+            r#":3: runtime: unknown runtime "nodejs": expected one of shell, python, node, hardhat (did you mean "node"?)"#,
+        ),
+        (
+            "bash",
+            r#":3: runtime: unknown runtime "bash": expected one of shell, python, node, hardhat"#,
+        ),
+        (
+            "Python",
+            r#":3: runtime: unknown runtime "Python": expected one of shell, python, node, hardhat (did you mean "python"?)"#,
+        ),
+    ];
+    for (runtime, want) in table {
+        let yaml = MANIFEST.replace("runtime: python", &format!("runtime: {runtime}"));
+        std::fs::write(dir.join("exercise.yaml"), yaml).unwrap();
+        let got = load_with(&dir, &options).unwrap_err().to_string();
+        let want = format!("{}{want}", dir.join("exercise.yaml").display());
+        assert_eq!(got, want);
+        // Without the list, any well-formed name loads (the caller checks it).
+        if runtime != "Python" {
+            assert!(load(&dir, &Maxima::default()).is_ok(), "{runtime}");
+        }
+    }
+    std::fs::write(dir.join("exercise.yaml"), MANIFEST).unwrap();
+    assert!(load_with(&dir, &options).is_ok());
 }
 
 #[test]

@@ -60,7 +60,10 @@ fn table() {
         &[("words.py", &big)],
         "words.py: 101 bytes, more than its max_bytes of 100 bytes",
     );
-    check(&[], "no files submitted");
+    check(
+        &[],
+        "no files submitted: this exercise takes words.py, lib/util.py, notes.md",
+    );
     check(
         &[("other.py", "x")],
         "other.py: not a starter file of this exercise",

@@ -7,6 +7,7 @@
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
 pub mod layer;
+pub mod locations;
 pub mod log;
 pub mod outcome;
 pub mod runtimes;
@@ -82,7 +83,8 @@ pub enum Submission {
     Files(ValidatedFiles),
     /// A ZIP, validated while it is extracted.
     Archive(Vec<u8>),
-    /// A folder of the package itself (its `solution/` or `starter/`), laid over as it is.
+    /// A folder of the package itself (its `solution/` or `starter/`), copied into the
+    /// job folder and laid over as it is (no submission rules: the author's own files).
     PackageDir(PathBuf),
 }
 
@@ -186,6 +188,15 @@ impl Grader {
         &self.runs
     }
 
+    /// What packages are loaded against here: `maxima`, and the runtimes this grader
+    /// knows (an unknown `runtime:` is refused with its line and the valid choices).
+    pub fn load_options(&self, maxima: exercise::Maxima) -> exercise::LoadOptions {
+        exercise::LoadOptions {
+            maxima,
+            runtimes: Some(self.registry.names().map(str::to_owned).collect()),
+        }
+    }
+
     /// The test command of an exercise: its own, or its runtime's default.
     pub fn test_spec(&self, ex: &Exercise) -> Result<TestSpec, GradeError> {
         let runtime = self.registry.get(&ex.runtime)?;
@@ -234,7 +245,8 @@ impl Grader {
 
     /// Checks a submission against the exercise's rules without grading it; the API
     /// calls this before queueing so a bad submission is a 400, not a failed job.
-    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<(), GradeError> {
+    /// Returns what extraction would say in the log (a wrapping folder stripped, …).
+    pub fn check_archive(&self, ex: &Exercise, zip: &[u8]) -> Result<Vec<String>, GradeError> {
         let scratch = self
             .runs
             .join(format!(".check-{:016x}", rand::random::<u64>()));
@@ -243,7 +255,7 @@ impl Grader {
             exercise::extract_archive(ex, zip, &scratch, &protected, &self.cfg.archive_limits)
                 .map_err(|e| GradeError::Rejected(e.to_string()));
         let _ = fs::remove_dir_all(&scratch);
-        result.map(|_| ())
+        result.map(|x| x.notes)
     }
 
     /// Grades one submission in a job folder of its own under `local-runs/`, removed
@@ -288,7 +300,7 @@ impl Grader {
         let runtime = self.registry.get(&ex.runtime)?.clone();
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
-        let (upper, overridden) = self.lay_submission(ex, submission, job_dir)?;
+        let (upper, overridden, notes) = self.lay_submission(ex, submission, job_dir)?;
         let mut lease = runtime.lease()?;
         let limits = self.limits_for(ex);
         let spec = self.run_spec(
@@ -306,6 +318,9 @@ impl Grader {
             limits.output_limit as usize,
             on_line,
         );
+        for note in &notes {
+            log.note(note);
+        }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
         let ran = span.in_scope(|| match control {
@@ -344,14 +359,15 @@ impl Grader {
         Ok(outcome::judge(ex.scoring, &test, &limits, report, log))
     }
 
-    /// Writes the submission into `job_dir` (or takes a package folder as it is) and
-    /// returns the folder to lay over the prepared layer and the paths it overrides.
+    /// Writes the submission into `job_dir` (a package folder is copied) and returns
+    /// the folder to lay over the prepared layer, the paths it overrides, and what
+    /// extraction has to say in the log (a wrapping folder stripped, …).
     fn lay_submission(
         &self,
         ex: &Exercise,
         submission: &Submission,
         job_dir: &Path,
-    ) -> Result<(PathBuf, Vec<String>), GradeError> {
+    ) -> Result<(PathBuf, Vec<String>, Vec<String>), GradeError> {
         // The jail's set-up reaches the submission through this folder.
         fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
             GradeError::Io {
@@ -367,23 +383,32 @@ impl Grader {
                     source: io::Error::other(e.to_string()),
                 })?;
                 let names = files.0.keys().map(|p| p.as_str().to_owned()).collect();
-                (dest, names)
+                (dest, names, Vec::new())
             }
             Submission::Archive(zip) => {
                 let dest = job_dir.join("submission");
                 let protected = self.protected_paths(ex)?;
-                let names =
+                let extracted =
                     exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
                         .map_err(|e| GradeError::Rejected(e.to_string()))?;
-                (dest, names.iter().map(|p| p.as_str().to_owned()).collect())
+                let names = extracted.files.iter().map(|p| p.as_str().to_owned());
+                (dest, names.collect(), extracted.notes)
             }
             Submission::PackageDir(dir) => {
-                let dir = fs::canonicalize(dir).map_err(|source| GradeError::Io {
-                    what: format!("resolve {}", dir.display()),
+                // Copied, not bound in place: the package may sit in a folder the jail's
+                // user cannot reach (an author's 0700 home), and a copy is what a learner's
+                // submission is too.
+                let dest = job_dir.join("submission");
+                let copy = || -> io::Result<()> {
+                    fs::create_dir(&dest)?;
+                    fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))?;
+                    tree::copy_tree(dir, &dest)
+                };
+                copy().map_err(|source| GradeError::Io {
+                    what: format!("copy {}", dir.display()),
                     source,
                 })?;
-                jail_can_reach(&dir).map_err(GradeError::Exercise)?;
-                (dir, Vec::new())
+                (dest, Vec::new(), Vec::new())
             }
         })
     }

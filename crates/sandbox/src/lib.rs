@@ -9,14 +9,19 @@ mod control;
 mod doctor;
 mod jail;
 mod landlock;
+mod netns;
 mod netpool;
 mod plan;
 mod seccomp;
+mod steps;
 mod supervise;
 mod sys;
+mod wire;
 
-pub use control::{connect_tcp_in, Control};
+pub use control::Control;
 pub use doctor::{doctor, Doctor};
+pub use netns::{connect_tcp_in, NetNs};
+pub use steps::{Side, Step};
 pub use supervise::{run, run_controlled};
 
 use std::ffi::OsString;
@@ -25,7 +30,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Resource limits of one run. `Default` gives the safe defaults of CONTRACTS §2.
+/// Resource limits of one run. `Default` gives the defaults docs/sandbox.md lists
+/// ("`sandbox run` flags").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub wall_time: Duration,
@@ -42,7 +48,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// CONTRACTS §2's safe defaults.
+    /// The defaults of `gauntlet sandbox run`.
     fn default() -> Self {
         Limits {
             wall_time: Duration::from_secs(10),
@@ -79,9 +85,9 @@ pub enum Network {
     /// A new network namespace with only `lo`, up.
     #[default]
     None,
-    /// Join an existing network namespace (a path to an nsfs file such as
-    /// `/proc/PID/ns/net`), e.g. the one an Anvil chain listens in.
-    Join(PathBuf),
+    /// Join an existing network namespace, held by a descriptor: e.g. the one an
+    /// Anvil chain listens in ([`Control::netns`]).
+    Join(NetNs),
 }
 
 /// A file to read out of the jail after the command ends (e.g. a JUnit report in
@@ -170,7 +176,7 @@ pub fn create_jail_dir(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
 }
 
-/// How the run ended (CONTRACTS §2).
+/// How the run ended (docs/sandbox.md, "The report").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -203,7 +209,7 @@ pub struct Layers {
     pub rootless: bool,
 }
 
-/// The report of one run (CONTRACTS §2, plus `layers` and `collected`).
+/// The report of one run; its JSON is documented in docs/sandbox.md, "The report".
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub status: Status,

@@ -16,7 +16,7 @@
 //!   network to others (`run_controlled`: an Anvil chain and the jobs that join it)
 //!   never get a slot, since the joiners hold no lock. (A fork-like clone elsewhere
 //!   in the process holds a copy of every descriptor until it closes them, a jail's
-//!   init until its step 4; that can only make a free slot look busy for a moment.)
+//!   init until close-inherited-fds; that can only make a free slot look busy for a moment.)
 //! - **The jail has no power over it.** The namespace belongs to the host's user
 //!   namespace, so the jail (whose own user namespace is a child of it) holds no
 //!   capability there: it cannot add devices, addresses, routes, firewall rules or
@@ -36,7 +36,10 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[cfg(test)]
+use crate::netns::in_netns;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,10 +48,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const DIR: &str = "/run/gauntlet/netns";
 /// Slots per host: more concurrent jails than this get fresh namespaces.
 pub const SLOTS: usize = 64;
-
-const NSFS_MAGIC: i64 = 0x6e73_6673;
-/// ioctl(NS_GET_NSTYPE) = _IO(0xb7, 0x3).
-const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
 /// Set when this host refuses to pin a namespace (no privilege over its mount
 /// namespace, a read-only /run); runs then create their own namespaces.
@@ -156,17 +155,7 @@ fn open_checked(path: &Path) -> Option<OwnedFd> {
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
         .ok()?;
-    // SAFETY: fstatfs into a zeroed struct; ioctl without arguments; fd is ours.
-    unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        if libc::fstatfs(f.as_raw_fd(), &mut st) != 0 || st.f_type as i64 != NSFS_MAGIC {
-            return None;
-        }
-        if libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) != libc::CLONE_NEWNET {
-            return None;
-        }
-    }
-    Some(OwnedFd::from(f))
+    crate::netns::is_netns_file(&f).then(|| OwnedFd::from(f))
 }
 
 /// Creates an empty network namespace with `lo` up and TIME_WAIT disabled, and pins
@@ -223,24 +212,6 @@ fn create(path: &Path) -> std::io::Result<OwnedFd> {
         let _ = fs::remove_file(path);
     }
     r
-}
-
-/// Runs `f` with this thread inside the network namespace `ns`, then returns to its
-/// own. Needs CAP_SYS_ADMIN over `ns`; an error means `f` did not run.
-pub(crate) fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> std::io::Result<T> {
-    let orig = fs::File::open("/proc/thread-self/ns/net")?;
-    // SAFETY: setns on a namespace fd; affects only this thread, restored below.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let out = f();
-    // SAFETY: back to this thread's own network namespace.
-    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        // This thread would keep working inside `ns`: never continue.
-        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
-        std::process::abort();
-    }
-    Ok(out)
 }
 
 /// True when the current thread's network namespace has exactly one device, `lo`,

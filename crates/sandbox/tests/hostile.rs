@@ -427,7 +427,7 @@ fn network_join_enters_the_given_namespace() {
     };
     assert_ne!(target, own);
     let mut spec = sh("readlink /proc/self/ns/net");
-    spec.network = Network::Join(ns);
+    spec.network = Network::Join(gauntlet_sandbox::NetNs::open(&ns).unwrap());
     let r = ok(&spec);
     let _ = holder.kill();
     let _ = holder.wait();
@@ -783,15 +783,18 @@ while True:
         let mut cap = Capture::default();
         gauntlet_sandbox::run_controlled(&spec, &mut cap, &ctl).unwrap()
     });
-    let pid = control
+    control
         .wait_started(Duration::from_secs(5))
         .expect("started");
-    let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let netns = control
+        .netns()
+        .expect("a started jail has a network namespace");
+    assert!(control.is_alive());
     // Its namespace is its own, never one of the pool's: the jobs that join it hold
     // no lease, so a pooled slot could be lent again while they are still inside.
     {
         use std::os::unix::fs::MetadataExt;
-        let own = std::fs::metadata(&netns).unwrap().ino();
+        let own = netns.inode();
         for slot in std::fs::read_dir("/run/gauntlet/netns")
             .into_iter()
             .flatten()
@@ -839,6 +842,7 @@ c = socket.create_connection(('127.0.0.1', 8545), timeout=2); c.sendall(b'hi'); 
     let report = service.join().unwrap();
     assert_eq!((report.status, report.signal), (Status::Signaled, Some(9)));
     assert!(control.finished());
+    assert!(!control.is_alive());
     assert_eq!(control.wait_started(Duration::from_millis(1)), None);
 }
 
@@ -846,4 +850,79 @@ fn host_listens_on_8545() -> bool {
     std::fs::read_to_string("/proc/net/tcp")
         .map(|t| t.contains(":2161 "))
         .unwrap_or(false)
+}
+
+/// A chain's network namespace is held by a descriptor, so a handle kept after its
+/// jail died still names that (now empty) namespace, never whatever process got the
+/// PID next. The test makes PID reuse happen (`ns_last_pid`, as root): the path
+/// `/proc/<pid>/ns/net` then names an unrelated namespace, the handle does not.
+#[test]
+fn a_netns_handle_never_names_another_namespace_after_its_jail_died() {
+    use std::sync::Arc;
+    let mut spec = sh("exec sleep 30");
+    spec.limits.idle_timeout = None;
+    let control = Arc::new(gauntlet_sandbox::Control::new());
+    let ctl = control.clone();
+    let service = std::thread::spawn(move || {
+        gauntlet_sandbox::run_controlled(&spec, &mut Capture::default(), &ctl).unwrap()
+    });
+    let pid = control
+        .wait_started(Duration::from_secs(5))
+        .expect("started");
+    let handle = control.netns().unwrap();
+    assert!(control.is_alive());
+    control.kill();
+    service.join().unwrap();
+    assert!(!control.is_alive(), "a dead chain says so");
+    let ours = format!("net:[{}]", handle.inode());
+
+    // Give the dead jail's PID to a process in a namespace of its own.
+    let mut impostor = None;
+    // SAFETY: a getter.
+    if unsafe { libc::geteuid() } == 0 {
+        for _ in 0..200 {
+            if std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+                break;
+            }
+            let child = std::process::Command::new("unshare")
+                .args(["--net", "sleep", "30"])
+                .spawn()
+                .expect("unshare");
+            if child.id() == pid {
+                impostor = Some(child);
+                break;
+            }
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    match &mut impostor {
+        Some(child) => {
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+            // Wait until `unshare` has made its namespace.
+            while std::fs::read_link(&path).unwrap() == own {
+                assert!(std::time::Instant::now() < deadline, "unshare never ran");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_ne!(
+                std::fs::read_link(&path).unwrap().to_str(),
+                Some(ours.as_str()),
+                "the PID now names another namespace"
+            );
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None => eprintln!("PID {pid} was not reused (needs root): checking the handle only"),
+    }
+    let mut probe = sh("readlink /proc/self/ns/net; cat /proc/net/tcp | wc -l");
+    probe.network = Network::Join(handle);
+    let r = ok(&probe);
+    assert_eq!(
+        r.out,
+        format!("{ours}\n1\n"),
+        "the handle still names the dead jail's namespace, empty"
+    );
 }

@@ -19,6 +19,11 @@ pub trait SubmissionGate: Send + Sync + 'static {
     }
     /// Validates a ZIP for `exercise` without grading it; `Err` is a 400.
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String>;
+    /// The runtimes packages may name, when the gate knows them: an unknown one is then
+    /// refused while `exercise.yaml` is read, with its line and the valid choices.
+    fn runtimes(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,9 +159,13 @@ fn load_snapshot(
         }
     }
     folders.sort();
+    let options = gauntlet_exercise::LoadOptions {
+        maxima: maxima.clone(),
+        runtimes: gate.runtimes(),
+    };
     let mut loaded = Vec::new();
     for folder in &folders {
-        match gauntlet_exercise::load(folder, maxima) {
+        match gauntlet_exercise::load_with(folder, &options) {
             Ok(ex) => loaded.push(ex),
             Err(e) => problems.push(e.to_string()),
         }

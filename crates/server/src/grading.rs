@@ -35,7 +35,12 @@ impl SubmissionGate for GraderGate {
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String> {
         self.grader
             .check_archive(exercise, zip)
+            .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    fn runtimes(&self) -> Option<Vec<String>> {
+        Some(self.grader.registry().names().map(str::to_owned).collect())
     }
 }
 

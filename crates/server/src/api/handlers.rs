@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Query, Request, S
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gauntlet_exercise::SubmissionKind;
+use gauntlet_exercise::{export, GradeResult, ResultFormat, SubmissionKind};
 
 use super::error::{ApiError, ErrorBody};
 use super::types::*;
@@ -373,14 +373,32 @@ pub(crate) fn parse_id(id: &str) -> Result<SubmissionId, ApiError> {
     SubmissionId::parse(id).ok_or_else(|| ApiError::SubmissionNotFound(truncate(id)))
 }
 
-/// A submission's state, and its result once finished.
+/// A submission's state, and its result once finished; with `?format=exercism` or
+/// `?format=junit`, only the result, as Exercism's results.json v3 or as JUnit XML
+/// (docs/results.md).
 #[utoipa::path(get, path = "/api/v1/submissions/{id}", tag = "submissions",
-    params(("id" = String, Path, description = "Submission id")),
-    responses((status = 200, body = SubmissionBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Submission id"), SubmissionQuery),
+    responses(
+        (status = 200, description = "The submission (json), or its result (exercism, junit)", content(
+            (SubmissionView = "application/json"),
+            (String = "application/xml"),
+        )),
+        (status = 400, body = ErrorBody, description = "Unknown format"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not finished yet: no result to export"),
+    ))]
 pub async fn get_submission(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<SubmissionBody>, ApiError> {
+    query: Result<Query<SubmissionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(ApiError::from_query)?;
+    let format = match q.format.as_deref() {
+        None => ResultFormat::Json,
+        Some(f) => f
+            .parse::<ResultFormat>()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+    };
     let id = parse_id(&id)?;
     tracing::Span::current().record("submission_id", tracing::field::display(&id));
     let sub = state
@@ -388,14 +406,38 @@ pub async fn get_submission(
         .get_submission(&id)
         .await?
         .ok_or_else(|| ApiError::SubmissionNotFound(id.to_string()))?;
-    Ok(Json(SubmissionBody {
-        id: sub.id.to_string(),
-        exercise: sub.exercise_id,
-        display_name: sub.display_name,
-        state: sub.state.as_str().to_owned(),
-        result: sub.result,
-        created_at: sub.created_at,
-    }))
+    if format == ResultFormat::Json {
+        return Ok(Json(SubmissionBody {
+            id: sub.id.to_string(),
+            exercise: sub.exercise_id,
+            display_name: sub.display_name,
+            state: sub.state.as_str().to_owned(),
+            result: sub.result,
+            created_at: sub.created_at,
+        })
+        .into_response());
+    }
+    let Some(stored) = sub.result else {
+        return Err(ApiError::Conflict(format!(
+            "submission {id} is {}: its result exists once it is finished",
+            sub.state.as_str()
+        )));
+    };
+    let result: GradeResult = serde_json::from_value(stored)
+        .map_err(|e| ApiError::Internal(format!("stored result of {id}: {e}")))?;
+    let body = match format {
+        ResultFormat::Exercism => serde_json::to_string(&export::exercism(&result))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        _ => export::junit(&result, &sub.exercise_id),
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// Best score per display name per exercise; the earlier submission wins ties.

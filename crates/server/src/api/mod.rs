@@ -262,7 +262,17 @@ pub(crate) fn now_secs() -> u64 {
         title = "Gauntlet",
         description = "Grades untrusted code: exercises, submissions, live events, leaderboard, operations."
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    components(schemas(
+        error::ErrorBody,
+        error::ErrorDetail,
+        types::GradeResultDoc,
+        types::OutcomeDoc,
+        types::TestResultDoc,
+        types::TestStatusDoc,
+        types::ExercismDoc,
+        types::ExercismStatusDoc,
+        types::ExercismTestDoc,
+    )),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -1,4 +1,4 @@
-//! Request and response bodies of the API (CONTRACTS §5), with their OpenAPI schemas.
+//! Request and response bodies of the API (docs/api.md), with their OpenAPI schemas.
 //! Requests are strict: unknown fields are errors.
 
 use std::collections::BTreeMap;
@@ -94,11 +94,130 @@ pub struct SubmissionBody {
     pub display_name: String,
     /// `queued`, `running` or `finished`.
     pub state: String,
-    /// CONTRACTS §4 result JSON once finished, else null.
-    #[schema(value_type = Option<Object>)]
+    /// The result once finished, else null (docs/results.md).
+    #[schema(value_type = Option<GradeResultDoc>)]
     pub result: Option<Value>,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+/// `?format=` of `GET /api/v1/submissions/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SubmissionQuery {
+    /// `json` (default): the submission with its result JSON; `exercism`: the result as
+    /// Exercism's results.json v3; `junit`: the result as JUnit XML. The last two exist
+    /// once the submission is finished (409 before).
+    #[param(pattern = "^(json|exercism|junit)$")]
+    pub format: Option<String>,
+}
+
+/// The answer of `GET /api/v1/submissions/{id}` as JSON: the submission (`format=json`)
+/// or its result as Exercism's results.json v3 (`format=exercism`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the two JSON shapes only
+pub enum SubmissionView {
+    Submission(SubmissionBody),
+    Exercism(ExercismDoc),
+}
+
+/// A graded submission's result (docs/results.md).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // documents the stored result JSON only
+pub struct GradeResultDoc {
+    pub outcome: OutcomeDoc,
+    /// `⌊100 × points / max_points⌋` (per-test) or 0/100 (all-or-nothing); 100 only when
+    /// every test passed.
+    #[schema(minimum = 0, maximum = 100)]
+    pub score: u32,
+    /// Passed tests (per-test), or all of them or none (all-or-nothing).
+    pub points: u32,
+    /// Every test in `tests`, Gauntlet's own `limits`, `results` and `test run` included.
+    pub max_points: u32,
+    /// In the order the run reported them, then Gauntlet's own.
+    pub tests: Vec<TestResultDoc>,
+    /// What the learner sees: the run's output, prefixed per stream, with Gauntlet's
+    /// notes; secrets redacted; capped.
+    pub log: String,
+    /// Wall time of the test run, in milliseconds.
+    pub duration_ms: u64,
+    /// Only on an `internal_error` the service wrote itself (a cancel, a job out of
+    /// attempts): why.
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+}
+
+/// The outcome of a graded submission (docs/results.md gives each one's message).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OutcomeDoc {
+    Passed,
+    Failed,
+    CompileError,
+    WallTimeout,
+    IdleTimeout,
+    CpuTimeout,
+    MemoryLimit,
+    OutputLimit,
+    InternalError,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TestResultDoc {
+    /// Shown to the learner; at most 200 characters.
+    pub name: String,
+    pub status: TestStatusDoc,
+    /// Why it did not pass (at most 4000 characters), or null.
+    #[schema(required = true)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TestStatusDoc {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+/// Exercism's test-runner `results.json`, version 3.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ExercismDoc {
+    /// Always 3.
+    #[schema(minimum = 3, maximum = 3)]
+    pub version: u32,
+    pub status: ExercismStatusDoc,
+    /// Why no test ran, when `status` is `error`; null otherwise.
+    #[schema(required = true)]
+    pub message: Option<String>,
+    /// Left out when no test ran.
+    #[schema(nullable = false)]
+    pub tests: Option<Vec<ExercismTestDoc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ExercismStatusDoc {
+    Pass,
+    Fail,
+    Error,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ExercismTestDoc {
+    pub name: String,
+    pub status: ExercismStatusDoc,
+    #[schema(nullable = false)]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -14,6 +14,7 @@ use crate::fixture::eventually;
 crate::both_backends!(
     exercises_catalogue,
     submit_grade_and_leaderboard,
+    result_exports,
     event_stream_and_resume,
     secrets_never_reach_event_streams,
     admin_queue_cancel_pause,
@@ -46,6 +47,68 @@ async fn exercises_catalogue(db: Db) {
 
     let code = error_code(c.get("/api/v1/exercises/nope").await, 404).await;
     assert_eq!(code, "exercise_not_found");
+}
+
+async fn result_exports(db: Db) {
+    let Some(app) = spawn_app(Opts::new(db).engine()).await else {
+        return;
+    };
+    let mut ada = app.client();
+    let v: Value = ada.submit("score 50", "ada").await.json().await.unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/submissions/{id}");
+    // Before the result exists, an export is a 409 (or, if the grade was quick, fine).
+    let early = ada.get(&format!("{path}?format=junit")).await;
+    assert!(
+        [200, 409].contains(&early.status().as_u16()),
+        "{}",
+        early.status()
+    );
+    if early.status() == 409 {
+        assert_eq!(error_code(early, 409).await, "conflict");
+    }
+    app.finished(&mut ada, &id).await;
+
+    let r = ada.get(&format!("{path}?format=exercism")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["version"], 3);
+    assert_eq!(doc["status"], "fail");
+    assert!(doc["message"].is_null());
+    assert_eq!(doc["tests"][0]["name"], "t");
+    assert_eq!(doc["tests"][0]["status"], "fail");
+
+    let r = ada.get(&format!("{path}?format=junit")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let xml = r.text().await.unwrap();
+    let tests = gauntlet_exercise::parse_junit(xml.as_bytes()).unwrap();
+    assert_eq!(tests.len(), 1, "{xml}");
+    assert_eq!(tests[0].name, "echo.t");
+    assert_eq!(tests[0].status, gauntlet_exercise::TestStatus::Fail);
+
+    // json is the default, spelled out or not.
+    let a: Value = ada.get(&path).await.json().await.unwrap();
+    let b: Value = ada
+        .get(&format!("{path}?format=json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["result"]["score"], 50);
+
+    let r = ada.get(&format!("{path}?format=xml")).await;
+    assert_eq!(error_code(r, 400).await, "bad_request");
+    let r = ada.get(&format!("{path}?colour=blue")).await;
+    assert_eq!(error_code(r, 400).await, "bad_request");
 }
 
 async fn submit_grade_and_leaderboard(db: Db) {

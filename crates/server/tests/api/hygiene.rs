@@ -570,3 +570,75 @@ async fn graceful_shutdown_ends_streams_and_returns() {
         "still accepting"
     );
 }
+
+/// The OpenAPI document types the result exactly as the grader writes it: the same
+/// fields, the same outcome and status values (a new field or outcome must be
+/// documented, here and in docs/results.md).
+#[test]
+fn openapi_types_the_result_as_it_is_written() {
+    use gauntlet_exercise::{export, GradeResult, Outcome, TestResult, TestStatus};
+    let doc = serde_json::to_value(gauntlet_server::api::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let result = GradeResult {
+        outcome: Outcome::Failed,
+        score: 0,
+        points: 0,
+        max_points: 1,
+        tests: vec![TestResult {
+            name: "t".into(),
+            status: TestStatus::Fail,
+            message: Some("no".into()),
+        }],
+        log: String::new(),
+        duration_ms: 1,
+    };
+    let written = serde_json::to_value(&result).unwrap();
+    let mut want = keys(&written);
+    want.push("reason".into()); // the service's own internal_error results
+    want.sort();
+    assert_eq!(keys(&schemas["GradeResultDoc"]["properties"]), want);
+    let mut required: Vec<String> = schemas["GradeResultDoc"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    required.sort();
+    assert_eq!(required, keys(&written));
+    assert_eq!(
+        keys(&schemas["TestResultDoc"]["properties"]),
+        keys(&written["tests"][0])
+    );
+    let outcomes: Vec<&str> = schemas["OutcomeDoc"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, Outcome::ALL.map(Outcome::as_str));
+    for status in [
+        TestStatus::Pass,
+        TestStatus::Fail,
+        TestStatus::Error,
+        TestStatus::Skip,
+    ] {
+        let s = serde_json::to_value(status).unwrap();
+        assert!(
+            schemas["TestStatusDoc"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&s),
+            "{s}"
+        );
+    }
+    let exercism = serde_json::to_value(export::exercism(&result)).unwrap();
+    assert_eq!(keys(&schemas["ExercismDoc"]["properties"]), keys(&exercism));
+    // The submission's result points at the typed schema, not a bare object.
+    let result_schema = schemas["SubmissionBody"]["properties"]["result"].to_string();
+    assert!(result_schema.contains("GradeResultDoc"), "{result_schema}");
+}

@@ -13,7 +13,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gauntlet_sandbox::{self as sandbox, Bind, Control, Limits, Network, OutputSink, Spec, Stream};
+use gauntlet_sandbox::{
+    self as sandbox, Bind, Control, Limits, NetNs, Network, OutputSink, Spec, Stream,
+};
 use serde_json::{json, Value};
 
 use super::toolchain::ANVIL_BIN;
@@ -78,7 +80,7 @@ pub struct PoolStatus {
 /// One running chain.
 struct Chain {
     control: Arc<Control>,
-    netns: PathBuf,
+    netns: NetNs,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -274,7 +276,10 @@ impl Inner {
                 }
             })
             .map_err(|e| ChainError::Start(e.to_string()))?;
-        let Some(pid) = control.wait_started(self.cfg.ready_timeout) else {
+        let Some(netns) = control
+            .wait_started(self.cfg.ready_timeout)
+            .and_then(|_| control.netns())
+        else {
             control.kill();
             let _ = thread.join();
             let why = failed_rx
@@ -284,7 +289,7 @@ impl Inner {
         };
         let chain = Chain {
             control,
-            netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
+            netns,
             thread: Some(thread),
         };
         let deadline = Instant::now() + self.cfg.ready_timeout;
@@ -385,14 +390,14 @@ pub struct ChainLease {
 }
 
 impl ChainLease {
-    pub fn netns(&self) -> &Path {
+    pub fn netns(&self) -> &NetNs {
         &self.chain.as_ref().expect("lease holds a chain").netns
     }
 }
 
 impl Lease for ChainLease {
     fn network(&self) -> Network {
-        Network::Join(self.netns().to_owned())
+        Network::Join(self.netns().clone())
     }
 
     fn env(&self) -> Vec<(String, String)> {
@@ -457,13 +462,13 @@ fn anvil_spec(toolchain: &Path) -> Spec {
 }
 
 /// Resets the chain to its genesis.
-fn reset(netns: &Path) -> Result<(), ChainError> {
+fn reset(netns: &NetNs) -> Result<(), ChainError> {
     rpc(netns, "anvil_reset", json!([])).map(|_| ())
 }
 
 /// The chain is fresh: block 0, our chain id, automine on, our gas limit, and the
 /// first dev account's full balance.
-fn verify_fresh(netns: &Path) -> Result<(), ChainError> {
+fn verify_fresh(netns: &NetNs) -> Result<(), ChainError> {
     let hex_u128 = |v: &Value| -> Option<u128> {
         u128::from_str_radix(v.as_str()?.trim_start_matches("0x"), 16).ok()
     };
@@ -498,7 +503,7 @@ fn verify_fresh(netns: &Path) -> Result<(), ChainError> {
 /// Written by hand rather than with an HTTP client crate: the socket must be opened
 /// from inside the chain's network namespace (`sandbox::connect_tcp_in`), and the
 /// exchange is one small POST with a `Content-Length` answer from a known server.
-pub fn rpc(netns: &Path, method: &str, params: Value) -> Result<Value, ChainError> {
+pub fn rpc(netns: &NetNs, method: &str, params: Value) -> Result<Value, ChainError> {
     let err = |detail: String| ChainError::Rpc {
         method: method.to_owned(),
         detail,
