@@ -35,15 +35,25 @@ use runtimes::hardhat::Hardhat;
 /// Where the workspace sits inside the jail.
 pub const WORKSPACE: &str = "/workspace";
 
+/// The flood guard's default: stdout + stderr of a run past this stop it with
+/// `output_limit`. Generous, so that a long test report never does (an exercise's
+/// `limits.output` sets its own, up to the server's maximum); what the learner reads
+/// is the kept log, [`GraderConfig::log_limit`].
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 20;
+/// The log kept in a result by default: its first and last lines, this much in all.
+pub const DEFAULT_LOG_LIMIT: usize = 64 << 10;
+
 /// How the grader is set up; built once from the server's settings.
 #[derive(Debug, Clone)]
 pub struct GraderConfig {
     pub data_dir: PathBuf,
-    /// Default limits of a run; an exercise's own `limits` override them.
+    /// Default limits of a run; an exercise's own `limits` override them. Its
+    /// `output_limit` is the flood guard ([`DEFAULT_OUTPUT_LIMIT`]).
     pub defaults: Limits,
     /// Cap on what one job may write into its workspace.
     pub workspace_size: u64,
-    /// Cap on the grading log kept in the result.
+    /// Cap on the grading log kept in the result: its head and its tail, with a
+    /// marker for what was cut between.
     pub log_limit: usize,
     /// Values that must never appear in a log (tokens, passwords).
     pub secrets: Vec<String>,
@@ -54,9 +64,12 @@ impl GraderConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         GraderConfig {
             data_dir,
-            defaults: Limits::default(),
+            defaults: Limits {
+                output_limit: DEFAULT_OUTPUT_LIMIT,
+                ..Limits::default()
+            },
             workspace_size: 64 << 20,
-            log_limit: 64 << 10,
+            log_limit: DEFAULT_LOG_LIMIT,
             secrets: Vec::new(),
             archive_limits: exercise::ArchiveLimits::default(),
         }

@@ -7,7 +7,7 @@ use gauntlet_exercise::{
 };
 use gauntlet_sandbox::{Limits, Report, Status};
 
-use crate::log::LogBuilder;
+use crate::log::{approx_size, Flood, LogBuilder, Source};
 
 /// Is this outcome a limit the run hit (rather than a verdict on the tests)?
 pub fn is_limit(o: Outcome) -> bool {
@@ -48,7 +48,7 @@ pub fn internal_error(log: String) -> GradeResult {
 }
 
 /// The limit the run hit, its outcome, and the line that explains it to a learner.
-fn limit_hit(report: &Report, limits: &Limits) -> Option<(Outcome, String)> {
+fn limit_hit(report: &Report, limits: &Limits, flood: &Flood) -> Option<(Outcome, String)> {
     Some(match report.status {
         Status::WallTimeout => (
             Outcome::WallTimeout,
@@ -80,15 +80,38 @@ fn limit_hit(report: &Report, limits: &Limits) -> Option<(Outcome, String)> {
                 mib(limits.memory)
             ),
         ),
-        Status::OutputLimit => (
-            Outcome::OutputLimit,
-            format!(
-                "output limit reached ({} KiB): is something printing in a loop?",
-                limits.output_limit >> 10
-            ),
-        ),
+        Status::OutputLimit => (Outcome::OutputLimit, flood_hint(report, limits, flood)),
         _ => return None,
     })
+}
+
+/// Whose output filled the flood guard, and what to do about it: a line printed over
+/// and over is a loop; a long report is not, and needs a larger `limits.output`.
+fn flood_hint(report: &Report, limits: &Limits, flood: &Flood) -> String {
+    let mut hint = format!(
+        "output limit reached: the test command printed more than {} ({} on stdout, {} on \
+         stderr) and was stopped",
+        gauntlet_exercise::units::Size(limits.output_limit),
+        approx_size(report.stdout_bytes),
+        approx_size(report.stderr_bytes),
+    );
+    match &flood.most_repeated {
+        Some((line, n, source)) if *n >= 50 && n * 2 >= flood.lines => {
+            let stream = if *source == Source::Err {
+                "stderr"
+            } else {
+                "stdout"
+            };
+            hint.push_str(&format!(
+                "; one line came {n} times on {stream}, {line:?}: is something printing in a loop?"
+            ));
+        }
+        _ => hint.push_str(
+            "; no line repeats much, so this looks like a long report rather than a loop: \
+             the exercise's limits.output can be raised",
+        ),
+    }
+    hint
 }
 
 /// Judges a finished run.
@@ -99,7 +122,7 @@ pub fn judge(
     report: Report,
     mut log: LogBuilder<'_>,
 ) -> GradeResult {
-    let limit = limit_hit(&report, limits);
+    let limit = limit_hit(&report, limits, &log.flood());
     if let Some((_, hint)) = &limit {
         log.note(hint);
     }
@@ -381,7 +404,7 @@ mod tests {
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::IdleTimeout, exit_code: None, outcome: O::IdleTimeout, score: 0, points: 0, max_points: 1, log_has: "no output for 5 s: is the program waiting for input or stuck in a loop?" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::CpuTimeout, exit_code: None, outcome: O::CpuTimeout, score: 0, points: 0, max_points: 1, log_has: "CPU time limit" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::MemoryLimit, exit_code: None, outcome: O::MemoryLimit, score: 0, points: 0, max_points: 1, log_has: "memory limit reached (256 MiB)" },
-            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::OutputLimit, exit_code: None, outcome: O::OutputLimit, score: 0, points: 0, max_points: 1, log_has: "output limit reached (64 KiB)" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::OutputLimit, exit_code: None, outcome: O::OutputLimit, score: 0, points: 0, max_points: 1, log_has: "output limit reached: the test command printed more than 64KiB (0 bytes on stdout, 0 bytes on stderr) and was stopped; no line repeats much" },
             // The learner's program broke the run.
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::PidsLimit, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "process limit reached (64 processes)" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Signaled, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "killed by signal 11" },
@@ -452,5 +475,51 @@ mod tests {
                 None => assert!(!g.log.contains("Landlock"), "ABI {abi}: {}", g.log),
             }
         }
+    }
+
+    #[test]
+    fn the_flood_guard_says_whose_output_it_was() {
+        let run = |lines: &[(Stream, &str)]| {
+            let mut on_line = |_: &crate::log::LogLine| {};
+            let mut log = LogBuilder::new(&[], 1 << 16, 1 << 16, &mut on_line);
+            for (stream, text) in lines {
+                log.output(*stream, text.as_bytes());
+            }
+            let mut r = report(Status::OutputLimit, None, None);
+            r.stdout_bytes = 1 << 20;
+            r.stderr_bytes = 2048;
+            let test = TestSpec {
+                command: vec!["run".into()],
+                results: ResultsFormat::Tap,
+            };
+            judge(Scoring::PerTest, &test, &Limits::default(), r, log)
+        };
+        let looped: Vec<(Stream, &str)> = std::iter::once((Stream::Stdout, "1..3\n"))
+            .chain(std::iter::repeat_n((Stream::Stderr, "spam\n"), 200))
+            .collect();
+        let g = run(&looped);
+        assert_eq!(g.outcome, Outcome::OutputLimit);
+        assert!(
+            g.log
+                .contains("printed more than 64KiB (1 MiB on stdout, 2 KiB on stderr)")
+                && g.log.contains(
+                    "one line came 200 times on stderr, \"spam\": is something printing in a loop?"
+                ),
+            "{}",
+            g.log
+        );
+        let report: Vec<String> = (0..200).map(|i| format!("FAIL: test_{i}\n")).collect();
+        let report: Vec<(Stream, &str)> = report
+            .iter()
+            .map(|l| (Stream::Stderr, l.as_str()))
+            .collect();
+        let g = run(&report);
+        assert!(
+            g.log
+                .contains("looks like a long report rather than a loop")
+                && !g.log.contains("printing in a loop"),
+            "{}",
+            g.log
+        );
     }
 }
