@@ -22,7 +22,8 @@ progress log for the learner. Without the channel: TAP on stdout, or, with
 Every child starts in a Landlock domain of its own (confine.py), entered between fork
 and exec: it cannot read or list ``tests/`` (nor what the package hides), cannot write
 the workspace, cannot signal us or reach our ``/proc/<pid>/{fd,mem,environ}``. Probe
-modules in ``tests/`` are read here and handed to the harness as text.
+modules in ``tests/`` (and the modules of ``tests/`` they import) are read here and
+handed to the harness as text; the test script itself never is.
 
 Two kernel knobs close the remaining side doors:
 
@@ -72,6 +73,7 @@ _timed_out_total = 0.0
 _domain = None
 _domain_error = None
 _sources = {}
+_closures = {}
 
 
 def _confinement():
@@ -302,25 +304,56 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
     return ran
 
 
-def _probe_source(module):
-    """The source of `tests/<module>.py` when it is a probe module, else None. Read
-    here: the harness cannot read tests/."""
+def _tests_module(name):
+    """The source of `tests/<name>.py`, or None. Never the running test script."""
+    if name not in _sources:
+        path = os.path.join(TESTS, name + ".py")
+        source = None
+        if os.path.abspath(path) != os.path.abspath(sys.argv[0]):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    source = f.read()
+            except (OSError, ValueError):
+                pass
+        _sources[name] = source
+    return _sources[name]
+
+
+def _probe_sources(module):
+    """The probe modules a request needs, read here (the harness cannot read tests/):
+    `tests/<module>.py` when there is one, and the other modules of tests/ it imports,
+    and theirs. Only those: they run with the code under test, which sees them."""
     top = module.split(".")[0]
-    if top not in _sources:
-        path = os.path.join(TESTS, top + ".py")
+    if top in _closures:
+        return _closures[top]
+    import ast
+
+    found = {}
+    todo = [top]
+    while todo:
+        name = todo.pop()
+        source = None if name in found else _tests_module(name)
+        if source is None:
+            continue
+        found[name] = source
         try:
-            with open(path, encoding="utf-8") as f:
-                _sources[top] = f.read()
-        except OSError:
-            _sources[top] = None
-    return top, _sources[top]
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue  # the harness will report it when it imports the probe
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                todo += [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                todo.append(node.module.split(".")[0])
+    _closures[top] = found
+    return found
 
 
 def _python_request(request, timeout):
-    top, source = _probe_source(request["module"])
+    sources = _probe_sources(request["module"])
     request = dict(request, listings=_confinement().listings)
-    if source is not None:
-        request["sources"] = {top: source}
+    if sources:
+        request["sources"] = sources
     argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py"), TESTS]
     ran = run_child(argv, json.dumps(request).encode(), timeout, reply_pipe=True)
     if ran.timed_out:
