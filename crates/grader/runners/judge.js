@@ -183,7 +183,10 @@ function runHarness(moduleFile, request, timeoutMs) {
       clearTimeout(timer);
       if (settled) return;
       settled = true;
-      resolve({ code: null, signal: null, output: String(e), reply: '', timedOut: false });
+      const output = e && e.code === 'ENOENT'
+        ? 'python3 was not found: the node runner needs it to start your code confined (.gauntlet/runner/confine.py)'
+        : String(e);
+      resolve({ code: null, signal: null, output, reply: '', timedOut: false });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(JSON.stringify(request));
