@@ -42,9 +42,10 @@ results channel still keeps the score out of the learner's reach, but the hidden
 do not stay hidden on such a host.
 """
 
-import ctypes
+import _ctypes
 import os
 import stat
+import struct
 import sys
 
 _SYS_CREATE_RULESET = 444  # the same number on every architecture
@@ -80,34 +81,32 @@ WRITABLE = ("/tmp", "/dev/shm")
 DEVICES = "/dev"
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [
-        ("handled_access_fs", ctypes.c_uint64),
-        ("handled_access_net", ctypes.c_uint64),
-        ("scoped", ctypes.c_uint64),
-    ]
+# libc's syscall() and prctl() through _ctypes, the C half of ctypes: importing ctypes
+# itself would cost milliseconds on every call into the learner's code. Integers go as
+# C longs, bytes as pointers to their contents, None as NULL.
+class _Long(_ctypes._SimpleCData):
+    _type_ = "l"
 
 
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+class _Fn(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Long
 
 
-_libc = None
+_fns = {}
 
 
-def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    return _libc
+def _c(name, *args):
+    """Calls libc's `name`; raises OSError when it returns -1."""
+    fn = _fns.get(name)
+    if fn is None:
+        class Libc:
+            _handle = _ctypes.dlopen(None, 0)
 
-
-def _syscall(*args):
-    rc = _lib().syscall(*args)
-    if rc < 0:
-        err = ctypes.get_errno()
+        fn = _fns[name] = _Fn((name, Libc()))
+    rc = fn(*[_Long(a) if isinstance(a, int) else a for a in args])
+    if rc == -1:
+        err = _ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return rc
 
@@ -115,13 +114,16 @@ def _syscall(*args):
 def abi():
     """The kernel's Landlock ABI version, 0 when it has none."""
     try:
-        v = _lib().syscall(
-            ctypes.c_long(_SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
-            ctypes.c_uint32(_CREATE_RULESET_VERSION),
-        )
-    except Exception:  # no libc or no ctypes: no way to ask
+        return max(_c("syscall", _SYS_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION), 0)
+    except OSError:
         return 0
-    return max(int(v), 0)
+
+
+def restrict(ruleset_fd):
+    """Puts the calling process in the domain of the ruleset on `ruleset_fd`, for
+    good (no_new_privs first, as Landlock requires)."""
+    _c("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _c("syscall", _SYS_RESTRICT_SELF, ruleset_fd, 0)
 
 
 def handled(version):
@@ -223,17 +225,11 @@ class Domain:
 
     def _build(self):
         rights = handled(self.abi)
-        attr = _RulesetAttr(rights, 0, 0)
-        size = 8
-        if self.abi >= 6:
-            attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-            size = ctypes.sizeof(_RulesetAttr)
-        elif self.abi >= 4:
-            size = 16
-        fd = _syscall(
-            ctypes.c_long(_SYS_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
-            ctypes.c_uint32(0),
-        )
+        scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if self.abi >= 6 else 0
+        # struct landlock_ruleset_attr; older kernels refuse fields they do not know.
+        size = 24 if self.abi >= 6 else 16 if self.abi >= 4 else 8
+        attr = struct.pack("=QQQ", rights, 0, scoped)[:size]
+        fd = _c("syscall", _SYS_CREATE_RULESET, attr, size, 0)
         try:
             for path, access in self._rules():
                 try:
@@ -243,11 +239,9 @@ class Domain:
                 try:
                     if not stat.S_ISDIR(os.fstat(target).st_mode):
                         access &= FILE_RIGHTS
-                    rule = _PathBeneath(access & rights, target)
-                    _syscall(
-                        ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(fd),
-                        ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0),
-                    )
+                    # struct landlock_path_beneath_attr, packed.
+                    rule = struct.pack("=Qi", access & rights, target)
+                    _c("syscall", _SYS_ADD_RULE, fd, _RULE_PATH_BENEATH, rule, 0)
                 finally:
                     os.close(target)
         except BaseException:
@@ -259,12 +253,10 @@ class Domain:
     def enter(self):
         """Puts the calling process in the domain: call it in the child, between fork
         and exec. Raises when the kernel refuses (the child must then not run)."""
-        lib = _lib()
-        if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, "PR_SET_NO_NEW_PRIVS: " + os.strerror(err))
-        if self.fd is not None:
-            _syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(self.fd), ctypes.c_uint32(0))
+        if self.fd is None:
+            _c("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        else:
+            restrict(self.fd)
 
 
 def hidden_paths(tests_dir=None, environ=None):
