@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --workspace --all-targets --locked
+# Lints are part of the build: clippy's warnings (the workspace denies undocumented
+# unsafe blocks, among others) fail CI like errors.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every test.
 export GAUNTLET_TOOLCHAINS_DIR="$PWD/target/toolchains"
 target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_DIR"

@@ -153,6 +153,92 @@ pub fn set_no_new_privs() -> SysResult {
     prctl1(libc::PR_SET_NO_NEW_PRIVS, 1)
 }
 
+/// The name `/proc/PID/comm` shows (up to 15 bytes).
+pub fn set_name(name: &CStr) -> SysResult {
+    // SAFETY: PR_SET_NAME reads at most 16 bytes of a NUL-terminated string.
+    cvt_i(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) }).map(drop)
+}
+
+pub fn securebits() -> SysResult<c_ulong> {
+    // SAFETY: no pointer arguments.
+    cvt_i(unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) }).map(|b| b as c_ulong)
+}
+
+pub fn set_securebits(bits: c_ulong) -> SysResult {
+    prctl1(libc::PR_SET_SECUREBITS, bits)
+}
+
+/// Where the kernel thinks this process's memory areas are (`/proc/self/stat`), as
+/// `PR_SET_MM_MAP` takes them; `brk` is read at the time of the call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MmLayout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+#[repr(C)]
+struct PrctlMmMap {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    auxv: *const u64,
+    auxv_size: u32,
+    exe_fd: u32,
+}
+
+/// Points this process's command line (`/proc/PID/cmdline`) at the bytes
+/// `[start, end)` of its own memory (anonymous memory: the kernel reads no other)
+/// and its environment at nothing, everything else as `mm` says. `PR_SET_MM_MAP`
+/// needs no capability when the executable link is left alone; kernels without
+/// CONFIG_CHECKPOINT_RESTORE answer EINVAL.
+pub fn set_cmdline(mm: &MmLayout, start: u64, end: u64) -> SysResult {
+    // SAFETY: brk(0) changes nothing and returns the current break.
+    let brk = unsafe { libc::syscall(libc::SYS_brk, 0usize) } as u64;
+    let map = PrctlMmMap {
+        start_code: mm.start_code,
+        end_code: mm.end_code,
+        start_data: mm.start_data,
+        end_data: mm.end_data,
+        start_brk: mm.start_brk,
+        brk,
+        start_stack: mm.start_stack,
+        arg_start: start,
+        arg_end: end,
+        env_start: end,
+        env_end: end,
+        auxv: std::ptr::null(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    // SAFETY: a pointer to a live, correctly sized prctl_mm_map; the kernel copies it.
+    cvt_i(unsafe {
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP,
+            &map as *const PrctlMmMap,
+            std::mem::size_of::<PrctlMmMap>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
 /// Drops `cap` from the bounding set; `EINVAL` past the last capability.
 pub fn drop_bounding_cap(cap: c_ulong) -> SysResult {
     prctl1(libc::PR_CAPBSET_DROP, cap)
@@ -217,6 +303,34 @@ pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
 pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) }).map(drop)
+}
+
+/// Runs `f` with this thread's effective uid and gid switched to `uid` and `gid`,
+/// its capabilities kept (`SECBIT_NO_SETUID_FIXUP`), then switches back. The raw
+/// syscalls change this thread's credentials only, never the process's other
+/// threads'. A thread that cannot switch back aborts the process rather than go on
+/// with the wrong identity.
+pub fn as_effective_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> SysResult<T> {
+    const UNCHANGED: u32 = u32::MAX;
+    let bits = securebits()?;
+    set_securebits(bits | libc::SECBIT_NO_SETUID_FIXUP as c_ulong)?;
+    let switched =
+        setresgid(UNCHANGED, gid, UNCHANGED).and_then(|()| setresuid(UNCHANGED, uid, UNCHANGED));
+    let out = switched.map(|()| f());
+    let (_, euid, _) = getresuid();
+    let restored = (if euid == 0 {
+        Ok(())
+    } else {
+        setresuid(UNCHANGED, 0, UNCHANGED)
+    })
+    .and_then(|()| setresgid(UNCHANGED, 0, UNCHANGED))
+    .and_then(|()| set_securebits(bits));
+    if restored.is_err() {
+        // This thread would keep working as another user: never continue.
+        eprintln!("gauntlet-sandbox: cannot restore this thread's ids; aborting");
+        std::process::abort();
+    }
+    out
 }
 
 /// (real, effective, saved) uid.
@@ -695,9 +809,12 @@ mod tests {
 
     /// `CloneArgs` layout and `CLONE_INTO_CGROUP`: a child is born in the given v2
     /// cgroup. Runs on any cgroup2 mount (this machine kind has an empty one beside
-    /// its v1 controllers), so the v2 path's clone is exercised even here.
+    /// its v1 controllers), so the v2 path's clone is exercised even here, made as
+    /// the supervisor makes it as root: inside `as_effective_ids` (the cgroup's
+    /// write permission is checked against those ids, which keep root's
+    /// capabilities), after which the thread is root again.
     #[test]
-    fn clone3_into_cgroup_places_the_child() {
+    fn clone3_into_cgroup_places_the_child_as_the_jails_owner() {
         let mount = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
             .into_iter()
             .map(std::path::Path::new)
@@ -723,28 +840,49 @@ mod tests {
             cgroup: fd.as_raw_fd() as u64,
             ..CloneArgs::default()
         };
-        // SAFETY: the child only makes raw syscalls and _exits.
-        let pid = unsafe { clone3(&args) };
-        if pid == 0 {
-            // SAFETY: async-signal-safe calls on a stack buffer, then _exit.
-            unsafe {
-                let mut buf = [0u8; 512];
-                let f = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
-                let n = libc::read(f, buf.as_mut_ptr().cast(), buf.len());
-                libc::write(w, buf.as_ptr().cast(), n.max(0) as usize);
-                libc::_exit(0);
+        // As the supervisor clones as root: with the ids of the jail's owner.
+        let pid = as_effective_ids(990_000, 990_000, || {
+            // SAFETY: the child only makes raw syscalls and _exits.
+            let pid = unsafe { clone3(&args) };
+            if pid == 0 {
+                // SAFETY: async-signal-safe calls on a stack buffer, then _exit.
+                unsafe {
+                    let mut buf = [0u8; 4096];
+                    for path in [c"/proc/self/status", c"/proc/self/cgroup"] {
+                        let f = libc::open(path.as_ptr(), libc::O_RDONLY);
+                        let n = libc::read(f, buf.as_mut_ptr().cast(), buf.len());
+                        libc::write(w, buf.as_ptr().cast(), n.max(0) as usize);
+                    }
+                    libc::_exit(0);
+                }
             }
-        }
+            pid
+        })
+        .unwrap();
         assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+        // This thread is itself again, capabilities included.
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        assert!(status.contains("\nUid:\t0\t0\t0\t0\n"), "{status}");
+        assert!(
+            !status.contains("\nCapEff:\t0000000000000000\n"),
+            "{status}"
+        );
         // SAFETY: closing our copy of the write end, reaping our child, reading the pipe.
         let text = unsafe {
             libc::close(w);
             let mut st = 0;
             libc::waitpid(pid as i32, &mut st, 0);
-            let mut buf = vec![0u8; 512];
-            let n = libc::read(r, buf.as_mut_ptr().cast(), buf.len());
+            let mut buf = vec![0u8; 16384];
+            let mut len = 0;
+            loop {
+                let n = libc::read(r, buf[len..].as_mut_ptr().cast(), buf.len() - len);
+                if n <= 0 {
+                    break;
+                }
+                len += n as usize;
+            }
             libc::close(r);
-            buf.truncate(n.max(0) as usize);
+            buf.truncate(len);
             String::from_utf8(buf).unwrap()
         };
         let _ = std::fs::remove_dir(&dir);
@@ -753,5 +891,8 @@ mod tests {
                 .any(|l| l.starts_with("0::/") && l.ends_with(&name)),
             "{text}"
         );
+        // The child was made by effective uid 990000 (what owns a user namespace
+        // cloned then), with root's capabilities kept for CLONE_INTO_CGROUP.
+        assert!(text.contains("\nUid:\t0\t990000\t0\t990000\n"), "{text}");
     }
 }

@@ -13,7 +13,7 @@ use gauntlet_sandbox::Control;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, SubmissionGate};
-use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 /// Time a job may spend beyond its own wall-time limit: waiting for a chain, preparing
 /// a layer, parsing. The engine's watchdog adds its own margin on top.
@@ -124,8 +124,11 @@ impl JobExecutor for GradingExecutor {
             Ok(Ok(result)) => result,
             Ok(Err(GradeError::Isolation(reason))) => {
                 tracing::error!(submission_id = %job.id, %reason, "isolation unavailable: refusing to grade");
-                return Err(ExecError::Internal(reason));
+                return Err(ExecError::Host(reason));
             }
+            // The host failed the run (a folder, a layer, a sandbox set-up step): the
+            // queue tries again, and says why after the last attempt.
+            Ok(Err(e)) if e.is_host_fault() => return Err(ExecError::Host(e.to_string())),
             Ok(Err(e)) => return Err(ExecError::Internal(e.to_string())),
             Err(join) => {
                 return Err(ExecError::Internal(format!(

@@ -1,14 +1,15 @@
-//! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
+//! The service: the HTTP API, sessions, rate limits, metrics, settings, the catalogue,
+//! the grading executor, and the assembly of `serve` and `worker` over the queue
+//! (crates/queue).
+
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod chain_metrics;
-pub mod config;
 pub mod grading;
 pub mod limits;
 pub mod metrics;
 pub mod sessions;
 pub mod settings;
-pub mod store;
-pub mod worker;

@@ -2,7 +2,7 @@
 //! PostgreSQL when reachable), driven over HTTP.
 
 #[allow(dead_code)]
-#[path = "queue/fixture.rs"]
+#[path = "../../queue/tests/queue/fixture.rs"]
 mod fixture;
 
 #[allow(dead_code)]
@@ -12,6 +12,9 @@ mod common;
 #[path = "api/gate.rs"]
 mod gate;
 
+#[path = "api/abuse.rs"]
+mod abuse;
+
 #[path = "api/flows.rs"]
 mod flows;
 
@@ -20,3 +23,6 @@ mod hygiene;
 
 #[path = "api/limits.rs"]
 mod limits;
+
+#[path = "api/redis_outage.rs"]
+mod redis_outage;

@@ -1,6 +1,6 @@
 //! Operator endpoints under `/api/v1/admin/`, behind `Authorization: Bearer $ADMIN_TOKEN`
 //! (compared in constant time; disabled without a strong token): queue view, cancel,
-//! pause/resume claiming, reload exercises.
+//! pause/resume claiming, reload exercises, release a display name.
 
 use axum::extract::{Path, Request, State};
 use axum::http::header;
@@ -12,7 +12,7 @@ use super::error::{ApiError, ErrorBody};
 use super::handlers::parse_id;
 use super::types::*;
 use super::AppState;
-use crate::store::{now_ms, CancelOutcome};
+use gauntlet_queue::store::{now_ms, CancelOutcome};
 
 /// Route layer of every admin route.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -99,7 +99,25 @@ pub async fn cancel(
     }))
 }
 
-fn workers(state: &AppState) -> Result<&std::sync::Arc<dyn super::WorkerControl>, ApiError> {
+/// Frees a display name from the session it belongs to (say, one whose owner lost the
+/// cookie); the next session to submit under it gets it. The earlier owner's results
+/// leave the leaderboard with the name.
+#[utoipa::path(post, path = "/api/v1/admin/display-names/{name}/release", tag = "admin",
+    security(("admin_token" = [])),
+    params(("name" = String, Path, description = "Display name (any case)")),
+    responses((status = 200, body = ReleaseNameBody), (status = 401, body = ErrorBody)))]
+pub async fn release_name(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReleaseNameBody>, ApiError> {
+    let released = state.store().release_display_name(&name).await?;
+    tracing::warn!(display_name = %name, released, "admin: display name released");
+    Ok(Json(ReleaseNameBody { name, released }))
+}
+
+fn workers(
+    state: &AppState,
+) -> Result<&std::sync::Arc<dyn gauntlet_queue::WorkerControl>, ApiError> {
     state
         .workers()
         .ok_or_else(|| ApiError::Conflict("this process runs no workers to pause or resume".into()))

@@ -1,4 +1,4 @@
-//! The HTTP API of CONTRACTS §5: router, shared state, middleware (sessions, security
+//! The HTTP API (docs/api.md): router, shared state, middleware (sessions, security
 //! headers, body caps and timeouts, CORS, request spans) and the server loop with header
 //! read timeouts and graceful shutdown. Handlers live in the sibling modules.
 
@@ -6,6 +6,7 @@ mod admin;
 pub mod error;
 mod events;
 mod handlers;
+mod submit;
 pub mod types;
 
 use std::convert::Infallible;
@@ -36,51 +37,14 @@ use utoipa_axum::routes;
 pub use error::ApiError;
 
 use crate::catalog::Catalog;
-use crate::limits::{RateConfig, RateLimiter, SessionLocks, StreamSlots};
+use crate::limits::{
+    AdmissionLocks, ClientKey, RateConfig, RateLimiter, SharedRedis, StreamCaps, StreamLimits,
+};
 use crate::metrics::Metrics;
 use crate::sessions::{self, Session, SessionKeys};
 use crate::settings::{Settings, SettingsError};
-use crate::store::Store;
-use crate::worker::WorkerEngine;
-
-/// Run-time control of the workers embedded in this process: the admin endpoints call
-/// it. Implemented for the queue's [`WorkerEngine`].
-#[async_trait::async_trait]
-pub trait WorkerControl: Send + Sync + 'static {
-    /// Stop claiming new jobs; running ones finish.
-    fn pause(&self);
-    fn resume(&self);
-    fn is_paused(&self) -> bool;
-    /// Stops a job this process is running (after the store answered `Requested`).
-    fn cancel_running(&self, _id: &crate::store::SubmissionId) -> bool {
-        false
-    }
-    /// The catalogue was reloaded: these are the exercise versions now held.
-    async fn exercises_reloaded(&self, _hashes: Vec<String>) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl WorkerControl for WorkerEngine {
-    fn pause(&self) {
-        WorkerEngine::pause(self)
-    }
-    fn resume(&self) {
-        WorkerEngine::resume(self)
-    }
-    fn is_paused(&self) -> bool {
-        WorkerEngine::is_paused(self)
-    }
-    fn cancel_running(&self, id: &crate::store::SubmissionId) -> bool {
-        WorkerEngine::cancel_running(self, id)
-    }
-    async fn exercises_reloaded(&self, hashes: Vec<String>) -> Result<(), String> {
-        self.set_exercise_hashes(hashes)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
+use gauntlet_queue::store::Store;
+use gauntlet_queue::WorkerControl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -111,8 +75,10 @@ struct Inner {
     sessions: SessionKeys,
     metrics: &'static Metrics,
     workers: Option<Arc<dyn WorkerControl>>,
-    streams: StreamSlots,
-    admissions: SessionLocks,
+    streams: Arc<StreamLimits>,
+    admissions: AdmissionLocks,
+    /// The Redis the limits share, when configured.
+    redis: Option<Arc<SharedRedis>>,
     /// SHA-256 of the admin token: compared in constant time; `None` disables admin routes.
     admin_digest: Option<[u8; 32]>,
     /// Secret values (as they would appear in JSON text) blanked out of event streams.
@@ -130,26 +96,31 @@ impl AppState {
         workers: Option<Arc<dyn WorkerControl>>,
     ) -> Result<AppState, StartError> {
         settings.validate()?;
+        let metrics = Metrics::global();
         let redis = match &settings.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret())?;
-                let conn = redis::aio::ConnectionManager::new(client).await?;
-                Some(conn)
-            }
+            Some(url) => Some(
+                SharedRedis::connect(url.expose_secret(), settings.on_redis_down, metrics).await?,
+            ),
             None => None,
         };
         let secret = sessions::resolve_secret(
             settings.session_secret.as_ref(),
-            redis.as_ref(),
-            &settings.data_dir,
+            redis.as_ref().map(|r| r.connection()).as_ref(),
+            &settings.common.data_dir,
         )
         .await?;
         let sessions = SessionKeys::new(&secret, settings.session_ttl, settings.behind_tls)?;
-        let rate = RateConfig::from_settings(&settings);
-        let limiter = match redis {
-            Some(conn) => RateLimiter::redis(rate, conn),
-            None => RateLimiter::in_memory(rate),
-        };
+        let limiter = RateLimiter::new(RateConfig::from_settings(&settings), redis.clone());
+        let streams = StreamLimits::new(
+            StreamCaps {
+                per_session: settings.max_streams_per_session,
+                per_ip: settings.max_streams_per_ip,
+                total: settings.max_streams,
+            },
+            redis.clone(),
+            metrics,
+        );
+        let admissions = AdmissionLocks::new(redis.clone());
         let admin_digest = match (&settings.admin_token, settings.strong_admin_token()) {
             (_, Some(t)) => Some(digest(t.expose_secret().as_bytes())),
             (Some(_), None) => {
@@ -188,10 +159,11 @@ impl AppState {
                 catalog,
                 limiter,
                 sessions,
-                metrics: Metrics::global(),
+                metrics,
                 workers,
-                streams: StreamSlots::default(),
-                admissions: SessionLocks::default(),
+                streams,
+                admissions,
+                redis,
                 admin_digest,
                 redactions,
                 shutdown: CancellationToken::new(),
@@ -214,11 +186,41 @@ impl AppState {
     pub(crate) fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
     }
-    pub(crate) fn admissions(&self) -> &SessionLocks {
+    pub(crate) fn admissions(&self) -> &AdmissionLocks {
         &self.inner.admissions
     }
-    pub(crate) fn streams(&self) -> &StreamSlots {
+    pub(crate) fn streams(&self) -> &Arc<StreamLimits> {
         &self.inner.streams
+    }
+    /// Event streams open on this instance.
+    pub fn open_streams(&self) -> u32 {
+        self.inner.streams.open()
+    }
+    /// The Redis the limits share, when configured (tests watch its health).
+    pub fn shared_redis(&self) -> Option<&Arc<SharedRedis>> {
+        self.inner.redis.as_ref()
+    }
+
+    /// The client a request comes from (behind trusted proxies: the forwarded address),
+    /// and its key in every per-address limit.
+    pub(crate) fn client(&self, req: &Request) -> (std::net::IpAddr, ClientKey) {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        // Several X-Forwarded-For lines read as one list, in order: a proxy may add its
+        // own line after one the client forged, and the right-most entries are the proxies'.
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?"))
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let s = self.settings();
+        let ip = crate::limits::client_ip(peer, forwarded.as_deref(), &s.trusted_proxies);
+        (ip, ClientKey::of(ip, s.ipv6_prefix))
     }
     pub(crate) fn workers(&self) -> Option<&Arc<dyn WorkerControl>> {
         self.inner.workers.as_ref()
@@ -297,11 +299,12 @@ fn api_routes(state: Option<&AppState>) -> (Router<AppState>, utoipa::openapi::O
         .routes(routes!(admin::cancel))
         .routes(routes!(admin::pause))
         .routes(routes!(admin::resume))
-        .routes(routes!(admin::reload));
+        .routes(routes!(admin::reload))
+        .routes(routes!(admin::release_name));
     let public = OpenApiRouter::new()
         .routes(routes!(handlers::list_exercises))
         .routes(routes!(handlers::get_exercise))
-        .routes(routes!(handlers::submit))
+        .routes(routes!(submit::submit))
         .routes(routes!(handlers::get_submission))
         .routes(routes!(events::events))
         .routes(routes!(handlers::leaderboard));

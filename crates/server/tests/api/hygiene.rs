@@ -237,8 +237,9 @@ async fn multipart_archives_and_part_limits() {
             "invalid_display_name",
         ),
     ];
+    // From the session that owns "ada" (another one would get 409 display_name_taken).
     for (i, (f, status, code)) in cases.into_iter().enumerate() {
-        let r = app.client().post_multipart(f).await;
+        let r = c.post_multipart(f).await;
         assert_eq!(error_code(r, status).await, code, "case {i}");
     }
 }
@@ -375,9 +376,10 @@ async fn sessions_are_signed_cookies_created_on_first_use() {
     assert_ne!(c.cookie.as_ref(), Some(&good));
     // The generated secret is private.
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(app.state.settings().data_dir.join("sessions/secret")).unwrap();
+    let meta =
+        std::fs::metadata(app.state.settings().common.data_dir.join("sessions/secret")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o600);
-    let meta = std::fs::metadata(app.state.settings().data_dir.join("sessions")).unwrap();
+    let meta = std::fs::metadata(app.state.settings().common.data_dir.join("sessions")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o700);
 }
 
