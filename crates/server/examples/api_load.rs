@@ -64,15 +64,24 @@ fn read_files(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// POSTs one submission and waits for its result; returns (elapsed, outcome).
-async fn one(c: &reqwest::Client, url: &str, body: &Value) -> Result<(Duration, String), String> {
+/// POSTs one submission and waits for its result; returns (elapsed, outcome). Keeps
+/// the session cookie in `cookie`, as a browser would: a display name belongs to the
+/// session that first used it.
+async fn one(
+    c: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    cookie: &mut Option<String>,
+) -> Result<(Duration, String), String> {
     let t = Instant::now();
-    let r = c
-        .post(format!("{url}/api/v1/submissions"))
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut post = c.post(format!("{url}/api/v1/submissions")).json(body);
+    if let Some(v) = cookie.as_deref() {
+        post = post.header("cookie", v);
+    }
+    let r = post.send().await.map_err(|e| e.to_string())?;
+    if let Some(v) = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+        *cookie = v.split(';').next().map(str::to_owned);
+    }
     if r.status() != 202 {
         return Err(format!(
             "{} {}",
@@ -84,11 +93,11 @@ async fn one(c: &reqwest::Client, url: &str, body: &Value) -> Result<(Duration, 
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let r = c
-        .get(format!("{url}/api/v1/submissions/{id}/events"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut get = c.get(format!("{url}/api/v1/submissions/{id}/events"));
+    if let Some(v) = cookie.as_deref() {
+        get = get.header("cookie", v);
+    }
+    let r = get.send().await.map_err(|e| e.to_string())?;
     let mut stream = r.bytes_stream();
     let mut text = String::new();
     while let Some(chunk) = stream.next().await {
@@ -123,9 +132,10 @@ async fn main() {
                 .build()
                 .unwrap();
             let mut times = Vec::new();
+            let mut cookie = None;
             for i in 0..warmup + n {
                 let body = json!({"exercise": args.exercise, "files": files, "display_name": format!("bench{}", i % 1000)});
-                let (d, outcome) = one(&c, &url, &body).await.expect("submission");
+                let (d, outcome) = one(&c, &url, &body, &mut cookie).await.expect("submission");
                 // A benchmark of failures measures nothing: the reference solution must pass.
                 assert_eq!(outcome, "passed", "submission {i} did not pass");
                 if i >= warmup {
@@ -166,9 +176,10 @@ async fn main() {
                 tasks.push(tokio::spawn(async move {
                     let c = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
                     let mut lat = Vec::new();
+                    let mut cookie = None;
                     while Instant::now() < end {
                         let body = json!({"exercise": exercise, "files": files, "display_name": format!("load{w}")});
-                        match one(&c, &url, &body).await {
+                        match one(&c, &url, &body, &mut cookie).await {
                             Ok((d, outcome)) if outcome == "passed" => {
                                 done.fetch_add(1, Ordering::Relaxed);
                                 lat.push(d);
