@@ -9,7 +9,7 @@ use clap::builder::BoolishValueParser;
 use clap::Args;
 use gauntlet_exercise::Maxima;
 use gauntlet_grader::runtimes::hardhat::Hardhat;
-use gauntlet_grader::{Grader, GraderConfig, Toolchains};
+use gauntlet_grader::{Grader, GraderConfig};
 use secrecy::ExposeSecret;
 
 use crate::api::{self, WorkerControl};
@@ -19,6 +19,7 @@ use crate::grading::{GraderGate, GradingExecutor};
 use crate::metrics::Metered;
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreLocation};
+use crate::toolchains::{Toolchain, Toolchains as Prepared};
 use crate::worker::{self, WorkerEngine};
 
 /// Flags (and their environment variables) of the workers and the grader, shared by
@@ -52,9 +53,16 @@ pub struct WorkerArgs {
     /// Anvil chains kept for Solidity exercises (started on the first Solidity job).
     #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2)]
     pub anvil_pool: usize,
-    /// Where prepared toolchains live (default: `<data-dir>/toolchains`).
+    /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
+    /// else $XDG_CACHE_HOME/gauntlet/toolchains; shared with the CLI's commands).
     #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
     pub toolchains_dir: Option<PathBuf>,
+    /// Prepare a missing toolchain at start-up, in the background (its exercises are
+    /// unavailable, 503, until it is ready); `false` leaves them unavailable until
+    /// `gauntlet toolchains prepare` has run.
+    #[arg(long, env = "GAUNTLET_PREPARE_TOOLCHAINS", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    pub prepare_toolchains: bool,
     /// Where toolchain sources (lockfiles, configs) are read from (default:
     /// `./toolchains`, else the ones this binary was built from).
     #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES")]
@@ -150,7 +158,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     // 3. The grader: runtimes, limits, secrets it redacts (never passed to a job).
     let toolchains = match &args.toolchains_dir {
         Some(d) => d.clone(),
-        None => data_dir.join("toolchains"),
+        None => gauntlet_grader::locations::default_toolchains_dir(),
     };
     let sources = args
         .toolchain_sources
@@ -169,7 +177,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .iter()
         .map(|s| s.expose_secret().to_owned())
         .collect();
-    let toolchains = Toolchains {
+    let toolchains = gauntlet_grader::Toolchains {
         sources,
         prepared: toolchains,
         anvil_pool: args.anvil_pool,
@@ -179,12 +187,10 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .hardhat()
         .expect("a standard grader has hardhat")
         .clone();
-    if !hardhat.toolchain().is_prepared() {
-        tracing::warn!(
-            version = %hardhat.toolchain().version,
-            "the hardhat toolchain is not prepared: Solidity exercises fail until `gauntlet toolchains prepare` runs"
-        );
-    }
+    let prepared = Prepared::new(
+        vec![hardhat.clone() as Arc<dyn Toolchain>],
+        args.prepare_toolchains,
+    );
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));
@@ -192,6 +198,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
     // 4. Exercises, validated as a whole: one bad package and the server does not start.
     let gate = Arc::new(GraderGate {
         grader: grader.clone(),
+        toolchains: workers.then(|| prepared.clone()),
     });
     let dir = settings.exercises.clone();
     let catalog = tokio::task::spawn_blocking(move || Catalog::load(&dir, Maxima::default(), gate))
@@ -199,7 +206,18 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .map_err(|e| AppError::Runtime(e.to_string()))?
         .map_err(|e| AppError::Exercises(e.to_string()))?;
     let catalog = Arc::new(catalog);
-    // 5. The store: SQLite in the data dir, or the shared PostgreSQL.
+    // 5. Toolchains: the ones the exercises need start preparing now if they are missing
+    // (in the background; until then those exercises are unavailable).
+    if workers {
+        let snapshot = catalog.snapshot();
+        prepared.ensure(
+            snapshot
+                .exercises
+                .values()
+                .map(|e| e.exercise.runtime.as_str()),
+        );
+    }
+    // 6. The store: SQLite in the data dir, or the shared PostgreSQL.
     let url = settings
         .database_url
         .as_ref()

@@ -22,6 +22,10 @@ const SETUP_ALLOWANCE: Duration = Duration::from_secs(90);
 /// Checks submissions and exercises against what the grader knows.
 pub struct GraderGate {
     pub grader: Arc<Grader>,
+    /// The toolchains of this process's workers, when it has workers: an exercise whose
+    /// toolchain is not ready is unavailable. An API-only process cannot see its
+    /// workers' toolchains and leaves this out.
+    pub toolchains: Option<Arc<crate::toolchains::Toolchains>>,
 }
 
 impl SubmissionGate for GraderGate {
@@ -41,6 +45,10 @@ impl SubmissionGate for GraderGate {
 
     fn runtimes(&self) -> Option<Vec<String>> {
         Some(self.grader.registry().names().map(str::to_owned).collect())
+    }
+
+    fn unavailable(&self, exercise: &Exercise) -> Option<crate::toolchains::Unavailable> {
+        self.toolchains.as_ref()?.unavailable(&exercise.runtime)
     }
 }
 

@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod sessions;
 pub mod settings;
 pub mod store;
+pub mod toolchains;
 pub mod worker;

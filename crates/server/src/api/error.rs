@@ -51,6 +51,12 @@ pub enum ApiError {
     TooManyStreams(u32),
     #[error("busy, retry shortly")]
     Busy(Duration),
+    #[error("exercise {exercise} cannot be graded right now: {reason}")]
+    ExerciseUnavailable {
+        exercise: String,
+        reason: String,
+        retry_after: Duration,
+    },
     #[error("{0}")]
     InvalidExercises(String, Vec<String>),
     #[error("not ready: {0}")]
@@ -91,7 +97,7 @@ impl ApiError {
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidExercises(..) => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited(_) | TooManyActive(_) | TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
-            Busy(_) | NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Busy(_) | NotReady(_) | ExerciseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +123,7 @@ impl ApiError {
             TooManyActive(_) => "too_many_active_submissions",
             TooManyStreams(_) => "too_many_streams",
             Busy(_) => "busy",
+            ExerciseUnavailable { .. } => "exercise_unavailable",
             InvalidExercises(..) => "invalid_exercises",
             NotReady(_) => "not_ready",
             Internal(_) => "internal_error",
@@ -128,6 +135,7 @@ impl ApiError {
             ApiError::RateLimited(r) => Some(r.retry_after.as_secs().max(1)),
             ApiError::TooManyActive(_) | ApiError::TooManyStreams(_) => Some(5),
             ApiError::Busy(d) => Some(d.as_secs().max(1)),
+            ApiError::ExerciseUnavailable { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             ApiError::NotReady(_) => Some(5),
             _ => None,
         }

@@ -33,11 +33,16 @@ pub async fn list_exercises(State(state): State<AppState>) -> Json<ExerciseList>
         exercises: snap
             .exercises
             .values()
-            .map(|e| ExerciseSummary {
-                id: e.id().to_owned(),
-                title: e.exercise.title.clone(),
-                runtime: e.exercise.runtime.clone(),
-                submission: kind_str(e.kind()).to_owned(),
+            .map(|e| {
+                let unavailable = state.catalog().gate().unavailable(&e.exercise);
+                ExerciseSummary {
+                    id: e.id().to_owned(),
+                    title: e.exercise.title.clone(),
+                    runtime: e.exercise.runtime.clone(),
+                    submission: kind_str(e.kind()).to_owned(),
+                    available: unavailable.is_none(),
+                    unavailable_reason: unavailable.map(|u| u.reason),
+                }
             })
             .collect(),
     })
@@ -55,12 +60,15 @@ pub async fn get_exercise(
         .catalog()
         .get(&id)
         .ok_or_else(|| ApiError::ExerciseNotFound(truncate(&id)))?;
+    let unavailable = state.catalog().gate().unavailable(&e.exercise);
     Ok(Json(ExerciseDetail {
         id: e.id().to_owned(),
         title: e.exercise.title.clone(),
         runtime: e.exercise.runtime.clone(),
         submission: kind_str(e.kind()).to_owned(),
         version: e.exercise.content_hash.clone(),
+        available: unavailable.is_none(),
+        unavailable_reason: unavailable.map(|u| u.reason),
         starter_files: e
             .starter
             .iter()
@@ -239,7 +247,7 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
         (status = 413, body = ErrorBody, description = "Body or part over its cap"),
         (status = 415, body = ErrorBody),
         (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Rate limit or per-session cap"),
-        (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "Busy, retry shortly"),
+        (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "Busy, retry shortly (`busy`), or the exercise cannot be graded now: its runtime's toolchain is missing or being prepared (`exercise_unavailable`, with the reason)"),
     ))]
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let session = req
@@ -287,6 +295,17 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
                     .into(),
             ))
         }
+    }
+
+    // An exercise this service cannot grade now (its toolchain is missing or being
+    // prepared) is refused here, never queued to fail later.
+    if let Some(u) = state.catalog().gate().unavailable(&entry.exercise) {
+        state.metrics().rejected("exercise_unavailable");
+        return Err(ApiError::ExerciseUnavailable {
+            exercise: entry.id().to_owned(),
+            reason: u.reason,
+            retry_after: u.retry_after,
+        });
     }
 
     let s = state.settings();
