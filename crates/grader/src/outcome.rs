@@ -1,4 +1,4 @@
-//! From a sandbox report and the captured output to the result of CONTRACTS §4:
+//! From a sandbox report and the captured output to the result (docs/results.md):
 //! which outcome, which tests, which score, and the hints a learner needs in the log.
 
 use gauntlet_exercise::{
