@@ -1,4 +1,5 @@
-//! `gauntlet sandbox run` and `gauntlet sandbox doctor`: flag parsing (CONTRACTS §2)
+//! `gauntlet sandbox run` and `gauntlet sandbox doctor`: flag parsing (docs/sandbox.md
+//! lists every flag)
 //! and wiring to `gauntlet_sandbox::run`; exit 2 on bad usage, 3 when isolation is
 //! unavailable, 1 when the command ran but did not exit 0.
 

@@ -1,5 +1,5 @@
 //! `gauntlet sandbox run|doctor` end to end through the real binary: flags, exit
-//! codes (CONTRACTS §1-2), the report on stderr or in `--report`, pass-through and
+//! codes (docs/sandbox.md, docs/cli.md), the report on stderr or in `--report`, pass-through and
 //! capping of output. The containment itself is proven in crates/sandbox/tests.
 
 use std::process::{Command, Output};

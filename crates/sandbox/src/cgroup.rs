@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use crate::steps::Step;
 use crate::Error;
 
 /// Which hierarchy this host gives us, found once per process.
@@ -265,12 +266,12 @@ impl RunCgroup {
                  `gauntlet` directories owned by its user)"
             )),
             _ => Error::Setup {
-                step: "cgroup-create",
+                step: Step::CgroupCreate.name(),
                 source: e,
             },
         };
         let limits = |e: std::io::Error| Error::Setup {
-            step: "cgroup-limits",
+            step: Step::CgroupLimits.name(),
             source: e,
         };
         match host {
@@ -338,7 +339,7 @@ impl RunCgroup {
                 o.write(true).custom_flags(libc::O_CLOEXEC);
             }
             o.open(&p).map(OwnedFd::from).map_err(|e| Error::Setup {
-                step: "cgroup-attach",
+                step: Step::SendCgroup.name(),
                 source: e,
             })
         };

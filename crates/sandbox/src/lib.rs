@@ -13,12 +13,15 @@ mod netns;
 mod netpool;
 mod plan;
 mod seccomp;
+mod steps;
 mod supervise;
 mod sys;
+mod wire;
 
 pub use control::Control;
 pub use doctor::{doctor, Doctor};
 pub use netns::{connect_tcp_in, NetNs};
+pub use steps::{Side, Step};
 pub use supervise::{run, run_controlled};
 
 use std::ffi::OsString;
@@ -27,7 +30,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Resource limits of one run. `Default` gives the safe defaults of CONTRACTS §2.
+/// Resource limits of one run. `Default` gives the defaults docs/sandbox.md lists
+/// ("`sandbox run` flags").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub wall_time: Duration,
@@ -44,7 +48,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// CONTRACTS §2's safe defaults.
+    /// The defaults of `gauntlet sandbox run`.
     fn default() -> Self {
         Limits {
             wall_time: Duration::from_secs(10),
@@ -172,7 +176,7 @@ pub fn create_jail_dir(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
 }
 
-/// How the run ended (CONTRACTS §2).
+/// How the run ended (docs/sandbox.md, "The report").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -205,7 +209,7 @@ pub struct Layers {
     pub rootless: bool,
 }
 
-/// The report of one run (CONTRACTS §2, plus `layers` and `collected`).
+/// The report of one run; its JSON is documented in docs/sandbox.md, "The report".
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub status: Status,

@@ -16,7 +16,7 @@
 //!   network to others (`run_controlled`: an Anvil chain and the jobs that join it)
 //!   never get a slot, since the joiners hold no lock. (A fork-like clone elsewhere
 //!   in the process holds a copy of every descriptor until it closes them, a jail's
-//!   init until its step 4; that can only make a free slot look busy for a moment.)
+//!   init until close-inherited-fds; that can only make a free slot look busy for a moment.)
 //! - **The jail has no power over it.** The namespace belongs to the host's user
 //!   namespace, so the jail (whose own user namespace is a child of it) holds no
 //!   capability there: it cannot add devices, addresses, routes, firewall rules or

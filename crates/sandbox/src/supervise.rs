@@ -1,6 +1,7 @@
 //! The supervisor side of a run: prepare everything, clone the jail with every
 //! namespace at once, map its ids, put it in its cgroup, then watch its output,
-//! clocks and cgroup until it ends, and build the [`Report`].
+//! clocks and cgroup until it ends, and build the [`Report`]. [`run_inner`] is the
+//! flat list of the supervisor's steps of `steps.rs`.
 //!
 //! Safe in a multi-threaded process: all allocation happens before `clone`; the
 //! child only runs `jail::init`, which is allocation-free; pipes are close-on-exec so
@@ -8,33 +9,202 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use libc::c_int;
 
 use crate::cgroup::{self, RunCgroup};
-use crate::jail::{self, Step};
-use crate::plan::{self, JAIL_GID, JAIL_UID};
-use crate::{landlock, netns, netpool, sys, NetNs};
+use crate::jail;
+use crate::netpool::{self, Lease};
+use crate::plan::{self, Plan, JAIL_GID, JAIL_UID};
+use crate::steps::{Failure, Step};
+use crate::wire::{self, Message, ToJail};
+use crate::{landlock, netns, sys, NetNs};
 use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
 const MARKER: &[u8] = b"\n[gauntlet: output truncated]\n";
 
-fn io_err(step: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Setup { step, source }
+fn io_err(step: Step) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Setup {
+        step: step.name(),
+        source,
+    }
+}
+
+/// Runs `spec` to completion. Safe to call from a multi-threaded process.
+pub fn run(spec: &Spec, sink: &mut dyn OutputSink) -> Result<Report, Error> {
+    run_inner(spec, sink, None)
+}
+
+/// [`run`], with a [`Control`] through which other threads learn the jail's PID and
+/// network namespace, stop it, and see it finish (long-lived jails such as an Anvil
+/// chain).
+pub fn run_controlled(
+    spec: &Spec,
+    sink: &mut dyn OutputSink,
+    control: &Control,
+) -> Result<Report, Error> {
+    let r = run_inner(spec, sink, Some(control));
+    control.ended();
+    r
+}
+
+/// The supervisor's steps, in the order of the step table.
+fn run_inner(
+    spec: &Spec,
+    sink: &mut dyn OutputSink,
+    control: Option<&Control>,
+) -> Result<Report, Error> {
+    let mut plan = plan::build(spec, landlock::abi().unwrap_or(0))?;
+    let cg_host = cgroup::host()?;
+    let early_cg = create_cgroup_before_clone(cg_host, spec)?;
+    let pipes = Pipes::open(spec.results.is_some())?;
+    let network = JailNetwork::choose(spec, control);
+    plan.join_net = network.joins();
+    let start = Instant::now();
+    let jail = clone_jail(&plan, &pipes, &network, early_cg.as_ref())?;
+    let (streams, to_jail) = pipes.close_jail_ends();
+    let cg = match hand_over(&jail, &plan, to_jail, cg_host, early_cg, spec) {
+        Ok(cg) => cg,
+        Err(e) => {
+            drop(jail);
+            return Err(e);
+        }
+    };
+    announce(control, &jail);
+    let mut sup = Supervision::new(spec, sink, start);
+    sup.watch(&jail, &cg, streams, control);
+    drop(jail);
+    drop(network);
+    let wall = start.elapsed();
+    let usage = cg.usage();
+    drop(cg);
+    sup.finish(spec, &plan, usage, wall)
+}
+
+/// v2: the jail is born in its cgroup (CLONE_INTO_CGROUP), which must exist first.
+/// On v1 the cgroups are made after the clone, while the jail builds its root, and
+/// handed to it (see `hand_over`).
+fn create_cgroup_before_clone(
+    host: &'static cgroup::Host,
+    spec: &Spec,
+) -> Result<Option<RunCgroup>, Error> {
+    if !host.is_v2() {
+        return Ok(None);
+    }
+    RunCgroup::create(host, spec.limits.memory, spec.limits.pids).map(Some)
+}
+
+/// Every descriptor between the supervisor and the jail: the supervisor's ends, and
+/// the jail's, which the jail inherits through the clone and the supervisor closes
+/// right after it.
+struct Pipes {
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+    msg_r: OwnedFd,
+    res_r: Option<OwnedFd>,
+    to_jail: OwnedFd,
+    jail_ends: JailEnds,
+}
+
+struct JailEnds {
+    sync: OwnedFd,
+    msg: OwnedFd,
+    out: OwnedFd,
+    err: OwnedFd,
+    results: Option<OwnedFd>,
+}
+
+impl Pipes {
+    fn open(results: bool) -> Result<Pipes, Error> {
+        let (to_jail, sync) = socketpair()?;
+        let (msg_r, msg) = pipe()?;
+        let (out_r, out) = pipe()?;
+        let (err_r, err) = pipe()?;
+        let (res_r, res_w) = match results {
+            true => pipe().map(|(r, w)| (Some(r), Some(w)))?,
+            false => (None, None),
+        };
+        // The payload may reopen its outputs through /proc/self/fd (`> /dev/stdout`):
+        // the pipes must belong to the jail user, not to the supervisor.
+        let (uid, gid) = crate::jail_host_ids();
+        for fd in [Some(&out), Some(&err), res_w.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            // SAFETY: fchown on a pipe we own; no path is involved.
+            if unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) } < 0 {
+                return Err(io_err(Step::Pipes)(std::io::Error::last_os_error()));
+            }
+        }
+        Ok(Pipes {
+            out_r,
+            err_r,
+            msg_r,
+            res_r,
+            to_jail,
+            jail_ends: JailEnds {
+                sync,
+                msg,
+                out,
+                err,
+                results: res_w,
+            },
+        })
+    }
+
+    fn jail_fds(&self) -> jail::Fds {
+        let e = &self.jail_ends;
+        jail::Fds {
+            sync: e.sync.as_raw_fd(),
+            msg: e.msg.as_raw_fd(),
+            out: e.out.as_raw_fd(),
+            err: e.err.as_raw_fd(),
+            results: e.results.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        }
+    }
+
+    /// After the clone: the jail holds its ends; ours go, so EOF comes when the
+    /// jail's do. The streams to watch, in `Supervision` order, and the sync socket.
+    fn close_jail_ends(self) -> ([Option<OwnedFd>; 4], ToJail) {
+        drop(self.jail_ends);
+        (
+            [
+                Some(self.out_r),
+                Some(self.err_r),
+                Some(self.msg_r),
+                self.res_r,
+            ],
+            ToJail(self.to_jail),
+        )
+    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: pipe2 fills the two-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io_err("pipes")(std::io::Error::last_os_error()));
+        return Err(io_err(Step::Pipes)(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((r, above_stdio(w)?))
+}
+
+/// A connected pair of stream sockets (close-on-exec): the supervisor's end and the
+/// jail's (`wire.rs`).
+fn socketpair() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    // SAFETY: socketpair fills the two-element array.
+    if unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(io_err(Step::Pipes)(std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((ours, above_stdio(theirs)?))
 }
 
 /// The lowest number a descriptor handed to the jail may have: the payload `dup2`s
@@ -50,134 +220,59 @@ fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Error> {
     // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own; the new one is owned below.
     let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FIRST_HANDED_FD) };
     if new < 0 {
-        return Err(io_err("pipes")(std::io::Error::last_os_error()));
+        return Err(io_err(Step::Pipes)(std::io::Error::last_os_error()));
     }
     // SAFETY: a fresh descriptor owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// A connected pair of stream sockets (close-on-exec): the supervisor's end and the
-/// jail's, for the start-up handshake that carries the cgroup descriptors.
-fn socketpair() -> Result<(OwnedFd, OwnedFd), Error> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: socketpair fills the two-element array.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    } < 0
-    {
-        return Err(io_err("sync-socket")(std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((ours, above_stdio(theirs)?))
+/// The network namespace the jail joins: the caller's (`Network::Join`), or one lent
+/// from the pool of prepared empty ones (`Network::None`; see netpool.rs). Without
+/// either, the clone makes one.
+enum JailNetwork<'a> {
+    Joined(&'a NetNs),
+    Lent(Lease),
+    Fresh,
 }
 
-fn write_file(path: &str, v: &str) -> std::io::Result<()> {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .write_all(v.as_bytes())
-}
-
-/// Runs `spec` to completion. Safe to call from a multi-threaded process.
-pub fn run(spec: &Spec, sink: &mut dyn OutputSink) -> Result<Report, Error> {
-    run_inner(spec, sink, None)
-}
-
-/// [`run`], with a [`Control`] through which other threads learn the jail's PID,
-/// stop it, and see it finish (long-lived jails such as an Anvil chain).
-pub fn run_controlled(
-    spec: &Spec,
-    sink: &mut dyn OutputSink,
-    control: &Control,
-) -> Result<Report, Error> {
-    let r = run_inner(spec, sink, Some(control));
-    control.ended();
-    r
-}
-
-fn run_inner(
-    spec: &Spec,
-    sink: &mut dyn OutputSink,
-    control: Option<&Control>,
-) -> Result<Report, Error> {
-    let landlock_abi = landlock::abi().unwrap_or(0);
-    let mut plan = plan::build(spec, landlock_abi)?;
-    let cg_host = cgroup::host()?;
-    // On v2 the jail is born in its cgroup (CLONE_INTO_CGROUP), which must exist
-    // first; on v1 the cgroups are made after the clone, while the jail builds its
-    // root, and handed to it (see jail.rs step 15).
-    let early_cg = if cg_host.is_v2() {
-        Some(RunCgroup::create(
-            cg_host,
-            spec.limits.memory,
-            spec.limits.pids,
-        )?)
-    } else {
-        None
-    };
-    let cg_dir = early_cg.as_ref().map(RunCgroup::entry).transpose()?;
-    let cg_dir = cg_dir.and_then(|e| e.dir);
-
-    let (sync_r, sync_w) = socketpair()?;
-    let (msg_r, msg_w) = pipe()?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (res_r, res_w) = match spec.results {
-        Some(_) => {
-            let (r, w) = pipe()?;
-            (Some(r), Some(w))
-        }
-        None => (None, None),
-    };
-    let fds = jail::Fds {
-        sync_r: sync_r.as_raw_fd(),
-        msg_w: msg_w.as_raw_fd(),
-        out_w: out_w.as_raw_fd(),
-        err_w: err_w.as_raw_fd(),
-        res_w: res_w.as_ref().map_or(-1, |w| w.as_raw_fd()),
-    };
-    // The namespace the jail joins: the caller's (Join), or one lent from the pool
-    // of prepared empty ones (None; see netpool.rs). Without either, clone makes one.
-    let joined = match &spec.network {
-        Network::None => None,
-        Network::Join(ns) => Some(ns.as_fd()),
-    };
-    // Not for controlled jails: they lend their network to other jails (an Anvil
-    // chain to the jobs using it), which hold no lease, so a slot freed when such a
-    // jail ends could be lent again while one of them was still inside.
-    let lease = match (&spec.network, control) {
-        (Network::None, None) => netpool::lease(),
-        _ => None,
-    };
-    let net = joined.or(lease.as_ref().map(|l| l.ns.as_fd()));
-    if lease.is_some() {
-        plan.join_net = true;
-    }
-    // SAFETY: getters without side effects.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let rootless = euid != 0;
-    let (host_uid, host_gid) = crate::jail_host_ids();
-    // The payload may reopen its stdout/stderr through /proc/self/fd (`> /dev/stdout`):
-    // the pipes must belong to the jail user, not to the supervisor.
-    for fd in [Some(&out_w), Some(&err_w), res_w.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        // SAFETY: fchown on a pipe we own; no path is involved.
-        if unsafe { libc::fchown(fd.as_raw_fd(), host_uid, host_gid) } < 0 {
-            return Err(io_err("pipes")(std::io::Error::last_os_error()));
+impl<'a> JailNetwork<'a> {
+    fn choose(spec: &'a Spec, control: Option<&Control>) -> JailNetwork<'a> {
+        match (&spec.network, control) {
+            (Network::Join(ns), _) => JailNetwork::Joined(ns),
+            // Not for controlled jails: they lend their network to other jails (an
+            // Anvil chain to the jobs using it), which hold no lease, so a slot freed
+            // when such a jail ends could be lent again while one of them was inside.
+            (Network::None, Some(_)) => JailNetwork::Fresh,
+            (Network::None, None) => netpool::lease().map_or(JailNetwork::Fresh, JailNetwork::Lent),
         }
     }
-    let uid_map = format!("{JAIL_UID} {host_uid} 1\n");
-    let gid_map = format!("{JAIL_GID} {host_gid} 1\n");
-    let _ = egid;
 
+    fn joins(&self) -> bool {
+        !matches!(self, JailNetwork::Fresh)
+    }
+
+    fn ns(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            JailNetwork::Joined(ns) => Some(ns.as_fd()),
+            JailNetwork::Lent(lease) => Some(lease.ns.as_fd()),
+            JailNetwork::Fresh => None,
+        }
+    }
+}
+
+/// `clone3` with every namespace at once (and into the v2 cgroup); the child runs
+/// `jail::init`. Joining a network namespace owned by another user namespace needs
+/// privilege in it: this thread joins it just for the clone, then goes back.
+fn clone_jail(
+    plan: &Plan,
+    pipes: &Pipes,
+    network: &JailNetwork<'_>,
+    early_cg: Option<&RunCgroup>,
+) -> Result<Child, Error> {
+    let cg_dir = early_cg
+        .map(RunCgroup::entry)
+        .transpose()?
+        .and_then(|e| e.dir);
     let mut flags = (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
@@ -187,11 +282,9 @@ fn run_inner(
     if cg_dir.is_some() {
         flags |= sys::CLONE_INTO_CGROUP;
     }
-    if net.is_none() {
+    if !network.joins() {
         flags |= libc::CLONE_NEWNET as u64;
     }
-
-    let start = Instant::now();
     let mut pidfd: c_int = -1;
     let args = sys::CloneArgs {
         flags,
@@ -200,18 +293,17 @@ fn run_inner(
         cgroup: cg_dir.as_ref().map_or(0, |d| d.as_raw_fd() as u64),
         ..sys::CloneArgs::default()
     };
+    let fds = pipes.jail_fds();
     let clone = || {
         // SAFETY: clone3 without a new stack behaves like fork. The child runs only
         // `jail::init`, which is async-signal-safe and never returns.
         let pid = unsafe { sys::clone3(&args) };
         if pid == 0 {
-            jail::init(&plan, fds);
+            jail::init(plan, fds);
         }
         (pid, std::io::Error::last_os_error())
     };
-    // Joining a network namespace owned by another user namespace needs privilege in
-    // that namespace: this thread joins it just for the clone, then goes back.
-    let (pid, clone_err) = match net {
+    let (pid, clone_err) = match network.ns() {
         None => clone(),
         Some(ns) => netns::in_netns(ns, clone).map_err(|e| {
             Error::Unsupported(format!(
@@ -226,73 +318,65 @@ fn run_inner(
             if cg_dir.is_some() { "|INTO_CGROUP" } else { "" }
         )));
     }
-    let pid = pid as libc::pid_t;
-    // SAFETY: CLONE_PIDFD stored a fresh descriptor we now own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    drop((sync_r, msg_w, out_w, err_w, res_w, cg_dir));
-
-    let mut jail = Child {
-        pid,
-        pidfd,
+    Ok(Child {
+        pid: pid as libc::pid_t,
+        // SAFETY: CLONE_PIDFD stored a fresh descriptor we now own.
+        pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
         reaped: false,
-    };
-    // The child waits on the sync socket while we map its ids; then it builds its
-    // root while we make its cgroup (v1) and send it over.
-    let setup = (|| -> Result<RunCgroup, Error> {
-        let proc = format!("/proc/{pid}");
-        if rootless {
-            write_file(&format!("{proc}/setgroups"), "deny").map_err(io_err("uid-map"))?;
-        }
-        write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err("uid-map"))?;
-        write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err("gid-map"))?;
-        let send = |what: &'static str, byte: u8, fds: &[c_int]| {
-            sys::send_fds(sync_w.as_raw_fd(), byte, fds)
-                .map_err(|e| io_err(what)(std::io::Error::from_raw_os_error(e)))
-        };
-        send("start-jail", b'g', &[])?;
-        if let Some(cg) = early_cg {
-            // v2: born inside; nothing to hand over.
-            send("cgroup-attach", b'c', &[])?;
-            return Ok(cg);
-        }
-        let cg = RunCgroup::create(cg_host, spec.limits.memory, spec.limits.pids)?;
-        let entry = cg.entry()?;
-        let tasks: Vec<c_int> = entry.tasks.iter().map(|f| f.as_raw_fd()).collect();
-        send("cgroup-attach", b'c', &tasks)?;
-        Ok(cg)
-    })();
-    drop(sync_w);
-    let cg = match setup {
-        Ok(cg) => cg,
-        Err(e) => {
-            jail.kill_and_reap();
-            return Err(e);
-        }
-    };
+    })
+}
 
-    if let Some(c) = control {
-        // Opened while init is our unreaped child: the PID cannot name anyone else.
-        let started = NetNs::open(std::path::Path::new(&format!("/proc/{pid}/ns/net")))
-            .and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
-        match started {
-            Ok((ns, pidfd)) => c.started(pid as u32, ns, pidfd),
-            // Init is already gone (its own failure is in the messages), or this
-            // process is out of descriptors: the run ends without ever being lent.
-            Err(_) => jail.kill(),
-        }
+/// While the child waits on the sync socket: map its ids and let it go; then, while
+/// it builds its root, make its cgroup (v1) and send it over.
+fn hand_over(
+    jail: &Child,
+    plan: &Plan,
+    to_jail: ToJail,
+    host: &'static cgroup::Host,
+    early_cg: Option<RunCgroup>,
+    spec: &Spec,
+) -> Result<RunCgroup, Error> {
+    let proc = format!("/proc/{}", jail.pid);
+    let (host_uid, host_gid) = crate::jail_host_ids();
+    if plan.rootless {
+        write_file(&format!("{proc}/setgroups"), "deny").map_err(io_err(Step::UidMap))?;
     }
-    let mut sup = Supervision::new(spec, sink, start);
-    sup.watch(
-        &jail,
-        &cg,
-        [Some(out_r), Some(err_r), Some(msg_r), res_r],
-        control,
-    );
-    jail.kill_and_reap();
-    let wall = start.elapsed();
-    let usage = cg.usage();
-    drop(cg);
-    sup.finish(spec, usage, wall, landlock_abi, rootless)
+    let uid_map = format!("{JAIL_UID} {host_uid} 1\n");
+    write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err(Step::UidMap))?;
+    let gid_map = format!("{JAIL_GID} {host_gid} 1\n");
+    write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err(Step::GidMap))?;
+    to_jail.start().map_err(io_err(Step::StartJail))?;
+    if let Some(cg) = early_cg {
+        to_jail.cgroup(&[]).map_err(io_err(Step::SendCgroup))?;
+        return Ok(cg);
+    }
+    let cg = RunCgroup::create(host, spec.limits.memory, spec.limits.pids)?;
+    let entry = cg.entry()?;
+    let tasks: Vec<BorrowedFd<'_>> = entry.tasks.iter().map(|f| f.as_fd()).collect();
+    to_jail.cgroup(&tasks).map_err(io_err(Step::SendCgroup))?;
+    Ok(cg)
+}
+
+fn write_file(path: &str, v: &str) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(v.as_bytes())
+}
+
+/// Tells a `Control` the jail is up: its PID, its network namespace (opened while
+/// init is our unreaped child, so the PID cannot name anyone else) and a pidfd.
+fn announce(control: Option<&Control>, jail: &Child) {
+    let Some(c) = control else { return };
+    let path = format!("/proc/{}/ns/net", jail.pid);
+    let started =
+        NetNs::open(std::path::Path::new(&path)).and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
+    match started {
+        Ok((ns, pidfd)) => c.started(jail.pid as u32, ns, pidfd),
+        // Init is already gone (its own failure is in the messages), or this process
+        // is out of descriptors: the run ends without ever being lent.
+        Err(_) => jail.kill(),
+    }
 }
 
 struct Child {
@@ -314,13 +398,24 @@ impl Child {
         }
         self.kill();
         loop {
-            // SAFETY: waiting for our own child by pid.
-            let r = unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
-            if r == self.pid || (r < 0 && sys::errno() != libc::EINTR) {
-                break;
+            match sys::waitpid(self.pid, libc::__WALL) {
+                Ok((p, _)) if p == self.pid => break,
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
         self.reaped = true;
+    }
+
+    /// Waits for init to be a zombie (its whole namespace gone) without reaping it.
+    fn wait_until_dead(&self) {
+        let mut p = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd.
+        while unsafe { libc::poll(&mut p, 1, -1) } < 0 && sys::errno() == libc::EINTR {}
     }
 }
 
@@ -330,6 +425,7 @@ impl Drop for Child {
     }
 }
 
+/// The watch loop's state, and the report it becomes.
 struct Supervision<'a> {
     sink: &'a mut dyn OutputSink,
     limits: crate::Limits,
@@ -346,6 +442,12 @@ struct Supervision<'a> {
     results_bytes: u64,
     results_cap: u64,
 }
+
+/// Index of each stream in the array [`Supervision::watch`] takes.
+const STDOUT: usize = 0;
+const STDERR: usize = 1;
+const MESSAGES: usize = 2;
+const RESULTS: usize = 3;
 
 impl<'a> Supervision<'a> {
     fn new(spec: &Spec, sink: &'a mut dyn OutputSink, start: Instant) -> Self {
@@ -396,12 +498,24 @@ impl<'a> Supervision<'a> {
         }
     }
 
-    /// Index of each stream in [`Supervision::watch`]'s array.
-    const STDOUT: usize = 0;
-    const STDERR: usize = 1;
-    const MESSAGES: usize = 2;
-    const RESULTS: usize = 3;
+    fn consume(&mut self, jail: &Child, i: usize, bytes: &[u8]) {
+        match i {
+            STDOUT => self.output(jail, Stream::Stdout, bytes),
+            STDERR => self.output(jail, Stream::Stderr, bytes),
+            MESSAGES => self.msgs.extend_from_slice(bytes),
+            _ => {
+                debug_assert_eq!(i, RESULTS);
+                self.results_bytes += bytes.len() as u64;
+                if self.results_bytes <= self.results_cap {
+                    self.results.extend_from_slice(bytes);
+                }
+            }
+        }
+    }
 
+    /// `poll` on the streams, init's pidfd and a `Control`'s kill pipe, with the
+    /// timeout set to the nearest of the wall deadline, the idle deadline and the
+    /// next tick, until the jail ends or a limit stops it; then drains what is left.
     fn watch(
         &mut self,
         jail: &Child,
@@ -409,27 +523,15 @@ impl<'a> Supervision<'a> {
         streams: [Option<OwnedFd>; 4],
         control: Option<&Control>,
     ) {
-        let wall_deadline = self.start + self.limits.wall_time;
-        let cpu_limit_ns = self.limits.cpu_time.as_nanos() as u64;
         let fds = streams
             .each_ref()
             .map(|s| s.as_ref().map_or(-1, |f| f.as_raw_fd()));
         let mut open = fds.map(|fd| fd >= 0);
         let mut buf = vec![0u8; 64 * 1024];
         let mut next_tick = Instant::now() + TICK;
-        let mut exited = false;
-        while !exited {
-            let now = Instant::now();
-            let mut deadline = wall_deadline.min(next_tick);
-            if let Some(idle) = self.limits.idle_timeout {
-                deadline = deadline.min(self.last_output + idle);
-            }
-            let timeout = deadline.saturating_duration_since(now).as_millis() as c_int + 1;
-            let mut pfds = [libc::pollfd {
-                fd: -1,
-                events: libc::POLLIN,
-                revents: 0,
-            }; 6];
+        loop {
+            let timeout = self.poll_timeout(next_tick);
+            let mut pfds = [pollfd(-1); 6];
             for i in 0..4 {
                 pfds[i].fd = if open[i] { fds[i] } else { -1 };
             }
@@ -441,152 +543,107 @@ impl<'a> Supervision<'a> {
                 self.stop(jail, Status::SetupError);
                 break;
             }
-            for i in 0..4 {
-                if open[i] && pfds[i].revents != 0 {
-                    match read_some(fds[i], &mut buf) {
-                        0 => open[i] = false,
-                        k => self.consume(jail, i, &buf[..k]),
-                    }
-                }
-            }
-            if pfds[4].revents != 0 {
-                exited = true;
-            }
+            self.read_ready(jail, &fds, &mut open, &pfds, &mut buf);
+            let exited = pfds[4].revents != 0;
             if pfds[5].revents != 0 {
                 self.stop(jail, Status::Signaled);
-                break;
+            } else {
+                self.check_limits(jail, cg, &mut next_tick);
             }
-            let now = Instant::now();
-            if now >= wall_deadline {
-                self.stop(jail, Status::WallTimeout);
-                break;
-            }
-            if let Some(idle) = self.limits.idle_timeout {
-                if now >= self.last_output + idle {
-                    self.stop(jail, Status::IdleTimeout);
-                    break;
-                }
-            }
-            if now >= next_tick {
-                next_tick = now + TICK;
-                if cg.oom_kills() > 0 {
-                    self.stop(jail, Status::MemoryLimit);
-                    break;
-                }
-                if cg.pids_limit_hits() > 0 {
-                    self.stop(jail, Status::PidsLimit);
-                    break;
-                }
-                if cg.cpu_ns() >= cpu_limit_ns {
-                    self.stop(jail, Status::CpuTimeout);
-                    break;
-                }
-            }
-            if self.stopped.is_some() {
+            if exited || self.stopped.is_some() {
                 break;
             }
         }
         // The jail is dead or dying: drain what is left (every writer is gone once
-        // init has been reaped, so EOF comes; the deadline guards against a stray
-        // copy of a write end in some other thread's fork).
-        drop_until_dead(jail);
+        // init has died, so EOF comes; the deadline guards against a stray copy of a
+        // write end in some other thread's fork).
+        jail.wait_until_dead();
         let drain_deadline = Instant::now() + Duration::from_millis(500);
         while open.iter().any(|o| *o) && Instant::now() < drain_deadline {
-            let mut pfds = fds.map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            let mut pfds = fds.map(pollfd);
             for (p, o) in pfds.iter_mut().zip(open) {
-                if !o {
-                    p.fd = -1;
-                }
+                p.fd = if o { p.fd } else { -1 };
             }
             // SAFETY: poll over a local array of four pollfds.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 4, 100) };
-            if n <= 0 {
-                continue;
-            }
-            for i in 0..4 {
-                if open[i] && pfds[i].revents != 0 {
-                    match read_some(fds[i], &mut buf) {
-                        0 => open[i] = false,
-                        k => self.consume(jail, i, &buf[..k]),
-                    }
-                }
+            if unsafe { libc::poll(pfds.as_mut_ptr(), 4, 100) } > 0 {
+                self.read_ready(jail, &fds, &mut open, &pfds, &mut buf);
             }
         }
         drop(streams);
     }
 
-    fn consume(&mut self, jail: &Child, i: usize, bytes: &[u8]) {
-        match i {
-            Self::STDOUT => self.output(jail, Stream::Stdout, bytes),
-            Self::STDERR => self.output(jail, Stream::Stderr, bytes),
-            Self::MESSAGES => self.msgs.extend_from_slice(bytes),
-            _ => {
-                debug_assert_eq!(i, Self::RESULTS);
-                self.results_bytes += bytes.len() as u64;
-                if self.results_bytes <= self.results_cap {
-                    self.results.extend_from_slice(bytes);
+    fn poll_timeout(&self, next_tick: Instant) -> c_int {
+        let mut deadline = (self.start + self.limits.wall_time).min(next_tick);
+        if let Some(idle) = self.limits.idle_timeout {
+            deadline = deadline.min(self.last_output + idle);
+        }
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis();
+        ms.min(c_int::MAX as u128 - 1) as c_int + 1
+    }
+
+    fn read_ready(
+        &mut self,
+        jail: &Child,
+        fds: &[RawFd; 4],
+        open: &mut [bool; 4],
+        pfds: &[libc::pollfd],
+        buf: &mut [u8],
+    ) {
+        for i in 0..4 {
+            if open[i] && pfds[i].revents != 0 {
+                match sys::read(fds[i], buf) {
+                    Ok(0) | Err(_) => open[i] = false,
+                    Ok(k) => self.consume(jail, i, &buf[..k]),
                 }
             }
+        }
+    }
+
+    /// The wall and idle clocks every time round; the cgroup on each tick: an OOM
+    /// kill, a refused fork, CPU past the limit.
+    fn check_limits(&mut self, jail: &Child, cg: &RunCgroup, next_tick: &mut Instant) {
+        let now = Instant::now();
+        if now >= self.start + self.limits.wall_time {
+            return self.stop(jail, Status::WallTimeout);
+        }
+        if let Some(idle) = self.limits.idle_timeout {
+            if now >= self.last_output + idle {
+                return self.stop(jail, Status::IdleTimeout);
+            }
+        }
+        if now < *next_tick {
+            return;
+        }
+        *next_tick = now + TICK;
+        if cg.oom_kills() > 0 {
+            self.stop(jail, Status::MemoryLimit);
+        } else if cg.pids_limit_hits() > 0 {
+            self.stop(jail, Status::PidsLimit);
+        } else if cg.cpu_ns() >= self.limits.cpu_time.as_nanos() as u64 {
+            self.stop(jail, Status::CpuTimeout);
         }
     }
 
     fn finish(
         self,
         spec: &Spec,
+        plan: &Plan,
         usage: cgroup::Usage,
         wall: Duration,
-        landlock_abi: u32,
-        rootless: bool,
     ) -> Result<Report, Error> {
-        let parsed = parse_messages(&self.msgs, spec.collect.len());
-        let mut error = None;
-        if let Some((step, errno)) = parsed.failure {
-            let source = std::io::Error::from_raw_os_error(errno);
-            if step == Step::Exec {
-                error = Some(format!("exec {:?}: {source}", spec.argv[0]));
-            } else {
-                return Err(Error::Setup {
-                    step: step.name(),
-                    source,
-                });
-            }
-        }
-        let (mut exit_code, mut signal) = (None, None);
-        if let Some(ws) = parsed.wait_status {
-            if libc::WIFEXITED(ws) {
-                exit_code = Some(libc::WEXITSTATUS(ws));
-            } else if libc::WIFSIGNALED(ws) {
-                signal = Some(libc::WTERMSIG(ws));
-            }
-        }
-        let cpu_limit_ns = spec.limits.cpu_time.as_nanos() as u64;
-        let status = if error.is_some() {
-            exit_code = None;
-            Status::SetupError
-        } else if let Some(s) = self.stopped {
-            if s == Status::Signaled {
-                signal = Some(libc::SIGKILL);
-                exit_code = None;
-            }
-            s
-        } else if usage.oom_kills > 0 {
-            Status::MemoryLimit
-        } else if usage.pids_limit_hits > 0 {
-            Status::PidsLimit
-        } else if signal == Some(libc::SIGXCPU) || usage.cpu_ns >= cpu_limit_ns {
-            Status::CpuTimeout
-        } else if signal.is_some() {
-            Status::Signaled
-        } else if exit_code.is_some() {
-            Status::Exited
-        } else {
-            // Init vanished without a word: only an external kill does that.
-            Status::Signaled
+        let from_jail = FromJail::decode(&self.msgs, spec.collect.len());
+        let error = match from_jail.failure {
+            Some(f) if f.step == Step::Exec => Some(format!(
+                "exec {:?}: {}",
+                spec.argv[0],
+                std::io::Error::from_raw_os_error(f.errno)
+            )),
+            Some(f) => return Err(setup_error(plan, f)),
+            None => None,
         };
+        let (status, exit_code, signal) = self.status(spec, &usage, &error, from_jail.wait_status);
         Ok(Report {
             status,
             exit_code,
@@ -597,23 +654,9 @@ impl<'a> Supervision<'a> {
             stdout_bytes: self.stdout_bytes,
             stderr_bytes: self.stderr_bytes,
             truncated: self.truncated,
-            layers: Layers {
-                namespaces: true,
-                pivot_root: true,
-                seccomp: true,
-                landlock: landlock_abi > 0,
-                cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
-                no_new_privs: true,
-                capabilities_dropped: true,
-                landlock_abi,
-                network: match spec.network {
-                    Network::None => "none".into(),
-                    Network::Join(_) => "joined".into(),
-                },
-                rootless,
-            },
+            layers: layers(spec, plan.landlock_abi, plan.rootless),
             error,
-            collected: parsed.collected,
+            collected: from_jail.collected,
             results: spec
                 .results
                 .filter(|cap| self.results_bytes <= *cap)
@@ -621,77 +664,127 @@ impl<'a> Supervision<'a> {
             results_bytes: spec.results.map(|_| self.results_bytes),
         })
     }
-}
 
-fn drop_until_dead(jail: &Child) {
-    // Wait for init to be a zombie (its whole namespace gone) without reaping it.
-    let mut p = libc::pollfd {
-        fd: jail.pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd.
-    while unsafe { libc::poll(&mut p, 1, -1) } < 0 && sys::errno() == libc::EINTR {}
-}
-
-fn read_some(fd: c_int, buf: &mut [u8]) -> usize {
-    loop {
-        // SAFETY: reading into a valid mutable buffer.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 && sys::errno() == libc::EINTR {
-            continue;
+    /// Status precedence: a setup failure (exec) → the supervisor's own stop reason →
+    /// an OOM kill seen afterwards → a pids-limit hit → SIGXCPU or CPU past the
+    /// limit → a signal → the exit code.
+    fn status(
+        &self,
+        spec: &Spec,
+        usage: &cgroup::Usage,
+        error: &Option<String>,
+        wait_status: Option<i32>,
+    ) -> (Status, Option<i32>, Option<i32>) {
+        let (mut exit_code, mut signal) = (None, None);
+        if let Some(ws) = wait_status {
+            if libc::WIFEXITED(ws) {
+                exit_code = Some(libc::WEXITSTATUS(ws));
+            } else if libc::WIFSIGNALED(ws) {
+                signal = Some(libc::WTERMSIG(ws));
+            }
         }
-        return n.max(0) as usize;
+        let status = if error.is_some() {
+            exit_code = None;
+            Status::SetupError
+        } else if let Some(s) = self.stopped {
+            if s == Status::Signaled {
+                (exit_code, signal) = (None, Some(libc::SIGKILL));
+            }
+            s
+        } else if usage.oom_kills > 0 {
+            Status::MemoryLimit
+        } else if usage.pids_limit_hits > 0 {
+            Status::PidsLimit
+        } else if signal == Some(libc::SIGXCPU)
+            || usage.cpu_ns >= spec.limits.cpu_time.as_nanos() as u64
+        {
+            Status::CpuTimeout
+        } else if signal.is_some() {
+            Status::Signaled
+        } else if exit_code.is_some() {
+            Status::Exited
+        } else {
+            // Init vanished without a word: only an external kill does that.
+            Status::Signaled
+        };
+        (status, exit_code, signal)
     }
 }
 
-struct Parsed {
-    failure: Option<(Step, i32)>,
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
+    Layers {
+        namespaces: true,
+        pivot_root: true,
+        seccomp: true,
+        landlock: landlock_abi > 0,
+        cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
+        no_new_privs: true,
+        capabilities_dropped: true,
+        landlock_abi,
+        network: match spec.network {
+            Network::None => "none".into(),
+            Network::Join(_) => "joined".into(),
+        },
+        rootless,
+    }
+}
+
+/// A step that failed in the jail, as the caller's error: the step's name, and for
+/// a list step the item (which bind, which overlay).
+fn setup_error(plan: &Plan, f: Failure) -> Error {
+    let source = std::io::Error::from_raw_os_error(f.errno);
+    let item = plan.describe(f.step, f.detail);
+    Error::Setup {
+        step: f.step.name(),
+        source: match item {
+            Some(what) => std::io::Error::new(source.kind(), format!("{what}: {source}")),
+            None => source,
+        },
+    }
+}
+
+/// What the jail said over the message pipe.
+struct FromJail {
+    failure: Option<Failure>,
     wait_status: Option<i32>,
     collected: Vec<Option<Vec<u8>>>,
 }
 
-fn parse_messages(mut m: &[u8], n_collect: usize) -> Parsed {
-    let mut p = Parsed {
-        failure: None,
-        wait_status: None,
-        collected: vec![None; n_collect],
-    };
-    let mut partial: Vec<Vec<u8>> = vec![Vec::new(); n_collect];
-    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    while let Some(&tag) = m.first() {
-        match tag {
-            jail::MSG_FAIL if m.len() >= 9 => {
-                let step = Step::from_u32(u32_at(m, 1)).unwrap_or(Step::Exec);
-                if p.failure.is_none() {
-                    p.failure = Some((step, u32_at(m, 5) as i32));
+impl FromJail {
+    fn decode(stream: &[u8], n_collect: usize) -> FromJail {
+        let mut j = FromJail {
+            failure: None,
+            wait_status: None,
+            collected: vec![None; n_collect],
+        };
+        let mut partial: Vec<Vec<u8>> = vec![Vec::new(); n_collect];
+        for m in wire::decode(stream) {
+            match m {
+                Message::Failed(f) => {
+                    j.failure.get_or_insert(f);
                 }
-                m = &m[9..];
-            }
-            jail::MSG_EXIT if m.len() >= 5 => {
-                p.wait_status = Some(u32_at(m, 1) as i32);
-                m = &m[5..];
-            }
-            jail::MSG_CHUNK if m.len() >= 9 => {
-                let i = u32_at(m, 1) as usize;
-                let len = u32_at(m, 5) as usize;
-                if m.len() < 9 + len {
-                    break;
+                Message::Exited(status) => j.wait_status = Some(status),
+                Message::Chunk { index, bytes } => {
+                    if let Some(v) = partial.get_mut(index as usize) {
+                        v.extend_from_slice(bytes);
+                    }
                 }
-                if let Some(v) = partial.get_mut(i) {
-                    v.extend_from_slice(&m[9..9 + len]);
+                Message::CollectEnd { index, ok } => {
+                    let i = index as usize;
+                    if ok && i < n_collect {
+                        j.collected[i] = Some(std::mem::take(&mut partial[i]));
+                    }
                 }
-                m = &m[9 + len..];
             }
-            jail::MSG_COLLECT_END if m.len() >= 6 => {
-                let i = u32_at(m, 1) as usize;
-                if m[5] == 1 && i < n_collect {
-                    p.collected[i] = Some(std::mem::take(&mut partial[i]));
-                }
-                m = &m[6..];
-            }
-            _ => break,
         }
+        j
     }
-    p
 }

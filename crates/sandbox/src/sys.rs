@@ -1,9 +1,20 @@
-//! Thin wrappers over the raw syscalls the jail needs that libc does not wrap.
-//! Everything here is async-signal-safe: no allocation, no locks, usable after fork.
+//! Safe, allocation-free wrappers over the syscalls the jail makes, so that the
+//! step code in `jail.rs` reads as a list of calls and holds almost no `unsafe`.
+//!
+//! Everything here is async-signal-safe: plain syscalls on borrowed data, no
+//! allocation, no locks, no glibc wrapper that does more than the syscall (glibc's
+//! `setresuid` and friends broadcast to every thread glibc believes exists, which
+//! hangs in a child cloned from a multi-threaded process: those go through
+//! `syscall(2)`). Errors are the raw errno.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-use libc::{c_int, c_long, c_uint};
+use libc::{c_char, c_int, c_long, c_uint, c_ulong};
+
+/// An errno value.
+pub type Errno = i32;
+pub type SysResult<T = ()> = Result<T, Errno>;
 
 pub const OPEN_TREE_CLONE: c_uint = 1;
 
@@ -54,29 +65,30 @@ pub unsafe fn clone3(args: &CloneArgs) -> c_long {
 }
 
 #[repr(C)]
-pub struct OpenHow {
-    pub flags: u64,
-    pub mode: u64,
-    pub resolve: u64,
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
 }
 
 #[repr(C)]
-pub struct MountAttr {
-    pub attr_set: u64,
-    pub attr_clr: u64,
-    pub propagation: u64,
-    pub userns_fd: u64,
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
 }
 
 /// The errno of the last failed call on this thread.
 #[inline]
-pub fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+pub fn errno() -> Errno {
+    // SAFETY: glibc's per-thread errno slot, always valid for the calling thread.
+    unsafe { *libc::__errno_location() }
 }
 
 /// Turns a `-1`-style return into `Err(errno)`.
 #[inline]
-pub fn cvt(rc: c_long) -> Result<c_long, i32> {
+pub fn cvt(rc: c_long) -> SysResult<c_long> {
     if rc < 0 {
         Err(errno())
     } else {
@@ -85,7 +97,7 @@ pub fn cvt(rc: c_long) -> Result<c_long, i32> {
 }
 
 #[inline]
-pub fn cvt_i(rc: c_int) -> Result<c_int, i32> {
+pub fn cvt_i(rc: c_int) -> SysResult<c_int> {
     if rc < 0 {
         Err(errno())
     } else {
@@ -93,14 +105,266 @@ pub fn cvt_i(rc: c_int) -> Result<c_int, i32> {
     }
 }
 
-pub fn openat2(dirfd: c_int, path: &CStr, flags: u64, resolve: u64) -> Result<c_int, i32> {
+/// `Option<&CStr>` as the nullable pointer C wants.
+fn ptr_or_null(s: Option<&CStr>) -> *const c_char {
+    s.map_or(std::ptr::null(), CStr::as_ptr)
+}
+
+/// A NULL-terminated array of C strings for `execve`, built before fork.
+pub struct CStrArray {
+    /// Owns the strings `ptrs` points into (moving a `CString` does not move its
+    /// heap buffer).
+    _strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CStrArray {
+    pub fn new(strings: Vec<CString>) -> CStrArray {
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CStrArray {
+            _strings: strings,
+            ptrs,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The process: its credentials, flags and limits.
+
+/// `prctl(option, arg2)` for the options that take one integer and return 0.
+fn prctl1(option: c_int, arg2: c_ulong) -> SysResult {
+    // SAFETY: every option passed here takes one integer argument and no pointer.
+    cvt_i(unsafe { libc::prctl(option, arg2, 0, 0, 0) }).map(drop)
+}
+
+/// The signal this process gets when its parent thread dies.
+pub fn set_parent_death_signal(sig: c_int) -> SysResult {
+    prctl1(libc::PR_SET_PDEATHSIG, sig as c_ulong)
+}
+
+/// Non-dumpable: other processes of the same uid cannot ptrace this one or open
+/// its `/proc/PID/{mem,fd,environ,…}`.
+pub fn set_not_dumpable() -> SysResult {
+    prctl1(libc::PR_SET_DUMPABLE, 0)
+}
+
+pub fn set_no_new_privs() -> SysResult {
+    prctl1(libc::PR_SET_NO_NEW_PRIVS, 1)
+}
+
+/// Drops `cap` from the bounding set; `EINVAL` past the last capability.
+pub fn drop_bounding_cap(cap: c_ulong) -> SysResult {
+    prctl1(libc::PR_CAPBSET_DROP, cap)
+}
+
+pub fn clear_ambient_caps() -> SysResult {
+    // SAFETY: integer arguments only.
+    cvt_i(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// Empties the effective, permitted and inheritable capability sets.
+pub fn clear_caps() -> SysResult {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3: two data words
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset with a v3 header and the two data words v3 reads, both live
+    // across the call.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) }).map(drop)
+}
+
+/// setgroups(0, NULL): no supplementary groups.
+pub fn clear_groups() -> SysResult {
+    // SAFETY: a zero-length list; the pointer is never read.
+    cvt(unsafe { libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) })
+        .map(drop)
+}
+
+/// setresgid(2) of this thread only (the raw syscall; see the module comment).
+pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, r, e, s) }).map(drop)
+}
+
+/// setresuid(2) of this thread only (the raw syscall; see the module comment).
+pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) }).map(drop)
+}
+
+/// (real, effective, saved) uid.
+pub fn getresuid() -> (u32, u32, u32) {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: three out-pointers to locals.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    (r, e, s)
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments, no failure.
+    unsafe { libc::geteuid() }
+}
+
+pub fn setsid() -> SysResult {
+    // SAFETY: no arguments.
+    cvt_i(unsafe { libc::setsid() }).map(drop)
+}
+
+pub fn umask(mask: libc::mode_t) {
+    // SAFETY: an integer argument; cannot fail.
+    unsafe { libc::umask(mask) };
+}
+
+pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> SysResult {
+    let rl = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: a pointer to a local rlimit.
+    cvt_i(unsafe { libc::setrlimit(resource, &rl) }).map(drop)
+}
+
+pub fn unshare(flags: c_int) -> SysResult {
+    // SAFETY: an integer argument.
+    cvt_i(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+pub fn sethostname(name: &[u8]) -> SysResult {
+    // SAFETY: pointer and length of a live slice.
+    cvt_i(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+pub fn kill(pid: libc::pid_t, sig: c_int) -> SysResult {
+    // SAFETY: integer arguments.
+    cvt_i(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// waitpid(2), retried on EINTR: `(pid, wait status)`.
+pub fn waitpid(pid: libc::pid_t, flags: c_int) -> SysResult<(libc::pid_t, c_int)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: an out-pointer to a local.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match cvt_i(r) {
+            Err(libc::EINTR) => continue,
+            r => return r.map(|p| (p, status)),
+        }
+    }
+}
+
+pub fn sched_yield() {
+    // SAFETY: no arguments.
+    unsafe { libc::sched_yield() };
+}
+
+/// Ends this process at once: no destructors, no atexit handlers, no stdio flush.
+pub fn exit(code: c_int) -> ! {
+    // SAFETY: _exit never returns and touches no state of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// execve(2); returns only on failure, with its errno.
+pub fn execve(path: &CStr, argv: &CStrArray, envp: &CStrArray) -> Errno {
+    // SAFETY: `path` is NUL-terminated; both arrays are NULL-terminated arrays of
+    // NUL-terminated strings that `CStrArray` owns and keeps alive.
+    unsafe { libc::execve(path.as_ptr(), argv.ptrs.as_ptr(), envp.ptrs.as_ptr()) };
+    errno()
+}
+
+// ---------------------------------------------------------------------------------
+// Files and mounts.
+
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: c_ulong,
+    data: Option<&CStr>,
+) -> SysResult {
+    // SAFETY: every pointer is NULL or a NUL-terminated string that outlives the call.
+    cvt_i(unsafe {
+        libc::mount(
+            ptr_or_null(source),
+            target.as_ptr(),
+            ptr_or_null(fstype),
+            flags,
+            ptr_or_null(data).cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// mkdir(2), where an existing entry is fine when `exist_ok`.
+pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult {
+    // SAFETY: a NUL-terminated path.
+    cvt_i(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(drop)
+}
+
+pub fn rmdir(path: &CStr) -> SysResult {
+    // SAFETY: a NUL-terminated path.
+    cvt_i(unsafe { libc::rmdir(path.as_ptr()) }).map(drop)
+}
+
+pub fn chdir(path: &CStr) -> SysResult {
+    // SAFETY: a NUL-terminated path.
+    cvt_i(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+pub fn symlink(target: &CStr, link: &CStr) -> SysResult {
+    // SAFETY: two NUL-terminated paths.
+    cvt_i(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(drop)
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult {
+    // SAFETY: two NUL-terminated paths.
+    cvt(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(drop)
+}
+
+/// open(2), close-on-exec always.
+pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<OwnedFd> {
+    // SAFETY: a NUL-terminated path; the new descriptor is owned below.
+    let fd = cvt_i(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) })?;
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// openat2(2) with `resolve` restrictions, close-on-exec always.
+pub fn openat2(dirfd: RawFd, path: &CStr, flags: c_int, resolve: u64) -> SysResult<OwnedFd> {
     let how = OpenHow {
-        flags,
+        flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
         resolve,
     };
     // SAFETY: `path` is NUL-terminated and `how` outlives the call; size matches the struct.
-    let rc = unsafe {
+    let fd = cvt(unsafe {
         libc::syscall(
             libc::SYS_openat2,
             dirfd,
@@ -108,25 +372,30 @@ pub fn openat2(dirfd: c_int, path: &CStr, flags: u64, resolve: u64) -> Result<c_
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
         )
-    };
-    cvt(rc).map(|fd| fd as c_int)
+    })?;
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-pub fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> Result<c_int, i32> {
-    // SAFETY: plain syscall with a NUL-terminated path.
-    let rc = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
-    cvt(rc).map(|fd| fd as c_int)
+/// open_tree(2) of `dirfd` itself (`AT_EMPTY_PATH`) with `flags`, close-on-exec.
+pub fn open_tree(dirfd: RawFd, flags: c_uint) -> SysResult<OwnedFd> {
+    let flags = flags | libc::O_CLOEXEC as c_uint | libc::AT_EMPTY_PATH as c_uint;
+    // SAFETY: an empty NUL-terminated path relative to `dirfd`.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c"".as_ptr(), flags) })?;
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-pub fn mount_setattr(fd: c_int, set: u64) -> Result<(), i32> {
+/// Sets mount attributes (`MOUNT_ATTR_*`) on the mount `fd` refers to.
+pub fn mount_setattr(fd: RawFd, set: u64) -> SysResult {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: `attr` lives across the call and its size is passed.
-    let rc = unsafe {
+    // SAFETY: `attr` lives across the call and its size is passed; the path is empty.
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd,
@@ -135,13 +404,14 @@ pub fn mount_setattr(fd: c_int, set: u64) -> Result<(), i32> {
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
-    };
-    cvt(rc).map(drop)
+    })
+    .map(drop)
 }
 
-pub fn move_mount_to(fd: c_int, to: &CStr) -> Result<(), i32> {
+/// Attaches the detached mount `fd` at `to`.
+pub fn move_mount_to(fd: RawFd, to: &CStr) -> SysResult {
     // SAFETY: both paths are NUL-terminated.
-    let rc = unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             fd,
@@ -150,36 +420,58 @@ pub fn move_mount_to(fd: c_int, to: &CStr) -> Result<(), i32> {
             to.as_ptr(),
             MOVE_MOUNT_F_EMPTY_PATH,
         )
-    };
-    cvt(rc).map(drop)
+    })
+    .map(drop)
+}
+
+/// The file type bits and size of `fd`.
+pub fn fstat_type_and_size(fd: RawFd) -> SysResult<(libc::mode_t, u64)> {
+    // SAFETY: all-zero is a valid `stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: an out-pointer to a local.
+    cvt_i(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok((st.st_mode & libc::S_IFMT, st.st_size as u64))
+}
+
+// ---------------------------------------------------------------------------------
+// Descriptors.
+
+/// Closes `fd`, which the caller owns and never uses again.
+pub fn close(fd: RawFd) {
+    // SAFETY: closing a descriptor has no memory effect; the caller owns it.
+    unsafe { libc::close(fd) };
 }
 
 pub fn close_range(first: c_uint, last: c_uint) {
     if first > last {
         return;
     }
-    // SAFETY: closing descriptors has no memory-safety effect on this process' Rust
-    // state after fork (nothing else runs here).
+    // SAFETY: closing descriptors has no memory effect; nothing else in this
+    // process holds them once the caller (a freshly cloned child) runs this.
     unsafe {
         libc::syscall(libc::SYS_close_range, first, last, 0);
     }
 }
 
-pub fn pidfd_kill(pidfd: c_int) {
-    // SAFETY: plain syscall; a stale pidfd only yields ESRCH.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd,
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        );
+pub fn dup2(old: RawFd, new: RawFd) -> SysResult {
+    // SAFETY: integer arguments.
+    cvt_i(unsafe { libc::dup2(old, new) }).map(drop)
+}
+
+/// read(2), retried on EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: reading into a live mutable slice of the given length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt(n as c_long) {
+            Err(libc::EINTR) => continue,
+            r => return r.map(|n| n as usize),
+        }
     }
 }
 
-/// Writes all of `buf`, retrying on EINTR/short writes.
-pub fn write_all(fd: c_int, mut buf: &[u8]) -> Result<(), i32> {
+/// Writes all of `buf`, retrying on EINTR and short writes.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult {
     while !buf.is_empty() {
         // SAFETY: `buf` is a valid readable slice.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -195,7 +487,23 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Result<(), i32> {
     Ok(())
 }
 
-fn loopback_flags(set_up: bool) -> Result<bool, i32> {
+pub fn pidfd_kill(pidfd: RawFd) {
+    // SAFETY: plain syscall; a stale pidfd only yields ESRCH.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The network.
+
+fn loopback_flags(set_up: bool) -> SysResult<bool> {
     // SAFETY: a datagram socket and SIOC[GS]IFFLAGS on a zeroed, NUL-terminated ifreq.
     unsafe {
         let s = cvt_i(libc::socket(
@@ -224,7 +532,7 @@ fn loopback_flags(set_up: bool) -> Result<bool, i32> {
 }
 
 /// Brings `lo` up in the calling thread's network namespace.
-pub fn loopback_up() -> Result<(), i32> {
+pub fn loopback_up() -> SysResult {
     loopback_flags(true).map(drop)
 }
 
@@ -233,6 +541,9 @@ pub fn loopback_up() -> Result<(), i32> {
 pub fn loopback_is_up() -> bool {
     loopback_flags(false).unwrap_or(false)
 }
+
+// ---------------------------------------------------------------------------------
+// Raw syscalls that leave errno alone.
 
 /// A raw syscall with up to three arguments, returning `-errno` instead of setting
 /// errno: for a helper that shares its memory (and so glibc's thread-local errno)
@@ -285,8 +596,11 @@ pub fn raw_close_from(first: c_uint) {
     );
 }
 
+// ---------------------------------------------------------------------------------
+// Descriptors over a socket (SCM_RIGHTS).
+
 /// Sends one byte with up to three descriptors attached (SCM_RIGHTS).
-pub fn send_fds(sock: c_int, byte: u8, fds: &[c_int]) -> Result<(), i32> {
+pub fn send_fds(sock: RawFd, byte: u8, fds: &[c_int]) -> Result<(), i32> {
     assert!(fds.len() <= 3, "at most three descriptors");
     let mut data = [byte];
     let mut iov = libc::iovec {
@@ -326,7 +640,7 @@ pub fn send_fds(sock: c_int, byte: u8, fds: &[c_int]) -> Result<(), i32> {
 
 /// Receives one byte and up to three descriptors sent with [`send_fds`] (close-on-exec;
 /// unused slots are -1). Async-signal-safe. EOF is `Err(EPIPE)`.
-pub fn recv_fds(sock: c_int) -> Result<(u8, [c_int; 3]), i32> {
+pub fn recv_fds(sock: RawFd) -> Result<(u8, [c_int; 3]), i32> {
     let mut data = [0u8];
     let mut iov = libc::iovec {
         iov_base: data.as_mut_ptr().cast(),
