@@ -442,6 +442,37 @@ fn check_entries(
     Ok((entries, notes))
 }
 
+/// Why files at `paths` (workspace-relative) would not match `exercise`'s layout as an
+/// archive, if they would not: the package loader holds a solution to the rules its
+/// learners' archives must follow. No folder is stripped here.
+pub(crate) fn layout_error(exercise: &Exercise, paths: &[RelPath]) -> Option<ArchiveError> {
+    let entries: Vec<Entry> = paths
+        .iter()
+        .map(|p| Entry {
+            index: 0,
+            path: p.clone(),
+            is_dir: false,
+            compressed: 0,
+            shown: p.to_string(),
+        })
+        .collect();
+    let layout = Layout::of(exercise);
+    if !layout.anchored(&entries) {
+        return Some(ArchiveError::Layout {
+            expected: layout.expected(),
+            found: found(&entries),
+        });
+    }
+    entries
+        .iter()
+        .find(|e| !layout.contains(e))
+        .map(|e| ArchiveError::Outside {
+            path: e.path.to_string(),
+            roots: layout.roots(),
+            expected: layout.expected(),
+        })
+}
+
 /// Finder's resource forks (`__MACOSX/…`) and folder settings (`.DS_Store`): never part
 /// of a submission, present in most ZIPs made on a Mac.
 fn is_macos_metadata(path: &RelPath) -> bool {
