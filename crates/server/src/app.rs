@@ -129,6 +129,7 @@ struct Core {
     catalog: Arc<Catalog>,
     store: Arc<dyn Store>,
     worker: WorkerSettings,
+    toolchains: Arc<Prepared>,
 }
 
 async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Result<Core, AppError> {
@@ -234,6 +235,7 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         catalog,
         store,
         worker,
+        toolchains: prepared,
     })
 }
 
@@ -251,6 +253,7 @@ async fn start_engine(core: &mut Core, args: &WorkerArgs) -> Result<WorkerEngine
     let grading = Arc::new(GradingExecutor {
         grader: core.grader.clone(),
         catalog: core.catalog.clone(),
+        toolchains: Some(core.toolchains.clone()),
     });
     let executor = Arc::new(Metered::new(grading, core.store.clone()));
     let mut config = core
