@@ -21,7 +21,7 @@ thr=${2:-5000}
 conc=${3:-8}
 admin=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 
-cargo bench --quiet -p gauntlet-server --bench queue -- \
+cargo bench --quiet -p gauntlet-queue --bench queue -- \
   --latency-jobs "$lat" --throughput-jobs "$thr" --concurrency "$conc" | tee /tmp/gauntlet-queue-bench.$$
 ours=$(grep '^postgres ' /tmp/gauntlet-queue-bench.$$ || true)
 rm -f /tmp/gauntlet-queue-bench.$$

@@ -18,8 +18,16 @@ use crate::Exit;
 pub enum SandboxCommand {
     /// Run one command in the sandbox and print a JSON report.
     Run(Box<RunArgs>),
-    /// List what this host supports (JSON); exit 3 when a layer is missing.
-    Doctor,
+    /// Check what this host supports and run a probe jail; exit 3 when a layer is
+    /// missing.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// Print the full report as JSON (for scripts) instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -83,12 +91,14 @@ pub struct RunArgs {
 pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
     match cmd {
         SandboxCommand::Run(args) => run_one(*args),
-        SandboxCommand::Doctor => {
+        SandboxCommand::Doctor(args) => {
             let d = sandbox::doctor();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&d).map_err(|e| Exit::failed(e.to_string()))?
-            );
+            if args.json {
+                let json = serde_json::to_string_pretty(&d);
+                println!("{}", json.map_err(|e| Exit::failed(e.to_string()))?);
+            } else {
+                print!("{}", summary(&d));
+            }
             if d.ok {
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -99,6 +109,80 @@ pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
             }
         }
     }
+}
+
+/// `sandbox doctor`'s summary for people: one line per layer, then the verdict.
+fn summary(d: &sandbox::Doctor) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "NO" };
+    let mut rows: Vec<(&str, String)> = vec![
+        ("kernel", d.kernel.clone()),
+        (
+            "mode",
+            if d.rootless {
+                "rootless: the jail user is your own uid".into()
+            } else {
+                format!(
+                    "root: the jail user is host uid {}, which owns the jails' user namespaces",
+                    sandbox::ROOT_MODE_HOST_ID
+                )
+            },
+        ),
+        (
+            "user namespaces",
+            match d.max_user_namespaces {
+                Some(0) => "OFF (user.max_user_namespaces = 0)".into(),
+                Some(n) => format!("on (at most {n})"),
+                None => "unknown".into(),
+            },
+        ),
+        ("cgroups", d.cgroup.clone()),
+        (
+            "landlock",
+            d.landlock_abi.map_or(
+                "not in this kernel: writes are limited by the mounts only".into(),
+                |v| format!("ABI {v}"),
+            ),
+        ),
+        ("network pool", d.network_pool.clone()),
+        (
+            "seccomp",
+            format!(
+                "allow-list: {} syscalls allowed, {} decided by their arguments, {} refused, \
+                 unknown ones {}",
+                d.seccomp_allowed.iter().map(|g| g.1.len()).sum::<usize>(),
+                d.seccomp_conditional.len(),
+                d.seccomp_denied_syscalls.len(),
+                d.seccomp_unknown
+            ),
+        ),
+    ];
+    if let Some(l) = &d.layers {
+        rows.push((
+            "probe layers",
+            format!(
+                "namespaces {}, pivot_root {}, seccomp {}, landlock {}, no_new_privs {}, \
+                 capabilities dropped {}, network {}, socket memory {}",
+                yes_no(l.namespaces),
+                yes_no(l.pivot_root),
+                yes_no(l.seccomp),
+                yes_no(l.landlock),
+                yes_no(l.no_new_privs),
+                yes_no(l.capabilities_dropped),
+                l.network,
+                l.socket_memory
+            ),
+        ));
+    }
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<16} {v}\n"));
+    }
+    out.push_str(&if d.ok {
+        "\nok: a probe jail ran /bin/true with every layer on (details: --json)\n".to_string()
+    } else {
+        format!("\nNOT USABLE: the probe jail failed: {}\n", d.probe)
+    });
+    out
 }
 
 /// A positive duration, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
@@ -238,23 +322,72 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
     Ok(spec)
 }
 
-struct PassThrough;
+/// Passes the command's output through, remembering whether each stream (and the
+/// last one written) ended a line, so the report can start on a line of its own.
+#[derive(Default)]
+struct PassThrough {
+    stdout_open_line: bool,
+    stderr_open_line: bool,
+    last: Option<sandbox::Stream>,
+}
 
 impl sandbox::OutputSink for PassThrough {
     fn output(&mut self, stream: sandbox::Stream, bytes: &[u8]) {
+        let Some(&end) = bytes.last() else { return };
+        let open = end != b'\n';
         let _ = match stream {
             sandbox::Stream::Stdout => {
+                self.stdout_open_line = open;
                 let mut o = std::io::stdout().lock();
                 o.write_all(bytes).and_then(|()| o.flush())
             }
-            sandbox::Stream::Stderr => std::io::stderr().lock().write_all(bytes),
+            sandbox::Stream::Stderr => {
+                self.stderr_open_line = open;
+                std::io::stderr().lock().write_all(bytes)
+            }
         };
+        self.last = Some(stream);
     }
+}
+
+impl PassThrough {
+    /// True when what we print next on stderr would continue the command's last
+    /// line: its stderr ended mid-line, or its stdout did last and both go to the
+    /// same place (a terminal, `2>&1`).
+    fn stderr_needs_newline(&self) -> bool {
+        self.stderr_open_line
+            || (self.last == Some(sandbox::Stream::Stdout)
+                && self.stdout_open_line
+                && same_file(1, 2))
+    }
+}
+
+/// Whether descriptors `a` and `b` of this process are the same file.
+fn same_file(a: i32, b: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |fd: i32| {
+        std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    matches!((id(a), id(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn run_one(args: RunArgs) -> Result<ExitCode, Exit> {
     let spec = spec(&args).map_err(Exit::usage)?;
-    let report = match sandbox::run(&spec, &mut PassThrough) {
+    let mut output = PassThrough::default();
+    let ran = sandbox::run(&spec, &mut output);
+    // What we print on stderr starts on a line of its own.
+    let mut open_line = output.stderr_needs_newline();
+    let mut say = |line: &str| {
+        let lead = if std::mem::take(&mut open_line) {
+            "\n"
+        } else {
+            ""
+        };
+        eprintln!("{lead}{line}");
+    };
+    let report = match ran {
         Ok(r) => r,
         Err(e @ sandbox::Error::InvalidSpec(_)) => return Err(Exit::usage(e)),
         Err(e) => return Err(Exit::unsupported(e)),
@@ -263,19 +396,19 @@ fn run_one(args: RunArgs) -> Result<ExitCode, Exit> {
         match &report.results {
             Some(bytes) => std::fs::write(path, bytes)
                 .map_err(|e| Exit::failed(format!("--results {}: {e}", path.display())))?,
-            None => eprintln!(
+            None => say(&format!(
                 "gauntlet: {} bytes arrived on the results channel, over --results-limit; \
                  {} not written",
                 report.results_bytes.unwrap_or(0),
                 path.display()
-            ),
+            )),
         }
     }
     let json = serde_json::to_string(&report).map_err(|e| Exit::failed(e.to_string()))?;
     match &args.report {
         Some(path) => std::fs::write(path, format!("{json}\n"))
             .map_err(|e| Exit::failed(format!("--report {}: {e}", path.display())))?,
-        None => eprintln!("{json}"),
+        None => say(&json),
     }
     if report.status == sandbox::Status::Exited && report.exit_code == Some(0) {
         Ok(ExitCode::SUCCESS)

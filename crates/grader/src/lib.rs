@@ -106,6 +106,29 @@ pub enum GradeError {
     Toolchain(#[from] ToolchainError),
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
+    /// A sandbox set-up step failed on the host: nothing the submission did, and the
+    /// run never reached its test command. `log` is the run's log so far. [`Grader::grade`]
+    /// and [`Grader::grade_in`] answer it with an `internal_error` result; the service's
+    /// queue runs the job again instead (see [`GradeError::is_host_fault`]).
+    #[error("{reason}")]
+    Host { reason: String, log: String },
+}
+
+impl GradeError {
+    /// The host, not the submission or the exercise, failed the run (a folder, a layer, a
+    /// toolchain, a lent resource, isolation, a sandbox set-up step): another attempt,
+    /// later or on another worker, may succeed.
+    pub fn is_host_fault(&self) -> bool {
+        match self {
+            GradeError::Host { .. }
+            | GradeError::Isolation(_)
+            | GradeError::Io { .. }
+            | GradeError::Layer(_)
+            | GradeError::Toolchain(_) => true,
+            GradeError::Runtime(e) => !matches!(e, RuntimeError::Unknown(_)),
+            GradeError::Rejected(_) | GradeError::Exercise(_) => false,
+        }
+    }
 }
 
 /// Grades submissions. Cheap to share between threads.
@@ -145,7 +168,11 @@ impl Grader {
         // job folders below, nobody needs to list them.
         fs::set_permissions(&cfg.data_dir, fs::Permissions::from_mode(0o711))
             .map_err(io("set the data dir's mode"))?;
-        jail_can_reach(&cfg.data_dir).map_err(GradeError::Exercise)?;
+        // As root the sandbox opens bind sources itself; rootless the jail user (the
+        // caller) reaches them by path.
+        if sandbox::rootless() {
+            jail_can_reach(&cfg.data_dir).map_err(GradeError::Exercise)?;
+        }
         let layers =
             LayerCache::new(cfg.data_dir.join("prepared")).map_err(io("create prepared/"))?;
         // Local grades (the CLI) get folders of their own: the service's worker engine
@@ -258,7 +285,7 @@ impl Grader {
     }
 
     /// Grades one submission using `job_dir`, an existing empty folder the caller owns
-    /// and removes (the worker engine's run dir).
+    /// and removes. A sandbox set-up failure is an `internal_error` result here.
     pub fn grade_in(
         &self,
         ex: &Exercise,
@@ -267,12 +294,16 @@ impl Grader {
         job_id: &str,
         on_line: &mut dyn FnMut(&LogLine),
     ) -> Result<GradeResult, GradeError> {
-        self.grade_controlled(ex, submission, job_dir, job_id, on_line, None)
+        match self.grade_controlled(ex, submission, job_dir, job_id, on_line, None) {
+            Err(GradeError::Host { log, .. }) => Ok(outcome::internal_error(log)),
+            graded => graded,
+        }
     }
 
     /// [`Grader::grade_in`], stoppable from another thread through `control` (an
     /// operator's cancel, a lost lease, a draining worker): `control.kill()` ends the
-    /// jail and its whole process tree.
+    /// jail and its whole process tree. A sandbox set-up failure is
+    /// [`GradeError::Host`], for the caller to retry or report.
     pub fn grade_controlled(
         &self,
         ex: &Exercise,
@@ -397,7 +428,10 @@ impl Grader {
                 tracing::error!(submission_id = job_id, error = %e, "sandbox failed");
                 log.note(&format!("internal error: {e}"));
                 let (log, _) = log.finish();
-                return Ok(outcome::internal_error(log));
+                return Err(GradeError::Host {
+                    reason: e.to_string(),
+                    log,
+                });
             }
         };
         tracing::info!(
@@ -437,10 +471,11 @@ impl Grader {
     }
 }
 
-/// Jails mount layers, job folders and package folders by path from inside a user
-/// namespace where only the jail's own user is mapped: every folder on the way must be
-/// traversable by that user, or each run would fail at its mount step. Checked once,
-/// up front, with a message that says what to change.
+/// Rootless, jails mount layers, job folders and package folders by path from inside
+/// a user namespace where only the jail's own user (the caller) is mapped: every
+/// folder on the way must be traversable by that user, or each run would fail at its
+/// mount step. Checked once, up front, with a message that says what to change. (As
+/// root the sandbox hands the jail descriptors it opened itself: nothing to check.)
 pub fn jail_can_reach(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let (uid, gid) = sandbox::jail_host_ids();

@@ -27,6 +27,9 @@ pub enum Host {
         pids: PathBuf,
         cpuacct: PathBuf,
         memsw: bool,
+        /// `memory.kmem.tcp.limit_in_bytes` exists: kernel TCP/UDP buffers, which v1
+        /// does not count in `memory.usage_in_bytes`, can be limited.
+        tcp: bool,
     },
 }
 
@@ -41,6 +44,39 @@ impl Host {
             Host::V1 { .. } => "v1",
         }
     }
+
+    /// How kernel socket buffers are bounded (the report's `layers.socket_memory`):
+    /// `memory_limit` (v2 charges them to the run's memory), `capped` (v1: a
+    /// separate limit of a quarter of the memory limit, its peak added to
+    /// `peak_memory_bytes`), or `uncapped` (v1 without kernel TCP accounting, or v2
+    /// booted with `cgroup.memory=nosocket`).
+    pub fn socket_memory(&self) -> &'static str {
+        match self {
+            Host::V2 { .. } if !nosocket() => "memory_limit",
+            Host::V1 { tcp: true, .. } => "capped",
+            _ => "uncapped",
+        }
+    }
+}
+
+/// The kernel was booted with `cgroup.memory=nosocket`: v2 does not charge sockets.
+fn nosocket() -> bool {
+    static NOSOCKET: OnceLock<bool> = OnceLock::new();
+    *NOSOCKET.get_or_init(|| {
+        fs::read_to_string("/proc/cmdline").is_ok_and(|c| {
+            c.split_whitespace()
+                .filter_map(|w| w.strip_prefix("cgroup.memory="))
+                .any(|v| v.split(',').any(|o| o == "nosocket"))
+        })
+    })
+}
+
+/// The v1 limit on a run's kernel TCP/UDP buffers: a quarter of its memory limit,
+/// at least 1 MiB. Loopback traffic of a test run (an RPC to a chain, a local HTTP
+/// server) stays far below; a program that fills socket buffers on purpose gets
+/// EAGAIN or blocks instead of pinning unaccounted kernel memory.
+pub fn tcp_limit(memory: u64) -> u64 {
+    (memory / 4).max(1 << 20)
 }
 
 const MOUNT: &str = "/sys/fs/cgroup";
@@ -116,7 +152,9 @@ fn detect() -> Result<Host, String> {
     };
     let memory = base(&mem_mount, "memory")?;
     let memsw = memory.join("memory.memsw.limit_in_bytes").exists();
+    let tcp = memory.join("memory.kmem.tcp.limit_in_bytes").exists();
     Ok(Host::V1 {
+        tcp,
         pids: base(&pids_mount, "pids")?,
         cpuacct: base(&cpuacct_mount, "cpuacct")?,
         memory,
@@ -296,6 +334,7 @@ impl RunCgroup {
                 pids: p,
                 cpuacct: c,
                 memsw,
+                tcp,
             } => {
                 let mut cg = RunCgroup {
                     dirs: Vec::with_capacity(3),
@@ -311,6 +350,10 @@ impl RunCgroup {
                 if *memsw {
                     write(&md.join("memory.memsw.limit_in_bytes"), &memory.to_string())
                         .map_err(limits)?;
+                }
+                if *tcp {
+                    let tcp_max = tcp_limit(memory).to_string();
+                    write(&md.join("memory.kmem.tcp.limit_in_bytes"), &tcp_max).map_err(limits)?;
                 }
                 let _ = write(&md.join("memory.swappiness"), "0");
                 write(&cg.dirs[1].join("pids.max"), &pids.to_string()).map_err(limits)?;
@@ -384,10 +427,13 @@ impl RunCgroup {
     }
 
     pub fn usage(&self) -> Usage {
+        // v1 keeps kernel TCP/UDP buffers in a counter of their own: its peak is
+        // added (the sum of two peaks, an upper bound of the peak of the sum).
         let peak = if self.v2 {
             read_u64(&self.dirs[0].join("memory.peak"))
         } else {
             read_u64(&self.dirs[0].join("memory.max_usage_in_bytes"))
+                + read_u64(&self.dirs[0].join("memory.kmem.tcp.max_usage_in_bytes"))
         };
         Usage {
             cpu_ns: self.cpu_ns(),

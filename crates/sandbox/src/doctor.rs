@@ -20,9 +20,16 @@ pub struct Doctor {
     /// The pool of prepared network namespaces: where, and how many are pinned; or
     /// why runs get a fresh namespace each (see netpool.rs).
     pub network_pool: String,
+    /// Syscalls the seccomp allow-list refuses outright (EPERM; `clone3` ENOSYS).
     pub seccomp_denied_syscalls: Vec<&'static str>,
-    /// The seccomp policy's groups with the reason for each.
+    /// The refused groups, each with the reason.
     pub seccomp_policy: Vec<(&'static str, Vec<&'static str>)>,
+    /// The allowed groups, each with the reason.
+    pub seccomp_allowed: Vec<(&'static str, Vec<&'static str>)>,
+    /// Syscalls decided by their arguments, each with the reason.
+    pub seccomp_conditional: Vec<(&'static str, &'static str)>,
+    /// What a syscall the policy does not know gets.
+    pub seccomp_unknown: &'static str,
     /// The probe's outcome: `exited` or the error that stopped it.
     pub probe: String,
     /// Layers the probe had.
@@ -70,11 +77,25 @@ pub fn doctor() -> Doctor {
         landlock_abi: landlock::abi(),
         network_pool: netpool::describe(),
         seccomp_denied_syscalls: seccomp::denied_names(),
-        seccomp_policy: seccomp::POLICY
+        seccomp_policy: groups(|a| a != seccomp::Action::Allow),
+        seccomp_allowed: groups(|a| a == seccomp::Action::Allow),
+        seccomp_conditional: seccomp::CONDITIONAL
             .iter()
-            .map(|g| (g.why, g.syscalls.iter().map(|s| s.0).collect()))
+            .map(|c| (c.syscall.0, c.why))
             .collect(),
+        seccomp_unknown: "ENOSYS",
         probe,
         layers,
     }
+}
+
+fn groups(pick: impl Fn(seccomp::Action) -> bool) -> Vec<(&'static str, Vec<&'static str>)> {
+    seccomp::POLICY
+        .iter()
+        .filter(|g| pick(g.action))
+        .map(|g| {
+            let names = g.syscalls.iter().filter(|s| s.1 >= 0).map(|s| s.0);
+            (g.why, names.collect())
+        })
+        .collect()
 }

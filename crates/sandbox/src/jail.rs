@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{BindOp, Plan, JAIL_GID, JAIL_UID, RESULTS_FD};
+use crate::plan::{BindOp, Plan, Source, JAIL_GID, JAIL_UID, PROC_READ_ONLY, RESULTS_FD};
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
@@ -35,6 +35,11 @@ pub struct Fds {
 }
 
 impl Fds {
+    /// Every descriptor the jail gets from the supervisor (-1: none).
+    pub fn all(self) -> impl Iterator<Item = RawFd> {
+        [self.sync, self.msg, self.out, self.err, self.results].into_iter()
+    }
+
     fn supervisor_in(self) -> FromSupervisor {
         FromSupervisor(self.sync)
     }
@@ -63,7 +68,8 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     wait_for_supervisor(fds).at(Step::WaitForSupervisor)?;
     set_ids(plan).at(Step::SetIds)?;
     sys::set_not_dumpable().at(Step::HideFromPtrace)?;
-    close_all_but(3, &[fds.sync, fds.msg, fds.out, fds.err, fds.results]);
+    scrub_identity(plan).at(Step::ScrubIdentity)?;
+    close_all_but(3, &plan.keep_fds);
     make_mounts_private().at(Step::MakeMountsPrivate)?;
     mount_root_tmpfs(plan).at(Step::MountRootTmpfs)?;
     pivot_root(plan).at(Step::PivotRoot)?;
@@ -71,6 +77,7 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     bind_paths(plan).at(Step::BindPaths)?;
     mount_proc().at(Step::MountProc)?;
     build_dev(plan).at(Step::BuildDev)?;
+    mask_proc(plan).at(Step::MaskProc)?;
     mount_tmp(plan).at(Step::MountTmp)?;
     mount_overlays(plan).at(Step::MountOverlay)?;
     detach_old_root().at(Step::DetachOldRoot)?;
@@ -123,6 +130,9 @@ fn wait_for_supervisor(fds: Fds) -> SysResult {
 fn set_ids(plan: &Plan) -> SysResult {
     if !plan.rootless {
         sys::clear_groups()?;
+        // The supervisor cloned us with SECBIT_NO_SETUID_FIXUP (see
+        // `supervise::clone_jail`); from here on uid changes behave as usual.
+        sys::set_securebits(0)?;
     }
     if sys::getresuid() != (JAIL_UID, JAIL_UID, JAIL_UID) {
         sys::setresgid(JAIL_GID, JAIL_GID, JAIL_GID)?;
@@ -133,15 +143,46 @@ fn set_ids(plan: &Plan) -> SysResult {
     sys::set_parent_death_signal(libc::SIGKILL)
 }
 
-/// Closes every descriptor from `first` up, except those in `keep` (-1 entries are
-/// ignored).
+/// What `/proc/1/cmdline` shows from now on.
+const INIT_CMDLINE: &[u8] = b"gauntlet-init\0";
+
+/// Init is a fork of the supervisor: its name, command line and environment were
+/// the supervisor's (a server's flags, `--env` values, tokens), and
+/// `/proc/1/cmdline` is readable by everyone in the jail. Init takes a name of its
+/// own, zeroes its copy of the argument and environment strings, writes
+/// [`INIT_CMDLINE`] at the start of the argument area (the kernel shows a command
+/// line only from anonymous memory such as this stack area) and points the command
+/// line at it and the environment at nothing (`PR_SET_MM_MAP`). A kernel without
+/// that prctl (no CONFIG_CHECKPOINT_RESTORE) shows the name and NULs.
+/// (`/proc/1/environ` and `/proc/1/mem` are refused anyway: init is not dumpable.)
+fn scrub_identity(plan: &Plan) -> SysResult {
+    sys::set_name(c"gauntlet-init")?;
+    let Some(mm) = &plan.mm else {
+        return Err(libc::ENODATA);
+    };
+    let shown = INIT_CMDLINE.len().min((mm.arg_end - mm.arg_start) as usize);
+    // SAFETY: the kernel's own bounds of this address space's argument and
+    // environment strings (read from /proc/self/stat by the supervisor, whose
+    // address space this is a copy of): bytes inside the writable stack mapping that
+    // nothing in init reads; `shown` fits in the argument area.
+    unsafe {
+        for (start, end) in [(mm.arg_start, mm.arg_end), (mm.env_start, mm.env_end)] {
+            std::ptr::write_bytes(start as *mut u8, 0, (end - start) as usize);
+        }
+        let dst = mm.arg_start as *mut u8;
+        std::ptr::copy_nonoverlapping(INIT_CMDLINE.as_ptr(), dst, shown.saturating_sub(1));
+    }
+    match sys::set_cmdline(mm, mm.arg_start, mm.arg_start + shown as u64) {
+        Ok(()) | Err(libc::EINVAL) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Closes every descriptor from `first` up, except those in `keep` (sorted; -1
+/// entries are ignored).
 fn close_all_but(first: c_uint, keep: &[RawFd]) {
-    let mut sorted = [-1 as RawFd; 8];
-    sorted[..keep.len()].copy_from_slice(keep);
-    let sorted = &mut sorted[..keep.len()];
-    sorted.sort_unstable();
     let mut next = first;
-    for &fd in sorted.iter().filter(|fd| **fd >= 0) {
+    for &fd in keep.iter().filter(|fd| **fd >= 0) {
         let fd = fd as c_uint;
         if fd >= next {
             sys::close_range(next, fd - 1);
@@ -205,12 +246,18 @@ fn bind_paths(plan: &Plan) -> Result<(), Fault> {
 }
 
 fn bind_one(b: &BindOp) -> SysResult {
-    let attrs = if b.writable {
-        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
-    } else {
-        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
-    };
-    bind(&b.src, &b.dst, attrs)
+    match &b.src {
+        Source::Path(src) => bind(src, &b.dst, b.attrs()),
+        Source::Tree(tree) => attach(tree.as_raw_fd(), &b.dst),
+    }
+}
+
+/// Attaches a detached mount the supervisor made at `dst`, and drops init's copy of
+/// its descriptor.
+fn attach(tree: RawFd, dst: &CStr) -> SysResult {
+    let r = sys::move_mount_to(tree, dst);
+    sys::close(tree);
+    r
 }
 
 /// A non-recursive bind of `src` (opened without following any symlink, so one
@@ -231,12 +278,7 @@ fn mount_proc() -> SysResult {
         | sys::MOUNT_ATTR_NOSUID
         | sys::MOUNT_ATTR_NODEV
         | sys::MOUNT_ATTR_NOEXEC;
-    for p in [
-        c"/proc/sys",
-        c"/proc/sysrq-trigger",
-        c"/proc/irq",
-        c"/proc/bus",
-    ] {
+    for p in PROC_READ_ONLY {
         match bind(p, p, read_only) {
             Ok(()) | Err(libc::ENOENT) => {}
             Err(e) => return Err(e),
@@ -288,6 +330,21 @@ fn build_dev(plan: &Plan) -> SysResult {
     sys::mount(None, c"/dev", None, read_only, None)
 }
 
+/// Covers the `/proc` entries Docker masks: files with `/dev/null`, directories
+/// with an empty read-only tmpfs.
+fn mask_proc(plan: &Plan) -> SysResult {
+    for &(path, is_dir) in plan.proc_masks {
+        if is_dir {
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            let opts = c"size=4k,nr_inodes=1,mode=0555";
+            sys::mount(Some(c"tmpfs"), path, Some(c"tmpfs"), flags, Some(opts))?;
+        } else {
+            sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)?;
+        }
+    }
+    Ok(())
+}
+
 fn mount_tmp(plan: &Plan) -> SysResult {
     let flags = libc::MS_NOSUID | libc::MS_NODEV;
     sys::mount(
@@ -330,6 +387,12 @@ fn mount_overlays(plan: &Plan) -> Result<(), Fault> {
             )?;
             sys::mkdir(&o.upper, 0o755)?;
             sys::mkdir(&o.work, 0o755)?;
+            for l in &o.lowers {
+                if let Source::Tree(tree) = &l.src {
+                    sys::mkdir(&l.staged, 0o755)?;
+                    attach(tree.as_raw_fd(), &l.staged)?;
+                }
+            }
             sys::mount(
                 Some(c"overlay"),
                 &o.dst,

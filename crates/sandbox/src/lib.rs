@@ -148,15 +148,21 @@ pub const JAIL_GID: u32 = plan::JAIL_GID;
 /// prepared layer should let the jail modify (through an overlay) belong to it.
 pub const ROOT_MODE_HOST_ID: u32 = 990_000;
 
+/// True when the caller is not root: the jail user is then the caller's own uid,
+/// and the jail reaches bind sources by path, with the caller's rights (as root the
+/// supervisor opens them and hands them over: see `Plan::open_sources`).
+pub fn rootless() -> bool {
+    sys::geteuid() != 0
+}
+
 /// The host (uid, gid) that the jail's uid/gid 1000 maps to: the caller's own ids
 /// when rootless, [`ROOT_MODE_HOST_ID`] when running as root.
 pub fn jail_host_ids() -> (u32, u32) {
-    // SAFETY: getters without side effects.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if uid == 0 {
-        (ROOT_MODE_HOST_ID, ROOT_MODE_HOST_ID)
+    if rootless() {
+        // SAFETY: a getter without side effects.
+        (sys::geteuid(), unsafe { libc::getegid() })
     } else {
-        (uid, gid)
+        (ROOT_MODE_HOST_ID, ROOT_MODE_HOST_ID)
     }
 }
 
@@ -207,6 +213,13 @@ pub struct Layers {
     pub network: String,
     /// True when the jail user maps to the caller's own uid (no root involved).
     pub rootless: bool,
+    /// How kernel socket buffers are bounded: `memory_limit` (charged to the run's
+    /// memory, cgroup v2), `capped` (cgroup v1: a separate limit of a quarter of
+    /// the memory limit, its peak added to `peak_memory_bytes`) or `uncapped`.
+    pub socket_memory: String,
+    /// The host uid that owns the jail's user namespace (990000 as root, the
+    /// caller's uid when rootless): kernel per-user counters charge it, not root.
+    pub userns_owner: u32,
 }
 
 /// The report of one run; its JSON is documented in docs/sandbox.md, "The report".

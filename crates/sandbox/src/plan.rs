@@ -2,13 +2,14 @@
 //! pointer the jail needs after fork, prepared in the parent so the child never
 //! allocates.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::steps::Step;
-use crate::sys::CStrArray;
+use crate::sys::{self, CStrArray, MmLayout};
 use crate::{Error, Network, Spec};
 
 /// Directories that hold the jail's own mounts: user paths may not go there.
@@ -28,13 +29,44 @@ const RESERVED: &[&str] = &[
     "/.ovl",
 ];
 
+/// Where a bind's (or an overlay lower's) source comes from.
+pub enum Source {
+    /// `/.oldroot/<host path>`: the jail opens it by path, with its own credentials,
+    /// so every parent folder must let the jail user through. Rootless (the jail
+    /// user is the caller) and the host's system directories.
+    Path(CString),
+    /// A detached copy of the host mount, made by the supervisor with its own
+    /// credentials (`open_tree(OPEN_TREE_CLONE)`), attributes already set: the jail
+    /// only attaches it (`move_mount`), wherever the host path lies.
+    Tree(OwnedFd),
+}
+
 pub struct BindOp {
-    /// `/.oldroot/<canonical host path>`.
-    pub src: CString,
+    pub src: Source,
+    /// The host path, absolute and free of symlinks.
+    pub host: PathBuf,
     pub dst: CString,
     pub writable: bool,
     /// `HOST → INSIDE`, for errors.
     pub what: String,
+}
+
+impl BindOp {
+    pub fn attrs(&self) -> u64 {
+        if self.writable {
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
+        } else {
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
+        }
+    }
+}
+
+pub struct LowerOp {
+    pub src: Source,
+    pub host: PathBuf,
+    /// Where a `Tree` source is attached before the overlay is mounted: under the
+    /// overlay's staging tmpfs, which detach-old-root takes away with everything.
+    pub staged: CString,
 }
 
 pub struct OverlayOp {
@@ -43,9 +75,33 @@ pub struct OverlayOp {
     pub what: String,
     pub upper: CString,
     pub work: CString,
+    pub lowers: Vec<LowerOp>,
     pub tmpfs_opts: CString,
+    /// The overlay's mount options (see [`OverlayOp::set_opts`]).
     pub opts: CString,
     pub dst: CString,
+}
+
+impl OverlayOp {
+    /// `lowerdir=` from where each lower is when the overlay is mounted.
+    fn set_opts(&mut self) -> Result<(), Error> {
+        let mut lowers = Vec::new();
+        for l in &self.lowers {
+            let path = match &l.src {
+                Source::Path(p) => p.to_str(),
+                Source::Tree(_) => l.staged.to_str(),
+            };
+            lowers.push(path.map_err(|_| {
+                Error::InvalidSpec(format!("overlay lower {} is not UTF-8", l.host.display()))
+            })?);
+        }
+        let staging = self.staging.to_str().unwrap_or_default();
+        self.opts = cstr(format!(
+            "lowerdir={},upperdir={staging}/upper,workdir={staging}/work,userxattr",
+            lowers.join(":")
+        ))?;
+        Ok(())
+    }
 }
 
 pub struct Plan {
@@ -76,9 +132,77 @@ pub struct Plan {
     pub landlock_abi: u32,
     pub collect: Vec<(CString, u64)>,
     pub seccomp: &'static [libc::sock_filter],
+    /// This process's memory layout, for init to scrub the supervisor's command line
+    /// and environment out of its copy (`None`: `/proc/self/stat` unreadable).
+    pub mm: Option<MmLayout>,
+    /// The `/proc` entries to mask that this kernel has: (path, is a directory).
+    pub proc_masks: &'static [(&'static CStr, bool)],
+    /// Every descriptor init keeps until its mounts are made, sorted: its own pipes
+    /// and socket, and the bind sources of [`Source::Tree`] (set by the supervisor).
+    pub keep_fds: Vec<RawFd>,
+    /// `binds[first_user_bind..]` are the caller's; before are the system's.
+    pub first_user_bind: usize,
 }
 
 impl Plan {
+    /// As root, the caller's bind sources and overlay lowers (a data dir, prepared
+    /// layers, job folders, toolchains, exercises, wherever they are) become detached
+    /// copies of their host mounts, opened with the supervisor's own credentials:
+    /// the jail user never has to get through the host folders above them (a clone
+    /// in `/root`, 0700, works). Rootless the jail user is the caller, who can reach
+    /// them by path, and `open_tree` needs privilege the caller lacks: paths stay;
+    /// so they do as root where the kernel refuses `open_tree` (EPERM, ENOSYS).
+    pub fn open_sources(&mut self) -> Result<(), Error> {
+        if self.rootless {
+            return Ok(());
+        }
+        let err = |host: &Path, e: i32| Error::Setup {
+            step: Step::BindSources.name(),
+            source: std::io::Error::new(
+                std::io::Error::from_raw_os_error(e).kind(),
+                format!(
+                    "{}: {}",
+                    host.display(),
+                    std::io::Error::from_raw_os_error(e)
+                ),
+            ),
+        };
+        let first = self.first_user_bind;
+        for b in &mut self.binds[first..] {
+            let attrs = b.attrs();
+            match detached_copy(&b.host, Some(attrs)) {
+                Ok(tree) => b.src = Source::Tree(tree),
+                Err(libc::EPERM | libc::ENOSYS) => return Ok(()),
+                Err(e) => return Err(err(&b.host, e)),
+            }
+        }
+        for o in &mut self.overlays {
+            for l in &mut o.lowers {
+                match detached_copy(&l.host, None) {
+                    Ok(tree) => l.src = Source::Tree(tree),
+                    Err(libc::EPERM | libc::ENOSYS) => return Ok(()),
+                    Err(e) => return Err(err(&l.host, e)),
+                }
+            }
+            o.set_opts()?;
+        }
+        Ok(())
+    }
+
+    /// The descriptors of every `Tree` source (init keeps them until it has
+    /// attached them).
+    pub fn tree_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        let binds = self.binds.iter().map(|b| &b.src);
+        let lowers = self
+            .overlays
+            .iter()
+            .flat_map(|o| o.lowers.iter().map(|l| &l.src));
+        binds.chain(lowers).filter_map(|s| match s {
+            Source::Tree(fd) => Some(fd.as_raw_fd()),
+            Source::Path(_) => None,
+        })
+    }
+
     /// Which item of a list step an error is about (`Failure::detail`), if any.
     pub fn describe(&self, step: Step, detail: u32) -> Option<&str> {
         let i = detail as usize;
@@ -305,12 +429,17 @@ impl Plan {
             landlock_abi,
             collect: Vec::new(),
             seccomp: crate::seccomp::program(),
+            mm: mm_layout(),
+            proc_masks: proc_masks(),
+            keep_fds: Vec::new(),
+            first_user_bind: 0,
         })
     }
 
     fn bind(&mut self, host: &Path, inside: &Path, writable: bool) -> Result<(), Error> {
         self.binds.push(BindOp {
-            src: cstr(Path::new("/.oldroot").join(host.strip_prefix("/").unwrap_or(host)))?,
+            src: Source::Path(through_old_root(host)?),
+            host: host.to_path_buf(),
             dst: cstr(inside)?,
             writable,
             what: format!("{} → {}", host.display(), inside.display()),
@@ -369,6 +498,7 @@ impl Plan {
 
     /// The caller's binds: absolute, normalised, not nested, not in reserved dirs.
     fn user_binds(&mut self, spec: &Spec, taken: &mut Vec<PathBuf>) -> Result<(), Error> {
+        self.first_user_bind = self.binds.len();
         for (binds, writable) in [(&spec.ro_binds, false), (&spec.rw_binds, true)] {
             let what = if writable { "rw-bind" } else { "ro-bind" };
             for b in binds {
@@ -408,27 +538,35 @@ impl Plan {
             if o.size < 4096 {
                 return Err(Error::InvalidSpec("overlay size below 4 KiB".into()));
             }
-            let lowers = o
-                .lowers
-                .iter()
-                .map(|l| overlay_lower(l))
-                .collect::<Result<Vec<_>, _>>()?;
             push_parents(&mut self.dirs, &inside)?;
             self.dirs.push(cstr(&inside)?);
             let staging = format!("/.oldroot/dev/gauntlet-overlay-{i}");
+            let lowers = o
+                .lowers
+                .iter()
+                .enumerate()
+                .map(|(j, l)| {
+                    let host = overlay_lower(l)?;
+                    Ok(LowerOp {
+                        src: Source::Path(through_old_root(&host)?),
+                        staged: cstr(format!("{staging}/lower-{j}"))?,
+                        host,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
             let shown: Vec<String> = o.lowers.iter().map(|l| l.display().to_string()).collect();
-            self.overlays.push(OverlayOp {
+            let mut op = OverlayOp {
                 upper: cstr(format!("{staging}/upper"))?,
                 work: cstr(format!("{staging}/work"))?,
+                lowers,
                 tmpfs_opts: cstr(format!("size={},mode=0755", o.size))?,
-                opts: cstr(format!(
-                    "lowerdir={},upperdir={staging}/upper,workdir={staging}/work,userxattr",
-                    lowers.join(":")
-                ))?,
+                opts: CString::default(),
                 staging: cstr(&staging)?,
                 what: format!("{} → {}", shown.join(":"), inside.display()),
                 dst: cstr(&inside)?,
-            });
+            };
+            op.set_opts()?;
+            self.overlays.push(op);
             self.landlock_rw.push(cstr(&inside)?);
         }
         Ok(())
@@ -480,8 +618,26 @@ impl Plan {
     }
 }
 
-/// An overlay lower as overlayfs's `lowerdir=` takes it: through the old root.
-fn overlay_lower(lower: &Path) -> Result<String, Error> {
+/// A detached, non-recursive copy of the mount at `host` (opened without following
+/// any symlink), with mount attributes `attrs` set on it.
+fn detached_copy(host: &Path, attrs: Option<u64>) -> Result<OwnedFd, i32> {
+    let c = cstr(host).map_err(|_| libc::EINVAL)?;
+    let resolve = sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS;
+    let path = sys::openat2(libc::AT_FDCWD, &c, libc::O_PATH, resolve)?;
+    let tree = sys::open_tree(path.as_raw_fd(), sys::OPEN_TREE_CLONE)?;
+    if let Some(attrs) = attrs {
+        sys::mount_setattr(tree.as_raw_fd(), attrs)?;
+    }
+    Ok(tree)
+}
+
+/// The path of host `path` inside the jail before detach-old-root.
+fn through_old_root(host: &Path) -> Result<CString, Error> {
+    cstr(Path::new("/.oldroot").join(host.strip_prefix("/").unwrap_or(host)))
+}
+
+/// An overlay lower: a directory, with a path overlayfs's `lowerdir=` can hold.
+fn overlay_lower(lower: &Path) -> Result<PathBuf, Error> {
     let host = host_path(lower, "overlay lower")?;
     if !host.is_dir() {
         return Err(Error::InvalidSpec(format!(
@@ -497,7 +653,7 @@ fn overlay_lower(lower: &Path) -> Result<String, Error> {
             "overlay lower {s} contains ':', ',' or '\\'"
         )));
     }
-    Ok(format!("/.oldroot{s}"))
+    Ok(host)
 }
 
 fn push_parents(dirs: &mut Vec<CString>, inside: &Path) -> Result<(), Error> {
@@ -513,4 +669,118 @@ fn push_parents(dirs: &mut Vec<CString>, inside: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `/proc` entries Docker masks (its default `MaskedPaths`): kernel memory, keys,
+/// timer and scheduler internals, hardware lists. Files are covered by `/dev/null`,
+/// directories by an empty read-only tmpfs. (`/sys/firmware` is on Docker's list
+/// too; jails have no `/sys`.)
+pub const PROC_MASKED: [&CStr; 9] = [
+    c"/proc/asound",
+    c"/proc/acpi",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/scsi",
+];
+
+/// `/proc` entries Docker makes read-only (its default `ReadonlyPaths`).
+pub const PROC_READ_ONLY: [&CStr; 5] = [
+    c"/proc/bus",
+    c"/proc/fs",
+    c"/proc/irq",
+    c"/proc/sys",
+    c"/proc/sysrq-trigger",
+];
+
+/// The masked entries this kernel has (a jail's procfs has the host's entries).
+fn proc_masks() -> &'static [(&'static CStr, bool)] {
+    static MASKS: OnceLock<Vec<(&'static CStr, bool)>> = OnceLock::new();
+    MASKS.get_or_init(|| {
+        PROC_MASKED
+            .iter()
+            .filter_map(|p| {
+                let path = Path::new(OsStr::from_bytes(p.to_bytes()));
+                let meta = std::fs::symlink_metadata(path).ok()?;
+                Some((*p, meta.is_dir()))
+            })
+            .collect()
+    })
+}
+
+/// This process's memory layout from `/proc/self/stat`, read once: the code, data,
+/// heap and stack starts never move, and init is a copy of this address space.
+fn mm_layout() -> Option<MmLayout> {
+    static MM: OnceLock<Option<MmLayout>> = OnceLock::new();
+    *MM.get_or_init(|| parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?))
+}
+
+/// Fields 26-28 and 45-51 of `/proc/PID/stat` (proc(5)), counted after the
+/// parenthesised command name, which may hold spaces.
+fn parse_stat(stat: &str) -> Option<MmLayout> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(0))
+        .collect();
+    let field = |n: usize| f.get(n - 3).copied();
+    let mm = MmLayout {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_stack: field(28)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+        env_start: field(50)?,
+        env_end: field(51)?,
+    };
+    (mm.arg_start < mm.arg_end && mm.env_start <= mm.env_end).then_some(mm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_layout_is_read_from_proc() {
+        let mm = mm_layout().expect("/proc/self/stat");
+        let argv0 = std::env::args().next().unwrap();
+        // SAFETY: the kernel's own bounds of this process's argument area.
+        let args = unsafe {
+            std::slice::from_raw_parts(
+                mm.arg_start as *const u8,
+                (mm.arg_end - mm.arg_start) as usize,
+            )
+        };
+        assert!(
+            args.starts_with(argv0.as_bytes()),
+            "{:?}",
+            String::from_utf8_lossy(args)
+        );
+        // Fields from 3 on; the command name holds a ") " of its own.
+        let mut fields = vec!["0".to_string(); 49];
+        fields[0] = "S".into();
+        for (n, v) in [(26, 10), (27, 20), (28, 30), (45, 40), (46, 50), (47, 60)] {
+            fields[n - 3] = v.to_string();
+        }
+        for (n, v) in [(48, 70), (49, 80), (50, 90), (51, 100)] {
+            fields[n - 3] = v.to_string();
+        }
+        let odd = format!("1 (a) b) {}", fields.join(" "));
+        let mm = parse_stat(&odd).unwrap();
+        assert_eq!(
+            (mm.start_code, mm.end_code, mm.start_stack, mm.start_data),
+            (10, 20, 30, 40)
+        );
+        assert_eq!(
+            (mm.arg_start, mm.arg_end, mm.env_start, mm.env_end),
+            (70, 80, 90, 100)
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
 }

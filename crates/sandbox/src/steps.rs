@@ -65,6 +65,8 @@ macro_rules! steps {
 steps! {
     Supervisor Plan "plan"
         "validate the spec (paths absolute and normalised, no nesting, nothing inside the jail's own directories, host paths free of symlinks) and prepare every string, path, pointer array and the BPF program the jail needs";
+    Supervisor BindSources "bind-sources"
+        "as root: a detached copy of each of the caller's bind sources and overlay lowers (`openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`), made with the supervisor's credentials, so the jail user never walks the host folders above them";
     Supervisor CgroupCreate "cgroup-create"
         "the run's cgroup(s) under Gauntlet's own: before the clone on v2 (the jail is born in it), while the jail mounts on v1";
     Supervisor CgroupLimits "cgroup-limits"
@@ -74,7 +76,7 @@ steps! {
     Supervisor Network "network"
         "the namespace to join (`Network::Join`), or an empty one lent from the pool; otherwise the clone makes one";
     Supervisor Clone "clone"
-        "`clone3` with a new user, mount, PID, IPC and UTS namespace (and network, unless one is joined) and a pidfd, into the v2 cgroup";
+        "`clone3` with a new user, mount, PID, IPC and UTS namespace (and network, unless one is joined) and a pidfd, into the v2 cgroup; as root, with the thread's effective ids switched to 990000 for the call, so that uid owns the new user namespace";
     Supervisor UidMap "uid-map"
         "`1000 <host uid> 1`: the caller's uid when rootless, 990000 as root (`setgroups deny` when rootless)";
     Supervisor GidMap "gid-map"
@@ -89,6 +91,8 @@ steps! {
         "become uid/gid 1000 with no supplementary groups (raw syscalls), then the death signal again (a credential change clears it)";
     Init HideFromPtrace "hide-from-ptrace"
         "`PR_SET_DUMPABLE 0`: init holds a copy of the supervisor's memory; the payload (same uid) must not open `/proc/1/mem` or `/proc/1/fd`";
+    Init ScrubIdentity "scrub-identity"
+        "name `gauntlet-init`; `/proc/1/cmdline` pointed at that name and `/proc/1/environ` at nothing (`PR_SET_MM_MAP`), init's copy of the supervisor's argv and environment zeroed";
     Init CloseInheritedFds "close-inherited-fds"
         "close every descriptor but the jail's own pipes and socket (the host process's sockets, database connections)";
     Init MakeMountsPrivate "make-mounts-private"
@@ -100,15 +104,17 @@ steps! {
     Init BuildSkeleton "build-skeleton"
         "directories and mount points, `/bin`, `/lib`… as the host's merged-`/usr` links, a fresh minimal `/etc`";
     Init BindPaths "bind-paths"
-        "`/usr`, `/etc/alternatives`, `/etc/ld.so.cache`, then the caller's binds: `openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`, `move_mount`; not recursive";
+        "`/usr`, `/etc/alternatives`, `/etc/ld.so.cache` by path (`openat2(RESOLVE_NO_SYMLINKS)`, `open_tree(OPEN_TREE_CLONE)`, `mount_setattr`, `move_mount`), then the caller's binds: the supervisor's copies attached with `move_mount` (root), or by path like the system's (rootless); not recursive";
     Init MountProc "mount-proc"
-        "a procfs of the new PID namespace; `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus` read-only";
+        "a procfs of the new PID namespace; `/proc/bus`, `/proc/fs`, `/proc/irq`, `/proc/sys`, `/proc/sysrq-trigger` read-only (Docker's list)";
     Init BuildDev "build-dev"
         "a tmpfs `/dev` with `null zero full random urandom`, the `fd`/`std*` links and a size-capped `/dev/shm`, then read-only";
+    Init MaskProc "mask-proc"
+        "the `/proc` entries Docker masks that this kernel has (`kcore`, `keys`, `timer_list`, `sched_debug`, `acpi`, …): files under `/dev/null`, directories under an empty read-only tmpfs";
     Init MountTmp "mount-tmp"
         "the per-run `/tmp`, size-capped";
     Init MountOverlay "mount-overlay"
-        "per overlay: a size-capped tmpfs for `upper/` and `work/`, staged under the old root, and the overlay over the lowers";
+        "per overlay: a size-capped tmpfs staged under the old root for `upper/`, `work/` and, as root, the supervisor's copies of the lowers (`move_mount`), then the overlay over them";
     Init DetachOldRoot "detach-old-root"
         "`umount2(/.oldroot, MNT_DETACH)` by a helper that sleeps through the RCU grace period while init goes on once `rmdir` proves the detach";
     Init RemountRootReadOnly "remount-root-read-only"

@@ -58,9 +58,12 @@ fn run_inner(
     control: Option<&Control>,
 ) -> Result<Report, Error> {
     let mut plan = plan::build(spec, landlock::abi().unwrap_or(0))?;
+    plan.open_sources()?;
     let cg_host = cgroup::host()?;
     let early_cg = create_cgroup_before_clone(cg_host, spec)?;
     let pipes = Pipes::open(spec.results.is_some())?;
+    plan.keep_fds = pipes.jail_fds().all().chain(plan.tree_fds()).collect();
+    plan.keep_fds.sort_unstable();
     let network = JailNetwork::choose(spec, control);
     plan.join_net = network.joins();
     let start = Instant::now();
@@ -294,7 +297,7 @@ fn clone_jail(
         ..sys::CloneArgs::default()
     };
     let fds = pipes.jail_fds();
-    let clone = || {
+    let fork = || {
         // SAFETY: clone3 without a new stack behaves like fork. The child runs only
         // `jail::init`, which is async-signal-safe and never returns.
         let pid = unsafe { sys::clone3(&args) };
@@ -303,14 +306,31 @@ fn clone_jail(
         }
         (pid, std::io::Error::last_os_error())
     };
+    // A user namespace belongs to the effective uid of its creator, and the kernel
+    // counts what happens inside it (inotify instances, user namespaces, processes)
+    // against that uid in the host's namespace too. As root, the clone is made with
+    // this thread's effective ids switched to the jail's host ids, so jails share
+    // those counters with each other, never with root.
+    let clone = || {
+        if plan.rootless {
+            return Ok(fork());
+        }
+        let (uid, gid) = crate::jail_host_ids();
+        sys::as_effective_ids(uid, gid, fork).map_err(|e| {
+            Error::Unsupported(format!(
+                "namespaces: cannot switch to uid {uid} to own the jail's user namespace: {}",
+                std::io::Error::from_raw_os_error(e)
+            ))
+        })
+    };
     let (pid, clone_err) = match network.ns() {
-        None => clone(),
+        None => clone()?,
         Some(ns) => netns::in_netns(ns, clone).map_err(|e| {
             Error::Unsupported(format!(
                 "network join: setns failed ({e}); joining a network namespace needs \
                  CAP_SYS_ADMIN over it"
             ))
-        })?,
+        })??,
     };
     if pid < 0 {
         return Err(Error::Unsupported(format!(
@@ -726,6 +746,10 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
         seccomp: true,
         landlock: landlock_abi > 0,
         cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
+        socket_memory: cgroup::host()
+            .map(|h| h.socket_memory())
+            .unwrap_or("uncapped")
+            .into(),
         no_new_privs: true,
         capabilities_dropped: true,
         landlock_abi,
@@ -734,6 +758,7 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
             Network::Join(_) => "joined".into(),
         },
         rootless,
+        userns_owner: crate::jail_host_ids().0,
     }
 }
 
@@ -742,10 +767,16 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
 fn setup_error(plan: &Plan, f: Failure) -> Error {
     let source = std::io::Error::from_raw_os_error(f.errno);
     let item = plan.describe(f.step, f.detail);
+    // Rootless, the jail reaches its sources by path with the caller's own rights.
+    let hint = if plan.rootless && f.errno == libc::EACCES && item.is_some() {
+        " (the jail runs as you: a folder above it does not let you through)"
+    } else {
+        ""
+    };
     Error::Setup {
         step: f.step.name(),
         source: match item {
-            Some(what) => std::io::Error::new(source.kind(), format!("{what}: {source}")),
+            Some(what) => std::io::Error::new(source.kind(), format!("{what}: {source}{hint}")),
             None => source,
         },
     }

@@ -153,6 +153,92 @@ pub fn set_no_new_privs() -> SysResult {
     prctl1(libc::PR_SET_NO_NEW_PRIVS, 1)
 }
 
+/// The name `/proc/PID/comm` shows (up to 15 bytes).
+pub fn set_name(name: &CStr) -> SysResult {
+    // SAFETY: PR_SET_NAME reads at most 16 bytes of a NUL-terminated string.
+    cvt_i(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) }).map(drop)
+}
+
+pub fn securebits() -> SysResult<c_ulong> {
+    // SAFETY: no pointer arguments.
+    cvt_i(unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) }).map(|b| b as c_ulong)
+}
+
+pub fn set_securebits(bits: c_ulong) -> SysResult {
+    prctl1(libc::PR_SET_SECUREBITS, bits)
+}
+
+/// Where the kernel thinks this process's memory areas are (`/proc/self/stat`), as
+/// `PR_SET_MM_MAP` takes them; `brk` is read at the time of the call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MmLayout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+#[repr(C)]
+struct PrctlMmMap {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    auxv: *const u64,
+    auxv_size: u32,
+    exe_fd: u32,
+}
+
+/// Points this process's command line (`/proc/PID/cmdline`) at the bytes
+/// `[start, end)` of its own memory (anonymous memory: the kernel reads no other)
+/// and its environment at nothing, everything else as `mm` says. `PR_SET_MM_MAP`
+/// needs no capability when the executable link is left alone; kernels without
+/// CONFIG_CHECKPOINT_RESTORE answer EINVAL.
+pub fn set_cmdline(mm: &MmLayout, start: u64, end: u64) -> SysResult {
+    // SAFETY: brk(0) changes nothing and returns the current break.
+    let brk = unsafe { libc::syscall(libc::SYS_brk, 0usize) } as u64;
+    let map = PrctlMmMap {
+        start_code: mm.start_code,
+        end_code: mm.end_code,
+        start_data: mm.start_data,
+        end_data: mm.end_data,
+        start_brk: mm.start_brk,
+        brk,
+        start_stack: mm.start_stack,
+        arg_start: start,
+        arg_end: end,
+        env_start: end,
+        env_end: end,
+        auxv: std::ptr::null(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    // SAFETY: a pointer to a live, correctly sized prctl_mm_map; the kernel copies it.
+    cvt_i(unsafe {
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP,
+            &map as *const PrctlMmMap,
+            std::mem::size_of::<PrctlMmMap>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
 /// Drops `cap` from the bounding set; `EINVAL` past the last capability.
 pub fn drop_bounding_cap(cap: c_ulong) -> SysResult {
     prctl1(libc::PR_CAPBSET_DROP, cap)
@@ -217,6 +303,34 @@ pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
 pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) }).map(drop)
+}
+
+/// Runs `f` with this thread's effective uid and gid switched to `uid` and `gid`,
+/// its capabilities kept (`SECBIT_NO_SETUID_FIXUP`), then switches back. The raw
+/// syscalls change this thread's credentials only, never the process's other
+/// threads'. A thread that cannot switch back aborts the process rather than go on
+/// with the wrong identity.
+pub fn as_effective_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> SysResult<T> {
+    const UNCHANGED: u32 = u32::MAX;
+    let bits = securebits()?;
+    set_securebits(bits | libc::SECBIT_NO_SETUID_FIXUP as c_ulong)?;
+    let switched =
+        setresgid(UNCHANGED, gid, UNCHANGED).and_then(|()| setresuid(UNCHANGED, uid, UNCHANGED));
+    let out = switched.map(|()| f());
+    let (_, euid, _) = getresuid();
+    let restored = (if euid == 0 {
+        Ok(())
+    } else {
+        setresuid(UNCHANGED, 0, UNCHANGED)
+    })
+    .and_then(|()| setresgid(UNCHANGED, 0, UNCHANGED))
+    .and_then(|()| set_securebits(bits));
+    if restored.is_err() {
+        // This thread would keep working as another user: never continue.
+        eprintln!("gauntlet-sandbox: cannot restore this thread's ids; aborting");
+        std::process::abort();
+    }
+    out
 }
 
 /// (real, effective, saved) uid.

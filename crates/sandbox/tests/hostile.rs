@@ -127,6 +127,17 @@ fn host_files_and_secrets_are_invisible() {
                 "/proc/sysrq-trigger",
                 "/proc/irq",
                 "/proc/bus",
+                "/proc/fs",
+                // Docker's masked paths, those this kernel has (tests/leaks.rs).
+                "/proc/asound",
+                "/proc/acpi",
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/latency_stats",
+                "/proc/timer_list",
+                "/proc/timer_stats",
+                "/proc/sched_debug",
+                "/proc/scsi",
                 "/dev",
                 "/dev/null",
                 "/dev/zero",
@@ -924,5 +935,62 @@ fn a_netns_handle_never_names_another_namespace_after_its_jail_died() {
         r.out,
         format!("{ours}\n1\n"),
         "the handle still names the dead jail's namespace, empty"
+    );
+}
+
+/// As root the supervisor hands the jail its bind sources and overlay lowers as
+/// detached mounts it opened itself: the jail user (990000) never walks the host
+/// folders above them, so a data dir or a clone under `/root` (0700) works.
+#[test]
+fn binds_and_lowers_under_a_private_folder_are_reached() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: a getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: rootless, the jail user is the caller and walks its own folders");
+        return;
+    }
+    let private = tempdir("private");
+    let deep = private.join("home/clone");
+    std::fs::create_dir_all(&deep).unwrap();
+    for dir in [&private, &private.join("home"), &deep] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let (ro, lower) = (deep.join("ro"), deep.join("lower"));
+    for (dir, file) in [(&ro, "given.txt"), (&lower, "starter.py")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join(file), file).unwrap();
+    }
+    // What the jail may change through the overlay is the jail user's.
+    let (uid, gid) = gauntlet_sandbox::jail_host_ids();
+    std::os::unix::fs::chown(lower.join("starter.py"), Some(uid), Some(gid)).unwrap();
+    let rw = deep.join("rw");
+    gauntlet_sandbox::create_jail_dir(&rw).unwrap();
+    let mut spec = sh(
+        "cat /ro/given.txt /work/starter.py && echo out > /rw/out.txt && \
+                       echo changed > /work/starter.py && cat /work/starter.py",
+    );
+    spec.ro_binds = vec![Bind {
+        host: ro,
+        inside: "/ro".into(),
+    }];
+    spec.rw_binds = vec![Bind {
+        host: rw.clone(),
+        inside: "/rw".into(),
+    }];
+    spec.overlays = vec![Overlay {
+        lowers: vec![lower.clone()],
+        inside: "/work".into(),
+        size: 1 << 20,
+    }];
+    let r = ok(&spec);
+    assert_eq!(r.out, "given.txtstarter.pychanged\n");
+    assert_eq!(
+        std::fs::read_to_string(rw.join("out.txt")).unwrap(),
+        "out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lower.join("starter.py")).unwrap(),
+        "starter.py"
     );
 }

@@ -10,15 +10,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clap::Parser;
 use gauntlet_exercise::{ArchiveLimits, Maxima};
-use gauntlet_server::api::{self, AppState, WorkerControl};
+use gauntlet_queue::store::{self, StoreLocation};
+use gauntlet_queue::worker::{
+    self, EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine,
+};
+use gauntlet_queue::WorkerControl;
+use gauntlet_server::api::{self, AppState};
 use gauntlet_server::catalog::Catalog;
 use gauntlet_server::config::WorkerSettings;
 use gauntlet_server::metrics::Metered;
 use gauntlet_server::settings::{self, Settings};
-use gauntlet_server::store::{self, StoreLocation};
-use gauntlet_server::worker::{
-    self, EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine,
-};
 use secrecy::ExposeSecret;
 
 #[path = "../tests/api/gate.rs"]
@@ -65,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let location = StoreLocation::from_settings(
         s.database_url.as_ref().map(|u| u.expose_secret()),
         &s.data_dir,
-    );
+    )?;
     let store = store::open(&location).await?;
     // The canned executor runs no submitted code, so acknowledging the kill switch here
     // lets nothing untrusted run.

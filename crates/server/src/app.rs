@@ -12,15 +12,17 @@ use gauntlet_grader::runtimes::hardhat::Hardhat;
 use gauntlet_grader::{Grader, GraderConfig};
 use secrecy::ExposeSecret;
 
-use crate::api::{self, WorkerControl};
+use crate::api;
 use crate::catalog::Catalog;
-use crate::config::{KillSwitch, WorkerSettings};
+use crate::config::WorkerSettings;
 use crate::grading::{GraderGate, GradingExecutor};
 use crate::metrics::Metered;
 use crate::settings::Settings;
-use crate::store::{self, Store, StoreLocation};
 use crate::toolchains::{Toolchain, Toolchains as Prepared};
-use crate::worker::{self, WorkerEngine};
+use gauntlet_queue::store::{self, Store, StoreLocation};
+use gauntlet_queue::worker::{self, WorkerEngine};
+use gauntlet_queue::KillSwitch;
+use gauntlet_queue::WorkerControl;
 
 /// Flags (and their environment variables) of the workers and the grader, shared by
 /// `serve` and `worker`.
@@ -223,7 +225,8 @@ async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Resu
         .database_url
         .as_ref()
         .map(|s| s.expose_secret().to_owned());
-    let location = StoreLocation::from_settings(url.as_deref(), &data_dir);
+    let location = StoreLocation::from_settings(url.as_deref(), &data_dir)
+        .map_err(|e| AppError::Config(e.to_string()))?;
     let store = store::open(&location)
         .await
         .map_err(|e| AppError::Runtime(format!("store: {e}")))?;

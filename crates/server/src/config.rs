@@ -4,15 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::worker::EngineConfig;
+use gauntlet_queue::worker::EngineConfig;
+use gauntlet_queue::{KillSwitch, KillSwitchError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error(
-        "workers refuse to start: they run untrusted code only when WORKER_ENABLED=true and \
-         RUN_UNTRUSTED_CODE=true are both set ({0})"
-    )]
-    KillSwitch(String),
+    #[error(transparent)]
+    KillSwitch(#[from] KillSwitchError),
     #[error("invalid {name}={value:?}: {reason}")]
     Invalid {
         name: &'static str,
@@ -20,11 +18,6 @@ pub enum ConfigError {
         reason: &'static str,
     },
 }
-
-/// Proof that the kill switch was acknowledged; only [`WorkerSettings::authorize`] makes one,
-/// and [`crate::worker::WorkerEngine::start`] requires it.
-#[derive(Debug)]
-pub struct KillSwitch(());
 
 /// The worker part of the service's settings. The binary fills it from flags and the
 /// environment ([`WorkerSettings::from_env`] covers the environment half).
@@ -124,18 +117,10 @@ impl WorkerSettings {
 
     /// The kill switch: both flags set, or an error that names what is missing.
     pub fn authorize(&self) -> Result<KillSwitch, ConfigError> {
-        let missing: Vec<&str> = [
-            (!self.enabled).then_some("WORKER_ENABLED is not true"),
-            (!self.run_untrusted_code).then_some("RUN_UNTRUSTED_CODE is not true"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if missing.is_empty() {
-            Ok(KillSwitch(()))
-        } else {
-            Err(ConfigError::KillSwitch(missing.join(", ")))
-        }
+        Ok(KillSwitch::acknowledge(
+            self.enabled,
+            self.run_untrusted_code,
+        )?)
     }
 
     /// The engine configuration for these settings, with runs under `<data_dir>/runs`.

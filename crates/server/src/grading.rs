@@ -13,7 +13,7 @@ use gauntlet_sandbox::Control;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, SubmissionGate};
-use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 /// Time a job may spend beyond its own wall-time limit: waiting for a chain, preparing
 /// a layer, parsing. The engine's watchdog adds its own margin on top.
@@ -84,7 +84,10 @@ impl GradingExecutor {
 impl GradingExecutor {
     async fn wait_for_toolchain(&self, ex: &Exercise, ctx: &JobContext) -> Result<(), ExecError> {
         match &self.toolchains {
-            Some(t) => wait_for_toolchain(t, &ex.runtime, ctx, TOOLCHAIN_WAIT).await,
+            Some(t) => {
+                let log = |line: &str| ctx.logs.line("gauntlet", line);
+                wait_for_toolchain(t, &ex.runtime, &log, &ctx.cancel, TOOLCHAIN_WAIT).await
+            }
             None => Ok(()),
         }
     }
@@ -95,7 +98,8 @@ impl GradingExecutor {
 async fn wait_for_toolchain(
     toolchains: &crate::toolchains::Toolchains,
     runtime: &str,
-    ctx: &JobContext,
+    log: &(dyn Fn(&str) + Sync),
+    cancel: &tokio_util::sync::CancellationToken,
     max: Duration,
 ) -> Result<(), ExecError> {
     let deadline = tokio::time::Instant::now() + max;
@@ -109,12 +113,12 @@ async fn wait_for_toolchain(
             return Err(ExecError::Internal(u.reason));
         }
         if !logged {
-            ctx.logs.line("gauntlet", &format!("waiting: {}", u.reason));
+            log(&format!("waiting: {}", u.reason));
             logged = true;
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(250)) => {}
-            () = ctx.cancel.cancelled() => return Err(ExecError::Cancelled),
+            () = cancel.cancelled() => return Err(ExecError::Cancelled),
         }
     }
 }
@@ -178,8 +182,11 @@ impl JobExecutor for GradingExecutor {
             Ok(Ok(result)) => result,
             Ok(Err(GradeError::Isolation(reason))) => {
                 tracing::error!(submission_id = %job.id, %reason, "isolation unavailable: refusing to grade");
-                return Err(ExecError::Internal(reason));
+                return Err(ExecError::Host(reason));
             }
+            // The host failed the run (a folder, a layer, a sandbox set-up step): the
+            // queue tries again, and says why after the last attempt.
+            Ok(Err(e)) if e.is_host_fault() => return Err(ExecError::Host(e.to_string())),
             Ok(Err(e)) => return Err(ExecError::Internal(e.to_string())),
             Err(join) => {
                 return Err(ExecError::Internal(format!(
@@ -199,7 +206,6 @@ mod tests {
 
     use super::*;
     use crate::toolchains::{Toolchain, Toolchains};
-    use crate::worker::LogSink;
 
     /// 0: not prepared; 1: preparing (until the test says 2); 2: ready; 3: failed.
     struct Fake(Arc<AtomicU8>);
@@ -226,14 +232,12 @@ mod tests {
         }
     }
 
-    fn ctx() -> JobContext {
-        let (logs, rx) = LogSink::new(16);
-        std::mem::forget(rx); // keep the sink open for the test's length
-        JobContext {
-            cancel: CancellationToken::new(),
-            logs,
-            run_dir: std::path::PathBuf::new(),
-        }
+    async fn wait(
+        t: &Toolchains,
+        runtime: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        wait_for_toolchain(t, runtime, &|_| {}, cancel, Duration::from_secs(30)).await
     }
 
     #[tokio::test]
@@ -244,9 +248,7 @@ mod tests {
         t.ensure(["hardhat"]);
         let waiting = {
             let t = t.clone();
-            tokio::spawn(async move {
-                wait_for_toolchain(&t, "hardhat", &ctx(), Duration::from_secs(30)).await
-            })
+            tokio::spawn(async move { wait(&t, "hardhat", &CancellationToken::new()).await })
         };
         while state.load(Ordering::SeqCst) != 1 {
             tokio::task::yield_now().await;
@@ -256,27 +258,21 @@ mod tests {
 
         // Missing, and this process does not prepare: the job ends at once, with why.
         let t = Toolchains::new(vec![Arc::new(Fake(Arc::new(AtomicU8::new(0))))], false);
-        let err = wait_for_toolchain(&t, "hardhat", &ctx(), Duration::from_secs(30))
+        let err = wait(&t, "hardhat", &CancellationToken::new())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not prepared"), "{err}");
 
         // Other runtimes never wait.
-        assert!(
-            wait_for_toolchain(&t, "python", &ctx(), Duration::from_secs(30))
-                .await
-                .is_ok()
-        );
+        assert!(wait(&t, "python", &CancellationToken::new()).await.is_ok());
 
         // A cancel stops the wait.
         let state = Arc::new(AtomicU8::new(0));
         let t = Toolchains::new(vec![Arc::new(Fake(state.clone()))], true);
         t.ensure(["hardhat"]);
-        let c = ctx();
-        c.cancel.cancel();
-        let err = wait_for_toolchain(&t, "hardhat", &c, Duration::from_secs(30))
-            .await
-            .unwrap_err();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = wait(&t, "hardhat", &cancel).await.unwrap_err();
         assert!(matches!(err, ExecError::Cancelled), "{err}");
         state.store(3, Ordering::SeqCst);
     }

@@ -1,4 +1,6 @@
-//! The service: HTTP API, store (SQLite + PostgreSQL), queue, workers, metrics, configuration.
+//! The service: the HTTP API, sessions, rate limits, metrics, settings, the catalogue,
+//! the grading executor, and the assembly of `serve` and `worker` over the queue
+//! (crates/queue).
 
 pub mod api;
 pub mod app;
@@ -10,6 +12,4 @@ pub mod limits;
 pub mod metrics;
 pub mod sessions;
 pub mod settings;
-pub mod store;
 pub mod toolchains;
-pub mod worker;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::store::Store;
-use crate::worker::{ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::store::Store;
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
@@ -271,6 +271,8 @@ impl JobExecutor for Metered {
                 .to_owned(),
             Err(ExecError::Cancelled) => "cancelled".to_owned(),
             Err(ExecError::Internal(_)) => "internal_error".to_owned(),
+            // The attempt failed on the host; the queue retries the job.
+            Err(ExecError::Host(_)) => "host_failure".to_owned(),
         };
         self.metrics
             .job_finished(&exercise, &outcome, started.elapsed());

@@ -2,7 +2,7 @@
 //! PostgreSQL when reachable), driven over HTTP.
 
 #[allow(dead_code)]
-#[path = "queue/fixture.rs"]
+#[path = "../../queue/tests/queue/fixture.rs"]
 mod fixture;
 
 #[allow(dead_code)]

@@ -12,7 +12,7 @@ use super::error::{ApiError, ErrorBody};
 use super::handlers::parse_id;
 use super::types::*;
 use super::AppState;
-use crate::store::{now_ms, CancelOutcome};
+use gauntlet_queue::store::{now_ms, CancelOutcome};
 
 /// Route layer of every admin route.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -99,7 +99,9 @@ pub async fn cancel(
     }))
 }
 
-fn workers(state: &AppState) -> Result<&std::sync::Arc<dyn super::WorkerControl>, ApiError> {
+fn workers(
+    state: &AppState,
+) -> Result<&std::sync::Arc<dyn gauntlet_queue::WorkerControl>, ApiError> {
     state
         .workers()
         .ok_or_else(|| ApiError::Conflict("this process runs no workers to pause or resume".into()))

@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::limits::Rejected;
-use crate::store::StoreError;
+use gauntlet_queue::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

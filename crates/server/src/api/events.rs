@@ -17,7 +17,7 @@ use super::handlers::parse_id;
 use super::AppState;
 use crate::limits::StreamSlot;
 use crate::sessions::Session;
-use crate::store::{EventKind, SubmissionEvent, SubmissionId, SubmissionState};
+use gauntlet_queue::store::{EventKind, SubmissionEvent, SubmissionId, SubmissionState};
 
 /// Events read from the store per round trip.
 const PAGE: u32 = 256;

@@ -15,7 +15,7 @@ use super::types::*;
 use super::{now_secs, AppState};
 use crate::limits::client_ip;
 use crate::sessions::Session;
-use crate::store::{now_ms, NewSubmission, SubmissionId};
+use gauntlet_queue::store::{now_ms, NewSubmission, SubmissionId};
 
 fn kind_str(k: SubmissionKind) -> &'static str {
     match k {

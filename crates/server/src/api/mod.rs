@@ -1,4 +1,4 @@
-//! The HTTP API of CONTRACTS §5: router, shared state, middleware (sessions, security
+//! The HTTP API (docs/api.md): router, shared state, middleware (sessions, security
 //! headers, body caps and timeouts, CORS, request spans) and the server loop with header
 //! read timeouts and graceful shutdown. Handlers live in the sibling modules.
 
@@ -40,47 +40,8 @@ use crate::limits::{RateConfig, RateLimiter, SessionLocks, StreamSlots};
 use crate::metrics::Metrics;
 use crate::sessions::{self, Session, SessionKeys};
 use crate::settings::{Settings, SettingsError};
-use crate::store::Store;
-use crate::worker::WorkerEngine;
-
-/// Run-time control of the workers embedded in this process: the admin endpoints call
-/// it. Implemented for the queue's [`WorkerEngine`].
-#[async_trait::async_trait]
-pub trait WorkerControl: Send + Sync + 'static {
-    /// Stop claiming new jobs; running ones finish.
-    fn pause(&self);
-    fn resume(&self);
-    fn is_paused(&self) -> bool;
-    /// Stops a job this process is running (after the store answered `Requested`).
-    fn cancel_running(&self, _id: &crate::store::SubmissionId) -> bool {
-        false
-    }
-    /// The catalogue was reloaded: these are the exercise versions now held.
-    async fn exercises_reloaded(&self, _hashes: Vec<String>) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl WorkerControl for WorkerEngine {
-    fn pause(&self) {
-        WorkerEngine::pause(self)
-    }
-    fn resume(&self) {
-        WorkerEngine::resume(self)
-    }
-    fn is_paused(&self) -> bool {
-        WorkerEngine::is_paused(self)
-    }
-    fn cancel_running(&self, id: &crate::store::SubmissionId) -> bool {
-        WorkerEngine::cancel_running(self, id)
-    }
-    async fn exercises_reloaded(&self, hashes: Vec<String>) -> Result<(), String> {
-        self.set_exercise_hashes(hashes)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
+use gauntlet_queue::store::Store;
+use gauntlet_queue::WorkerControl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

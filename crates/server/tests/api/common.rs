@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gauntlet_exercise::{ArchiveLimits, Maxima};
-use gauntlet_server::api::{self, AppState, WorkerControl};
+use gauntlet_queue::store::Store;
+use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor, WorkerEngine};
+use gauntlet_queue::WorkerControl;
+use gauntlet_server::api::{self, AppState};
 use gauntlet_server::catalog::Catalog;
 use gauntlet_server::settings::Settings;
-use gauntlet_server::store::Store;
-use gauntlet_server::worker::{ExecError, Job, JobContext, JobExecutor, WorkerEngine};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};

@@ -1,7 +1,7 @@
 //! Queue benchmark: add→start latency (one job at a time into an idle worker, as
 //! graphile-worker measures it) and no-op throughput, on SQLite and PostgreSQL.
 //!
-//! `cargo bench -p gauntlet-server --bench queue -- [--backend sqlite|postgres|both]
+//! `cargo bench -p gauntlet-queue --bench queue -- [--backend sqlite|postgres|both]
 //!  [--latency-jobs N] [--throughput-jobs N] [--concurrency N]`
 //! PostgreSQL: `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`, default
 //! postgres://postgres@127.0.0.1:5432/test); a fresh database is created and dropped.
@@ -11,13 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gauntlet_server::config::WorkerSettings;
-use gauntlet_server::store::{
-    now_ms, NewSubmission, PgStore, SqliteStore, Store, SubmissionId, SubmissionState,
+use gauntlet_queue::store::{
+    now_ms, NewSubmission, SqlStore, Store, SubmissionId, SubmissionState,
 };
-use gauntlet_server::worker::{
-    EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine,
-};
+use gauntlet_queue::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine};
+use gauntlet_queue::KillSwitch;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tokio::sync::mpsc;
@@ -102,13 +100,7 @@ async fn engine(
     mpsc::UnboundedReceiver<(SubmissionId, Instant)>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let ack = WorkerSettings {
-        enabled: true,
-        run_untrusted_code: true,
-        ..WorkerSettings::default()
-    }
-    .authorize()
-    .unwrap();
+    let ack = KillSwitch::acknowledge(true, true).unwrap();
     let engine = WorkerEngine::start(
         store,
         Arc::new(Noop { started: tx }),
@@ -272,8 +264,8 @@ fn main() {
                 let url = url.clone();
                 async move {
                     let store: Arc<dyn Store> = match url {
-                        Some(url) => Arc::new(PgStore::connect(&url).await.unwrap()),
-                        None => Arc::new(SqliteStore::open_in(&dir).await.unwrap()),
+                        Some(url) => Arc::new(SqlStore::connect_postgres(&url).await.unwrap()),
+                        None => Arc::new(SqlStore::open_sqlite(&dir.join("gauntlet.db")).await.unwrap()),
                     };
                     store
                 }

@@ -5,4 +5,5 @@
 mod crash_suite;
 mod engine_suite;
 mod fixture;
+mod sqlite_suite;
 mod store_suite;

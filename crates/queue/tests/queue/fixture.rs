@@ -6,11 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gauntlet_server::config::WorkerSettings;
-use gauntlet_server::store::{
-    NewSubmission, PgStore, SqliteStore, Store, StoreLocation, SubmissionId,
-};
-use gauntlet_server::worker::{EngineConfig, JobExecutor, WorkerEngine};
+use gauntlet_queue::store::{NewSubmission, SqlStore, Store, StoreLocation, SubmissionId};
+use gauntlet_queue::worker::{EngineConfig, JobExecutor, WorkerEngine};
+use gauntlet_queue::KillSwitch;
 use sqlx::Connection;
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -32,7 +30,7 @@ fn pg_required() -> bool {
         || std::env::var("GAUNTLET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
-/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gauntlet_server=debug`).
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gauntlet_queue=debug`).
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -44,7 +42,7 @@ impl Fixture {
     pub async fn sqlite() -> Fixture {
         init_tracing();
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_in(&dir.path().join("data"))
+        let store = SqlStore::open_sqlite(&dir.path().join("data/gauntlet.db"))
             .await
             .unwrap();
         Fixture {
@@ -82,7 +80,9 @@ impl Fixture {
             .expect("database url has a path")
             .0;
         let url = format!("{base}/{name}");
-        let store = PgStore::connect(&url).await.expect("connect test database");
+        let store = SqlStore::connect_postgres(&url)
+            .await
+            .expect("connect test database");
         Some(Fixture {
             store: Arc::new(store),
             dir: tempfile::tempdir().unwrap(),
@@ -101,7 +101,7 @@ impl Fixture {
                 url: pg.url.clone(),
             },
             None => StoreLocation::Sqlite {
-                data_dir: self.dir.path().join("data"),
+                path: self.dir.path().join("data/gauntlet.db"),
             },
         }
     }
@@ -110,7 +110,7 @@ impl Fixture {
     /// (for PostgreSQL a separate pool and listener; for SQLite the same store).
     pub async fn second_store(&self) -> Arc<dyn Store> {
         match &self.pg {
-            Some(pg) => Arc::new(PgStore::connect(&pg.url).await.unwrap()),
+            Some(pg) => Arc::new(SqlStore::connect_postgres(&pg.url).await.unwrap()),
             None => self.store.clone(),
         }
     }
@@ -227,13 +227,7 @@ pub async fn start_engine(
     executor: Arc<dyn JobExecutor>,
     config: EngineConfig,
 ) -> WorkerEngine {
-    let ack = WorkerSettings {
-        enabled: true,
-        run_untrusted_code: true,
-        ..WorkerSettings::default()
-    }
-    .authorize()
-    .unwrap();
+    let ack = KillSwitch::acknowledge(true, true).unwrap();
     WorkerEngine::start(store, executor, config, ack)
         .await
         .unwrap()

@@ -39,13 +39,25 @@ pub struct JobContext {
     pub cancel: CancellationToken,
     /// Live log lines for the submission's event stream.
     pub logs: LogSink,
-    /// `<runs-dir>/<submission id>`: empty at start, deleted by the engine afterwards.
+    /// The job's folder, `<runs-dir>/<submission id>.<fencing token>`: created empty by
+    /// the engine for this claim alone, and deleted by it afterwards.
     pub run_dir: PathBuf,
 }
 
+/// Why a job ended without a result of its own. Who is at fault decides what happens
+/// next: a host failure spends one of the job's attempts and is retried, anything else
+/// is final at once.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// The job could not be graded; it finishes with `internal_error` and this reason.
+    /// The host could not set the run up (a missing folder, layer preparation, a lent
+    /// resource, a sandbox set-up step): nothing the submission did. The job goes back to
+    /// the queue like one whose lease was lost, and finishes with `internal_error` only
+    /// after its last attempt, naming every attempt's reason.
+    #[error("{0}")]
+    Host(String),
+    /// The job cannot be graded, and trying again would not change that (the exercise
+    /// is gone, the stored submission is invalid): it finishes with `internal_error` and
+    /// this reason at once.
     #[error("{0}")]
     Internal(String),
     /// The executor stopped because `cancel` fired.
@@ -62,7 +74,7 @@ pub trait JobExecutor: Send + Sync + 'static {
         None
     }
 
-    /// Grades the job and returns the CONTRACTS §4 result JSON.
+    /// Grades the job and returns its result JSON (the `result` of docs/api.md).
     async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError>;
 }
 
@@ -87,7 +99,8 @@ impl LogSink {
         (sink, rx)
     }
 
-    /// A line of output from `stream` (e.g. `test`, `anvil`), already redacted.
+    /// A line of output from `stream` (`stdout`, `stderr`, `gauntlet`, `service`), already
+    /// redacted.
     pub fn line(&self, stream: &str, text: &str) {
         self.event(serde_json::json!({"stream": stream, "line": text}));
     }

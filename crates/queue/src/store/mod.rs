@@ -1,15 +1,19 @@
 //! The durable store: submissions are jobs with a state, a lease and a fencing token, plus
-//! their event log, the leaderboard and the worker registry. One trait, two back ends.
+//! their event log, the leaderboard and the worker registry. One trait; one implementation
+//! ([`SqlStore`]) whose transitions are written once over a table of what differs between
+//! SQLite and PostgreSQL (`dialect.rs`).
 //!
 //! Times are Unix milliseconds passed in by the caller (`now`), so every transition is
 //! deterministic under test; use [`now_ms`] in production code.
 
+mod dialect;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,8 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = i64;
@@ -47,6 +50,21 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// Another Gauntlet process has this SQLite store open.
+    #[error(
+        "the SQLite store {path} is in use by another gauntlet process: one process per SQLite \
+         store (stop the other one, or share a PostgreSQL database between processes)"
+    )]
+    InUse { path: String },
+    /// Another program holds a lock on the SQLite file that keeps this process out.
+    #[error(
+        "the SQLite store {path} is locked by another process ({reason}); gauntlet needs it \
+         to itself: stop the program that holds it (an open sqlite3 shell, a backup tool) and \
+         start again"
+    )]
+    Locked { path: String, reason: String },
+    #[error("invalid store location {0:?}: expected postgres://…, postgresql://… or sqlite:PATH")]
+    Location(String),
     /// The caller no longer holds the job: its lease expired, the job was requeued or
     /// finished, or another worker claimed it (the fencing token moved on).
     #[error("lease lost: submission {0} is no longer held with this fencing token")]
@@ -55,6 +73,20 @@ pub enum StoreError {
     Duplicate(SubmissionId),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// The database's disk is full (SQLite `SQLITE_FULL`, PostgreSQL `53100`): nothing was
+    /// written, and the same call succeeds once space is back.
+    pub fn is_disk_full(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e.as_database_error().and_then(|d| d.code()) {
+            Some(code) => code == "13" || code == "53100",
+            None => false,
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -80,7 +112,7 @@ impl SubmissionId {
         &self.0
     }
 
-    fn from_db(s: String) -> Self {
+    pub(crate) fn from_db(s: String) -> Self {
         SubmissionId(s)
     }
 }
@@ -97,7 +129,8 @@ impl fmt::Display for SubmissionId {
     }
 }
 
-/// CONTRACTS §5 states. Cancelled and given-up jobs are `finished` with an
+/// A submission's state as the API shows it (docs/api.md). Cancelled and given-up jobs
+/// are `finished` with an
 /// `internal_error` result that says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +192,7 @@ pub struct Submission {
     pub started_at: Option<UnixMillis>,
     pub finished_at: Option<UnixMillis>,
     pub cancel_requested: bool,
-    /// CONTRACTS §4 result JSON, set exactly once when the state becomes `finished`.
+    /// The result JSON, set exactly once when the state becomes `finished`.
     pub result: Option<Value>,
 }
 
@@ -215,7 +248,8 @@ pub struct LeaderboardEntry {
 pub enum EventKind {
     /// `{"state": "queued" | "running" | "finished", ...}`, written by the store itself.
     State,
-    /// A log line from the run: `{"stream": "test", "line": "..."}` (already redacted).
+    /// A log line from the run: `{"stream": "stdout", "line": "..."}` (streams: `stdout`,
+    /// `stderr`, `gauntlet`, `service`; already redacted).
     Log,
     /// The result JSON; always the last event of a submission.
     Result,
@@ -267,6 +301,23 @@ pub enum Lease {
     Lost,
 }
 
+/// A job a worker holds: the claim `(id, fencing_token)` whose lease has not expired.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HeldLease {
+    pub id: SubmissionId,
+    pub fencing_token: i64,
+}
+
+/// What [`Store::fail_attempt`] did with a job whose attempt failed through no fault of
+/// the submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Back in the queue; claimable again from `retry_at`.
+    Retrying { retry_at: UnixMillis },
+    /// That was its last attempt: finished with `internal_error`, every attempt's reason in it.
+    GaveUp,
+}
+
 /// What a sweep of expired leases did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -290,7 +341,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// The CONTRACTS §4 result for a job that never produced one of its own.
+/// The `internal_error` result for a job that never produced one of its own (the
+/// result's usual fields plus `reason`, which `log` repeats).
 pub fn internal_error_result(reason: &str) -> Value {
     serde_json::json!({
         "outcome": "internal_error",
@@ -302,6 +354,35 @@ pub fn internal_error_result(reason: &str) -> Value {
         "duration_ms": 0,
         "reason": reason,
     })
+}
+
+/// One failed attempt of a job, kept until the job finishes: a lost lease, or a host-side
+/// failure (a missing folder, layer preparation, a sandbox set-up step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    pub attempt: u32,
+    pub at: UnixMillis,
+    pub reason: String,
+}
+
+/// The `internal_error` result of a job that used its last attempt: `reason` and `log`
+/// name every attempt's failure, and `failed_attempts` lists them one by one.
+pub fn gave_up_result(attempts: &[FailedAttempt]) -> Value {
+    let each: Vec<String> = attempts
+        .iter()
+        .map(|a| format!("attempt {}: {}", a.attempt, a.reason))
+        .collect();
+    let reason = format!(
+        "giving up after {} attempt{}, the last allowed (none of them failed through the \
+         submission's fault): {}",
+        attempts.len(),
+        if attempts.len() == 1 { "" } else { "s" },
+        each.join("; ")
+    );
+    let mut result = internal_error_result(&reason);
+    result["log"] = Value::String(each.join("\n"));
+    result["failed_attempts"] = serde_json::to_value(attempts).expect("plain data serialises");
+    result
 }
 
 /// The score a result counts for on the leaderboard: none for internal errors.
@@ -355,15 +436,26 @@ pub trait Store: Send + Sync + 'static {
 
     // --- worker side ---
 
-    /// Appends a log (or other) event; returns its seq. Not fenced: logs of a run that
-    /// lost its lease stay visible, the result does not.
+    /// Appends events of one kind, in order, in one transaction; returns the last one's
+    /// seq. Not fenced: logs of a run that lost its lease stay visible, the result does not.
+    async fn append_events(
+        &self,
+        id: &SubmissionId,
+        kind: EventKind,
+        data: &[Value],
+        now: UnixMillis,
+    ) -> Result<i64>;
+    /// [`Store::append_events`] for one event.
     async fn append_event(
         &self,
         id: &SubmissionId,
         kind: EventKind,
         data: &Value,
         now: UnixMillis,
-    ) -> Result<i64>;
+    ) -> Result<i64> {
+        self.append_events(id, kind, std::slice::from_ref(data), now)
+            .await
+    }
     /// Announces a worker and the exercise versions it holds (replacing earlier ones).
     async fn register_worker(
         &self,
@@ -419,8 +511,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Gives a held job back to the queue without counting the attempt (drain).
     async fn release(&self, id: &SubmissionId, token: i64, now: UnixMillis) -> Result<()>;
-    /// Requeues running jobs whose lease expired before `now`; those out of attempts
-    /// finish with `internal_error`.
+    /// The holder's attempt failed through no fault of the submission (the host could not
+    /// set the run up): the reason is kept, and the job goes back to the queue, claimable
+    /// from `retry_at`, unless that was its last attempt; then it finishes with
+    /// `internal_error` naming every attempt's reason. `Err(LeaseLost)` when `token` is
+    /// not current.
+    async fn fail_attempt(
+        &self,
+        id: &SubmissionId,
+        token: i64,
+        reason: &str,
+        retry_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<AttemptOutcome>;
+    /// Requeues running jobs whose lease expired before `now` (the lost lease counts as a
+    /// failed attempt); those out of attempts finish with `internal_error`.
     async fn sweep_expired(&self, now: UnixMillis) -> Result<SweepReport>;
     /// Fails queued jobs created before `created_before` whose exercise version no worker
     /// seen since `workers_seen_since` holds.
@@ -430,40 +535,158 @@ pub trait Store: Send + Sync + 'static {
         workers_seen_since: UnixMillis,
         now: UnixMillis,
     ) -> Result<Vec<SubmissionId>>;
-    /// Ids of running jobs whose lease has not expired at `now` (runs-dir sweeps).
-    async fn held_job_ids(&self, now: UnixMillis) -> Result<Vec<SubmissionId>>;
+    /// Claims of running jobs whose lease has not expired at `now` (runs-dir sweeps: a
+    /// job folder belongs to one claim).
+    async fn held_leases(&self, now: UnixMillis) -> Result<Vec<HeldLease>>;
     /// Changes whenever a job may have become claimable (new, requeued). Workers wait
     /// on it instead of polling; they still poll slowly in case a signal is missed.
     fn job_signal(&self) -> watch::Receiver<u64>;
 }
 
 /// Where the store lives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
-    /// `<data-dir>/gauntlet.db`, WAL mode.
-    Sqlite { data_dir: std::path::PathBuf },
-    /// `DATABASE_URL=postgres://...`
+    /// An SQLite file in WAL mode, `<data-dir>/gauntlet.db` unless told otherwise; one
+    /// process at a time.
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL database (`postgres://…`), shared by any number of processes.
     Postgres { url: String },
 }
 
 impl StoreLocation {
-    /// PostgreSQL when `database_url` is set, otherwise SQLite in the data dir.
-    pub fn from_settings(database_url: Option<&str>, data_dir: &Path) -> Self {
-        match database_url {
-            Some(url) if !url.trim().is_empty() => StoreLocation::Postgres {
-                url: url.to_owned(),
-            },
-            _ => StoreLocation::Sqlite {
-                data_dir: data_dir.to_owned(),
-            },
+    /// The embedded store of a data dir.
+    pub fn embedded(data_dir: &Path) -> Self {
+        StoreLocation::Sqlite {
+            path: data_dir.join("gauntlet.db"),
         }
+    }
+
+    /// `postgres://…` or `postgresql://…` (a PostgreSQL URL), or `sqlite:PATH` (an SQLite
+    /// file; `sqlite://PATH` works too).
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres {
+                url: url.to_owned(),
+            });
+        }
+        match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(path) if !path.is_empty() && !path.contains('?') => Ok(StoreLocation::Sqlite {
+                path: PathBuf::from(path),
+            }),
+            _ => Err(StoreError::Location(redact_url(url))),
+        }
+    }
+
+    /// PostgreSQL or an explicit SQLite file when `database_url` is set, otherwise the
+    /// embedded SQLite store of the data dir.
+    pub fn from_settings(database_url: Option<&str>, data_dir: &Path) -> Result<Self> {
+        match database_url {
+            Some(url) if !url.trim().is_empty() => Self::parse(url),
+            _ => Ok(Self::embedded(data_dir)),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            StoreLocation::Sqlite { .. } => Backend::Sqlite,
+            StoreLocation::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+/// A URL with its password (if any) blanked, for error messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
 /// Opens the store and runs its migrations.
 pub async fn open(location: &StoreLocation) -> Result<Arc<dyn Store>> {
-    Ok(match location {
-        StoreLocation::Sqlite { data_dir } => Arc::new(SqliteStore::open_in(data_dir).await?),
-        StoreLocation::Postgres { url } => Arc::new(PgStore::connect(url).await?),
-    })
+    Ok(Arc::new(match location {
+        StoreLocation::Sqlite { path } => SqlStore::open_sqlite(path).await?,
+        StoreLocation::Postgres { url } => SqlStore::connect_postgres(url).await?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let ok: &[(&str, StoreLocation)] = &[
+            (
+                "postgres://u:p@h/db",
+                StoreLocation::Postgres {
+                    url: "postgres://u:p@h/db".into(),
+                },
+            ),
+            (
+                "postgresql://h/db",
+                StoreLocation::Postgres {
+                    url: "postgresql://h/db".into(),
+                },
+            ),
+            (
+                "sqlite:/var/lib/g.db",
+                StoreLocation::Sqlite {
+                    path: "/var/lib/g.db".into(),
+                },
+            ),
+            (
+                "sqlite://rel/g.db",
+                StoreLocation::Sqlite {
+                    path: "rel/g.db".into(),
+                },
+            ),
+        ];
+        for (url, want) in ok {
+            assert_eq!(&StoreLocation::parse(url).unwrap(), want, "{url}");
+        }
+        for bad in ["mysql://h/db", "sqlite:", "g.db", "sqlite:x.db?mode=ro"] {
+            assert!(StoreLocation::parse(bad).is_err(), "{bad}");
+        }
+        let err = StoreLocation::parse("redis://u:secret@h")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_given_up_result_names_every_attempt() {
+        let attempts = [
+            FailedAttempt {
+                attempt: 1,
+                at: 5,
+                reason: "the lease expired".into(),
+            },
+            FailedAttempt {
+                attempt: 2,
+                at: 9,
+                reason: "sandbox setup failed at mount-overlay".into(),
+            },
+        ];
+        let r = gave_up_result(&attempts);
+        assert_eq!(r["outcome"], "internal_error");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains("2 attempts"), "{reason}");
+        assert!(reason.contains("attempt 1: the lease expired"), "{reason}");
+        assert!(
+            reason.contains("attempt 2: sandbox setup failed"),
+            "{reason}"
+        );
+        assert_eq!(r["failed_attempts"][1]["attempt"], 2);
+    }
 }

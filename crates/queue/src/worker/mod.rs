@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::config::KillSwitch;
+use crate::control::WorkerControl;
 use crate::store::{
-    internal_error_result, now_ms, ClaimedJob, EventKind, Lease, Store, StoreError, SubmissionId,
-    UnixMillis,
+    internal_error_result, now_ms, AttemptOutcome, ClaimedJob, EventKind, HeldLease, Lease, Store,
+    StoreError, SubmissionId, UnixMillis,
 };
+use crate::KillSwitch;
 
 pub use executor::{ExecError, Job, JobContext, JobExecutor, LogSink};
 
@@ -57,6 +58,9 @@ pub struct EngineConfig {
     pub worker_ttl: Duration,
     /// Log events kept per job; the rest are dropped and counted.
     pub max_log_events: usize,
+    /// After a host failure, how long a job waits before it may be claimed again; each
+    /// further failed attempt doubles it (at most a minute).
+    pub retry_backoff: Duration,
 }
 
 impl EngineConfig {
@@ -79,6 +83,7 @@ impl EngineConfig {
             version_wait: Duration::from_secs(120),
             worker_ttl: Duration::from_secs(30),
             max_log_events: 2000,
+            retry_backoff: Duration::from_secs(2),
         }
     }
 }
@@ -142,6 +147,8 @@ enum Stop {
 }
 
 struct Running {
+    /// The claim's fencing token: with the id, it names the job's folder.
+    token: i64,
     cancel: CancellationToken,
     stop: Arc<Mutex<Option<Stop>>>,
 }
@@ -316,6 +323,27 @@ impl WorkerEngine {
     }
 }
 
+#[async_trait::async_trait]
+impl WorkerControl for WorkerEngine {
+    fn pause(&self) {
+        WorkerEngine::pause(self)
+    }
+    fn resume(&self) {
+        WorkerEngine::resume(self)
+    }
+    fn is_paused(&self) -> bool {
+        WorkerEngine::is_paused(self)
+    }
+    fn cancel_running(&self, id: &SubmissionId) -> bool {
+        WorkerEngine::cancel_running(self, id)
+    }
+    async fn exercises_reloaded(&self, hashes: Vec<String>) -> Result<(), String> {
+        self.set_exercise_hashes(hashes)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl Drop for WorkerEngine {
     fn drop(&mut self) {
         self.inner.stopping.cancel();
@@ -468,9 +496,12 @@ impl Inner {
     ) {
         let cancel = CancellationToken::new();
         let stop = Arc::new(Mutex::new(None));
+        // In `running` before its folder exists, out of it only after the folder is gone:
+        // the runs-dir sweep relies on that order.
         self.running.lock().unwrap().insert(
             job.id.clone(),
             Running {
+                token: job.fencing_token,
                 cancel: cancel.clone(),
                 stop: stop.clone(),
             },
@@ -506,7 +537,8 @@ impl Inner {
             wait_ms = claimed_at.saturating_sub(claimed.created_at),
             "job started"
         );
-        let run_dir = self.config.runs_dir.join(id.as_str());
+        let attempt = claimed.attempt;
+        let run_dir = runs::job_dir(&self.config.runs_dir, &id, token);
         let job = Job {
             id: id.clone(),
             exercise_id: claimed.exercise_id,
@@ -549,9 +581,11 @@ impl Inner {
             .in_current_span(),
         );
 
-        let outcome: Option<Result<Value, ExecError>> = match prepare_run_dir(&run_dir).await {
-            Err(e) => Some(Err(ExecError::Internal(format!(
-                "cannot prepare the run dir: {e}"
+        let created = create_job_dir(&run_dir).await;
+        let outcome: Option<Result<Value, ExecError>> = match &created {
+            Err(e) => Some(Err(ExecError::Host(format!(
+                "cannot create the job's folder {}: {e}",
+                run_dir.display()
             )))),
             Ok(()) => {
                 let ctx = JobContext {
@@ -598,10 +632,10 @@ impl Inner {
         }
 
         let why = *stop.lock().unwrap();
-        let result = match (why, outcome) {
+        let ending = match (why, outcome) {
             (Some(Stop::LeaseLost), _) => {
                 tracing::warn!("lease lost; discarding this run's result");
-                None
+                Ending::Nothing
             }
             (Some(Stop::Drain), _) => {
                 match self.store.release(&id, token, now_ms()).await {
@@ -611,56 +645,134 @@ impl Inner {
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot release job"),
                 }
-                None
+                Ending::Nothing
             }
-            (Some(Stop::CancelRequested), _) => Some(internal_error_result(
+            (Some(Stop::CancelRequested), _) => Ending::Result(internal_error_result(
                 "cancelled: an operator cancelled this submission while it ran",
             )),
-            (Some(Stop::Watchdog), _) => Some(internal_error_result(&format!(
+            (Some(Stop::Watchdog), _) => Ending::Result(internal_error_result(&format!(
                 "watchdog: the job ran past its limit plus margin ({} s) and was cancelled",
                 limit.as_secs()
             ))),
-            (None, Some(Ok(value))) => Some(value),
-            (None, Some(Err(e))) => Some(internal_error_result(&e.to_string())),
-            (None, None) => Some(internal_error_result("the job stopped without a result")),
+            (None, Some(Ok(value))) => Ending::Result(value),
+            (None, Some(Err(ExecError::Host(reason)))) => Ending::HostFailure(reason),
+            (None, Some(Err(e))) => Ending::Result(internal_error_result(&e.to_string())),
+            (None, None) => {
+                Ending::Result(internal_error_result("the job stopped without a result"))
+            }
         };
-        if let Some(result) = result {
-            let outcome = result
-                .get("outcome")
-                .and_then(|o| o.as_str())
-                .unwrap_or("?")
-                .to_owned();
-            // Transient store errors are retried; if they last, the lease expires and the
-            // job runs again (attempt+1) rather than losing its result silently.
-            let mut backoff = Duration::from_millis(250);
-            loop {
-                match self.store.finish(&id, token, &result, now_ms()).await {
-                    Ok(()) => tracing::info!(%outcome, "job finished"),
-                    Err(StoreError::LeaseLost(_)) => {
-                        tracing::warn!("late result discarded: the lease moved on (fencing token)")
-                    }
-                    Err(e) if backoff <= Duration::from_secs(2) => {
-                        tracing::warn!(error = %e, "cannot record result; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff *= 2;
-                        continue;
-                    }
-                    Err(e) => tracing::error!(
-                        error = %e,
-                        "cannot record result; the lease will expire and the job retry"
-                    ),
+        match ending {
+            Ending::Result(result) => self.record_result(&id, token, &result).await,
+            Ending::HostFailure(reason) => {
+                self.record_host_failure(&id, token, attempt, &reason).await
+            }
+            Ending::Nothing => {}
+        }
+        // Only a folder this claim created is this claim's to remove.
+        if created.is_ok() {
+            let dir = run_dir.clone();
+            match tokio::task::spawn_blocking(move || runs::remove_job_dir(&dir)).await {
+                Ok(Err(e)) => {
+                    tracing::warn!(path = %run_dir.display(), error = %e, "cannot remove the job's folder")
                 }
-                break;
+                Err(e) => tracing::warn!(error = %e, "job folder removal panicked"),
+                Ok(Ok(())) => {}
             }
         }
-        let dir = run_dir.clone();
-        let _ = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(path = %dir.display(), error = %e, "cannot remove run dir")
+    }
+
+    /// Writes the job's one result. Transient store errors are retried; if they last,
+    /// the lease expires and the job runs again (attempt+1) rather than losing its
+    /// result silently.
+    async fn record_result(&self, id: &SubmissionId, token: i64, result: &Value) {
+        let outcome = result
+            .get("outcome")
+            .and_then(|o| o.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match self.store.finish(id, token, result, now_ms()).await {
+                Ok(()) => tracing::info!(%outcome, "job finished"),
+                Err(StoreError::LeaseLost(_)) => {
+                    tracing::warn!("late result discarded: the lease moved on (fencing token)")
+                }
+                Err(e) if backoff <= Duration::from_secs(2) => {
+                    tracing::warn!(error = %e, "cannot record result; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "cannot record result; the lease will expire and the job retry"
+                ),
             }
-            _ => {}
-        })
-        .await;
+            break;
+        }
+    }
+
+    /// The host failed this attempt: the job goes back to the queue after a backoff, or,
+    /// on its last attempt, finishes with every attempt's reason. Store errors are
+    /// retried like results'; if they last, the lease expires, which comes to the same.
+    async fn record_host_failure(
+        self: &Arc<Self>,
+        id: &SubmissionId,
+        token: i64,
+        attempt: u32,
+        reason: &str,
+    ) {
+        let delay = retry_delay(self.config.retry_backoff, attempt);
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let now = now_ms();
+            let retry_at = now.saturating_add(delay.as_millis() as i64);
+            match self
+                .store
+                .fail_attempt(id, token, reason, retry_at, now)
+                .await
+            {
+                Ok(AttemptOutcome::Retrying { .. }) => {
+                    tracing::warn!(%reason, ?delay, "attempt failed on the host; the job will run again");
+                    self.wake_after(delay);
+                }
+                Ok(AttemptOutcome::GaveUp) => tracing::error!(
+                    %reason,
+                    "attempt failed on the host, the last allowed; job finished with internal_error"
+                ),
+                Err(StoreError::LeaseLost(_)) => {
+                    tracing::warn!(%reason, "attempt failed on the host after the lease moved on")
+                }
+                Err(e) if backoff <= Duration::from_secs(2) => {
+                    tracing::warn!(error = %e, "cannot record a failed attempt; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "cannot record a failed attempt; the lease will expire and the job retry"
+                ),
+            }
+            break;
+        }
+    }
+
+    /// Wakes the claim loop once `delay` has passed (a job requeued for later is not
+    /// announced again when it becomes claimable).
+    fn wake_after(self: &Arc<Self>, delay: Duration) {
+        let inner = Arc::downgrade(self);
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {
+                    if let Some(inner) = inner.upgrade() {
+                        inner.poke();
+                    }
+                }
+                _ = stopping.cancelled() => {}
+            }
+        });
     }
 
     /// Announces the worker regularly and re-checks free disk space.
@@ -723,10 +835,13 @@ impl Inner {
         }
     }
 
+    /// Removes the entries of the runs dir that no live claim owns. List first, then
+    /// learn what is held: a job's folder is created only after its claim committed in the
+    /// store and entered `running`, and leaves `running` only after the folder is gone, so
+    /// a folder in the listing that belongs to a live job is in one of the two sets read
+    /// afterwards. A new claim of the same job makes a folder of another name (its own
+    /// token), which no listing made before it can contain.
     async fn sweep_runs_dir(&self) {
-        // List first, then learn what is held: a dir is created only after its job was
-        // claimed (committed in the store) and entered in `running`, so any dir in the
-        // listing that belongs to a live job is in one of the two sets read afterwards.
         let dir = self.config.runs_dir.clone();
         let names = match tokio::task::spawn_blocking(move || runs::list(&dir)).await {
             Ok(Ok(names)) => names,
@@ -739,46 +854,61 @@ impl Inner {
         if names.is_empty() {
             return;
         }
-        let held = match self.store.held_job_ids(now_ms()).await {
+        let held = match self.store.held_leases(now_ms()).await {
             Ok(held) => held,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list held jobs; runs dir not swept");
                 return;
             }
         };
-        let mut keep: HashSet<String> = held.into_iter().map(|id| id.as_str().to_owned()).collect();
+        let mut keep: HashSet<HeldLease> = held.into_iter().collect();
         keep.extend(
             self.running
                 .lock()
                 .unwrap()
-                .keys()
-                .map(|id| id.as_str().to_owned()),
+                .iter()
+                .map(|(id, running)| HeldLease {
+                    id: id.clone(),
+                    fencing_token: running.token,
+                }),
         );
-        let stale: Vec<String> = names.into_iter().filter(|n| !keep.contains(n)).collect();
+        let stale = runs::unowned(names, &keep);
         if stale.is_empty() {
             return;
         }
         let dir = self.config.runs_dir.clone();
         match tokio::task::spawn_blocking(move || runs::remove(&dir, &stale)).await {
             Ok(removed) if !removed.is_empty() => {
-                tracing::info!(count = removed.len(), "removed leftover run dirs")
+                tracing::info!(count = removed.len(), "removed leftover job folders")
             }
             _ => {}
         }
     }
 }
 
-async fn prepare_run_dir(dir: &std::path::Path) -> std::io::Result<()> {
+/// What a job's run came to, for the store.
+enum Ending {
+    /// Its one result.
+    Result(Value),
+    /// The host failed the attempt: retry, or give up after the last one.
+    HostFailure(String),
+    /// Nothing to write: the lease moved on, or a draining worker gave the job back.
+    Nothing,
+}
+
+/// The wait before a job whose attempt `attempt` failed on the host may run again.
+fn retry_delay(base: Duration, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings)
+        .min(Duration::from_secs(60))
+}
+
+/// Creates the claim's folder (see [`runs::create_job_dir`]).
+async fn create_job_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || {
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        std::fs::create_dir_all(&dir)
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || runs::create_job_dir(&dir))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// Renews the lease until aborted; flags a lost lease or an operator's cancel.
@@ -815,13 +945,18 @@ async fn heartbeat(
     }
 }
 
-/// Writes a job's log events in order until `done` fires, then drains what is left.
+/// Log events written per transaction.
+const LOG_BATCH: usize = 64;
+
+/// Writes a job's log events in order, in batches of what has arrived, until `done`
+/// fires; then drains what is left.
 async fn write_logs(
     store: Arc<dyn Store>,
     id: SubmissionId,
     mut rx: mpsc::Receiver<Value>,
     done: CancellationToken,
 ) {
+    let mut batch = Vec::with_capacity(LOG_BATCH);
     loop {
         let data = tokio::select! {
             biased;
@@ -832,11 +967,19 @@ async fn write_logs(
             }
         };
         let Some(data) = data else { break };
+        batch.push(data);
+        while batch.len() < LOG_BATCH {
+            match rx.try_recv() {
+                Ok(data) => batch.push(data),
+                Err(_) => break,
+            }
+        }
         if let Err(e) = store
-            .append_event(&id, EventKind::Log, &data, now_ms())
+            .append_events(&id, EventKind::Log, &batch, now_ms())
             .await
         {
-            tracing::warn!(error = %e, "cannot store a log event");
+            tracing::warn!(error = %e, lines = batch.len(), "cannot store log events");
         }
+        batch.clear();
     }
 }

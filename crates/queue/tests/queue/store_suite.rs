@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gauntlet_server::store::{
-    now_ms, CancelOutcome, EventKind, Lease, StoreError, SubmissionId, SubmissionState,
+use gauntlet_queue::store::{
+    now_ms, AttemptOutcome, CancelOutcome, EventKind, HeldLease, Lease, StoreError, SubmissionId,
+    SubmissionState,
 };
 use serde_json::json;
 
@@ -36,6 +37,10 @@ crate::suite!(
     counts_for_caps,
     job_signal_wakes_other_handles,
     workers_registry,
+    host_failures_retry_later_then_give_up_with_every_reason,
+    a_lost_lease_and_a_host_failure_both_count,
+    a_cancel_pending_at_a_host_failure_is_final,
+    log_batches_keep_their_order,
 );
 
 async fn lifecycle(fx: &Fixture) {
@@ -269,13 +274,16 @@ async fn expired_lease_requeues_with_attempts_plus_one(fx: &Fixture) {
     let r = s.sweep_expired(t + 9_999).await.unwrap();
     assert!(r.requeued.is_empty() && r.failed.is_empty());
     assert_eq!(
-        s.held_job_ids(t + 9_999).await.unwrap(),
-        std::slice::from_ref(&id)
+        s.held_leases(t + 9_999).await.unwrap(),
+        [HeldLease {
+            id: id.clone(),
+            fencing_token: job.fencing_token
+        }]
     );
 
     let r = s.sweep_expired(t + 10_001).await.unwrap();
     assert_eq!(r.requeued, std::slice::from_ref(&id));
-    assert!(s.held_job_ids(t + 10_001).await.unwrap().is_empty());
+    assert!(s.held_leases(t + 10_001).await.unwrap().is_empty());
     let sub = s.get_submission(&id).await.unwrap().unwrap();
     assert_eq!(sub.state, SubmissionState::Queued);
     assert_eq!(sub.worker_id, None);
@@ -656,7 +664,7 @@ async fn leaderboard_best_score_earliest_wins_ties(fx: &Fixture) {
 }
 
 fn internal_error() -> serde_json::Value {
-    gauntlet_server::store::internal_error_result("boom")
+    gauntlet_queue::store::internal_error_result("boom")
 }
 
 async fn counts_for_caps(fx: &Fixture) {
@@ -743,4 +751,189 @@ async fn workers_registry(fx: &Fixture) {
     s.deregister_worker("w1").await.unwrap();
     assert_eq!(s.live_workers(0).await.unwrap().len(), 1);
     s.ping().await.unwrap();
+}
+
+async fn host_failures_retry_later_then_give_up_with_every_reason(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    let new = new_submission(H1, json!({}));
+    let id = new.id.clone();
+    s.create_submission(new, t).await.unwrap();
+    let mut token = 0;
+    for attempt in 1..=3u32 {
+        let now = t + 10_000 * i64::from(attempt);
+        let job = s
+            .claim("w", &hashes(&[H1]), LEASE, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.attempt, attempt);
+        token = job.fencing_token;
+        let reason = format!("sandbox setup failed at mount-overlay (try {attempt})");
+        let retry_at = now + 5_000;
+        let outcome = s
+            .fail_attempt(&id, token, &reason, retry_at, now + 1)
+            .await
+            .unwrap();
+        if attempt < 3 {
+            assert_eq!(outcome, AttemptOutcome::Retrying { retry_at });
+            // Not claimable before its time, claimable from then on.
+            assert!(s
+                .claim("w", &hashes(&[H1]), LEASE, retry_at - 1)
+                .await
+                .unwrap()
+                .is_none());
+            let sub = s.get_submission(&id).await.unwrap().unwrap();
+            assert_eq!(
+                (sub.state, sub.attempts),
+                (SubmissionState::Queued, attempt)
+            );
+        } else {
+            assert_eq!(outcome, AttemptOutcome::GaveUp);
+        }
+    }
+    let sub = s.get_submission(&id).await.unwrap().unwrap();
+    assert_eq!(sub.state, SubmissionState::Finished);
+    let result = sub.result.unwrap();
+    assert_eq!(result["outcome"], "internal_error");
+    let reason = result["reason"].as_str().unwrap();
+    for attempt in 1..=3 {
+        assert!(
+            reason.contains(&format!(
+                "attempt {attempt}: sandbox setup failed at mount-overlay (try {attempt})"
+            )),
+            "{reason}"
+        );
+    }
+    assert_eq!(result["failed_attempts"].as_array().unwrap().len(), 3);
+    // One result, ever: the old holder can neither fail nor finish it again.
+    let again = s.fail_attempt(&id, token, "late", t, t).await;
+    assert!(matches!(again, Err(StoreError::LeaseLost(_))), "{again:?}");
+    let states: Vec<serde_json::Value> = s
+        .events_after(&id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::State)
+        .map(|e| e.data["state"].clone())
+        .collect();
+    assert_eq!(
+        states,
+        ["queued", "running", "queued", "running", "queued", "running"]
+    );
+    assert!(s.leaderboard(None).await.unwrap().is_empty());
+}
+
+async fn a_lost_lease_and_a_host_failure_both_count(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    let mut new = new_submission(H1, json!({}));
+    new.max_attempts = 2;
+    let id = new.id.clone();
+    s.create_submission(new, t).await.unwrap();
+    s.claim("dead", &hashes(&[H1]), LEASE, t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.sweep_expired(t + 20_000).await.unwrap().requeued,
+        std::slice::from_ref(&id)
+    );
+    let job = s
+        .claim("w", &hashes(&[H1]), LEASE, t + 20_001)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = s
+        .fail_attempt(
+            &id,
+            job.fencing_token,
+            "layer preparation failed",
+            t,
+            t + 20_002,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AttemptOutcome::GaveUp);
+    let result = s
+        .get_submission(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("attempt 1: the job's lease expired on attempt 1"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("attempt 2: layer preparation failed"),
+        "{reason}"
+    );
+}
+
+async fn a_cancel_pending_at_a_host_failure_is_final(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    let new = new_submission(H1, json!({}));
+    let id = new.id.clone();
+    s.create_submission(new, t).await.unwrap();
+    let job = s
+        .claim("w", &hashes(&[H1]), LEASE, t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.cancel(&id, "by admin", t + 1).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    let outcome = s
+        .fail_attempt(&id, job.fencing_token, "netns pool busy", t, t + 2)
+        .await
+        .unwrap();
+    assert_eq!(outcome, AttemptOutcome::GaveUp);
+    let result = s
+        .get_submission(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    assert!(
+        result["reason"].as_str().unwrap().starts_with("cancelled"),
+        "{result}"
+    );
+}
+
+async fn log_batches_keep_their_order(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    let new = new_submission(H1, json!({}));
+    let id = new.id.clone();
+    s.create_submission(new, t).await.unwrap();
+    // More than one statement's worth of events in one call.
+    let lines: Vec<serde_json::Value> = (0..250)
+        .map(|i| json!({"stream": "stdout", "line": format!("line {i}")}))
+        .collect();
+    let last = s
+        .append_events(&id, EventKind::Log, &lines, t)
+        .await
+        .unwrap();
+    assert_eq!(last, 251);
+    let seq = s
+        .append_event(&id, EventKind::Log, &lines[0], t)
+        .await
+        .unwrap();
+    assert_eq!(seq, 252);
+    let events = s.events_after(&id, 1, 1000).await.unwrap();
+    assert_eq!(events.len(), 251);
+    for (i, e) in events.iter().take(250).enumerate() {
+        assert_eq!(e.seq, i as i64 + 2);
+        assert_eq!(e.data["line"], format!("line {i}"));
+    }
+    let missing = s
+        .append_events(&SubmissionId::new(), EventKind::Log, &lines[..1], t)
+        .await;
+    assert!(missing.is_err());
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gauntlet_server::store::{self, now_ms, EventKind, StoreLocation, SubmissionState};
-use gauntlet_server::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::store::{self, now_ms, EventKind, StoreLocation, SubmissionState};
+use gauntlet_queue::worker::{EngineConfig, ExecError, Job, JobContext, JobExecutor};
 use serde_json::{json, Value};
 
 use crate::fixture::{eventually, new_submission, start_engine, test_config, Fixture};
@@ -50,7 +50,7 @@ async fn crash_child_worker() {
     let location = match kind.as_str() {
         "postgres" => StoreLocation::Postgres { url: target },
         _ => StoreLocation::Sqlite {
-            data_dir: PathBuf::from(target),
+            path: PathBuf::from(target),
         },
     };
     let store = store::open(&location).await.unwrap();
@@ -78,14 +78,36 @@ impl Drop for KillOnDrop {
 crate::suite!(worker_killed_mid_run_is_retried_once);
 
 async fn worker_killed_mid_run_is_retried_once(fx: &Fixture) {
+    // SQLite is one process per file: this test's own store is closed while the child
+    // runs, and the child's progress is read from its job folder instead.
+    let (location, shared) = match fx.location() {
+        pg @ StoreLocation::Postgres { .. } => (pg, true),
+        StoreLocation::Sqlite { .. } => (
+            StoreLocation::Sqlite {
+                path: fx.dir.path().join("crash/gauntlet.db"),
+            },
+            false,
+        ),
+    };
+    let (kind, target) = match &location {
+        StoreLocation::Postgres { url } => ("postgres", url.clone()),
+        StoreLocation::Sqlite { path } => ("sqlite", path.display().to_string()),
+    };
+    let store = if shared {
+        fx.store.clone()
+    } else {
+        store::open(&location).await.unwrap()
+    };
     let new = new_submission(H1, json!({}));
     let id = new.id.clone();
-    fx.store.create_submission(new, now_ms()).await.unwrap();
-
-    let (kind, target) = match fx.location() {
-        StoreLocation::Postgres { url } => ("postgres", url),
-        StoreLocation::Sqlite { data_dir } => ("sqlite", data_dir.display().to_string()),
+    store.create_submission(new, now_ms()).await.unwrap();
+    let store = if shared {
+        Some(store)
+    } else {
+        drop(store); // the child takes the file
+        None
     };
+
     let runs = fx.dir.path().join("runs");
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_suite::crash_child_worker", "--ignored"])
@@ -98,26 +120,36 @@ async fn worker_killed_mid_run_is_retried_once(fx: &Fixture) {
         .unwrap();
     let mut child = KillOnDrop(child);
 
-    // The child claims the job and is mid-run (its log line is in the store).
+    // The child claims the job (claim 1) and is mid-run in the folder of that claim.
+    let folder = runs.join(format!("{id}.1"));
     eventually("the child worker to be mid-run", WAIT, || async {
-        let events = fx.store.events_after(&id, 0, 100).await.unwrap();
-        events
-            .iter()
-            .any(|e| e.kind == EventKind::Log && e.data["line"] == "started")
-            .then_some(())
+        folder.join("half-done").exists().then_some(())
     })
     .await;
-    let sub = fx.store.get_submission(&id).await.unwrap().unwrap();
-    assert_eq!(sub.state, SubmissionState::Running);
-    assert_eq!(sub.worker_id.as_deref(), Some(CHILD_ID));
-    assert!(runs.join(id.as_str()).join("half-done").exists());
+    if let Some(store) = &store {
+        eventually("the child's log line", WAIT, || async {
+            let events = store.events_after(&id, 0, 100).await.unwrap();
+            events
+                .iter()
+                .any(|e| e.kind == EventKind::Log && e.data["line"] == "started")
+                .then_some(())
+        })
+        .await;
+        let sub = store.get_submission(&id).await.unwrap().unwrap();
+        assert_eq!(sub.state, SubmissionState::Running);
+        assert_eq!(sub.worker_id.as_deref(), Some(CHILD_ID));
+    }
 
     child.0.kill().unwrap(); // SIGKILL: no drain, no release, no result
     child.0.wait().unwrap();
 
-    let _engine = start_engine(fx.store.clone(), Arc::new(Pass), test_config(fx, &[H1])).await;
+    let store = match store {
+        Some(store) => store,
+        None => store::open(&location).await.unwrap(),
+    };
+    let _engine = start_engine(store.clone(), Arc::new(Pass), test_config(fx, &[H1])).await;
     let result = eventually("the job to finish on the new worker", WAIT, || async {
-        let sub = fx.store.get_submission(&id).await.unwrap().unwrap();
+        let sub = store.get_submission(&id).await.unwrap().unwrap();
         (sub.state == SubmissionState::Finished).then_some(sub)
     })
     .await;
@@ -125,7 +157,7 @@ async fn worker_killed_mid_run_is_retried_once(fx: &Fixture) {
     assert_ne!(result.worker_id.as_deref(), Some(CHILD_ID));
     assert_eq!(result.result.unwrap()["attempt"], 2);
 
-    let events = fx.store.events_after(&id, 0, 100).await.unwrap();
+    let events = store.events_after(&id, 0, 100).await.unwrap();
     let states: Vec<String> = events
         .iter()
         .map(|e| match e.kind {
@@ -134,12 +166,23 @@ async fn worker_killed_mid_run_is_retried_once(fx: &Fixture) {
             EventKind::Result => "result".into(),
         })
         .collect();
-    assert_eq!(
-        states,
-        ["queued", "running", "log", "queued", "running", "result"]
-    );
-    eventually("the killed run's dir to be swept", WAIT, || async {
-        (!runs.join(id.as_str()).exists()).then_some(())
+    // (On SQLite the child may die before its log line is written: nothing waited for it.)
+    let states: Vec<String> = states
+        .into_iter()
+        .filter(|s| shared || s != "log")
+        .collect();
+    let expected: &[&str] = if shared {
+        &["queued", "running", "log", "queued", "running", "result"]
+    } else {
+        &["queued", "running", "queued", "running", "result"]
+    };
+    assert_eq!(states, expected);
+    eventually("the killed run's folder to be swept", WAIT, || async {
+        (!folder.exists()).then_some(())
     })
     .await;
+    assert!(
+        !runs.join(format!("{id}.2")).exists(),
+        "the second claim removed its own folder"
+    );
 }

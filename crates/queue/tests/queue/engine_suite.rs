@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gauntlet_server::store::{
+use gauntlet_queue::store::{
     now_ms, CancelOutcome, EventKind, Store, SubmissionId, SubmissionState,
 };
-use gauntlet_server::worker::{ClaimState, ExecError, Job, JobContext, JobExecutor};
+use gauntlet_queue::worker::{ClaimState, ExecError, Job, JobContext, JobExecutor};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -19,7 +19,9 @@ const H1: &str = "hash-v1";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Payload `{"do": ...}`: `pass` (with optional `logs: n`), `hang` (until cancelled),
-/// `gate` (until the test opens the gate, ignoring cancel), `fail`.
+/// `gate` (until the test opens the gate, ignoring cancel), `host` (the host fails every
+/// attempt), `host-once` (the first attempt only), `careful` (works in its folder for a
+/// while, checking that it stays there), `fail` (the submission's fault).
 #[derive(Default)]
 struct Fake {
     runs: Mutex<Vec<(SubmissionId, u32)>>,
@@ -70,6 +72,23 @@ impl JobExecutor for Fake {
                 self.gate.notified().await;
                 Ok(json!({"outcome": "passed", "score": 100, "late": true}))
             }
+            "host" => Err(ExecError::Host(format!(
+                "the host fell over on attempt {}",
+                job.attempt
+            ))),
+            "host-once" if job.attempt == 1 => {
+                Err(ExecError::Host("layer preparation failed".into()))
+            }
+            "host-once" => Ok(json!({"outcome": "passed", "score": 100, "attempt": job.attempt})),
+            "careful" => {
+                for step in 0..20 {
+                    std::fs::write(ctx.run_dir.join(format!("step-{step}")), b"x").map_err(
+                        |e| ExecError::Internal(format!("the job's folder vanished: {e}")),
+                    )?;
+                    tokio::task::yield_now().await;
+                }
+                Ok(json!({"outcome": "passed", "score": 100, "attempt": job.attempt}))
+            }
             _ => Err(ExecError::Internal("the fake was told to fail".into())),
         }
     }
@@ -112,6 +131,9 @@ crate::suite!(
     executor_error_becomes_internal_error,
     version_skipping_and_unservable_jobs,
     sweeps_leftover_run_dirs_and_stops_on_low_disk,
+    host_failures_are_retried_then_given_up_with_every_reason,
+    a_host_failure_then_a_pass,
+    leftover_folders_of_dead_claims_never_cost_a_live_job_its_folder,
 );
 
 async fn runs_every_job_once_with_logs_before_the_result(fx: &Fixture) {
@@ -463,4 +485,79 @@ async fn sweeps_leftover_run_dirs_and_stops_on_low_disk(fx: &Fixture) {
         ["queued"],
         "claimed on a full disk"
     );
+}
+
+async fn host_failures_are_retried_then_given_up_with_every_reason(fx: &Fixture) {
+    let fake = Arc::new(Fake::default());
+    let mut config = test_config(fx, &[H1]);
+    config.retry_backoff = Duration::from_millis(20);
+    let _engine = start_engine(fx.store.clone(), fake.clone(), config).await;
+    let id = submit(&fx.store, H1, json!({"do": "host"})).await;
+    let result = finished(&fx.store, &id).await;
+    assert_eq!(result["outcome"], "internal_error");
+    assert_eq!(fake.runs_of(&id), 3, "every attempt ran");
+    let reason = result["reason"].as_str().unwrap();
+    for attempt in 1..=3 {
+        assert!(
+            reason.contains(&format!(
+                "attempt {attempt}: the host fell over on attempt {attempt}"
+            )),
+            "{reason}"
+        );
+    }
+    let sub = fx.store.get_submission(&id).await.unwrap().unwrap();
+    assert_eq!(sub.attempts, 3);
+}
+
+async fn a_host_failure_then_a_pass(fx: &Fixture) {
+    let fake = Arc::new(Fake::default());
+    let mut config = test_config(fx, &[H1]);
+    config.retry_backoff = Duration::from_millis(20);
+    let _engine = start_engine(fx.store.clone(), fake.clone(), config).await;
+    let id = submit(&fx.store, H1, json!({"do": "host-once"})).await;
+    let result = finished(&fx.store, &id).await;
+    assert_eq!(result["outcome"], "passed");
+    assert_eq!(result["attempt"], 2);
+    assert_eq!(*fake.runs.lock().unwrap(), [(id.clone(), 1), (id, 2)]);
+}
+
+/// Issue 18's race: after a crash, a job's folder was swept away while its next attempt
+/// was being set up in it. Many dead claims leave their folders behind, with leases that
+/// outlive the engine's start (so its first sweep must keep them) and then expire while
+/// it runs: the engine requeues and runs their jobs while sweeping the runs dir as often
+/// as it can.
+async fn leftover_folders_of_dead_claims_never_cost_a_live_job_its_folder(fx: &Fixture) {
+    let runs = fx.dir.path().join("runs");
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(submit(&fx.store, H1, json!({"do": "careful"})).await);
+    }
+    let hashes = [H1.to_string()];
+    let dead_lease = Duration::from_secs(3);
+    let dead = fx
+        .store
+        .claim_many("dead", &hashes, dead_lease, now_ms(), 40);
+    for dead in dead.await.unwrap() {
+        let left = runs.join(format!("{}.{}", dead.id, dead.fencing_token));
+        std::fs::create_dir_all(left.join("submission")).unwrap();
+    }
+    let fake = Arc::new(Fake::default());
+    let mut config = test_config(fx, &[H1]);
+    config.sweep_interval = Duration::from_millis(1);
+    let _engine = start_engine(fx.store.clone(), fake.clone(), config).await;
+    assert_eq!(
+        std::fs::read_dir(&runs).unwrap().count(),
+        ids.len(),
+        "the folders of unexpired leases are kept"
+    );
+    for id in &ids {
+        let result = finished(&fx.store, id).await;
+        assert_eq!(result["outcome"], "passed", "{id}: {result}");
+        assert_eq!(result["attempt"], 2);
+        assert_eq!(fake.runs_of(id), 1);
+    }
+    eventually("every folder gone", WAIT, || async {
+        (std::fs::read_dir(&runs).unwrap().count() == 0).then_some(())
+    })
+    .await;
 }
