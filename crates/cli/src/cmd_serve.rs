@@ -1,31 +1,24 @@
-//! `gauntlet serve` and `gauntlet worker`: settings in, the assembled service out
-//! (crates/server/src/app.rs does the assembling).
+//! `gauntlet serve` and `gauntlet worker`: settings in (crates/server/src/settings.rs
+//! holds every flag and variable), the assembled service out (crates/server/src/app.rs).
 
 use std::process::ExitCode;
 
 use clap::Args;
-use gauntlet_server::app::{self, AppError, WorkerArgs};
-use gauntlet_server::settings::Settings;
+use gauntlet_server::app::{self, AppError};
+use gauntlet_server::settings::{Serve, Worker};
 
 use crate::Exit;
 
 #[derive(Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    settings: Settings,
-    #[command(flatten)]
-    workers: WorkerArgs,
-    /// Run the API only (workers elsewhere share the database).
-    #[arg(long)]
-    no_workers: bool,
+    settings: Box<Serve>,
 }
 
 #[derive(Args)]
 pub struct WorkerCmdArgs {
     #[command(flatten)]
-    settings: Settings,
-    #[command(flatten)]
-    workers: WorkerArgs,
+    settings: Box<Worker>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
@@ -44,14 +37,14 @@ fn exit(e: AppError) -> Exit {
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode, Exit> {
     runtime()?
-        .block_on(app::serve(args.settings, args.workers, !args.no_workers))
+        .block_on(app::serve(*args.settings))
         .map_err(exit)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn worker(args: WorkerCmdArgs) -> Result<ExitCode, Exit> {
     runtime()?
-        .block_on(app::worker(args.settings, args.workers))
+        .block_on(app::worker(*args.settings))
         .map_err(exit)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -63,7 +63,6 @@ fn spawn(
         .arg(data)
         .arg("--exercises")
         .arg(exercises)
-        .args(["--listen", "127.0.0.1:0"])
         .env("GAUNTLET_LOG_FORMAT", "json")
         .env("WORKER_ENABLED", "true")
         .env("RUN_UNTRUSTED_CODE", "true")
@@ -75,6 +74,9 @@ fn spawn(
         .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if listens {
+        cmd.args(["--listen", "127.0.0.1:0"]);
     }
     let mut child = cmd.spawn().expect("spawn gauntlet");
     let stderr = child.stderr.take().unwrap();

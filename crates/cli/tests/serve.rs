@@ -6,11 +6,11 @@ use std::process::Command;
 
 fn gauntlet(args: &[&str], data: &Path, env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gauntlet"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("WORKER_ENABLED")
+    cmd.args(args).arg("--data-dir").arg(data);
+    if args[0] == "serve" {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    cmd.env_remove("WORKER_ENABLED")
         .env_remove("RUN_UNTRUSTED_CODE")
         .env_remove("DATABASE_URL");
     for (k, v) in env {
@@ -92,6 +92,47 @@ fn an_invalid_exercise_stops_the_server_listing_every_problem() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("colour"), "{stderr}");
     assert!(stderr.contains("cobol"), "{stderr}");
+}
+
+#[test]
+fn a_worker_without_a_shared_store_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ack = [("WORKER_ENABLED", "true"), ("RUN_UNTRUSTED_CODE", "true")];
+    let (code, stderr) = gauntlet(&["worker"], &tmp.path().join("data"), &ack);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("sqlite:PATH"), "{stderr}");
+    assert!(
+        !tmp.path().join("data/gauntlet.db").exists(),
+        "no private store was made"
+    );
+}
+
+#[test]
+fn worker_help_shows_only_what_a_worker_reads() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["worker", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    for flag in [
+        "--worker-enabled",
+        "--database-url",
+        "--data-dir",
+        "--drain-grace",
+    ] {
+        assert!(help.contains(flag), "worker --help lacks {flag}:\n{help}");
+    }
+    for flag in [
+        "--listen",
+        "--admin-token",
+        "--redis-url",
+        "--max-queue",
+        "--no-workers",
+    ] {
+        assert!(!help.contains(flag), "worker --help lists {flag}:\n{help}");
+    }
 }
 
 #[test]

@@ -14,10 +14,9 @@ use gauntlet_queue::store::{self, StoreLocation};
 use gauntlet_queue::worker::{
     self, EngineConfig, ExecError, Job, JobContext, JobExecutor, WorkerEngine,
 };
-use gauntlet_queue::WorkerControl;
+use gauntlet_queue::{KillSwitch, WorkerControl};
 use gauntlet_server::api::{self, AppState};
 use gauntlet_server::catalog::Catalog;
-use gauntlet_server::config::WorkerSettings;
 use gauntlet_server::metrics::Metered;
 use gauntlet_server::settings::{self, Settings};
 use secrecy::ExposeSecret;
@@ -53,30 +52,26 @@ impl JobExecutor for Canned {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let s = args.api;
-    settings::init_tracing(s.log_format);
-    std::fs::create_dir_all(&s.data_dir)?;
+    settings::init_tracing(s.common.log_format);
+    let data_dir = s.common.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)?;
     let gate = Arc::new(ExerciseGate {
-        scratch: s.data_dir.join("scratch"),
+        scratch: data_dir.join("scratch"),
         limits: ArchiveLimits::default(),
     });
-    let dir = s.exercises.clone();
+    let dir = s.common.exercises.clone();
     let catalog =
         tokio::task::spawn_blocking(move || Catalog::load(&dir, Maxima::default(), gate)).await??;
     let catalog = Arc::new(catalog);
     let location = StoreLocation::from_settings(
-        s.database_url.as_ref().map(|u| u.expose_secret()),
-        &s.data_dir,
+        s.common.database_url.as_ref().map(|u| u.expose_secret()),
+        &data_dir,
     )?;
     let store = store::open(&location).await?;
     // The canned executor runs no submitted code, so acknowledging the kill switch here
     // lets nothing untrusted run.
-    let ack = WorkerSettings {
-        enabled: true,
-        run_untrusted_code: true,
-        ..WorkerSettings::default()
-    }
-    .authorize()?;
-    let config = EngineConfig::new(s.data_dir.join("runs"), catalog.hashes());
+    let ack = KillSwitch::acknowledge(true, true)?;
+    let config = EngineConfig::new(data_dir.join("runs"), catalog.hashes());
     let engine = Arc::new(
         WorkerEngine::start(
             store.clone(),

@@ -5,109 +5,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::builder::BoolishValueParser;
-use clap::Args;
 use gauntlet_exercise::Maxima;
 use gauntlet_grader::runtimes::hardhat::Hardhat;
-use gauntlet_grader::{Grader, GraderConfig};
-use secrecy::ExposeSecret;
+use gauntlet_grader::Grader;
+use gauntlet_queue::store::{self, Store, StoreLocation};
+use gauntlet_queue::worker::{self, WorkerEngine};
+use gauntlet_queue::{KillSwitch, WorkerControl};
+use secrecy::SecretString;
 
 use crate::api;
 use crate::catalog::Catalog;
-use crate::config::WorkerSettings;
 use crate::grading::{GraderGate, GradingExecutor};
 use crate::metrics::Metered;
-use crate::settings::Settings;
-use crate::toolchains::{Toolchain, Toolchains as Prepared};
-use gauntlet_queue::store::{self, Store, StoreLocation};
-use gauntlet_queue::worker::{self, WorkerEngine};
-use gauntlet_queue::KillSwitch;
-use gauntlet_queue::WorkerControl;
-
-/// Flags (and their environment variables) of the workers and the grader, shared by
-/// `serve` and `worker`.
-#[derive(Clone, Debug, Args)]
-pub struct WorkerArgs {
-    /// Acknowledge that workers run untrusted code (with --run-untrusted-code).
-    #[arg(long, env = "WORKER_ENABLED", value_parser = BoolishValueParser::new(),
-          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
-    pub worker_enabled: bool,
-    /// Acknowledge that workers run untrusted code (with --worker-enabled).
-    #[arg(long, env = "RUN_UNTRUSTED_CODE", value_parser = BoolishValueParser::new(),
-          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
-    pub run_untrusted_code: bool,
-    /// Jobs run at once (default: the number of cores).
-    #[arg(long, env = "WORKER_MAX_CONCURRENCY")]
-    pub max_concurrency: Option<usize>,
-    /// Claiming stops while the runs dir has less free space than this many MiB.
-    #[arg(long, env = "WORKER_MIN_FREE_DISK_MB", default_value_t = 256)]
-    pub min_free_disk_mb: u64,
-    /// On SIGTERM, how long running jobs get to finish before they are requeued.
-    #[arg(long, env = "WORKER_DRAIN_GRACE", default_value = "30s", value_parser = crate::settings::duration)]
-    pub drain_grace: Duration,
-    /// How long a claim lasts without renewal; a killed worker's jobs return to the
-    /// queue after this.
-    #[arg(long, env = "WORKER_LEASE", default_value = "30s", value_parser = crate::settings::duration)]
-    pub worker_lease: Duration,
-    /// How often running jobs renew their lease (must be well under the lease).
-    #[arg(long, env = "WORKER_HEARTBEAT", default_value = "5s", value_parser = crate::settings::duration)]
-    pub worker_heartbeat: Duration,
-    /// Anvil chains kept for Solidity exercises (started on the first Solidity job).
-    #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2)]
-    pub anvil_pool: usize,
-    /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
-    /// else $XDG_CACHE_HOME/gauntlet/toolchains; shared with the CLI's commands).
-    #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
-    pub toolchains_dir: Option<PathBuf>,
-    /// Prepare a missing toolchain at start-up, in the background (its exercises are
-    /// unavailable, 503, until it is ready); `false` leaves them unavailable until
-    /// `gauntlet toolchains prepare` has run.
-    #[arg(long, env = "GAUNTLET_PREPARE_TOOLCHAINS", value_parser = BoolishValueParser::new(),
-          num_args = 0..=1, default_missing_value = "true", default_value = "true")]
-    pub prepare_toolchains: bool,
-    /// Where toolchain sources (lockfiles, configs) are read from (default:
-    /// `./toolchains`, else the ones this binary was built from).
-    #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES")]
-    pub toolchain_sources: Option<PathBuf>,
-    /// Default wall-time limit of a run (an exercise may lower or raise it up to the maxima).
-    #[arg(long, env = "GAUNTLET_WALL_TIME", default_value = "10s", value_parser = crate::settings::duration)]
-    pub wall_time: Duration,
-    /// Default CPU-time limit of a run.
-    #[arg(long, env = "GAUNTLET_CPU_TIME", default_value = "5s", value_parser = crate::settings::duration)]
-    pub cpu_time: Duration,
-    /// Default idle-output limit of a run.
-    #[arg(long, env = "GAUNTLET_IDLE_TIMEOUT", default_value = "5s", value_parser = crate::settings::duration)]
-    pub idle_timeout: Duration,
-    /// Default memory limit of a run.
-    #[arg(long, env = "GAUNTLET_MEMORY", default_value = "256MiB", value_parser = crate::settings::size)]
-    pub memory: u64,
-    /// Default process limit of a run.
-    #[arg(long, env = "GAUNTLET_PIDS", default_value_t = 64)]
-    pub pids: u64,
-    /// Cap on what one job writes into its workspace.
-    #[arg(long, env = "GAUNTLET_WORKSPACE_SIZE", default_value = "64MiB", value_parser = crate::settings::size)]
-    pub workspace_size: u64,
-    /// Cap on the log kept in a result.
-    #[arg(long, env = "GAUNTLET_LOG_LIMIT", default_value = "64KiB", value_parser = crate::settings::size)]
-    pub log_limit: u64,
-}
-
-impl WorkerArgs {
-    fn worker_settings(&self, max_attempts: u32) -> WorkerSettings {
-        let defaults = WorkerSettings::default();
-        WorkerSettings {
-            enabled: self.worker_enabled,
-            run_untrusted_code: self.run_untrusted_code,
-            max_concurrency: self
-                .max_concurrency
-                .unwrap_or(defaults.max_concurrency)
-                .max(1),
-            min_free_disk_bytes: self.min_free_disk_mb.saturating_mul(1 << 20),
-            drain_grace: self.drain_grace,
-            max_attempts,
-        }
-    }
-}
+use crate::settings::{self, Common, Serve, SettingsError, Worker, WorkerSettings};
+use crate::toolchains::{Toolchain, Toolchains};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -122,124 +33,132 @@ pub enum AppError {
     Runtime(String),
 }
 
-/// What both commands build first: kill switch, data dir, grader, catalogue, store.
-struct Core {
-    kill_switch: Option<KillSwitch>,
-    data_dir: PathBuf,
-    grader: Arc<Grader>,
-    hardhat: Arc<Hardhat>,
-    catalog: Arc<Catalog>,
-    store: Arc<dyn Store>,
-    worker: WorkerSettings,
-    toolchains: Arc<Prepared>,
+impl From<SettingsError> for AppError {
+    fn from(e: SettingsError) -> Self {
+        AppError::Config(e.to_string())
+    }
 }
 
-async fn core(settings: &mut Settings, args: &WorkerArgs, workers: bool) -> Result<Core, AppError> {
-    if args.worker_heartbeat * 2 > args.worker_lease {
-        return Err(AppError::Config(format!(
-            "--worker-heartbeat {:?} must be at most half of --worker-lease {:?}",
-            args.worker_heartbeat, args.worker_lease
-        )));
+/// What both commands build first: data dir, store, grader, toolchains, catalogue.
+struct Core {
+    data_dir: PathBuf,
+    store: Arc<dyn Store>,
+    grader: Arc<Grader>,
+    hardhat: Arc<Hardhat>,
+    toolchains: Arc<Toolchains>,
+    catalog: Arc<Catalog>,
+}
+
+/// The steps both commands take, in order. `standalone` is a `gauntlet worker`;
+/// `grading_here` says this process runs workers (an API-only one cannot see its
+/// workers' toolchains); `secrets` are what the grader redacts (never passed to a job).
+async fn core(
+    common: &mut Common,
+    workers: &WorkerSettings,
+    standalone: bool,
+    grading_here: bool,
+    secrets: &[SecretString],
+) -> Result<Core, AppError> {
+    for warning in settings::unread_variables() {
+        tracing::warn!("{warning}");
     }
-    // 1. Kill switch: workers run strangers' code only when told so in two words.
-    let worker = args.worker_settings(settings.max_attempts);
-    let kill_switch = if workers {
-        Some(
-            worker
-                .authorize()
-                .map_err(|e| AppError::Config(e.to_string()))?,
-        )
-    } else {
-        None
-    };
-    // 2. Data dir: created, absolute (jails mount below it by absolute path).
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| AppError::Config(format!("data dir {}: {e}", settings.data_dir.display())))?;
-    let data_dir = std::fs::canonicalize(&settings.data_dir)
-        .map_err(|e| AppError::Config(format!("data dir {}: {e}", settings.data_dir.display())))?;
-    settings.data_dir = data_dir.clone();
-    // 3. The grader: runtimes, limits, secrets it redacts (never passed to a job).
-    let toolchains = match &args.toolchains_dir {
-        Some(d) => d.clone(),
-        None => gauntlet_grader::locations::default_toolchains_dir(),
-    };
-    let sources = args
-        .toolchain_sources
-        .clone()
-        .unwrap_or_else(|| bundled("toolchains"));
-    let mut cfg = GraderConfig::new(data_dir.clone());
-    cfg.defaults.wall_time = args.wall_time;
-    cfg.defaults.cpu_time = args.cpu_time;
-    cfg.defaults.idle_timeout = Some(args.idle_timeout);
-    cfg.defaults.memory = args.memory;
-    cfg.defaults.pids = args.pids;
-    cfg.workspace_size = args.workspace_size;
-    cfg.log_limit = usize::try_from(args.log_limit).unwrap_or(usize::MAX);
-    cfg.secrets = settings
-        .secrets()
-        .iter()
-        .map(|s| s.expose_secret().to_owned())
-        .collect();
-    let toolchains = gauntlet_grader::Toolchains {
-        sources,
-        prepared: toolchains,
-        anvil_pool: args.anvil_pool,
-    };
+    let data_dir = data_dir(common)?;
+    let store = open_store(common, &data_dir, standalone).await?;
+    let (grader, hardhat) = grader(workers, &data_dir, secrets)?;
+    let toolchains = Toolchains::new(
+        vec![hardhat.clone() as Arc<dyn Toolchain>],
+        workers.grader.prepare_toolchains,
+    );
+    let gated = grading_here.then(|| toolchains.clone());
+    let catalog = load_exercises(&common.exercises, &grader, gated).await?;
+    if grading_here {
+        prepare_toolchains(&toolchains, &catalog);
+    }
+    Ok(Core {
+        data_dir,
+        store,
+        grader,
+        hardhat,
+        toolchains,
+        catalog,
+    })
+}
+
+/// Starts preparing, in the background, the toolchains the exercises need and this
+/// machine lacks; until each is ready its exercises are unavailable (503 at submit).
+fn prepare_toolchains(toolchains: &Toolchains, catalog: &Catalog) {
+    let snapshot = catalog.snapshot();
+    toolchains.ensure(
+        snapshot
+            .exercises
+            .values()
+            .map(|e| e.exercise.runtime.as_str()),
+    );
+}
+
+/// The data dir, created and made absolute (jails mount below it by absolute path).
+fn data_dir(common: &mut Common) -> Result<PathBuf, AppError> {
+    let dir = &common.data_dir;
+    let fail = |e: std::io::Error| AppError::Config(format!("data dir {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let absolute = std::fs::canonicalize(dir).map_err(fail)?;
+    common.data_dir = absolute.clone();
+    Ok(absolute)
+}
+
+/// The store, opened first so that a store that cannot be had (in use by another
+/// process, locked, unreachable) stops the start before anything else is prepared.
+async fn open_store(
+    common: &Common,
+    data_dir: &Path,
+    standalone: bool,
+) -> Result<Arc<dyn Store>, AppError> {
+    let location = common.store_location(data_dir, standalone)?;
+    let store = store::open(&location).await.map_err(|e| {
+        let what = match &location {
+            StoreLocation::Sqlite { .. } => "SQLite store",
+            StoreLocation::Postgres { .. } => "PostgreSQL store",
+        };
+        AppError::Runtime(format!("{what}: {e}"))
+    })?;
+    Ok(store)
+}
+
+/// The grader: runtimes, limits, toolchains, and the secrets it redacts.
+fn grader(
+    workers: &WorkerSettings,
+    data_dir: &Path,
+    secrets: &[SecretString],
+) -> Result<(Arc<Grader>, Arc<Hardhat>), AppError> {
+    let cfg = workers.grader_config(data_dir, secrets);
+    let toolchains = workers.toolchains(|| bundled("toolchains"));
     let grader = Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
     let hardhat = grader
         .hardhat()
         .expect("a standard grader has hardhat")
         .clone();
-    let prepared = Prepared::new(
-        vec![hardhat.clone() as Arc<dyn Toolchain>],
-        args.prepare_toolchains,
-    );
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));
-    let grader = Arc::new(grader);
-    // 4. Exercises, validated as a whole: one bad package and the server does not start.
+    Ok((Arc::new(grader), hardhat))
+}
+
+/// Exercises, validated as a whole: one bad package and the server does not start.
+async fn load_exercises(
+    dir: &Path,
+    grader: &Arc<Grader>,
+    toolchains: Option<Arc<Toolchains>>,
+) -> Result<Arc<Catalog>, AppError> {
     let gate = Arc::new(GraderGate {
         grader: grader.clone(),
-        toolchains: workers.then(|| prepared.clone()),
+        toolchains,
     });
-    let dir = settings.exercises.clone();
+    let dir = dir.to_owned();
     let catalog = tokio::task::spawn_blocking(move || Catalog::load(&dir, Maxima::default(), gate))
         .await
         .map_err(|e| AppError::Runtime(e.to_string()))?
         .map_err(|e| AppError::Exercises(e.to_string()))?;
-    let catalog = Arc::new(catalog);
-    // 5. Toolchains: the ones the exercises need start preparing now if they are missing
-    // (in the background; until then those exercises are unavailable).
-    if workers {
-        let snapshot = catalog.snapshot();
-        prepared.ensure(
-            snapshot
-                .exercises
-                .values()
-                .map(|e| e.exercise.runtime.as_str()),
-        );
-    }
-    // 6. The store: SQLite in the data dir, or the shared PostgreSQL.
-    let url = settings
-        .database_url
-        .as_ref()
-        .map(|s| s.expose_secret().to_owned());
-    let location = StoreLocation::from_settings(url.as_deref(), &data_dir)
-        .map_err(|e| AppError::Config(e.to_string()))?;
-    let store = store::open(&location)
-        .await
-        .map_err(|e| AppError::Runtime(format!("store: {e}")))?;
-    Ok(Core {
-        kill_switch,
-        data_dir,
-        grader,
-        hardhat,
-        catalog,
-        store,
-        worker,
-        toolchains: prepared,
-    })
+    Ok(Arc::new(catalog))
 }
 
 /// A folder shipped with Gauntlet (`exercises`, `toolchains`): `./<folder>` when it
@@ -252,45 +171,50 @@ pub fn bundled(folder: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(folder)
 }
 
-async fn start_engine(core: &mut Core, args: &WorkerArgs) -> Result<WorkerEngine, AppError> {
+async fn start_engine(
+    core: &Core,
+    workers: &WorkerSettings,
+    kill_switch: KillSwitch,
+) -> Result<WorkerEngine, AppError> {
     let grading = Arc::new(GradingExecutor {
         grader: core.grader.clone(),
         catalog: core.catalog.clone(),
         toolchains: Some(core.toolchains.clone()),
     });
     let executor = Arc::new(Metered::new(grading, core.store.clone()));
-    let mut config = core
-        .worker
-        .engine_config(&core.data_dir, core.catalog.hashes());
-    config.lease = args.worker_lease;
-    config.heartbeat = args.worker_heartbeat;
-    let kill_switch = core
-        .kill_switch
-        .take()
-        .ok_or_else(|| AppError::Config("workers are not enabled".into()))?;
+    let config = workers.engine_config(&core.data_dir, core.catalog.hashes());
     WorkerEngine::start(core.store.clone(), executor, config, kill_switch)
         .await
         .map_err(|e| AppError::Runtime(format!("worker: {e}")))
 }
 
-/// `gauntlet serve`: the API, and (unless `workers` is false) embedded workers, until
+/// `gauntlet serve`: the API, and (unless `--no-workers`) embedded workers, until
 /// SIGTERM or Ctrl-C; then the API stops and the workers drain.
-pub async fn serve(
-    mut settings: Settings,
-    args: WorkerArgs,
-    workers: bool,
-) -> Result<(), AppError> {
-    crate::settings::init_tracing(settings.log_format);
-    let mut core = core(&mut settings, &args, workers).await?;
-    let engine = if workers {
-        Some(Arc::new(start_engine(&mut core, &args).await?))
-    } else {
-        tracing::warn!("--no-workers: this instance queues submissions but grades none");
-        None
+pub async fn serve(mut settings: Serve) -> Result<(), AppError> {
+    settings::init_tracing(settings.api.common.log_format);
+    let kill_switch = settings.validate()?;
+    let secrets = settings.api.secrets();
+    let grading_here = kill_switch.is_some();
+    let core = core(
+        &mut settings.api.common,
+        &settings.workers,
+        false,
+        grading_here,
+        &secrets,
+    )
+    .await?;
+    let engine = match kill_switch {
+        Some(kill_switch) => Some(Arc::new(
+            start_engine(&core, &settings.workers, kill_switch).await?,
+        )),
+        None => {
+            tracing::warn!("--no-workers: this instance queues submissions but grades none");
+            None
+        }
     };
     let control = engine.clone().map(|e| e as Arc<dyn WorkerControl>);
     let result = api::run(
-        settings,
+        settings.api,
         core.store.clone(),
         core.catalog.clone(),
         control,
@@ -299,19 +223,29 @@ pub async fn serve(
     .await
     .map_err(|e| AppError::Runtime(e.to_string()));
     if let Some(engine) = engine {
-        drain(engine, core.worker.drain_grace).await;
+        drain(engine, settings.workers.drain_grace).await;
     }
     stop_chains(&core.hardhat);
     result
 }
 
-/// `gauntlet worker`: workers only, against the shared store, until SIGTERM or Ctrl-C.
-pub async fn worker(mut settings: Settings, args: WorkerArgs) -> Result<(), AppError> {
-    crate::settings::init_tracing(settings.log_format);
-    let mut core = core(&mut settings, &args, true).await?;
-    let engine = start_engine(&mut core, &args).await?;
+/// `gauntlet worker`: workers only, against the store an API fills, until SIGTERM or
+/// Ctrl-C.
+pub async fn worker(mut settings: Worker) -> Result<(), AppError> {
+    settings::init_tracing(settings.common.log_format);
+    let kill_switch = settings.validate()?;
+    let secrets = settings.secrets();
+    let core = core(
+        &mut settings.common,
+        &settings.workers,
+        true,
+        true,
+        &secrets,
+    )
+    .await?;
+    let engine = start_engine(&core, &settings.workers, kill_switch).await?;
     worker::shutdown_signal().await;
-    drain(Arc::new(engine), core.worker.drain_grace).await;
+    drain(Arc::new(engine), settings.workers.drain_grace).await;
     stop_chains(&core.hardhat);
     Ok(())
 }

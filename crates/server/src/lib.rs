@@ -6,7 +6,6 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod chain_metrics;
-pub mod config;
 pub mod grading;
 pub mod limits;
 pub mod metrics;

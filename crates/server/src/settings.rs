@@ -1,11 +1,26 @@
-//! Settings of the API server, read once from flags, environment and defaults (flags win),
-//! validated at start-up and passed down. Secrets stay in [`SecretString`] throughout.
+//! Every setting of `gauntlet serve` and `gauntlet worker`, in one place: each one's flag,
+//! environment variable, default and help, read once (flags win over the environment,
+//! which wins over the defaults), validated at start-up and passed down as plain values.
+//! Secrets stay in [`SecretString`] throughout.
+//!
+//! - [`Common`]: what both commands read (data dir, exercises, store, log format);
+//! - [`Settings`]: the HTTP API (`serve` only), with [`Common`] inside;
+//! - [`WorkerSettings`]: the workers and the grader they run (`serve` and `worker`);
+//! - [`Serve`] and [`Worker`]: each command's whole set, and its validation.
+//!
+//! The queue and the grader read no flags and no environment: they take the config
+//! structs made here ([`WorkerSettings::engine_config`], [`WorkerSettings::grader_config`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, ValueEnum};
+use gauntlet_grader::{GraderConfig, Toolchains};
+use gauntlet_queue::store::{StoreError, StoreLocation};
+use gauntlet_queue::worker::EngineConfig;
+use gauntlet_queue::{KillSwitch, KillSwitchError};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -26,6 +41,23 @@ pub enum SettingsError {
     Empty(&'static str),
     #[error("invalid CORS origin {0:?}: expected scheme://host[:port]")]
     CorsOrigin(String),
+    #[error(
+        "--worker-heartbeat ({heartbeat:?}) must be at most half of --worker-lease ({lease:?})"
+    )]
+    Heartbeat {
+        heartbeat: Duration,
+        lease: Duration,
+    },
+    #[error(transparent)]
+    KillSwitch(#[from] KillSwitchError),
+    #[error("DATABASE_URL: {0}")]
+    Database(StoreError),
+    #[error(
+        "a standalone worker needs the store its API fills: set DATABASE_URL (or \
+         --database) to the PostgreSQL database the API uses, or to sqlite:PATH to work \
+         on a private SQLite file no API fills"
+    )]
+    NoSharedStore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,15 +72,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything `gauntlet serve` needs to run the HTTP API. Flatten it into the CLI's
-/// `serve` arguments: `#[command(flatten)] api: Settings`.
+/// What `serve` and `worker` both read: where the data, the exercises and the store
+/// live, and how to log.
 #[derive(Clone, Args)]
-pub struct Settings {
-    /// Address the HTTP API listens on.
-    #[arg(long, env = "GAUNTLET_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// Data directory (SQLite store, generated session secret, runs).
+pub struct Common {
+    /// Data directory (SQLite store, generated session secret, prepared layers, job folders).
     #[arg(long, env = "GAUNTLET_DATA_DIR", default_value = ".data")]
     pub data_dir: PathBuf,
 
@@ -56,9 +84,58 @@ pub struct Settings {
     #[arg(long, env = "GAUNTLET_EXERCISES", default_value = "exercises")]
     pub exercises: PathBuf,
 
-    /// PostgreSQL URL; SQLite in the data dir when unset.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    /// The store: postgres://… (shared), or sqlite:PATH; `serve` uses
+    /// <data-dir>/gauntlet.db when unset, `worker` refuses to start.
+    #[arg(
+        long = "database-url",
+        visible_alias = "database",
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_parser = secret
+    )]
     pub database_url: Option<SecretString>,
+
+    /// Log output: human `text` or one JSON object per line.
+    #[arg(long, env = "GAUNTLET_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Common {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(u) = &self.database_url {
+            if u.expose_secret().trim().is_empty() {
+                return Err(SettingsError::Empty("DATABASE_URL"));
+            }
+            StoreLocation::parse(u.expose_secret()).map_err(SettingsError::Database)?;
+        }
+        Ok(())
+    }
+
+    /// Where the store lives: `DATABASE_URL` when set; otherwise the data dir's own
+    /// SQLite file, unless `standalone` (a `gauntlet worker`, which would wait forever on
+    /// a store no API fills).
+    pub fn store_location(
+        &self,
+        data_dir: &Path,
+        standalone: bool,
+    ) -> Result<StoreLocation, SettingsError> {
+        match &self.database_url {
+            Some(url) => StoreLocation::parse(url.expose_secret()).map_err(SettingsError::Database),
+            None if standalone => Err(SettingsError::NoSharedStore),
+            None => Ok(StoreLocation::embedded(data_dir)),
+        }
+    }
+}
+
+/// Everything the HTTP API reads (`serve` only).
+#[derive(Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "GAUNTLET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
 
     /// Redis URL: rate limits and session secret shared by every API instance.
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
@@ -160,10 +237,6 @@ pub struct Settings {
     /// Session cookie lifetime.
     #[arg(long, env = "GAUNTLET_SESSION_TTL", default_value = "30d", value_parser = duration)]
     pub session_ttl: Duration,
-
-    /// Log output: human `text` or one JSON object per line.
-    #[arg(long, env = "GAUNTLET_LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: LogFormat,
 }
 
 impl std::fmt::Debug for Settings {
@@ -171,12 +244,7 @@ impl std::fmt::Debug for Settings {
         // SecretString's own Debug already redacts; listed explicitly for clarity.
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("exercises", &self.exercises)
-            .field(
-                "database_url",
-                &self.database_url.as_ref().map(|_| "[redacted]"),
-            )
+            .field("common", &self.common)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "[redacted]"))
             .field(
                 "admin_token",
@@ -193,23 +261,43 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+impl std::fmt::Debug for Common {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Common")
+            .field("data_dir", &self.data_dir)
+            .field("exercises", &self.exercises)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "[redacted]"),
+            )
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A group of settings as an empty command line without the environment would have
+/// them: the defaults only.
+fn defaults<T: Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults"));
+    let cmd = cmd
+        .get_arguments()
+        .fold(clap::Command::new("defaults"), |c, a| {
+            c.arg(a.clone().env(None::<&str>))
+        });
+    let m = cmd.get_matches_from(["defaults"]);
+    T::from_arg_matches(&m).expect("defaults parse")
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
 impl Default for Settings {
     /// The defaults, as `gauntlet serve` with no flags and no environment would have them.
     fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Bare {
-            #[command(flatten)]
-            s: Settings,
-        }
-        // Parse from an empty command line without the environment: the defaults only.
-        let cmd = <Bare as clap::CommandFactory>::command();
-        let cmd = cmd
-            .get_arguments()
-            .fold(clap::Command::new("defaults"), |c, a| {
-                c.arg(a.clone().env(None::<&str>))
-            });
-        let m = cmd.get_matches_from(["defaults"]);
-        <Settings as clap::FromArgMatches>::from_arg_matches(&m).expect("defaults parse")
+        defaults()
     }
 }
 
@@ -243,11 +331,7 @@ impl Settings {
                 return Err(SettingsError::TooSmall { name, min, value });
             }
         }
-        if let Some(u) = &self.database_url {
-            if u.expose_secret().trim().is_empty() {
-                return Err(SettingsError::Empty("DATABASE_URL"));
-            }
-        }
+        self.common.validate()?;
         if let Some(u) = &self.redis_url {
             if u.expose_secret().trim().is_empty() {
                 return Err(SettingsError::Empty("REDIS_URL"));
@@ -274,7 +358,7 @@ impl Settings {
         [
             &self.admin_token,
             &self.session_secret,
-            &self.database_url,
+            &self.common.database_url,
             &self.redis_url,
         ]
         .into_iter()
@@ -287,6 +371,218 @@ impl Settings {
     pub fn rate_limits_on(&self) -> bool {
         self.rate_limits == Switch::On
     }
+}
+
+/// The workers and the grader they run: `serve` (unless `--no-workers`) and `worker`.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Workers")]
+pub struct WorkerSettings {
+    /// Acknowledge that workers run untrusted code (with --run-untrusted-code).
+    #[arg(long, env = "WORKER_ENABLED", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub worker_enabled: bool,
+    /// Acknowledge that workers run untrusted code (with --worker-enabled).
+    #[arg(long, env = "RUN_UNTRUSTED_CODE", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub run_untrusted_code: bool,
+    /// Jobs run at once (default: the number of cores).
+    #[arg(long, env = "WORKER_MAX_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrency: Option<u32>,
+    /// Claiming stops while the data dir's disk has less free space than this many MiB.
+    #[arg(long, env = "WORKER_MIN_FREE_DISK_MB", default_value_t = 256)]
+    pub min_free_disk_mb: u64,
+    /// On SIGTERM, how long running jobs get to finish before they are requeued.
+    #[arg(long, env = "WORKER_DRAIN_GRACE", default_value = "30s", value_parser = duration)]
+    pub drain_grace: Duration,
+    /// How long a claim lasts without renewal; a killed worker's jobs return to the
+    /// queue after this.
+    #[arg(long, env = "WORKER_LEASE", default_value = "30s", value_parser = duration)]
+    pub worker_lease: Duration,
+    /// How often running jobs renew their lease (at most half the lease).
+    #[arg(long, env = "WORKER_HEARTBEAT", default_value = "5s", value_parser = duration)]
+    pub worker_heartbeat: Duration,
+    /// After an attempt the host failed (not the submission), how long the job waits
+    /// before it may run again; doubled after each further failed attempt.
+    #[arg(long, env = "WORKER_RETRY_BACKOFF", default_value = "2s", value_parser = duration)]
+    pub retry_backoff: Duration,
+
+    #[command(flatten)]
+    pub grader: GraderSettings,
+}
+
+/// The grader's defaults and toolchains (part of [`WorkerSettings`]).
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Grading")]
+pub struct GraderSettings {
+    /// Anvil chains kept for Solidity exercises (started on the first Solidity job).
+    #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub anvil_pool: u32,
+    /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
+    /// else $XDG_CACHE_HOME/gauntlet/toolchains; shared with the CLI's commands).
+    #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
+    pub toolchains_dir: Option<PathBuf>,
+    /// Prepare a missing toolchain at start-up, in the background (its exercises are
+    /// unavailable, 503, until it is ready); `false` leaves them unavailable until
+    /// `gauntlet toolchains prepare` has run.
+    #[arg(long, env = "GAUNTLET_PREPARE_TOOLCHAINS", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    pub prepare_toolchains: bool,
+    /// Where toolchain sources (lockfiles, configs) are read from (default:
+    /// `./toolchains`, else the ones this binary was built from).
+    #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES")]
+    pub toolchain_sources: Option<PathBuf>,
+    /// Default wall-time limit of a run (an exercise may lower or raise it up to the maxima).
+    #[arg(long, env = "GAUNTLET_WALL_TIME", default_value = "10s", value_parser = duration)]
+    pub wall_time: Duration,
+    /// Default CPU-time limit of a run.
+    #[arg(long, env = "GAUNTLET_CPU_TIME", default_value = "5s", value_parser = duration)]
+    pub cpu_time: Duration,
+    /// Default idle-output limit of a run.
+    #[arg(long, env = "GAUNTLET_IDLE_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub idle_timeout: Duration,
+    /// Default memory limit of a run.
+    #[arg(long, env = "GAUNTLET_MEMORY", default_value = "256MiB", value_parser = size)]
+    pub memory: u64,
+    /// Default process limit of a run.
+    #[arg(long, env = "GAUNTLET_PIDS", default_value_t = 64)]
+    pub pids: u64,
+    /// Cap on what one job writes into its workspace.
+    #[arg(long, env = "GAUNTLET_WORKSPACE_SIZE", default_value = "64MiB", value_parser = size)]
+    pub workspace_size: u64,
+    /// Cap on the log kept in a result.
+    #[arg(long, env = "GAUNTLET_LOG_LIMIT", default_value = "64KiB", value_parser = size)]
+    pub log_limit: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl WorkerSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.worker_heartbeat * 2 > self.worker_lease {
+            return Err(SettingsError::Heartbeat {
+                heartbeat: self.worker_heartbeat,
+                lease: self.worker_lease,
+            });
+        }
+        Ok(())
+    }
+
+    /// The kill switch: both acknowledgements, or a refusal that names what is missing.
+    pub fn kill_switch(&self) -> Result<KillSwitch, KillSwitchError> {
+        KillSwitch::acknowledge(self.worker_enabled, self.run_untrusted_code)
+    }
+
+    /// The engine's configuration, with job folders under `<data_dir>/runs`.
+    pub fn engine_config(&self, data_dir: &Path, exercise_hashes: Vec<String>) -> EngineConfig {
+        let mut config = EngineConfig::new(data_dir.join("runs"), exercise_hashes);
+        if let Some(n) = self.max_concurrency {
+            config.max_concurrency = n as usize;
+        }
+        config.min_free_disk_bytes = self.min_free_disk_mb.saturating_mul(1 << 20);
+        config.lease = self.worker_lease;
+        config.heartbeat = self.worker_heartbeat;
+        config.retry_backoff = self.retry_backoff;
+        config
+    }
+
+    /// The grader's configuration: its defaults, and `secrets` to redact from logs.
+    pub fn grader_config(&self, data_dir: &Path, secrets: &[SecretString]) -> GraderConfig {
+        let g = &self.grader;
+        let mut cfg = GraderConfig::new(data_dir.to_owned());
+        cfg.defaults.wall_time = g.wall_time;
+        cfg.defaults.cpu_time = g.cpu_time;
+        cfg.defaults.idle_timeout = Some(g.idle_timeout);
+        cfg.defaults.memory = g.memory;
+        cfg.defaults.pids = g.pids;
+        cfg.workspace_size = g.workspace_size;
+        cfg.log_limit = usize::try_from(g.log_limit).unwrap_or(usize::MAX);
+        cfg.secrets = secrets
+            .iter()
+            .map(|s| s.expose_secret().to_owned())
+            .collect();
+        cfg
+    }
+
+    /// Where the toolchains come from and go: `bundled` finds the shipped sources; they
+    /// are prepared in the machine's toolchains folder unless `--toolchains-dir` says.
+    pub fn toolchains(&self, bundled: impl FnOnce() -> PathBuf) -> Toolchains {
+        let g = &self.grader;
+        Toolchains {
+            sources: g.toolchain_sources.clone().unwrap_or_else(bundled),
+            prepared: g
+                .toolchains_dir
+                .clone()
+                .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir),
+            anvil_pool: g.anvil_pool as usize,
+        }
+    }
+}
+
+/// `gauntlet serve`: the API, and embedded workers unless `--no-workers`.
+#[derive(Clone, Debug, Args)]
+pub struct Serve {
+    #[command(flatten)]
+    pub api: Settings,
+    #[command(flatten)]
+    pub workers: WorkerSettings,
+    /// Run the API only (workers elsewhere share the database).
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+impl Serve {
+    /// Everything clap cannot check, including the kill switch when workers run here.
+    pub fn validate(&self) -> Result<Option<KillSwitch>, SettingsError> {
+        self.api.validate()?;
+        if self.no_workers {
+            return Ok(None);
+        }
+        self.workers.validate()?;
+        Ok(Some(self.workers.kill_switch()?))
+    }
+}
+
+/// `gauntlet worker`: workers only, on the store an API fills.
+#[derive(Clone, Debug, Args)]
+pub struct Worker {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub workers: WorkerSettings,
+}
+
+impl Worker {
+    /// Everything clap cannot check: the kill switch, and a store an API fills.
+    pub fn validate(&self) -> Result<KillSwitch, SettingsError> {
+        self.common.validate()?;
+        self.workers.validate()?;
+        let kill_switch = self.workers.kill_switch()?;
+        if self.common.database_url.is_none() {
+            return Err(SettingsError::NoSharedStore);
+        }
+        Ok(kill_switch)
+    }
+
+    /// The secrets this process holds, for the grader's redaction list.
+    pub fn secrets(&self) -> Vec<SecretString> {
+        self.common.database_url.iter().cloned().collect()
+    }
+}
+
+/// Variables older documentation named but no version read: say so at start rather
+/// than let an operator believe they apply.
+pub fn unread_variables() -> Vec<String> {
+    [("WORKER_DRAIN_GRACE_SECS", "WORKER_DRAIN_GRACE (e.g. 30s)")]
+        .iter()
+        .filter(|(name, _)| std::env::var_os(name).is_some())
+        .map(|(name, instead)| format!("{name} is not read; set {instead} instead"))
+        .collect()
 }
 
 fn valid_origin(o: &str) -> bool {
@@ -349,10 +645,10 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_contracts() {
+    fn defaults() {
         let s = Settings::default();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.data_dir, PathBuf::from(".data"));
+        assert_eq!(s.common.data_dir, PathBuf::from(".data"));
         assert!(s.rate_limits_on());
         assert!(s.validate().is_ok());
         assert!(s.strong_admin_token().is_none());
@@ -429,5 +725,191 @@ mod tests {
         ] {
             assert_eq!(valid_origin(o), ok, "{o}");
         }
+    }
+
+    /// Parses a command line as if the environment were empty (tests must not depend on
+    /// the variables of the machine they run on).
+    fn parse<T: Args + clap::FromArgMatches>(args: &[&str]) -> Result<T, clap::Error> {
+        let cmd = T::augment_args(clap::Command::new("x"));
+        let cmd = cmd.get_arguments().fold(clap::Command::new("x"), |c, a| {
+            c.arg(a.clone().env(None::<&str>))
+        });
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        T::from_arg_matches(&cmd.try_get_matches_from(argv)?)
+    }
+
+    fn serve(args: &[&str]) -> Result<Serve, clap::Error> {
+        parse(args)
+    }
+
+    fn worker(args: &[&str]) -> Result<Worker, clap::Error> {
+        parse(args)
+    }
+
+    fn command<T: Args>() -> clap::Command {
+        T::augment_args(clap::Command::new("x"))
+    }
+
+    /// Every variable docs/api.md and docs/queue.md name, with the flag that reads it:
+    /// renaming or dropping one breaks operators' deployments.
+    #[test]
+    fn every_documented_variable_is_read_by_its_flag() {
+        let serve_only: &[(&str, &str)] = &[
+            ("GAUNTLET_LISTEN", "listen"),
+            ("REDIS_URL", "redis-url"),
+            ("ADMIN_TOKEN", "admin-token"),
+            ("SESSION_SECRET", "session-secret"),
+            ("GAUNTLET_RATE_LIMITS", "rate-limits"),
+            ("GAUNTLET_TRUSTED_PROXIES", "trusted-proxy"),
+            ("GAUNTLET_IP_PER_MINUTE", "ip-per-minute"),
+            ("GAUNTLET_IP_PER_DAY", "ip-per-day"),
+            ("GAUNTLET_SESSION_PER_MINUTE", "session-per-minute"),
+            ("GAUNTLET_SESSION_PER_DAY", "session-per-day"),
+            ("GAUNTLET_NAME_PER_MINUTE", "name-per-minute"),
+            ("GAUNTLET_NAME_PER_DAY", "name-per-day"),
+            ("GAUNTLET_MAX_ACTIVE_PER_SESSION", "max-active-per-session"),
+            ("GAUNTLET_MAX_QUEUE", "max-queue"),
+            ("GAUNTLET_BUSY_RETRY_AFTER", "busy-retry-after"),
+            ("WORKER_MAX_ATTEMPTS", "max-attempts"),
+            ("GAUNTLET_MAX_BODY", "max-body"),
+            ("GAUNTLET_MAX_ARCHIVE", "max-archive"),
+            ("GAUNTLET_MAX_PARTS", "max-parts"),
+            ("GAUNTLET_MAX_FIELD", "max-field"),
+            ("GAUNTLET_HEADER_TIMEOUT", "header-timeout"),
+            ("GAUNTLET_BODY_TIMEOUT", "body-timeout"),
+            (
+                "GAUNTLET_MAX_STREAMS_PER_SESSION",
+                "max-streams-per-session",
+            ),
+            ("GAUNTLET_SSE_KEEPALIVE", "sse-keepalive"),
+            ("GAUNTLET_SHUTDOWN_GRACE", "shutdown-grace"),
+            ("GAUNTLET_CORS_ORIGINS", "cors-origin"),
+            ("GAUNTLET_BEHIND_TLS", "behind-tls"),
+            ("GAUNTLET_SESSION_TTL", "session-ttl"),
+        ];
+        let both: &[(&str, &str)] = &[
+            ("GAUNTLET_DATA_DIR", "data-dir"),
+            ("GAUNTLET_EXERCISES", "exercises"),
+            ("DATABASE_URL", "database-url"),
+            ("GAUNTLET_LOG_FORMAT", "log-format"),
+            ("WORKER_ENABLED", "worker-enabled"),
+            ("RUN_UNTRUSTED_CODE", "run-untrusted-code"),
+            ("WORKER_MAX_CONCURRENCY", "max-concurrency"),
+            ("WORKER_MIN_FREE_DISK_MB", "min-free-disk-mb"),
+            ("WORKER_DRAIN_GRACE", "drain-grace"),
+            ("WORKER_LEASE", "worker-lease"),
+            ("WORKER_HEARTBEAT", "worker-heartbeat"),
+            ("WORKER_RETRY_BACKOFF", "retry-backoff"),
+            ("GAUNTLET_ANVIL_POOL", "anvil-pool"),
+            ("GAUNTLET_TOOLCHAINS_DIR", "toolchains-dir"),
+            ("GAUNTLET_PREPARE_TOOLCHAINS", "prepare-toolchains"),
+            ("GAUNTLET_TOOLCHAIN_SOURCES", "toolchain-sources"),
+            ("GAUNTLET_WALL_TIME", "wall-time"),
+            ("GAUNTLET_CPU_TIME", "cpu-time"),
+            ("GAUNTLET_IDLE_TIMEOUT", "idle-timeout"),
+            ("GAUNTLET_MEMORY", "memory"),
+            ("GAUNTLET_PIDS", "pids"),
+            ("GAUNTLET_WORKSPACE_SIZE", "workspace-size"),
+            ("GAUNTLET_LOG_LIMIT", "log-limit"),
+        ];
+        let reads = |cmd: &clap::Command, var: &str, flag: &str| {
+            cmd.get_arguments().any(|a| {
+                a.get_long() == Some(flag) && a.get_env().and_then(|e| e.to_str()) == Some(var)
+            })
+        };
+        let (serve_cmd, worker_cmd) = (command::<Serve>(), command::<Worker>());
+        for (var, flag) in serve_only.iter().chain(both) {
+            assert!(reads(&serve_cmd, var, flag), "serve: --{flag} / {var}");
+        }
+        for (var, flag) in both {
+            assert!(reads(&worker_cmd, var, flag), "worker: --{flag} / {var}");
+        }
+        // `worker --help` shows only what a worker reads.
+        for (var, flag) in serve_only {
+            assert!(
+                !reads(&worker_cmd, var, flag),
+                "worker reads --{flag} / {var}"
+            );
+        }
+        assert!(worker_cmd
+            .get_arguments()
+            .all(|a| a.get_long() != Some("no-workers")));
+    }
+
+    #[test]
+    fn a_worker_needs_a_store_an_api_fills() {
+        let ack = ["--worker-enabled", "--run-untrusted-code"];
+        let w = worker(&ack).unwrap();
+        assert!(matches!(w.validate(), Err(SettingsError::NoSharedStore)));
+        assert!(w
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sqlite:PATH"));
+        for store in ["sqlite:/srv/private.db", "postgres://db/gauntlet"] {
+            let w = worker(&[ack[0], ack[1], "--database", store]).unwrap();
+            assert!(w.validate().is_ok(), "{store}");
+        }
+        let w = worker(&[ack[0], ack[1], "--database", "mysql://db"]).unwrap();
+        assert!(matches!(w.validate(), Err(SettingsError::Database(_))));
+        // The kill switch is checked first, and says what is missing.
+        let err = worker(&["--database", "sqlite:/x.db"])
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refuse to start"), "{err}");
+        // `serve` has its own store in the data dir.
+        let s = serve(&ack).unwrap();
+        let dir = Path::new("/srv/data");
+        assert_eq!(
+            s.api.common.store_location(dir, false).unwrap(),
+            StoreLocation::embedded(dir)
+        );
+    }
+
+    #[test]
+    fn worker_settings_become_the_engines_and_the_graders() {
+        let s = serve(&[
+            "--worker-enabled",
+            "--run-untrusted-code",
+            "--max-concurrency",
+            "3",
+            "--min-free-disk-mb",
+            "1",
+            "--drain-grace",
+            "1.5s",
+            "--worker-lease",
+            "4s",
+            "--worker-heartbeat",
+            "2s",
+            "--memory",
+            "1G",
+        ])
+        .unwrap();
+        assert!(s.validate().unwrap().is_some());
+        let c = s.workers.engine_config(Path::new("/d"), vec!["h".into()]);
+        assert_eq!(c.max_concurrency, 3);
+        assert_eq!(c.min_free_disk_bytes, 1 << 20);
+        assert_eq!(c.lease, Duration::from_secs(4));
+        assert_eq!(c.heartbeat, Duration::from_secs(2));
+        assert_eq!(c.runs_dir, Path::new("/d/runs"));
+        assert_eq!(s.workers.drain_grace, Duration::from_millis(1500));
+        let g = s.workers.grader_config(Path::new("/d"), &[]);
+        assert_eq!(g.defaults.memory, 1 << 30);
+        // Defaults, and the checks clap cannot make.
+        let d = WorkerSettings::default();
+        assert_eq!(d.drain_grace, Duration::from_secs(30));
+        assert_eq!(d.worker_lease, Duration::from_secs(30));
+        assert!(serve(&["--max-concurrency", "0"]).is_err());
+        let slow = serve(&["--worker-lease", "4s", "--worker-heartbeat", "3s"]).unwrap();
+        assert!(matches!(
+            slow.workers.validate(),
+            Err(SettingsError::Heartbeat { .. })
+        ));
+        // Without workers, neither the kill switch nor their settings stop the API.
+        let api_only = serve(&["--no-workers", "--worker-heartbeat", "1h"]).unwrap();
+        assert!(api_only.validate().unwrap().is_none());
     }
 }

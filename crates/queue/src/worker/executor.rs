@@ -30,6 +30,21 @@ pub struct Job {
     pub claimed_at: UnixMillis,
 }
 
+impl Job {
+    pub(crate) fn from_claim(claimed: crate::store::ClaimedJob, claimed_at: UnixMillis) -> Job {
+        Job {
+            id: claimed.id,
+            exercise_id: claimed.exercise_id,
+            exercise_hash: claimed.exercise_hash,
+            payload: claimed.payload,
+            attempt: claimed.attempt,
+            max_attempts: claimed.max_attempts,
+            created_at: claimed.created_at,
+            claimed_at,
+        }
+    }
+}
+
 /// Handed to [`JobExecutor::execute`] with each job.
 #[derive(Debug)]
 pub struct JobContext {

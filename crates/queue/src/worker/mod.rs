@@ -147,8 +147,6 @@ enum Stop {
 }
 
 struct Running {
-    /// The claim's fencing token: with the id, it names the job's folder.
-    token: i64,
     cancel: CancellationToken,
     stop: Arc<Mutex<Option<Stop>>>,
 }
@@ -167,7 +165,10 @@ struct Inner {
     stopping: CancellationToken,
     /// Abort running jobs and release them (drain past its grace).
     abort: CancellationToken,
-    running: Mutex<HashMap<SubmissionId, Running>>,
+    /// Jobs this engine runs, by claim: a job requeued behind this engine's back (its
+    /// lease expired while it ran) and claimed again here is another claim, in another
+    /// folder.
+    running: Mutex<HashMap<HeldLease, Running>>,
     tasks: TaskTracker,
     released: AtomicUsize,
 }
@@ -253,9 +254,16 @@ impl WorkerEngine {
     }
 
     pub fn status(&self) -> EngineStatus {
-        let mut running: Vec<SubmissionId> =
-            self.inner.running.lock().unwrap().keys().cloned().collect();
+        let mut running: Vec<SubmissionId> = self
+            .inner
+            .running
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|claim| claim.id.clone())
+            .collect();
         running.sort();
+        running.dedup();
         EngineStatus {
             worker_id: self.inner.config.worker_id.clone(),
             claim_state: self.inner.claim_state(),
@@ -267,18 +275,17 @@ impl WorkerEngine {
     /// Stops a job this engine is running, at once, with a cancelled result (call after
     /// [`Store::cancel`] answered `Requested`; other workers notice at their next heartbeat).
     pub fn cancel_running(&self, id: &SubmissionId) -> bool {
-        match self.inner.running.lock().unwrap().get(id) {
-            Some(running) => {
-                running
-                    .stop
-                    .lock()
-                    .unwrap()
-                    .get_or_insert(Stop::CancelRequested);
-                running.cancel.cancel();
-                true
-            }
-            None => false,
+        let running = self.inner.running.lock().unwrap();
+        let mut found = false;
+        for (_, job) in running.iter().filter(|(claim, _)| &claim.id == id) {
+            job.stop
+                .lock()
+                .unwrap()
+                .get_or_insert(Stop::CancelRequested);
+            job.cancel.cancel();
+            found = true;
         }
+        found
     }
 
     /// Replaces the exercise versions this worker holds (after an exercise reload).
@@ -496,16 +503,29 @@ impl Inner {
     ) {
         let cancel = CancellationToken::new();
         let stop = Arc::new(Mutex::new(None));
+        let claim = HeldLease {
+            id: job.id.clone(),
+            fencing_token: job.fencing_token,
+        };
         // In `running` before its folder exists, out of it only after the folder is gone:
         // the runs-dir sweep relies on that order.
-        self.running.lock().unwrap().insert(
-            job.id.clone(),
-            Running {
-                token: job.fencing_token,
-                cancel: cancel.clone(),
-                stop: stop.clone(),
-            },
-        );
+        {
+            let mut running = self.running.lock().unwrap();
+            if running.contains_key(&claim) {
+                // The same claim twice: a claim whose commit the database lost (a crash
+                // with asynchronous commits) was made again. The run already here owns
+                // the claim and its folder; it finishes or loses its lease as usual.
+                tracing::error!(submission_id = %claim.id, token = claim.fencing_token, "claim already running here; not starting it twice");
+                return;
+            }
+            running.insert(
+                claim.clone(),
+                Running {
+                    cancel: cancel.clone(),
+                    stop: stop.clone(),
+                },
+            );
+        }
         let span = tracing::info_span!(
             "job",
             submission_id = %job.id,
@@ -515,15 +535,17 @@ impl Inner {
         let inner = self.clone();
         self.tasks.spawn(
             async move {
-                let id = job.id.clone();
                 inner.run_job(job, claimed_at, cancel, stop).await;
-                inner.running.lock().unwrap().remove(&id);
+                inner.running.lock().unwrap().remove(&claim);
                 drop(permit);
             }
             .instrument(span),
         );
     }
 
+    /// One claimed job, start to end: a folder of its own, its log writer and lease
+    /// heartbeat beside it, the executor under the watchdog, then what it came to, and
+    /// the folder removed.
     async fn run_job(
         self: &Arc<Self>,
         claimed: ClaimedJob,
@@ -531,39 +553,85 @@ impl Inner {
         cancel: CancellationToken,
         stop: Arc<Mutex<Option<Stop>>>,
     ) {
-        let id = claimed.id.clone();
-        let token = claimed.fencing_token;
+        let (id, token, attempt) = (claimed.id.clone(), claimed.fencing_token, claimed.attempt);
         tracing::info!(
             wait_ms = claimed_at.saturating_sub(claimed.created_at),
             "job started"
         );
-        let attempt = claimed.attempt;
-        let run_dir = runs::job_dir(&self.config.runs_dir, &id, token);
-        let job = Job {
-            id: id.clone(),
-            exercise_id: claimed.exercise_id,
-            exercise_hash: claimed.exercise_hash,
-            payload: claimed.payload,
-            attempt: claimed.attempt,
-            max_attempts: claimed.max_attempts,
-            created_at: claimed.created_at,
-            claimed_at,
-        };
+        let job = Job::from_claim(claimed, claimed_at);
         let limit = self
             .executor
             .time_limit(&job)
             .unwrap_or(self.config.default_time_limit)
             + self.config.watchdog_margin;
-
-        let set_stop = {
-            let stop = stop.clone();
-            let cancel = cancel.clone();
-            move |why: Stop| {
-                stop.lock().unwrap().get_or_insert(why);
-                cancel.cancel();
+        let set_stop = stopper(stop.clone(), cancel.clone());
+        let companions = self.start_companions(&id, token, set_stop.clone());
+        let run_dir = runs::job_dir(&self.config.runs_dir, &id, token);
+        let created = create_job_dir(&run_dir).await;
+        let outcome = match &created {
+            Err(e) => Some(Err(ExecError::Host(format!(
+                "cannot create the job's folder {}: {e}",
+                run_dir.display()
+            )))),
+            Ok(()) => {
+                let ctx = JobContext {
+                    cancel: cancel.clone(),
+                    logs: companions.logs.clone(),
+                    run_dir: run_dir.clone(),
+                };
+                self.execute(job, ctx, limit, &set_stop).await
             }
         };
+        companions.stop(&self.store, &id).await;
+        let why = *stop.lock().unwrap();
+        match self.ending(&id, token, why, outcome, limit).await {
+            Ending::Result(result) => self.record_result(&id, token, &result).await,
+            Ending::HostFailure(reason) => {
+                self.record_host_failure(&id, token, attempt, &reason).await
+            }
+            Ending::Nothing => {}
+        }
+        // Only a folder this claim created is this claim's to remove.
+        if created.is_ok() {
+            remove_job_dir(run_dir).await;
+        }
+    }
 
+    /// Runs the executor until it returns, or until the watchdog, a drain past its
+    /// grace or a cancel stops it (then it gets `cancel_grace` to return, or is abandoned).
+    async fn execute(
+        &self,
+        job: Job,
+        ctx: JobContext,
+        limit: Duration,
+        set_stop: &impl Fn(Stop),
+    ) -> Option<Result<Value, ExecError>> {
+        let cancel = ctx.cancel.clone();
+        let exec = self.executor.execute(job, ctx);
+        tokio::pin!(exec);
+        let grace = self.config.cancel_grace;
+        tokio::select! {
+            r = &mut exec => Some(r),
+            _ = tokio::time::sleep(limit) => {
+                tracing::warn!(?limit, "watchdog: job ran past its limit; cancelling");
+                set_stop(Stop::Watchdog);
+                tokio::time::timeout(grace, &mut exec).await.ok()
+            }
+            _ = self.abort.cancelled() => {
+                set_stop(Stop::Drain);
+                tokio::time::timeout(grace, &mut exec).await.ok()
+            }
+            _ = cancel.cancelled() => tokio::time::timeout(grace, &mut exec).await.ok(),
+        }
+    }
+
+    /// The job's log writer and lease heartbeat, running beside it.
+    fn start_companions(
+        &self,
+        id: &SubmissionId,
+        token: i64,
+        set_stop: impl Fn(Stop) + Send + 'static,
+    ) -> Companions {
         let (logs, log_rx) = LogSink::new(self.config.max_log_events);
         let logs_done = CancellationToken::new();
         let log_writer = tokio::spawn(
@@ -576,69 +644,34 @@ impl Inner {
                 token,
                 self.config.lease,
                 self.config.heartbeat,
-                set_stop.clone(),
+                set_stop,
             )
             .in_current_span(),
         );
-
-        let created = create_job_dir(&run_dir).await;
-        let outcome: Option<Result<Value, ExecError>> = match &created {
-            Err(e) => Some(Err(ExecError::Host(format!(
-                "cannot create the job's folder {}: {e}",
-                run_dir.display()
-            )))),
-            Ok(()) => {
-                let ctx = JobContext {
-                    cancel: cancel.clone(),
-                    logs: logs.clone(),
-                    run_dir: run_dir.clone(),
-                };
-                let exec = self.executor.execute(job, ctx);
-                tokio::pin!(exec);
-                tokio::select! {
-                    r = &mut exec => Some(r),
-                    _ = tokio::time::sleep(limit) => {
-                        tracing::warn!(?limit, "watchdog: job ran past its limit; cancelling");
-                        set_stop(Stop::Watchdog);
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                    _ = self.abort.cancelled() => {
-                        set_stop(Stop::Drain);
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                    _ = cancel.cancelled() => {
-                        tokio::time::timeout(self.config.cancel_grace, &mut exec).await.ok()
-                    }
-                }
-            }
-        };
-        heartbeat.abort();
-        logs.close();
-        logs_done.cancel();
-        let dropped = logs.dropped();
-        drop(logs);
-        if tokio::time::timeout(Duration::from_secs(10), log_writer)
-            .await
-            .is_err()
-        {
-            tracing::warn!("log writer did not finish in time");
+        Companions {
+            logs,
+            logs_done,
+            log_writer,
+            heartbeat,
         }
-        if dropped > 0 {
-            let note = serde_json::json!({"stream": "gauntlet", "line": format!("{dropped} log lines dropped")});
-            let _ = self
-                .store
-                .append_event(&id, EventKind::Log, &note, now_ms())
-                .await;
-        }
+    }
 
-        let why = *stop.lock().unwrap();
-        let ending = match (why, outcome) {
+    /// What the run came to, given why it stopped (if something stopped it).
+    async fn ending(
+        &self,
+        id: &SubmissionId,
+        token: i64,
+        why: Option<Stop>,
+        outcome: Option<Result<Value, ExecError>>,
+        limit: Duration,
+    ) -> Ending {
+        match (why, outcome) {
             (Some(Stop::LeaseLost), _) => {
                 tracing::warn!("lease lost; discarding this run's result");
                 Ending::Nothing
             }
             (Some(Stop::Drain), _) => {
-                match self.store.release(&id, token, now_ms()).await {
+                match self.store.release(id, token, now_ms()).await {
                     Ok(()) => {
                         self.released.fetch_add(1, Ordering::SeqCst);
                         tracing::info!("job released to the queue (drain)");
@@ -659,24 +692,6 @@ impl Inner {
             (None, Some(Err(e))) => Ending::Result(internal_error_result(&e.to_string())),
             (None, None) => {
                 Ending::Result(internal_error_result("the job stopped without a result"))
-            }
-        };
-        match ending {
-            Ending::Result(result) => self.record_result(&id, token, &result).await,
-            Ending::HostFailure(reason) => {
-                self.record_host_failure(&id, token, attempt, &reason).await
-            }
-            Ending::Nothing => {}
-        }
-        // Only a folder this claim created is this claim's to remove.
-        if created.is_ok() {
-            let dir = run_dir.clone();
-            match tokio::task::spawn_blocking(move || runs::remove_job_dir(&dir)).await {
-                Ok(Err(e)) => {
-                    tracing::warn!(path = %run_dir.display(), error = %e, "cannot remove the job's folder")
-                }
-                Err(e) => tracing::warn!(error = %e, "job folder removal panicked"),
-                Ok(Ok(())) => {}
             }
         }
     }
@@ -862,16 +877,7 @@ impl Inner {
             }
         };
         let mut keep: HashSet<HeldLease> = held.into_iter().collect();
-        keep.extend(
-            self.running
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(id, running)| HeldLease {
-                    id: id.clone(),
-                    fencing_token: running.token,
-                }),
-        );
+        keep.extend(self.running.lock().unwrap().keys().cloned());
         let stale = runs::unowned(names, &keep);
         if stale.is_empty() {
             return;
@@ -883,6 +889,58 @@ impl Inner {
             }
             _ => {}
         }
+    }
+}
+
+/// The tasks that run beside a job: its log writer and its lease heartbeat.
+struct Companions {
+    logs: LogSink,
+    logs_done: CancellationToken,
+    log_writer: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Companions {
+    /// Stops the heartbeat and lets the log writer write what is left (all log lines
+    /// are written before the result), noting how many lines were dropped.
+    async fn stop(self, store: &Arc<dyn Store>, id: &SubmissionId) {
+        self.heartbeat.abort();
+        self.logs.close();
+        self.logs_done.cancel();
+        let dropped = self.logs.dropped();
+        drop(self.logs);
+        if tokio::time::timeout(Duration::from_secs(10), self.log_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("log writer did not finish in time");
+        }
+        if dropped > 0 {
+            let note = serde_json::json!({"stream": "gauntlet", "line": format!("{dropped} log lines dropped")});
+            let _ = store
+                .append_event(id, EventKind::Log, &note, now_ms())
+                .await;
+        }
+    }
+}
+
+/// Records why a job is being stopped (the first reason wins) and fires its cancel.
+fn stopper(stop: Arc<Mutex<Option<Stop>>>, cancel: CancellationToken) -> impl Fn(Stop) + Clone {
+    move |why: Stop| {
+        stop.lock().unwrap().get_or_insert(why);
+        cancel.cancel();
+    }
+}
+
+/// Removes a job's folder (see [`runs::remove_job_dir`]).
+async fn remove_job_dir(dir: std::path::PathBuf) {
+    let path = dir.clone();
+    match tokio::task::spawn_blocking(move || runs::remove_job_dir(&path)).await {
+        Ok(Err(e)) => {
+            tracing::warn!(path = %dir.display(), error = %e, "cannot remove the job's folder")
+        }
+        Err(e) => tracing::warn!(error = %e, "job folder removal panicked"),
+        Ok(Ok(())) => {}
     }
 }
 

@@ -102,7 +102,7 @@ impl AppState {
         let secret = sessions::resolve_secret(
             settings.session_secret.as_ref(),
             redis.as_ref(),
-            &settings.data_dir,
+            &settings.common.data_dir,
         )
         .await?;
         let sessions = SessionKeys::new(&secret, settings.session_ttl, settings.behind_tls)?;

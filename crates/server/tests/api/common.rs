@@ -16,7 +16,7 @@ use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor, WorkerEngi
 use gauntlet_queue::WorkerControl;
 use gauntlet_server::api::{self, AppState};
 use gauntlet_server::catalog::Catalog;
-use gauntlet_server::settings::Settings;
+use gauntlet_server::settings::{Common, Settings};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
@@ -127,8 +127,11 @@ pub fn write_package(root: &Path, folder: &str, yaml: &str) {
 pub fn test_settings(data_dir: &Path, exercises: &Path) -> Settings {
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_owned(),
-        exercises: exercises.to_owned(),
+        common: Common {
+            data_dir: data_dir.to_owned(),
+            exercises: exercises.to_owned(),
+            ..Common::default()
+        },
         admin_token: Some(SecretString::from(ADMIN.to_owned())),
         ip_per_minute: 1000,
         ip_per_day: 1000,
@@ -158,9 +161,9 @@ pub async fn spawn_app(opts: Opts) -> Option<TestApp> {
 
 /// Spawns an app over an existing fixture's store (several instances can share one).
 pub async fn spawn_with(fx: Fixture, settings: Settings, engine: bool) -> TestApp {
-    let exercises = settings.exercises.clone();
+    let exercises = settings.common.exercises.clone();
     let gate = Arc::new(ExerciseGate {
-        scratch: settings.data_dir.join("scratch"),
+        scratch: settings.common.data_dir.join("scratch"),
         limits: ArchiveLimits::default(),
     });
     let catalog = {

@@ -375,9 +375,10 @@ async fn sessions_are_signed_cookies_created_on_first_use() {
     assert_ne!(c.cookie.as_ref(), Some(&good));
     // The generated secret is private.
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(app.state.settings().data_dir.join("sessions/secret")).unwrap();
+    let meta =
+        std::fs::metadata(app.state.settings().common.data_dir.join("sessions/secret")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o600);
-    let meta = std::fs::metadata(app.state.settings().data_dir.join("sessions")).unwrap();
+    let meta = std::fs::metadata(app.state.settings().common.data_dir.join("sessions")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o700);
 }
 
