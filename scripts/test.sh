@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --workspace --all-targets --locked
+# Lints are part of the build: clippy's warnings (the workspace denies undocumented
+# unsafe blocks, among others) fail CI like errors.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every
 # test: in the machine's toolchains folder (/var/cache/gauntlet/toolchains as root), which
 # the jail's user reaches wherever the clone is; GAUNTLET_TOOLCHAINS_DIR overrides it.

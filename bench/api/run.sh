@@ -40,7 +40,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
 common=(--listen "127.0.0.1:$port" --data-dir "$work/data" --exercises exercises)
-export GAUNTLET_RATE_LIMITS=off GAUNTLET_MAX_ACTIVE_PER_SESSION=1000 RUST_LOG=warn
+export GAUNTLET_RATE_LIMITS=off GAUNTLET_MAX_ACTIVE_PER_SESSION=1000 GAUNTLET_MAX_ACTIVE_PER_IP=1000 RUST_LOG=warn
 if [ "$mode" = fixture ]; then
     target/release/examples/api_fixture_server "${common[@]}" >"$work/out" 2>"$work/err" &
 else

@@ -30,7 +30,7 @@ token=${ADMIN_TOKEN:-schemathesis-admin-token-$(od -An -N16 -tx1 /dev/urandom | 
 if [ -z "$url" ]; then
     cargo build --quiet -p gauntlet-server --example api_fixture_server
     work=$(mktemp -d)
-    ADMIN_TOKEN=$token GAUNTLET_RATE_LIMITS=off RUST_LOG=warn \
+    ADMIN_TOKEN=$token GAUNTLET_RATE_LIMITS=off GAUNTLET_MAX_ACTIVE_PER_IP=1000 RUST_LOG=warn \
         target/debug/examples/api_fixture_server --listen 127.0.0.1:0 \
         --data-dir "$work/data" --exercises exercises >"$work/out" 2>"$work/err" &
     pid=$!

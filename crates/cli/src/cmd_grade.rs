@@ -16,7 +16,7 @@ use crate::Exit;
 
 #[derive(Args)]
 pub struct GradeArgs {
-    /// The exercise package folder.
+    /// The exercise: a package folder, or the id of a bundled exercise (reverse-words).
     #[arg(long)]
     exercise: PathBuf,
     /// A folder of files laid over the starter (for `submission: files`).
@@ -40,9 +40,10 @@ pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = ResultFor
 }
 
 pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
+    let dir = common::exercise_dir(&args.exercise)?;
     let grader = common::grader(&args.data)?;
-    let ex = exercise::load_with(&args.exercise, &grader.load_options(Maxima::default()))
-        .map_err(Exit::usage)?;
+    let ex =
+        exercise::load_with(&dir, &grader.load_options(Maxima::default())).map_err(Exit::usage)?;
     let submission = match (&args.files, &args.archive) {
         (Some(dir), _) => {
             if ex.submission != SubmissionKind::Files {
@@ -73,7 +74,7 @@ pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
         }
         ResultFormat::Junit => exercise::export::junit(&result, ex.id.as_str()),
     };
-    println!("{}", text.trim_end());
+    common::print_stdout(text.trim_end())?;
     // A low score is a grade (exit 0); Gauntlet failing to grade is not.
     if result.outcome == exercise::Outcome::InternalError {
         return Ok(ExitCode::from(1));

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use gauntlet_server::app::{self, AppError};
-use gauntlet_server::settings::{Serve, Worker};
+use gauntlet_server::settings::{SecretFlag, Serve, Worker};
 
 use crate::Exit;
 
@@ -35,14 +35,16 @@ fn exit(e: AppError) -> Exit {
     }
 }
 
-pub fn serve(args: ServeArgs) -> Result<ExitCode, Exit> {
+pub fn serve(mut args: ServeArgs, secret_flags: Vec<SecretFlag>) -> Result<ExitCode, Exit> {
+    args.settings.api.common.secrets_on_command_line = secret_flags;
     runtime()?
         .block_on(app::serve(*args.settings))
         .map_err(exit)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn worker(args: WorkerCmdArgs) -> Result<ExitCode, Exit> {
+pub fn worker(mut args: WorkerCmdArgs, secret_flags: Vec<SecretFlag>) -> Result<ExitCode, Exit> {
+    args.settings.common.secrets_on_command_line = secret_flags;
     runtime()?
         .block_on(app::worker(*args.settings))
         .map_err(exit)?;

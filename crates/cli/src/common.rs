@@ -1,5 +1,7 @@
-//! Wiring shared by the subcommands: the data dir, the bundled exercises, the grader.
+//! Wiring shared by the subcommands: the data dir, the bundled exercises, the grader,
+//! and output that ends quietly when its reader goes away.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use gauntlet_grader::locations;
@@ -68,4 +70,58 @@ pub fn grader(dirs: &DataDirArg) -> Result<Grader, Exit> {
         gauntlet_grader::GradeError::Exercise(m) => Exit::usage(m),
         other => Exit::failed(other),
     })
+}
+
+/// An `--exercise` value: a package folder, or the id of a bundled exercise
+/// (`reverse-words`). A folder of that name in the working directory wins.
+pub fn exercise_dir(arg: &Path) -> Result<PathBuf, Exit> {
+    if arg.exists() {
+        return Ok(arg.to_owned());
+    }
+    let bundled_dir = bundled("exercises");
+    let ids = bundled_ids(&bundled_dir);
+    let name = arg.to_str().unwrap_or_default();
+    if !name.contains('/') && ids.iter().any(|id| id == name) {
+        return Ok(bundled_dir.join(name));
+    }
+    let mut reason = format!(
+        "--exercise {}: no such folder, and no bundled exercise of that id",
+        arg.display()
+    );
+    let close = ids
+        .iter()
+        .filter(|id| strsim::jaro(id, name) > 0.8)
+        .max_by(|a, b| strsim::jaro(a, name).total_cmp(&strsim::jaro(b, name)));
+    match close {
+        Some(id) => reason.push_str(&format!("; tip: a similar one exists: '{id}'")),
+        None if !ids.is_empty() => {
+            reason.push_str(&format!(" (bundled: {})", ids.join(", ")));
+        }
+        None => {}
+    }
+    Err(Exit::usage(reason))
+}
+
+/// The ids of the bundled exercises (folders with an `exercise.yaml`), sorted.
+fn bundled_ids(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("exercise.yaml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Prints `text` and a newline on stdout. When the reader has gone away (`gauntlet
+/// grade | head`), the command ends quietly instead of failing on a broken pipe.
+pub fn print_stdout(text: &str) -> Result<(), Exit> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::broken_pipe()),
+        Err(e) => Err(Exit::failed(format!("stdout: {e}"))),
+    }
 }

@@ -1,7 +1,11 @@
 //! The `gauntlet` binary: argument parsing and wiring only.
 //!
-//! Exit codes (CONTRACTS §1): 0 success; 1 the work ran but failed; 2 bad usage or
-//! bad input; 3 the host cannot provide the isolation asked for.
+//! Conventions (docs/cli.md): exit 0 on success (a grade below 100 included); 1 when
+//! the work ran but failed; 2 on bad usage or input, with a one-line reason that keeps
+//! clap's tips; 3 when the host cannot provide the isolation asked for (nothing then
+//! runs unconfined). Output to a closed pipe ends the command quietly.
+
+#![forbid(unsafe_code)]
 
 mod cmd_exercises;
 mod cmd_grade;
@@ -10,9 +14,14 @@ mod cmd_serve;
 mod cmd_toolchains;
 mod common;
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use gauntlet_server::settings::SecretFlag;
 
 #[derive(Parser)]
 #[command(name = "gauntlet", version, about = "Grade untrusted code, safely")]
@@ -54,17 +63,58 @@ struct SandboxCli {
     command: cmd_sandbox::SandboxCommand,
 }
 
-/// Clap's message as one line: its first paragraph (the error and, for missing
-/// arguments, their names), without the `error: ` prefix and the usage block.
+/// Clap's message as one line: the error and every tip (`a similar argument exists:
+/// '--exercise'`, `to pass '/bin/true' as a value, use '-- /bin/true'`), without the
+/// `error: ` prefix and the usage block.
 fn usage_reason(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let paragraph: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let line = paragraph.join(" ");
+    let mut parts: Vec<String> = Vec::new();
+    let mut usage = None;
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.trim();
+        if let Some(u) = paragraph.strip_prefix("Usage:") {
+            usage = Some(u.trim());
+            continue;
+        }
+        if paragraph.is_empty() || paragraph.starts_with("For more information") {
+            continue;
+        }
+        let line: Vec<&str> = paragraph.lines().map(str::trim).collect();
+        parts.push(line.join(" "));
+    }
+    // clap tips `-- VALUE` only for values that look like flags; a command given
+    // without `--` (`sandbox run /bin/true`) gets the same tip here.
+    if let (ErrorKind::UnknownArgument, Some(ContextValue::String(arg)), Some(usage)) =
+        (e.kind(), e.get(ContextKind::InvalidArg), usage)
+    {
+        if let (false, Some((before, _))) = (arg.starts_with('-'), usage.split_once(" -- <")) {
+            parts.push(format!(
+                "tip: the command to run goes after '--': {before} -- {arg}"
+            ));
+        }
+    }
+    let line = parts.join("; ");
     line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
+/// Parses the command line. For `serve` and `worker`, also says which secrets came as
+/// flags (from clap's own record of where each value came from).
+fn parse(args: &[OsString]) -> Result<(Command, Vec<SecretFlag>), clap::Error> {
+    if args.get(1).is_some_and(|a| a == "sandbox") {
+        let rest = std::iter::once("gauntlet sandbox".into()).chain(args[2..].iter().cloned());
+        return SandboxCli::try_parse_from(rest).map(|c| (Command::Sandbox(c.command), vec![]));
+    }
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let flagged = match matches.subcommand() {
+        Some(("serve" | "worker", sub)) => SecretFlag::ALL
+            .into_iter()
+            // `worker` has only some of them: ask only about the ones it has.
+            .filter(|f| sub.ids().any(|id| id == f.id()))
+            .filter(|f| sub.value_source(f.id()) == Some(ValueSource::CommandLine))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok((Cli::from_arg_matches(&matches)?.command, flagged))
 }
 
 /// An error that knows its exit code; everything else at this edge is `anyhow`.
@@ -95,30 +145,46 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// The reader of our output went away (`gauntlet grade | head`): stop, quietly.
+    pub fn broken_pipe() -> Self {
+        Exit {
+            code: 0,
+            message: String::new(),
+        }
+    }
+}
+
+/// Writes one line to stderr; a closed stderr is not worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let parsed = if args.get(1).is_some_and(|a| a == "sandbox") {
-        let rest = std::iter::once("gauntlet sandbox".into()).chain(args[2..].iter().cloned());
-        SandboxCli::try_parse_from(rest).map(|c| Command::Sandbox(c.command))
-    } else {
-        Cli::try_parse_from(&args).map(|c| c.command)
-    };
-    let command = match parsed {
-        Ok(command) => command,
-        Err(e) if !e.use_stderr() => {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let (command, secret_flags) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => match e.kind() {
             // --help and --version: clap's own text on stdout.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // Bad usage: one line, as for every other refusal.
-            eprintln!("gauntlet: {} (see --help)", usage_reason(&e));
-            return ExitCode::from(2);
-        }
+            _ if !e.use_stderr() => {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // `gauntlet` alone: the help, on stderr, as bad usage.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            // Bad usage: one line, tips included, as for every other refusal.
+            _ => {
+                say(&format!("gauntlet: {} (see --help)", usage_reason(&e)));
+                return ExitCode::from(2);
+            }
+        },
     };
     let result = match command {
-        Command::Serve(args) => cmd_serve::serve(args),
-        Command::Worker(args) => cmd_serve::worker(args),
+        Command::Serve(args) => cmd_serve::serve(args, secret_flags),
+        Command::Worker(args) => cmd_serve::worker(args, secret_flags),
         Command::Sandbox(cmd) => cmd_sandbox::run(cmd),
         Command::Exercises(cmd) => cmd_exercises::run(cmd),
         Command::Grade(args) => cmd_grade::run(args),
@@ -127,7 +193,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(exit) => {
-            eprintln!("gauntlet: {}", exit.message);
+            if !exit.message.is_empty() {
+                say(&format!("gauntlet: {}", exit.message));
+            }
             ExitCode::from(exit.code)
         }
     }

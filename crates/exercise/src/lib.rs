@@ -12,6 +12,8 @@
 //! - [`export`]: a result as Exercism's `results.json` v3 or JUnit XML.
 //! - [`scoring`]: points and score from test results.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod export;
 pub mod folder;

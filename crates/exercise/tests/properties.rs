@@ -48,7 +48,7 @@ proptest! {
         let scaled = frac.parse::<u128>().unwrap() * unit.1;
         let denominator = 10u128.pow(frac.len() as u32);
         let got = parse_size(&format!("{whole}.{frac}{}", unit.0));
-        if scaled % denominator == 0 {
+        if scaled.is_multiple_of(denominator) {
             let want = u128::from(whole) * unit.1 + scaled / denominator;
             prop_assert_eq!(got.map(u128::from), Ok(want));
         } else {

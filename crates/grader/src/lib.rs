@@ -6,6 +6,8 @@
 //! runtime lends (an Anvil chain), run the test command in the sandbox over a
 //! copy-on-write workspace (submission over prepared layer), parse the results, score.
 
+#![forbid(unsafe_code)]
+
 pub mod layer;
 pub mod locations;
 pub mod log;

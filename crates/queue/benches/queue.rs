@@ -77,6 +77,7 @@ fn submission() -> NewSubmission {
         display_name: "bench".into(),
         session_id: "bench".into(),
         client_ip: "127.0.0.1".into(),
+        client_key: "127.0.0.1".into(),
         payload: br#"{"files":{"a.py":"print(1)"}}"#.to_vec(),
         max_attempts: 3,
     }

@@ -3,6 +3,8 @@
 //! jobs, runs them through a [`worker::JobExecutor`] and writes each result once.
 //! Knows nothing of HTTP or of grading; see docs/queue.md.
 
+#![forbid(unsafe_code)]
+
 pub mod control;
 mod kill_switch;
 pub mod store;

@@ -192,6 +192,8 @@ async fn start_engine(
 /// SIGTERM or Ctrl-C; then the API stops and the workers drain.
 pub async fn serve(mut settings: Serve) -> Result<(), AppError> {
     settings::init_tracing(settings.api.common.log_format);
+    settings.api.common.warn_about_secrets_on_command_line();
+    settings.api.read_secret_files()?;
     let kill_switch = settings.validate()?;
     let secrets = settings.api.secrets();
     let grading_here = kill_switch.is_some();
@@ -233,6 +235,8 @@ pub async fn serve(mut settings: Serve) -> Result<(), AppError> {
 /// Ctrl-C.
 pub async fn worker(mut settings: Worker) -> Result<(), AppError> {
     settings::init_tracing(settings.common.log_format);
+    settings.common.warn_about_secrets_on_command_line();
+    settings.common.read_secret_files()?;
     let kill_switch = settings.validate()?;
     let secrets = settings.secrets();
     let core = core(

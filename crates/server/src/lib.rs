@@ -2,6 +2,8 @@
 //! the grading executor, and the assembly of `serve` and `worker` over the queue
 //! (crates/queue).
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod catalog;

@@ -12,8 +12,8 @@ use gauntlet_queue::store::Store;
 use gauntlet_queue::worker::{ExecError, Job, JobContext, JobExecutor};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric of the process, in one registry.
@@ -32,6 +32,13 @@ pub struct Metrics {
     oom_kills: IntCounterVec,
     rate_limited: IntCounterVec,
     rejected: IntCounterVec,
+    streams_open: IntGauge,
+    streams_capacity: IntGauge,
+    /// Registered on first use: only a process with Redis has the series.
+    redis_up: OnceLock<IntGauge>,
+    redis_outages: IntCounter,
+    redis_errors: IntCounter,
+    redis_fallbacks: IntCounterVec,
 }
 
 /// Holds one worker slot busy; the gauge drops back when this does.
@@ -60,96 +67,85 @@ impl Metrics {
 
     /// A fresh, separate registry (tests).
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("metric");
-            registry.register(Box::new(g.clone())).expect("register");
-            g
-        };
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric");
-            registry.register(Box::new(c.clone())).expect("register");
-            c
-        };
-        let queue_depth = gauge("gauntlet_queue_depth", "Submissions waiting in the queue.");
-        let queue_capacity = gauge(
-            "gauntlet_queue_capacity",
-            "Queued submissions past which new ones are refused as busy (503).",
-        );
-        let jobs_running = gauge("gauntlet_jobs_running", "Submissions being graded.");
-        let workers_live = gauge("gauntlet_workers_live", "Workers that reported recently.");
-        let workers_busy = gauge(
-            "gauntlet_workers_busy",
-            "Worker slots of this process running a job.",
-        );
-        let submissions = counter(
-            "gauntlet_submissions_total",
-            "Submissions accepted into the queue, by exercise.",
-            &["exercise"],
-        );
-        let queue_wait = Histogram::with_opts(
-            HistogramOpts::new(
+        let r = Reg(Registry::new());
+        Metrics {
+            queue_depth: r.gauge("gauntlet_queue_depth", "Submissions waiting in the queue."),
+            queue_capacity: r.gauge(
+                "gauntlet_queue_capacity",
+                "Queued submissions past which new ones are refused as busy (503).",
+            ),
+            jobs_running: r.gauge("gauntlet_jobs_running", "Submissions being graded."),
+            workers_live: r.gauge("gauntlet_workers_live", "Workers that reported recently."),
+            workers_busy: r.gauge(
+                "gauntlet_workers_busy",
+                "Worker slots of this process running a job.",
+            ),
+            submissions: r.counters(
+                "gauntlet_submissions_total",
+                "Submissions accepted into the queue, by exercise.",
+                &["exercise"],
+            ),
+            queue_wait: r.histogram(
                 "gauntlet_queue_wait_seconds",
                 "Time from submission to the start of its run.",
-            )
-            .buckets(WAIT_BUCKETS.to_vec()),
-        )
-        .expect("metric");
-        registry
-            .register(Box::new(queue_wait.clone()))
-            .expect("register");
-        let run_duration = HistogramVec::new(
-            HistogramOpts::new(
+                WAIT_BUCKETS,
+            ),
+            run_duration: r.histograms(
                 "gauntlet_run_duration_seconds",
                 "Time spent grading a submission.",
-            )
-            .buckets(RUN_BUCKETS.to_vec()),
-            &["exercise"],
-        )
-        .expect("metric");
-        registry
-            .register(Box::new(run_duration.clone()))
-            .expect("register");
-        let outcomes = counter(
-            "gauntlet_outcomes_total",
-            "Graded submissions by exercise and outcome.",
-            &["exercise", "outcome"],
-        );
-        let timeouts = counter(
-            "gauntlet_timeouts_total",
-            "Runs stopped by a time limit (wall, idle or CPU), by exercise.",
-            &["exercise", "kind"],
-        );
-        let oom_kills = counter(
-            "gauntlet_oom_kills_total",
-            "Runs killed at their memory limit, by exercise.",
-            &["exercise"],
-        );
-        let rate_limited = counter(
-            "gauntlet_rate_limited_total",
-            "Submissions refused by a rate limit (429), by scope and window.",
-            &["scope", "window"],
-        );
-        let rejected = counter(
-            "gauntlet_rejected_total",
-            "Requests refused by admission control: busy (503), session_jobs, streams (429).",
-            &["reason"],
-        );
-        Metrics {
-            registry,
-            queue_depth,
-            queue_capacity,
-            jobs_running,
-            workers_live,
-            workers_busy,
-            submissions,
-            queue_wait,
-            run_duration,
-            outcomes,
-            timeouts,
-            oom_kills,
-            rate_limited,
-            rejected,
+                RUN_BUCKETS,
+                &["exercise"],
+            ),
+            outcomes: r.counters(
+                "gauntlet_outcomes_total",
+                "Graded submissions by exercise and outcome.",
+                &["exercise", "outcome"],
+            ),
+            timeouts: r.counters(
+                "gauntlet_timeouts_total",
+                "Runs stopped by a time limit (wall, idle or CPU), by exercise.",
+                &["exercise", "kind"],
+            ),
+            oom_kills: r.counters(
+                "gauntlet_oom_kills_total",
+                "Runs killed at their memory limit, by exercise.",
+                &["exercise"],
+            ),
+            rate_limited: r.counters(
+                "gauntlet_rate_limited_total",
+                "Submissions refused by a rate limit (429), by scope and window.",
+                &["scope", "window"],
+            ),
+            rejected: r.counters(
+                "gauntlet_rejected_total",
+                "Requests refused by admission control, by reason: busy, session_jobs, ip_jobs, \
+                 streams, streams_ip, streams_total, name_taken, redis_down.",
+                &["reason"],
+            ),
+            streams_open: r.gauge(
+                "gauntlet_event_streams_open",
+                "Event streams open on this instance.",
+            ),
+            streams_capacity: r.gauge(
+                "gauntlet_event_streams_capacity",
+                "Event streams this instance holds open at most (GAUNTLET_MAX_STREAMS).",
+            ),
+            redis_up: OnceLock::new(),
+            redis_outages: r.counter(
+                "gauntlet_redis_outages_total",
+                "Times Redis stopped answering (each outage once).",
+            ),
+            redis_errors: r.counter(
+                "gauntlet_redis_errors_total",
+                "Redis operations of the limits that failed or timed out.",
+            ),
+            redis_fallbacks: r.counters(
+                "gauntlet_redis_fallback_total",
+                "Limit decisions taken without Redis during an outage: local (this \
+                 instance's counts) or refused (policy closed).",
+                &["action"],
+            ),
+            registry: r.0,
         }
     }
 
@@ -165,6 +161,43 @@ impl Metrics {
 
     pub fn rejected(&self, reason: &str) {
         self.rejected.with_label_values(&[reason]).inc();
+    }
+
+    pub fn set_streams_open(&self, n: u64) {
+        self.streams_open.set(n as i64);
+    }
+
+    /// The configured per-instance stream cap (`GAUNTLET_MAX_STREAMS`).
+    pub fn set_stream_capacity(&self, n: u64) {
+        self.streams_capacity.set(n as i64);
+    }
+
+    // --- hooks for the Redis the limits share ---
+
+    pub fn set_redis_up(&self, up: bool) {
+        let gauge = self.redis_up.get_or_init(|| {
+            let g = IntGauge::new(
+                "gauntlet_redis_up",
+                "1 while the Redis shared by API instances answers, 0 during an outage.",
+            )
+            .expect("metric");
+            self.register(Box::new(g.clone()));
+            g
+        });
+        gauge.set(i64::from(up));
+    }
+
+    pub fn redis_outage(&self) {
+        self.redis_outages.inc();
+    }
+
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
+    }
+
+    /// A decision taken during an outage: `local` or `refused`.
+    pub fn redis_fallback(&self, action: &str) {
+        self.redis_fallbacks.with_label_values(&[action]).inc();
     }
 
     /// Queue-wide figures, refreshed from the store before each scrape.
@@ -188,7 +221,7 @@ impl Metrics {
         BusyGuard(&self.workers_busy)
     }
 
-    /// A job ended with `outcome` (CONTRACTS §4 name) after `run` of grading.
+    /// A job ended with `outcome` (the result JSON's `outcome`) after `run` of grading.
     pub fn job_finished(&self, exercise: &str, outcome: &str, run: Duration) {
         self.run_duration
             .with_label_values(&[exercise])
@@ -218,6 +251,33 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding never fails");
         String::from_utf8(buf).expect("utf-8")
+    }
+}
+
+/// Makes metrics and registers them (names and labels are constants: a failure is a bug).
+struct Reg(Registry);
+
+impl Reg {
+    fn add<C: prometheus::core::Collector + Clone + 'static>(&self, c: C) -> C {
+        self.0.register(Box::new(c.clone())).expect("register");
+        c
+    }
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::new(name, help).expect("metric"))
+    }
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.add(IntCounter::new(name, help).expect("metric"))
+    }
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("metric"))
+    }
+    fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.add(Histogram::with_opts(opts).expect("metric"))
+    }
+    fn histograms(&self, name: &str, help: &str, buckets: &[f64], labels: &[&str]) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.add(HistogramVec::new(opts, labels).expect("metric"))
     }
 }
 

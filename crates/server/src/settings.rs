@@ -41,6 +41,12 @@ pub enum SettingsError {
     Empty(&'static str),
     #[error("invalid CORS origin {0:?}: expected scheme://host[:port]")]
     CorsOrigin(String),
+    #[error("{var} {}: {reason}", path.display())]
+    SecretFile {
+        var: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     #[error(
         "--worker-heartbeat ({heartbeat:?}) must be at most half of --worker-lease ({lease:?})"
     )]
@@ -59,6 +65,76 @@ pub enum SettingsError {
     )]
     NoSharedStore,
 }
+
+/// A secret setting: its flag, its variable, and its file variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFlag {
+    DatabaseUrl,
+    RedisUrl,
+    AdminToken,
+    SessionSecret,
+}
+
+impl SecretFlag {
+    pub const ALL: [SecretFlag; 4] = [
+        SecretFlag::DatabaseUrl,
+        SecretFlag::RedisUrl,
+        SecretFlag::AdminToken,
+        SecretFlag::SessionSecret,
+    ];
+
+    /// The clap argument id (the field name).
+    pub fn id(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "database_url",
+            SecretFlag::RedisUrl => "redis_url",
+            SecretFlag::AdminToken => "admin_token",
+            SecretFlag::SessionSecret => "session_secret",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "--database-url",
+            SecretFlag::RedisUrl => "--redis-url",
+            SecretFlag::AdminToken => "--admin-token",
+            SecretFlag::SessionSecret => "--session-secret",
+        }
+    }
+
+    pub fn env(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "DATABASE_URL",
+            SecretFlag::RedisUrl => "REDIS_URL",
+            SecretFlag::AdminToken => "ADMIN_TOKEN",
+            SecretFlag::SessionSecret => "SESSION_SECRET",
+        }
+    }
+
+    /// The variable naming its file.
+    pub fn file_env(self) -> &'static str {
+        match self {
+            SecretFlag::DatabaseUrl => "DATABASE_URL_FILE",
+            SecretFlag::RedisUrl => "REDIS_URL_FILE",
+            SecretFlag::AdminToken => "ADMIN_TOKEN_FILE",
+            SecretFlag::SessionSecret => "SESSION_SECRET_FILE",
+        }
+    }
+
+    /// What to use instead of the flag.
+    pub fn advice(self) -> String {
+        format!(
+            "{flag} on the command line is visible to every local user (ps, /proc/<pid>/cmdline); \
+             set {env} in the environment, or put it in a file readable only by this user and \
+             pass {flag}-file PATH (or {env}_FILE=PATH)",
+            flag = self.flag(),
+            env = self.env(),
+        )
+    }
+}
+
+/// The most bytes a secret file may hold.
+const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -95,12 +171,43 @@ pub struct Common {
     )]
     pub database_url: Option<SecretString>,
 
+    /// File holding the store's URL (instead of --database-url, which `ps` shows).
+    #[arg(
+        long,
+        env = "DATABASE_URL_FILE",
+        value_name = "PATH",
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
+
+    /// The secret flags given on the command line (`--admin-token`, ...), which every
+    /// local user can read in `/proc/<pid>/cmdline`; the CLI fills it in from how it
+    /// parsed the arguments, and start-up warns about each.
+    #[arg(skip)]
+    pub secrets_on_command_line: Vec<SecretFlag>,
+
     /// Log output: human `text` or one JSON object per line.
     #[arg(long, env = "GAUNTLET_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }
 
 impl Common {
+    /// Reads `DATABASE_URL_FILE` into the store's URL. Call once at start, before
+    /// validating.
+    pub fn read_secret_files(&mut self) -> Result<(), SettingsError> {
+        if let Some(path) = self.database_url_file.take() {
+            self.database_url = Some(secret_from_file(SecretFlag::DatabaseUrl, &path)?);
+        }
+        Ok(())
+    }
+
+    /// Logs a warning for every secret given as a flag. Call once logging is set up.
+    pub fn warn_about_secrets_on_command_line(&self) {
+        for which in &self.secrets_on_command_line {
+            tracing::warn!("{}", which.advice());
+        }
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
         if let Some(u) = &self.database_url {
             if u.expose_secret().trim().is_empty() {
@@ -141,6 +248,16 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
     pub redis_url: Option<SecretString>,
 
+    /// While Redis is unreachable: `local` (each instance counts alone) or `closed`
+    /// (refuse submissions and event streams with 503).
+    #[arg(
+        long,
+        env = "GAUNTLET_ON_REDIS_DOWN",
+        value_enum,
+        default_value = "local"
+    )]
+    pub on_redis_down: crate::limits::RedisDown,
+
     /// Bearer token for /api/v1/admin/ (at least 32 bytes; admin routes are disabled without one).
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = secret)]
     pub admin_token: Option<SecretString>,
@@ -148,6 +265,31 @@ pub struct Settings {
     /// Key that signs session cookies (at least 32 bytes); generated into the data dir when unset.
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true, value_parser = secret)]
     pub session_secret: Option<SecretString>,
+
+    /// File holding the Redis URL (instead of --redis-url, which `ps` shows).
+    #[arg(
+        long,
+        env = "REDIS_URL_FILE",
+        value_name = "PATH",
+        conflicts_with = "redis_url"
+    )]
+    pub redis_url_file: Option<PathBuf>,
+    /// File holding the admin token (instead of --admin-token, which `ps` shows).
+    #[arg(
+        long,
+        env = "ADMIN_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the session secret (instead of --session-secret, which `ps` shows).
+    #[arg(
+        long,
+        env = "SESSION_SECRET_FILE",
+        value_name = "PATH",
+        conflicts_with = "session_secret"
+    )]
+    pub session_secret_file: Option<PathBuf>,
 
     /// `off` disables the per-client rate limits (IP, session, display name); queue caps stay.
     #[arg(long, env = "GAUNTLET_RATE_LIMITS", value_enum, default_value = "on")]
@@ -183,6 +325,13 @@ pub struct Settings {
     /// Queued plus running submissions one session may have at once.
     #[arg(long, env = "GAUNTLET_MAX_ACTIVE_PER_SESSION", default_value_t = 2)]
     pub max_active_per_session: u32,
+    /// Queued plus running submissions one client address (IPv6: network) may have at once.
+    #[arg(long, env = "GAUNTLET_MAX_ACTIVE_PER_IP", default_value_t = 8)]
+    pub max_active_per_ip: u32,
+    /// Prefix length IPv6 clients are keyed by in every per-address limit.
+    #[arg(long = "ipv6-prefix", env = "GAUNTLET_IPV6_PREFIX", default_value_t = crate::limits::DEFAULT_IPV6_PREFIX,
+          value_parser = clap::value_parser!(u8).range(16..=128))]
+    pub ipv6_prefix: u8,
     /// Queued submissions past which new ones get 503 "busy, retry shortly".
     #[arg(long, env = "GAUNTLET_MAX_QUEUE", default_value_t = 500)]
     pub max_queue: u32,
@@ -213,9 +362,15 @@ pub struct Settings {
     /// Time a client gets between two chunks of a request body.
     #[arg(long, env = "GAUNTLET_BODY_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub body_timeout: Duration,
-    /// Open event streams one session may hold (per API instance).
+    /// Open event streams one session may hold (all instances sharing Redis together).
     #[arg(long, env = "GAUNTLET_MAX_STREAMS_PER_SESSION", default_value_t = 4)]
     pub max_streams_per_session: u32,
+    /// Open event streams one client address (IPv6: network) may hold.
+    #[arg(long, env = "GAUNTLET_MAX_STREAMS_PER_IP", default_value_t = 16)]
+    pub max_streams_per_ip: u32,
+    /// Open event streams this instance holds at most, all clients together.
+    #[arg(long, env = "GAUNTLET_MAX_STREAMS", default_value_t = 512)]
+    pub max_streams: u32,
     /// Keep-alive comment interval of event streams.
     #[arg(long, env = "GAUNTLET_SSE_KEEPALIVE", default_value = "15s", value_parser = duration)]
     pub sse_keepalive: Duration,
@@ -313,6 +468,12 @@ impl Settings {
         for (name, value) in [
             ("GAUNTLET_MAX_PARTS", self.max_parts as u64),
             ("WORKER_MAX_ATTEMPTS", self.max_attempts as u64),
+            ("GAUNTLET_MAX_ACTIVE_PER_IP", self.max_active_per_ip as u64),
+            (
+                "GAUNTLET_MAX_STREAMS_PER_IP",
+                self.max_streams_per_ip as u64,
+            ),
+            ("GAUNTLET_MAX_STREAMS", self.max_streams as u64),
         ] {
             if value < 1 {
                 return Err(SettingsError::TooSmall {
@@ -341,6 +502,28 @@ impl Settings {
             if !valid_origin(o) {
                 return Err(SettingsError::CorsOrigin(o.clone()));
             }
+        }
+        Ok(())
+    }
+
+    /// Reads the `*_FILE` secrets into their settings (the store's too). Call once at
+    /// start, before validating. A file holds the value as its only line; one trailing
+    /// newline is ignored.
+    pub fn read_secret_files(&mut self) -> Result<(), SettingsError> {
+        self.common.read_secret_files()?;
+        for (which, path) in [
+            (SecretFlag::RedisUrl, self.redis_url_file.take()),
+            (SecretFlag::AdminToken, self.admin_token_file.take()),
+            (SecretFlag::SessionSecret, self.session_secret_file.take()),
+        ] {
+            let Some(path) = path else { continue };
+            let value = secret_from_file(which, &path)?;
+            let slot = match which {
+                SecretFlag::RedisUrl => &mut self.redis_url,
+                SecretFlag::AdminToken => &mut self.admin_token,
+                _ => &mut self.session_secret,
+            };
+            *slot = Some(value);
         }
         Ok(())
     }
@@ -600,6 +783,40 @@ fn valid_origin(o: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
+/// The secret in `which`'s file, or why not (naming the variable and the path).
+fn secret_from_file(which: SecretFlag, path: &Path) -> Result<SecretString, SettingsError> {
+    read_secret_file(path).map_err(|reason| SettingsError::SecretFile {
+        var: which.file_env(),
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// A secret file's value: its first line (one trailing newline ignored), not empty.
+fn read_secret_file(path: &Path) -> Result<SecretString, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    let value = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        return Err("empty".into());
+    }
+    if value.contains(['\n', '\r', '\0']) {
+        return Err("holds more than one line: the secret must be its only line".into());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
 fn secret(s: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(s.to_owned()))
 }
@@ -614,13 +831,22 @@ pub fn duration(s: &str) -> Result<Duration, gauntlet_exercise::UnitError> {
     gauntlet_exercise::parse_duration(s)
 }
 
+/// Whether text on stderr may carry colour: only on a terminal, and never with
+/// `NO_COLOR` set to anything (no-color.org), so a log sent to a file stays plain.
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global `tracing` subscriber: `RUST_LOG`-style filter (default `info`),
-/// text or JSON lines on stderr. Call once, from the binary.
+/// text (coloured only on a terminal) or JSON lines on stderr. Call once, from the
+/// binary.
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

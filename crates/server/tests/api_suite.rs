@@ -12,6 +12,9 @@ mod common;
 #[path = "api/gate.rs"]
 mod gate;
 
+#[path = "api/abuse.rs"]
+mod abuse;
+
 #[path = "api/flows.rs"]
 mod flows;
 
@@ -20,3 +23,6 @@ mod hygiene;
 
 #[path = "api/limits.rs"]
 mod limits;
+
+#[path = "api/redis_outage.rs"]
+mod redis_outage;

@@ -169,6 +169,8 @@ pub struct NewSubmission {
     pub display_name: String,
     pub session_id: String,
     pub client_ip: String,
+    /// What per-address limits count the client as: the IPv4 address or the IPv6 network.
+    pub client_key: String,
     /// The validated submission: the JSON files map or the ZIP archive bytes.
     pub payload: Vec<u8>,
     /// How many claims the job gets before it is given up with `internal_error`.
@@ -356,6 +358,12 @@ pub fn internal_error_result(reason: &str) -> Value {
     })
 }
 
+/// The key a display name is bound under: its lower case (names are ASCII). The SQL of
+/// the migrations and the leaderboard spells the same rule `lower(display_name)`.
+pub fn display_name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 /// One failed attempt of a job, kept until the job finishes: a lost lease, or a host-side
 /// failure (a missing folder, layer preparation, a sandbox set-up step).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,6 +422,21 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_counts(&self) -> Result<QueueCounts>;
     /// One session's queued and running submissions, for the per-session cap.
     async fn session_counts(&self, session_id: &str) -> Result<QueueCounts>;
+    /// One client key's queued and running submissions, for the per-address cap.
+    async fn client_counts(&self, client_key: &str) -> Result<QueueCounts>;
+    /// The session a display name belongs to (names compare case-insensitively).
+    async fn display_name_owner(&self, name: &str) -> Result<Option<String>>;
+    /// Gives `name` to `session_id` unless it belongs to a session already; returns the
+    /// session it belongs to now.
+    async fn claim_display_name(
+        &self,
+        name: &str,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> Result<String>;
+    /// Frees a display name for the next session that submits under it; false when it
+    /// belonged to none.
+    async fn release_display_name(&self, name: &str) -> Result<bool>;
     /// A queued submission finishes at once; a running one is flagged for its worker.
     async fn cancel(
         &self,
@@ -421,7 +444,8 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: UnixMillis,
     ) -> Result<CancelOutcome>;
-    /// Best score per display name per exercise (all exercises when `None`), highest first.
+    /// Best score per display name per exercise (all exercises when `None`), highest
+    /// first; only submissions of the session the name belongs to count.
     async fn leaderboard(&self, exercise_id: Option<&str>) -> Result<Vec<LeaderboardEntry>>;
     /// Events with `seq > after_seq`, in order (SSE resume: `after_seq` = Last-Event-ID).
     async fn events_after(

@@ -124,8 +124,8 @@ impl Statements {
 }
 
 const CREATE: &str = "INSERT INTO submissions (id, exercise_id, exercise_hash, display_name, \
-     session_id, client_ip, payload, created_at, max_attempts, log_seq) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT (id) DO NOTHING";
+     session_id, client_ip, client_key, payload, created_at, max_attempts, log_seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1) ON CONFLICT (id) DO NOTHING";
 
 const BUMP_SEQ: &str =
     "UPDATE submissions SET log_seq = log_seq + $2 WHERE id = $1 RETURNING log_seq";
@@ -162,14 +162,25 @@ const COUNTS: &str = "SELECT COUNT(*) FILTER (WHERE state = 'queued') AS q, \
      COUNT(*) FILTER (WHERE state = 'running') AS r \
      FROM submissions WHERE state <> 'finished'";
 
-/// Best score per (exercise, display name): rank each one's scored submissions, best
-/// first, earliest first among equals.
+/// Best score per (exercise, display name in any case): rank each one's scored
+/// submissions, best first, earliest first among equals, counting only those of the
+/// session the name belongs to.
 const LEADERBOARD: &str = "SELECT exercise_id, display_name, score, id, created_at FROM ( \
-     SELECT exercise_id, display_name, score, id, created_at, ROW_NUMBER() OVER ( \
-         PARTITION BY exercise_id, display_name ORDER BY score DESC, created_at, id) AS rank \
-     FROM submissions WHERE score IS NOT NULL \
-         AND (CAST($1 AS TEXT) IS NULL OR exercise_id = CAST($1 AS TEXT))) ranked \
+     SELECT s.exercise_id, s.display_name, s.score, s.id, s.created_at, ROW_NUMBER() OVER ( \
+         PARTITION BY s.exercise_id, lower(s.display_name) \
+         ORDER BY s.score DESC, s.created_at, s.id) AS rank \
+     FROM submissions s JOIN display_names d \
+         ON d.name_key = lower(s.display_name) AND d.session_id = s.session_id \
+     WHERE s.score IS NOT NULL \
+         AND (CAST($1 AS TEXT) IS NULL OR s.exercise_id = CAST($1 AS TEXT))) ranked \
      WHERE rank = 1 ORDER BY exercise_id, score DESC, created_at, display_name";
+
+const NAME_OWNER: &str = "SELECT session_id FROM display_names WHERE name_key = $1";
+
+const CLAIM_NAME: &str = "INSERT INTO display_names (name_key, session_id, claimed_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (name_key) DO NOTHING";
+
+const RELEASE_NAME: &str = "DELETE FROM display_names WHERE name_key = $1";
 
 const EVENTS_AFTER: &str = "SELECT submission_id, seq, at, kind, data FROM submission_events \
      WHERE submission_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
@@ -347,12 +358,14 @@ impl SqlStore {
         }
     }
 
-    async fn counts(&self, session_id: Option<&str>) -> Result<QueueCounts> {
-        let row = match session_id {
+    /// Queued and running submissions: all of them, or those whose `column` (a session,
+    /// a client key) is `value`.
+    async fn counts(&self, only: Option<(&str, &str)>) -> Result<QueueCounts> {
+        let row = match only {
             None => sqlx::query(COUNTS).fetch_one(&self.read).await?,
-            Some(session) => {
-                sqlx::query(&format!("{COUNTS} AND session_id = $1"))
-                    .bind(session)
+            Some((column, value)) => {
+                sqlx::query(&format!("{COUNTS} AND {column} = $1"))
+                    .bind(value)
                     .fetch_one(&self.read)
                     .await?
             }
@@ -384,6 +397,7 @@ impl Store for SqlStore {
             .bind(&new.display_name)
             .bind(&new.session_id)
             .bind(&new.client_ip)
+            .bind(&new.client_key)
             .bind(&new.payload)
             .bind(now)
             .bind(i64::from(new.max_attempts.max(1)))
@@ -423,7 +437,48 @@ impl Store for SqlStore {
     }
 
     async fn session_counts(&self, session_id: &str) -> Result<QueueCounts> {
-        self.counts(Some(session_id)).await
+        self.counts(Some(("session_id", session_id))).await
+    }
+
+    async fn client_counts(&self, client_key: &str) -> Result<QueueCounts> {
+        self.counts(Some(("client_key", client_key))).await
+    }
+
+    async fn display_name_owner(&self, name: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(NAME_OWNER)
+            .bind(display_name_key(name))
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn claim_display_name(
+        &self,
+        name: &str,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> Result<String> {
+        let key = display_name_key(name);
+        let mut tx = self.write.begin().await?;
+        sqlx::query(CLAIM_NAME)
+            .bind(&key)
+            .bind(session_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let owner = sqlx::query_scalar(NAME_OWNER)
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(owner)
+    }
+
+    async fn release_display_name(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query(RELEASE_NAME)
+            .bind(display_name_key(name))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn cancel(

@@ -106,6 +106,17 @@ impl Fixture {
         }
     }
 
+    /// Another fixture on the same database (with a folder of its own), for a second
+    /// instance; the database stays this fixture's to drop.
+    #[allow(dead_code)] // used by the API suite, which shares this file
+    pub async fn sibling(&self) -> Fixture {
+        Fixture {
+            store: self.second_store().await,
+            dir: tempfile::tempdir().unwrap(),
+            pg: None,
+        }
+    }
+
     /// Another handle on the same database: another process, as far as the store knows
     /// (for PostgreSQL a separate pool and listener; for SQLite the same store).
     pub async fn second_store(&self) -> Arc<dyn Store> {
@@ -184,6 +195,7 @@ pub fn new_submission(hash: &str, payload: serde_json::Value) -> NewSubmission {
         display_name: "ada".into(),
         session_id: "session-1".into(),
         client_ip: "127.0.0.1".into(),
+        client_key: "127.0.0.1".into(),
         payload: payload.to_string().into_bytes(),
         max_attempts: 3,
     }

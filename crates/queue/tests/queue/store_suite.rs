@@ -35,6 +35,7 @@ crate::suite!(
     events_are_numbered_in_order,
     leaderboard_best_score_earliest_wins_ties,
     counts_for_caps,
+    display_names_belong_to_the_first_session,
     job_signal_wakes_other_handles,
     workers_registry,
     host_failures_retry_later_then_give_up_with_every_reason,
@@ -615,28 +616,40 @@ async fn events_are_numbered_in_order(fx: &Fixture) {
 async fn leaderboard_best_score_earliest_wins_ties(fx: &Fixture) {
     let s = &fx.store;
     let t = now_ms();
+    // Each name belongs to the session that claims it first; "mallory" submits under
+    // alice's name too, and does not appear.
+    let finish_as = |session: &'static str,
+                     name: &'static str,
+                     exercise: &'static str,
+                     at: i64,
+                     result: serde_json::Value| {
+        let s = s.clone();
+        async move {
+            s.claim_display_name(name, session, at).await.unwrap();
+            let mut new = new_submission(H1, json!({}));
+            new.session_id = session.into();
+            new.display_name = name.into();
+            new.exercise_id = exercise.into();
+            let id = new.id.clone();
+            s.create_submission(new, at).await.unwrap();
+            let job = s
+                .claim("w", &hashes(&[H1]), LEASE, at)
+                .await
+                .unwrap()
+                .unwrap();
+            s.finish(&job.id, job.fencing_token, &result, at)
+                .await
+                .unwrap();
+            id
+        }
+    };
     let finish =
         |name: &'static str, exercise: &'static str, at: i64, result: serde_json::Value| {
-            let s = s.clone();
-            async move {
-                let mut new = new_submission(H1, json!({}));
-                new.display_name = name.into();
-                new.exercise_id = exercise.into();
-                let id = new.id.clone();
-                s.create_submission(new, at).await.unwrap();
-                let job = s
-                    .claim("w", &hashes(&[H1]), LEASE, at)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                s.finish(&job.id, job.fencing_token, &result, at)
-                    .await
-                    .unwrap();
-                id
-            }
+            finish_as(name, name, exercise, at, result)
         };
     let score = |n: i64| json!({"outcome": if n == 100 {"passed"} else {"failed"}, "score": n});
     finish("alice", "ex-a", t, score(50)).await;
+    finish_as("mallory", "Alice", "ex-a", t, score(100)).await;
     let alice_best = finish("alice", "ex-a", t + 1, score(80)).await;
     finish("alice", "ex-a", t + 2, score(80)).await;
     let bob_best = finish("bob", "ex-a", t + 3, score(80)).await;
@@ -692,6 +705,35 @@ async fn counts_for_caps(fx: &Fixture) {
         .windows(2)
         .all(|w| w[0].created_at <= w[1].created_at));
     assert_eq!(s.list_active(2).await.unwrap().len(), 2);
+}
+
+async fn display_names_belong_to_the_first_session(fx: &Fixture) {
+    let s = &fx.store;
+    let t = now_ms();
+    assert_eq!(s.display_name_owner("Ada").await.unwrap(), None);
+    assert_eq!(s.claim_display_name("Ada", "s1", t).await.unwrap(), "s1");
+    // Any case is the same name, and stays the first session's.
+    assert_eq!(s.claim_display_name("ADA", "s2", t).await.unwrap(), "s1");
+    assert_eq!(
+        s.display_name_owner("ada").await.unwrap().as_deref(),
+        Some("s1")
+    );
+    assert!(s.release_display_name("aDa").await.unwrap());
+    assert!(!s.release_display_name("ada").await.unwrap());
+    assert_eq!(s.claim_display_name("ada", "s2", t).await.unwrap(), "s2");
+    // Per-address counts use the client key.
+    for (i, key) in ["2001:db8::/64", "2001:db8::/64", "192.0.2.1"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut new = new_submission(H1, json!({}));
+        new.client_key = key.into();
+        s.create_submission(new, t + i as i64).await.unwrap();
+    }
+    let c = s.client_counts("2001:db8::/64").await.unwrap();
+    assert_eq!((c.queued, c.running), (2, 0));
+    let c = s.client_counts("192.0.2.9").await.unwrap();
+    assert_eq!((c.queued, c.running), (0, 0));
 }
 
 async fn job_signal_wakes_other_handles(fx: &Fixture) {

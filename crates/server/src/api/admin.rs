@@ -1,6 +1,6 @@
 //! Operator endpoints under `/api/v1/admin/`, behind `Authorization: Bearer $ADMIN_TOKEN`
 //! (compared in constant time; disabled without a strong token): queue view, cancel,
-//! pause/resume claiming, reload exercises.
+//! pause/resume claiming, reload exercises, release a display name.
 
 use axum::extract::{Path, Request, State};
 use axum::http::header;
@@ -97,6 +97,22 @@ pub async fn cancel(
         id: id.to_string(),
         outcome: outcome.into(),
     }))
+}
+
+/// Frees a display name from the session it belongs to (say, one whose owner lost the
+/// cookie); the next session to submit under it gets it. The earlier owner's results
+/// leave the leaderboard with the name.
+#[utoipa::path(post, path = "/api/v1/admin/display-names/{name}/release", tag = "admin",
+    security(("admin_token" = [])),
+    params(("name" = String, Path, description = "Display name (any case)")),
+    responses((status = 200, body = ReleaseNameBody), (status = 401, body = ErrorBody)))]
+pub async fn release_name(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReleaseNameBody>, ApiError> {
+    let released = state.store().release_display_name(&name).await?;
+    tracing::warn!(display_name = %name, released, "admin: display name released");
+    Ok(Json(ReleaseNameBody { name, released }))
 }
 
 fn workers(

@@ -1,5 +1,6 @@
-//! Every error the API answers with, mapped to a status and the CONTRACTS §5 JSON shape
-//! `{"error": {"code", "message"}}` in one place; 429 and 503 carry `Retry-After`.
+//! Every error the API answers with, mapped to a status and the JSON shape
+//! `{"error": {"code", "message"}}` of docs/api.md in one place; 429 and 503 carry
+//! `Retry-After`.
 
 use std::time::Duration;
 
@@ -47,8 +48,16 @@ pub enum ApiError {
     RateLimited(Rejected),
     #[error("this session already has {0} submissions queued or running; wait for one to finish")]
     TooManyActive(u32),
+    #[error("this address already has {0} submissions queued or running; wait for one to finish")]
+    TooManyActiveFromIp(u32),
     #[error("this session already has {0} event streams open")]
     TooManyStreams(u32),
+    #[error("this address already has {0} event streams open")]
+    TooManyStreamsFromIp(u32),
+    #[error("this server already holds {0} event streams open, its most; retry shortly")]
+    StreamsFull(u32),
+    #[error("display name {0:?} belongs to another session; choose another name")]
+    DisplayNameTaken(String),
     #[error("busy, retry shortly")]
     Busy(Duration),
     #[error("exercise {exercise} cannot be graded right now: {reason}")]
@@ -91,13 +100,19 @@ impl ApiError {
             ExerciseNotFound(_) | SubmissionNotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unauthorized | AdminDisabled => StatusCode::UNAUTHORIZED,
-            Conflict(_) => StatusCode::CONFLICT,
+            Conflict(_) | DisplayNameTaken(_) => StatusCode::CONFLICT,
             TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidExercises(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            RateLimited(_) | TooManyActive(_) | TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
-            Busy(_) | NotReady(_) | ExerciseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            RateLimited(_)
+            | TooManyActive(_)
+            | TooManyActiveFromIp(_)
+            | TooManyStreams(_)
+            | TooManyStreamsFromIp(_) => StatusCode::TOO_MANY_REQUESTS,
+            Busy(_) | StreamsFull(_) | NotReady(_) | ExerciseUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -120,9 +135,10 @@ impl ApiError {
             UnsupportedMediaType => "unsupported_media_type",
             BodyTimeout => "body_timeout",
             RateLimited(_) => "rate_limited",
-            TooManyActive(_) => "too_many_active_submissions",
-            TooManyStreams(_) => "too_many_streams",
-            Busy(_) => "busy",
+            TooManyActive(_) | TooManyActiveFromIp(_) => "too_many_active_submissions",
+            TooManyStreams(_) | TooManyStreamsFromIp(_) => "too_many_streams",
+            DisplayNameTaken(_) => "display_name_taken",
+            Busy(_) | StreamsFull(_) => "busy",
             ExerciseUnavailable { .. } => "exercise_unavailable",
             InvalidExercises(..) => "invalid_exercises",
             NotReady(_) => "not_ready",
@@ -133,7 +149,11 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited(r) => Some(r.retry_after.as_secs().max(1)),
-            ApiError::TooManyActive(_) | ApiError::TooManyStreams(_) => Some(5),
+            ApiError::TooManyActive(_)
+            | ApiError::TooManyActiveFromIp(_)
+            | ApiError::TooManyStreams(_)
+            | ApiError::TooManyStreamsFromIp(_)
+            | ApiError::StreamsFull(_) => Some(5),
             ApiError::Busy(d) => Some(d.as_secs().max(1)),
             ApiError::ExerciseUnavailable { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             ApiError::NotReady(_) => Some(5),

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::error::{ApiError, ErrorBody};
 use super::handlers::parse_id;
 use super::AppState;
-use crate::limits::StreamSlot;
+use crate::limits::{StreamRefusal, StreamSlot};
 use crate::sessions::Session;
 use gauntlet_queue::store::{EventKind, SubmissionEvent, SubmissionId, SubmissionState};
 
@@ -34,7 +34,8 @@ const FALLBACK_POLL: Duration = Duration::from_secs(2);
     responses(
         (status = 200, content_type = "text/event-stream", body = String),
         (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Too many open streams for this session"),
+        (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Too many open streams for this session or address"),
+        (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "This server holds its most open streams"),
     ))]
 pub async fn events(
     State(state): State<AppState>,
@@ -60,13 +61,22 @@ pub async fn events(
     if state.store().get_submission(&id).await?.is_none() {
         return Err(ApiError::SubmissionNotFound(id.to_string()));
     }
-    let cap = state.settings().max_streams_per_session;
+    let (_, client) = state.client(&req);
     let slot = state
         .streams()
-        .try_acquire(&session.id, cap)
-        .ok_or_else(|| {
-            state.metrics().rejected("streams");
-            ApiError::TooManyStreams(cap)
+        .acquire(&session.id, &client)
+        .await
+        .map_err(|refusal| {
+            state.metrics().rejected(refusal.reason());
+            match refusal {
+                StreamRefusal::Session(cap) => ApiError::TooManyStreams(cap),
+                StreamRefusal::Ip(cap) => ApiError::TooManyStreamsFromIp(cap),
+                StreamRefusal::Total(cap) => ApiError::StreamsFull(cap),
+                StreamRefusal::Unavailable => ApiError::NotReady(
+                    "the shared limits are unavailable while Redis is unreachable; retry shortly"
+                        .into(),
+                ),
+            }
         })?;
 
     let (tx, rx) = mpsc::channel::<Event>(64);

@@ -6,6 +6,7 @@ mod admin;
 pub mod error;
 mod events;
 mod handlers;
+mod submit;
 pub mod types;
 
 use std::convert::Infallible;
@@ -36,7 +37,9 @@ use utoipa_axum::routes;
 pub use error::ApiError;
 
 use crate::catalog::Catalog;
-use crate::limits::{RateConfig, RateLimiter, SessionLocks, StreamSlots};
+use crate::limits::{
+    AdmissionLocks, ClientKey, RateConfig, RateLimiter, SharedRedis, StreamCaps, StreamLimits,
+};
 use crate::metrics::Metrics;
 use crate::sessions::{self, Session, SessionKeys};
 use crate::settings::{Settings, SettingsError};
@@ -72,8 +75,10 @@ struct Inner {
     sessions: SessionKeys,
     metrics: &'static Metrics,
     workers: Option<Arc<dyn WorkerControl>>,
-    streams: StreamSlots,
-    admissions: SessionLocks,
+    streams: Arc<StreamLimits>,
+    admissions: AdmissionLocks,
+    /// The Redis the limits share, when configured.
+    redis: Option<Arc<SharedRedis>>,
     /// SHA-256 of the admin token: compared in constant time; `None` disables admin routes.
     admin_digest: Option<[u8; 32]>,
     /// Secret values (as they would appear in JSON text) blanked out of event streams.
@@ -91,26 +96,31 @@ impl AppState {
         workers: Option<Arc<dyn WorkerControl>>,
     ) -> Result<AppState, StartError> {
         settings.validate()?;
+        let metrics = Metrics::global();
         let redis = match &settings.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret())?;
-                let conn = redis::aio::ConnectionManager::new(client).await?;
-                Some(conn)
-            }
+            Some(url) => Some(
+                SharedRedis::connect(url.expose_secret(), settings.on_redis_down, metrics).await?,
+            ),
             None => None,
         };
         let secret = sessions::resolve_secret(
             settings.session_secret.as_ref(),
-            redis.as_ref(),
+            redis.as_ref().map(|r| r.connection()).as_ref(),
             &settings.common.data_dir,
         )
         .await?;
         let sessions = SessionKeys::new(&secret, settings.session_ttl, settings.behind_tls)?;
-        let rate = RateConfig::from_settings(&settings);
-        let limiter = match redis {
-            Some(conn) => RateLimiter::redis(rate, conn),
-            None => RateLimiter::in_memory(rate),
-        };
+        let limiter = RateLimiter::new(RateConfig::from_settings(&settings), redis.clone());
+        let streams = StreamLimits::new(
+            StreamCaps {
+                per_session: settings.max_streams_per_session,
+                per_ip: settings.max_streams_per_ip,
+                total: settings.max_streams,
+            },
+            redis.clone(),
+            metrics,
+        );
+        let admissions = AdmissionLocks::new(redis.clone());
         let admin_digest = match (&settings.admin_token, settings.strong_admin_token()) {
             (_, Some(t)) => Some(digest(t.expose_secret().as_bytes())),
             (Some(_), None) => {
@@ -149,10 +159,11 @@ impl AppState {
                 catalog,
                 limiter,
                 sessions,
-                metrics: Metrics::global(),
+                metrics,
                 workers,
-                streams: StreamSlots::default(),
-                admissions: SessionLocks::default(),
+                streams,
+                admissions,
+                redis,
                 admin_digest,
                 redactions,
                 shutdown: CancellationToken::new(),
@@ -175,11 +186,41 @@ impl AppState {
     pub(crate) fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
     }
-    pub(crate) fn admissions(&self) -> &SessionLocks {
+    pub(crate) fn admissions(&self) -> &AdmissionLocks {
         &self.inner.admissions
     }
-    pub(crate) fn streams(&self) -> &StreamSlots {
+    pub(crate) fn streams(&self) -> &Arc<StreamLimits> {
         &self.inner.streams
+    }
+    /// Event streams open on this instance.
+    pub fn open_streams(&self) -> u32 {
+        self.inner.streams.open()
+    }
+    /// The Redis the limits share, when configured (tests watch its health).
+    pub fn shared_redis(&self) -> Option<&Arc<SharedRedis>> {
+        self.inner.redis.as_ref()
+    }
+
+    /// The client a request comes from (behind trusted proxies: the forwarded address),
+    /// and its key in every per-address limit.
+    pub(crate) fn client(&self, req: &Request) -> (std::net::IpAddr, ClientKey) {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        // Several X-Forwarded-For lines read as one list, in order: a proxy may add its
+        // own line after one the client forged, and the right-most entries are the proxies'.
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?"))
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let s = self.settings();
+        let ip = crate::limits::client_ip(peer, forwarded.as_deref(), &s.trusted_proxies);
+        (ip, ClientKey::of(ip, s.ipv6_prefix))
     }
     pub(crate) fn workers(&self) -> Option<&Arc<dyn WorkerControl>> {
         self.inner.workers.as_ref()
@@ -258,11 +299,12 @@ fn api_routes(state: Option<&AppState>) -> (Router<AppState>, utoipa::openapi::O
         .routes(routes!(admin::cancel))
         .routes(routes!(admin::pause))
         .routes(routes!(admin::resume))
-        .routes(routes!(admin::reload));
+        .routes(routes!(admin::reload))
+        .routes(routes!(admin::release_name));
     let public = OpenApiRouter::new()
         .routes(routes!(handlers::list_exercises))
         .routes(routes!(handlers::get_exercise))
-        .routes(routes!(handlers::submit))
+        .routes(routes!(submit::submit))
         .routes(routes!(handlers::get_submission))
         .routes(routes!(events::events))
         .routes(routes!(handlers::leaderboard));

@@ -310,3 +310,12 @@ pub struct ReloadBody {
     /// Exercise ids now served.
     pub exercises: Vec<String>,
 }
+
+/// `POST /api/v1/admin/display-names/{name}/release`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleaseNameBody {
+    pub name: String,
+    /// Whether the name belonged to a session; the next session to submit under it
+    /// gets it.
+    pub released: bool,
+}

@@ -140,6 +140,7 @@ pub fn test_settings(data_dir: &Path, exercises: &Path) -> Settings {
         name_per_minute: 1000,
         name_per_day: 1000,
         max_active_per_session: 100,
+        max_active_per_ip: 100,
         sse_keepalive: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(2),
         ..Settings::default()

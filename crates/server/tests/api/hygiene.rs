@@ -237,8 +237,9 @@ async fn multipart_archives_and_part_limits() {
             "invalid_display_name",
         ),
     ];
+    // From the session that owns "ada" (another one would get 409 display_name_taken).
     for (i, (f, status, code)) in cases.into_iter().enumerate() {
-        let r = app.client().post_multipart(f).await;
+        let r = c.post_multipart(f).await;
         assert_eq!(error_code(r, status).await, code, "case {i}");
     }
 }
