@@ -33,26 +33,26 @@ pub struct DoctorArgs {
 #[derive(Args)]
 pub struct RunArgs {
     /// Wall-clock limit (a duration: 500ms, 10s, 1.5m, ...).
-    #[arg(long, default_value = "10s")]
-    wall_time: String,
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    wall_time: Duration,
     /// Stop when stdout and stderr are silent this long ("off" disables).
     #[arg(long, default_value = "5s")]
     idle_timeout: String,
     /// CPU-time limit (a duration).
-    #[arg(long, default_value = "5s")]
-    cpu_time: String,
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    cpu_time: Duration,
     /// Memory limit, no swap (a size: 256MiB, 1G, ...).
-    #[arg(long, default_value = "256MiB")]
-    memory: String,
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    memory: u64,
     /// Maximum number of processes and threads.
     #[arg(long, default_value = "64")]
     pids: String,
     /// Size of /tmp and of /dev/shm.
-    #[arg(long, default_value = "64MiB")]
-    tmp_size: String,
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    tmp_size: u64,
     /// Combined cap on stdout + stderr.
-    #[arg(long, default_value = "64KiB")]
-    output_limit: String,
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    output_limit: u64,
     /// HOST:INSIDE, read-only (repeatable).
     #[arg(long, value_name = "HOST:INSIDE")]
     ro_bind: Vec<String>,
@@ -81,8 +81,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     results: Option<PathBuf>,
     /// Cap on the results channel (with --results).
-    #[arg(long, default_value = "1MiB", requires = "results")]
-    results_limit: String,
+    #[arg(long, default_value = "1MiB", requires = "results", value_parser = parse_size)]
+    results_limit: u64,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -94,10 +94,10 @@ pub fn run(cmd: SandboxCommand) -> Result<ExitCode, Exit> {
         SandboxCommand::Doctor(args) => {
             let d = sandbox::doctor();
             if args.json {
-                let json = serde_json::to_string_pretty(&d);
-                println!("{}", json.map_err(|e| Exit::failed(e.to_string()))?);
+                let json = serde_json::to_string_pretty(&d).map_err(Exit::failed)?;
+                crate::common::print_stdout(&json)?;
             } else {
-                print!("{}", summary(&d));
+                crate::common::print_stdout(summary(&d).trim_end())?;
             }
             if d.ok {
                 Ok(ExitCode::SUCCESS)
@@ -265,18 +265,18 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
         s => Some(parse_duration(s).map_err(|e| format!("--idle-timeout: {e}"))?),
     };
     let limits = sandbox::Limits {
-        wall_time: parse_duration(&args.wall_time).map_err(|e| format!("--wall-time: {e}"))?,
+        wall_time: args.wall_time,
         idle_timeout,
-        cpu_time: parse_duration(&args.cpu_time).map_err(|e| format!("--cpu-time: {e}"))?,
-        memory: parse_size(&args.memory).map_err(|e| format!("--memory: {e}"))?,
+        cpu_time: args.cpu_time,
+        memory: args.memory,
         pids: args
             .pids
             .parse()
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| format!("--pids: bad count {:?}", args.pids))?,
-        tmp_size: parse_size(&args.tmp_size).map_err(|e| format!("--tmp-size: {e}"))?,
-        output_limit: parse_size(&args.output_limit).map_err(|e| format!("--output-limit: {e}"))?,
+        tmp_size: args.tmp_size,
+        output_limit: args.output_limit,
     };
     let env = args
         .env
@@ -316,8 +316,7 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
     spec.env = env;
     spec.network = network;
     if args.results.is_some() {
-        spec.results =
-            Some(parse_size(&args.results_limit).map_err(|e| format!("--results-limit: {e}"))?);
+        spec.results = Some(args.results_limit);
     }
     Ok(spec)
 }

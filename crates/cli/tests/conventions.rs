@@ -98,11 +98,17 @@ fn a_closed_pipe_ends_the_command_quietly() {
         ],
         &["--help"],
         &["grade", "--help"],
+        &["sandbox", "doctor", "--json"],
     ];
     for args in cases {
         let out = with_closed_stdout(args, tmp.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        // 0, or doctor's own 3 on a host that lacks a layer; never a panic's 101.
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }

@@ -1,13 +1,19 @@
-//! Crash tests of the durable queue with the real binary: a server or a standalone
-//! worker is killed with SIGKILL in the middle of a run; the submission still finishes
-//! exactly once, on a later attempt, and nothing the dead process jailed survives it.
+//! Crash tests of the durable queue with the real binary, and its faults at the edges
+//! (docs/queue.md, "Faults at the edges"):
+//!
+//! - a server or a standalone worker killed with SIGKILL mid-run: the submission still
+//!   finishes exactly once, on a later attempt, and nothing the dead process jailed
+//!   survives it;
+//! - the data dir's disk full: a clear refusal, nothing corrupted, recovery when space
+//!   returns;
+//! - the SQLite store held by another process: a clear refusal at start.
 
-use std::io::{BufRead, BufReader};
+mod cluster;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use cluster::{events, processes_with, skip, submission, submit, wait_for, Node};
 use serde_json::{json, Value};
 
 /// A slow exercise whose test command runs `sleep <marker>`: a marker unique to one
@@ -19,7 +25,7 @@ fn slow_exercise(root: &Path, marker: &str) -> PathBuf {
     }
     std::fs::write(
         ex.join("exercise.yaml"),
-        "id: slow-sum\ntitle: A slow test\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: sum.sh\nlimits:\n  wall_time: 30s\n  idle_timeout: 20s\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: tap\nscoring: per-test\n",
+        "id: slow-sum\ntitle: A slow test\nruntime: shell\nsubmission: files\nstarter:\n  files:\n    - path: sum.sh\n      max_bytes: 262144\nlimits:\n  wall_time: 30s\n  idle_timeout: 20s\ntest:\n  command: [\"sh\", \"tests/run.sh\"]\n  results: tap\nscoring: per-test\n",
     )
     .unwrap();
     std::fs::write(ex.join("starter/sum.sh"), "sum() { echo 0; }\n").unwrap();
@@ -32,181 +38,58 @@ fn slow_exercise(root: &Path, marker: &str) -> PathBuf {
     root.join("exercises")
 }
 
-/// What a process's log said so far: its address, whether its worker started, lines.
-#[derive(Default)]
-struct Started(Option<String>, bool, Vec<String>);
+const RIGHT: &str = "sum() { echo $(($1 + $2)); }\n";
 
-struct Proc {
-    child: Child,
-    addr: Option<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn env(database: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("WORKER_ENABLED", "true".to_owned()),
+        ("RUN_UNTRUSTED_CODE", "true".to_owned()),
+        ("WORKER_LEASE", "3s".to_owned()),
+        ("WORKER_HEARTBEAT", "1s".to_owned()),
+        ("GAUNTLET_RATE_LIMITS", "off".to_owned()),
+    ];
+    if let Some(url) = database {
+        env.push(("DATABASE_URL", url.to_owned()));
     }
+    env
 }
 
-/// Starts `gauntlet <args>` with JSON logs and short leases; waits for "listening"
-/// when `listens`, or for "worker started" otherwise.
-fn spawn(
+fn node(
+    name: &str,
     args: &[&str],
-    data: &Path,
+    data: PathBuf,
     exercises: &Path,
-    env: &[(&str, &str)],
-    listens: bool,
-) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gauntlet"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--exercises")
-        .arg(exercises)
-        .env("GAUNTLET_LOG_FORMAT", "json")
-        .env("WORKER_ENABLED", "true")
-        .env("RUN_UNTRUSTED_CODE", "true")
-        .env("WORKER_LEASE", "3s")
-        .env("WORKER_HEARTBEAT", "1s")
-        .env("GAUNTLET_RATE_LIMITS", "off")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if listens {
-        cmd.args(["--listen", "127.0.0.1:0"]);
-    }
-    let mut child = cmd.spawn().expect("spawn gauntlet");
-    let stderr = child.stderr.take().unwrap();
-    let found: Arc<Mutex<Started>> = Arc::default();
-    let seen = found.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut s = seen.lock().unwrap();
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                match v["message"].as_str() {
-                    Some("listening") => s.0 = v["addr"].as_str().map(str::to_owned),
-                    Some("worker started") => s.1 = true,
-                    _ => {}
-                }
-            }
-            if s.2.len() < 200 {
-                s.2.push(line);
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        {
-            let s = found.lock().unwrap();
-            if (listens && s.0.is_some()) || (!listens && s.1) {
-                return Proc {
-                    child,
-                    addr: s.0.clone(),
-                };
-            }
-            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-                panic!("gauntlet {args:?} did not start:\n{}", s.2.join("\n"));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env: &[(&str, String)],
+) -> Node {
+    let mut full: Vec<&str> = args.to_vec();
+    let ex = exercises.display().to_string();
+    full.extend(["--exercises", &ex]);
+    Node::new(name, &full, data, env)
 }
 
-fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut resp = match (method, body) {
-        ("POST", Some(b)) => agent.post(url).send_json(b),
-        _ => agent.get(url).call(),
-    }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap_or_default())
+fn submit_right(api: &str) -> String {
+    submit(api, "slow-sum", &json!({ "sum.sh": RIGHT })).expect("the submission is accepted")
 }
 
-fn submit(addr: &str) -> String {
-    let body = json!({"exercise": "slow-sum", "files": {"sum.sh": "sum() { echo $(($1 + $2)); }\n"}, "display_name": "crash-test"});
-    let (status, text) = http(
-        "POST",
-        &format!("http://{addr}/api/v1/submissions"),
-        Some(&body),
-    );
-    assert_eq!(status, 202, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["id"].as_str().unwrap().to_owned()
-}
-
-fn state(addr: &str, id: &str) -> Value {
-    let (status, text) = http(
-        "GET",
-        &format!("http://{addr}/api/v1/submissions/{id}"),
-        None,
-    );
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// PIDs of processes running the slow test's marker.
-fn marked(marker: &str) -> Vec<String> {
-    let out = Command::new("pgrep")
-        .args(["-f", &format!("sleep {marker}")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The submission's event stream, read to its end (it ends with the result).
-fn events(addr: &str, id: &str) -> Vec<(String, Value)> {
-    let (status, text) = http(
-        "GET",
-        &format!("http://{addr}/api/v1/submissions/{id}/events"),
-        None,
-    );
-    assert_eq!(status, 200);
-    let mut out = Vec::new();
-    let mut event = String::new();
-    for line in text.lines() {
-        if let Some(e) = line.strip_prefix("event: ") {
-            event = e.to_owned();
-        } else if let Some(d) = line.strip_prefix("data: ") {
-            out.push((
-                event.clone(),
-                serde_json::from_str(d).unwrap_or(Value::Null),
-            ));
-        }
-    }
-    out
+fn state(api: &str, id: &str) -> Value {
+    submission(api, id).unwrap_or_else(|| {
+        let url = format!("http://{api}/api/v1/submissions/{id}");
+        panic!("cannot read {id}: {:?}", cluster::http("GET", &url, None))
+    })
 }
 
 /// Kills `victim` with SIGKILL once its job runs, then checks the jail died with it.
-fn kill_mid_run(victim: &mut Proc, api: &str, id: &str, marker: &str) {
+fn kill_mid_run(victim: &mut Node, api: &str, id: &str, marker: &str) {
+    let marked = format!("sleep {marker}");
     wait_for("the job to run", 60, || {
         state(api, id)["state"] == "running"
     });
     wait_for("the sandboxed test to start", 30, || {
-        !marked(marker).is_empty()
+        !processes_with(&marked).is_empty()
     });
-    victim.child.kill().unwrap();
-    victim.child.wait().unwrap();
+    victim.kill();
     wait_for("the dead worker's jail to be gone", 10, || {
-        marked(marker).is_empty()
+        processes_with(&marked).is_empty()
     });
 }
 
@@ -231,22 +114,31 @@ fn a_server_killed_mid_run_loses_nothing_and_scores_once() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = "6.4321";
     let exercises = slow_exercise(tmp.path(), marker);
-    let data = tmp.path().join("data");
-    let mut first = spawn(&["serve"], &data, &exercises, &[], true);
-    let api = first.addr.clone().unwrap();
-    let id = submit(&api);
-    kill_mid_run(&mut first, &api, &id, marker);
+    let mut serve = node(
+        "serve",
+        &["serve"],
+        tmp.path().join("data"),
+        &exercises,
+        &env(None),
+    );
+    serve.start();
+    let api = serve.addr.clone().unwrap();
+    let id = submit_right(&api);
+    kill_mid_run(&mut serve, &api, &id, marker);
 
-    let second = spawn(&["serve"], &data, &exercises, &[], true);
-    let api = second.addr.clone().unwrap();
-    assert_finished_once(&api, &id);
+    serve.start();
+    assert_finished_once(&serve.addr.clone().unwrap(), &id);
 }
 
 /// A fresh PostgreSQL database for this test, or `None` (with the reason printed)
 /// when no server answers.
 fn fresh_postgres() -> Option<String> {
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // The server part of the URL: the test makes its own database there.
+    let url = url.split('?').next().unwrap_or_default();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let base = format!("{scheme}://{}", rest.split('/').next().unwrap_or_default());
     let name = format!("gauntlet_crash_{:08x}", std::process::id() ^ rand_suffix());
     let out = Command::new("psql")
         .arg(format!("{base}/postgres"))
@@ -259,21 +151,18 @@ fn fresh_postgres() -> Option<String> {
         .output();
     match out {
         Ok(o) if o.status.success() => Some(format!("{base}/{name}")),
-        Ok(o) => skip(&format!(
-            "PostgreSQL is not reachable at {base}: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => skip(&format!("psql is not available to create a database: {e}")),
+        Ok(o) => {
+            skip(&format!(
+                "PostgreSQL is not reachable at {base}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+            None
+        }
+        Err(e) => {
+            skip(&format!("psql is not available to create a database: {e}"));
+            None
+        }
     }
-}
-
-/// Skips with the reason printed; in CI (`CI=true`) a missing service is a failure.
-fn skip(reason: &str) -> Option<String> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-    None
 }
 
 fn rand_suffix() -> u32 {
@@ -289,20 +178,233 @@ fn a_standalone_worker_killed_mid_run_hands_its_job_to_another() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = "6.4322";
     let exercises = slow_exercise(tmp.path(), marker);
-    let env = [("DATABASE_URL", url.as_str())];
+    let env = env(Some(&url));
     // The API alone, and one worker; both share the PostgreSQL store.
-    let api_proc = spawn(
+    let mut api = node(
+        "api",
         &["serve", "--no-workers"],
-        &tmp.path().join("api"),
+        tmp.path().join("api"),
         &exercises,
         &env,
-        true,
     );
-    let api = api_proc.addr.clone().unwrap();
-    let mut worker = spawn(&["worker"], &tmp.path().join("w1"), &exercises, &env, false);
-    let id = submit(&api);
-    kill_mid_run(&mut worker, &api, &id, marker);
+    api.start();
+    let addr = api.addr.clone().unwrap();
+    let mut worker = node("w1", &["worker"], tmp.path().join("w1"), &exercises, &env);
+    worker.start();
+    let id = submit_right(&addr);
+    kill_mid_run(&mut worker, &addr, &id, marker);
 
-    let _second = spawn(&["worker"], &tmp.path().join("w2"), &exercises, &env, false);
-    assert_finished_once(&api, &id);
+    let mut second = node("w2", &["worker"], tmp.path().join("w2"), &exercises, &env);
+    second.start();
+    assert_finished_once(&addr, &id);
+}
+
+/// A tmpfs of `size` on `dir`, unmounted on drop: a data dir whose disk can be filled.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// `None` (after saying why) when this process cannot mount (not root).
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0711"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .expect("mount");
+        if !out.status.success() {
+            skip(&format!(
+                "cannot mount a tmpfs for a small data dir: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            return None;
+        }
+        Some(Tmpfs(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the disk is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 256 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// PRAGMA integrity_check of an SQLite file, through python3's sqlite3 module.
+fn integrity(db: &Path) -> Option<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
+        ])
+        .arg(db)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn a_full_disk_refuses_clearly_loses_nothing_and_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let Some(_tmpfs) = Tmpfs::mount(&data, "48m") else {
+        return;
+    };
+    let exercises = slow_exercise(tmp.path(), "0.01");
+    let mut env = env(None);
+    env.push(("WORKER_MIN_FREE_DISK_MB", "4".to_owned()));
+    env.push(("WORKER_HEARTBEAT", "200ms".to_owned()));
+    let mut serve = node("serve", &["serve"], data.clone(), &exercises, &env);
+    serve.start();
+    let api = serve.addr.clone().unwrap();
+    let before: Vec<String> = (0..3).map(|_| submit_right(&api)).collect();
+    for id in &before {
+        wait_for("a result before the disk fills", 60, || {
+            state(&api, id)["state"] == "finished"
+        });
+    }
+
+    // The disk fills up. A submission that needs space is refused, saying why (503,
+    // retry later), never a bare internal error; one that still fits waits, unclaimed.
+    fill(&data.join("filler"));
+    let big = format!("{RIGHT}# {}\n", "x".repeat(250_000));
+    let body = json!({"exercise": "slow-sum", "files": {"sum.sh": big}, "display_name": "d"});
+    let url = format!("http://{api}/api/v1/submissions");
+    let (status, text) = cluster::http("POST", &url, Some(&body)).expect("an answer");
+    let mut accepted = Vec::new();
+    match status {
+        503 => {
+            assert!(text.contains("disk is full"), "{text}");
+            assert!(text.contains("not_ready"), "{text}");
+        }
+        202 => accepted.push(
+            serde_json::from_str::<Value>(&text).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ),
+        other => panic!("a full disk answered {other}: {text}"),
+    }
+    wait_for("the worker to stop claiming", 30, || {
+        !serve.log_mentions("claiming stopped").is_empty()
+    });
+    // Whatever is accepted now waits for space instead of failing.
+    for _ in 0..3 {
+        if let Some(id) = submit(&api, "slow-sum", &json!({ "sum.sh": RIGHT })) {
+            accepted.push(id);
+        }
+    }
+    for id in &accepted {
+        assert_eq!(state(&api, id)["state"], "queued", "claimed on a full disk");
+    }
+
+    // Space comes back: claiming resumes, and everything accepted is graded.
+    std::fs::remove_file(data.join("filler")).unwrap();
+    let again = submit_right(&api);
+    accepted.push(again);
+    for id in before.iter().chain(&accepted) {
+        wait_for("every accepted submission to finish", 90, || {
+            state(&api, id)["state"] == "finished"
+        });
+        let s = state(&api, id);
+        assert_eq!(s["result"]["outcome"], "passed", "{s:#}");
+    }
+    serve.stop();
+    // Nothing corrupted.
+    match integrity(&data.join("gauntlet.db")) {
+        Some(verdict) => assert_eq!(verdict, "ok"),
+        None => skip("python3's sqlite3 is not available for an integrity check"),
+    }
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exercises = slow_exercise(tmp.path(), "0.01");
+    let data = tmp.path().join("data");
+    let mut first = node("first", &["serve"], data.clone(), &exercises, &env(None));
+    first.start();
+    let out = Command::new(cluster::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--exercises")
+        .arg(&exercises)
+        .env("WORKER_ENABLED", "true")
+        .env("RUN_UNTRUSTED_CODE", "true")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in use by another gauntlet process"),
+        "{stderr}"
+    );
+    assert!(first.is_running());
+}
+
+#[test]
+fn a_store_locked_by_another_program_is_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exercises = slow_exercise(tmp.path(), "0.01");
+    let data = tmp.path().join("data");
+    // A store exists (the server ran once), then another program locks it.
+    let mut serve = node("serve", &["serve"], data.clone(), &exercises, &env(None));
+    serve.start();
+    serve.stop();
+    let holder = "import sqlite3, sys, time\n\
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+        c.execute('BEGIN EXCLUSIVE')\n\
+        print('locked', flush=True)\n\
+        time.sleep(120)\n";
+    let Ok(mut python) = Command::new("python3")
+        .args(["-c", holder])
+        .arg(data.join("gauntlet.db"))
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        skip("python3 is not available to hold a lock");
+        return;
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(python.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let out = Command::new(cluster::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--exercises")
+        .arg(&exercises)
+        .env("WORKER_ENABLED", "true")
+        .env("RUN_UNTRUSTED_CODE", "true")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = python.kill();
+    let _ = python.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("locked by another process"), "{stderr}");
+    // Once the other program is gone, the server starts on the same, intact store.
+    serve.start();
 }

@@ -809,9 +809,12 @@ mod tests {
 
     /// `CloneArgs` layout and `CLONE_INTO_CGROUP`: a child is born in the given v2
     /// cgroup. Runs on any cgroup2 mount (this machine kind has an empty one beside
-    /// its v1 controllers), so the v2 path's clone is exercised even here.
+    /// its v1 controllers), so the v2 path's clone is exercised even here, made as
+    /// the supervisor makes it as root: inside `as_effective_ids` (the cgroup's
+    /// write permission is checked against those ids, which keep root's
+    /// capabilities), after which the thread is root again.
     #[test]
-    fn clone3_into_cgroup_places_the_child() {
+    fn clone3_into_cgroup_places_the_child_as_the_jails_owner() {
         let mount = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
             .into_iter()
             .map(std::path::Path::new)
@@ -837,28 +840,49 @@ mod tests {
             cgroup: fd.as_raw_fd() as u64,
             ..CloneArgs::default()
         };
-        // SAFETY: the child only makes raw syscalls and _exits.
-        let pid = unsafe { clone3(&args) };
-        if pid == 0 {
-            // SAFETY: async-signal-safe calls on a stack buffer, then _exit.
-            unsafe {
-                let mut buf = [0u8; 512];
-                let f = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
-                let n = libc::read(f, buf.as_mut_ptr().cast(), buf.len());
-                libc::write(w, buf.as_ptr().cast(), n.max(0) as usize);
-                libc::_exit(0);
+        // As the supervisor clones as root: with the ids of the jail's owner.
+        let pid = as_effective_ids(990_000, 990_000, || {
+            // SAFETY: the child only makes raw syscalls and _exits.
+            let pid = unsafe { clone3(&args) };
+            if pid == 0 {
+                // SAFETY: async-signal-safe calls on a stack buffer, then _exit.
+                unsafe {
+                    let mut buf = [0u8; 4096];
+                    for path in [c"/proc/self/status", c"/proc/self/cgroup"] {
+                        let f = libc::open(path.as_ptr(), libc::O_RDONLY);
+                        let n = libc::read(f, buf.as_mut_ptr().cast(), buf.len());
+                        libc::write(w, buf.as_ptr().cast(), n.max(0) as usize);
+                    }
+                    libc::_exit(0);
+                }
             }
-        }
+            pid
+        })
+        .unwrap();
         assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+        // This thread is itself again, capabilities included.
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        assert!(status.contains("\nUid:\t0\t0\t0\t0\n"), "{status}");
+        assert!(
+            !status.contains("\nCapEff:\t0000000000000000\n"),
+            "{status}"
+        );
         // SAFETY: closing our copy of the write end, reaping our child, reading the pipe.
         let text = unsafe {
             libc::close(w);
             let mut st = 0;
             libc::waitpid(pid as i32, &mut st, 0);
-            let mut buf = vec![0u8; 512];
-            let n = libc::read(r, buf.as_mut_ptr().cast(), buf.len());
+            let mut buf = vec![0u8; 16384];
+            let mut len = 0;
+            loop {
+                let n = libc::read(r, buf[len..].as_mut_ptr().cast(), buf.len() - len);
+                if n <= 0 {
+                    break;
+                }
+                len += n as usize;
+            }
             libc::close(r);
-            buf.truncate(n.max(0) as usize);
+            buf.truncate(len);
             String::from_utf8(buf).unwrap()
         };
         let _ = std::fs::remove_dir(&dir);
@@ -867,5 +891,8 @@ mod tests {
                 .any(|l| l.starts_with("0::/") && l.ends_with(&name)),
             "{text}"
         );
+        // The child was made by effective uid 990000 (what owns a user namespace
+        // cloned then), with root's capabilities kept for CLONE_INTO_CGROUP.
+        assert!(text.contains("\nUid:\t0\t990000\t0\t990000\n"), "{text}");
     }
 }

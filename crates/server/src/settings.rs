@@ -670,6 +670,9 @@ impl WorkerSettings {
         config.min_free_disk_bytes = self.min_free_disk_mb.saturating_mul(1 << 20);
         config.lease = self.worker_lease;
         config.heartbeat = self.worker_heartbeat;
+        // A dead worker's jobs come back within a lease and a sweep: sweep twice a lease.
+        config.sweep_interval =
+            (self.worker_lease / 2).clamp(Duration::from_millis(100), Duration::from_secs(15));
         config.retry_backoff = self.retry_backoff;
         config
     }

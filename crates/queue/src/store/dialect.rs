@@ -9,6 +9,9 @@ use super::Backend;
 #[derive(Debug)]
 pub(crate) struct Dialect {
     pub backend: Backend,
+    /// Begins a write transaction. SQLite takes the write lock at once (`IMMEDIATE`), so
+    /// a transaction never fails half-way for want of it.
+    pub begin: &'static str,
     /// Ends a `SELECT` of rows a transition is about to change, so that concurrent
     /// claimers and sweepers skip each other's rows instead of waiting (PostgreSQL, where
     /// many processes share the table). SQLite needs none: one writer connection
@@ -28,6 +31,7 @@ pub(crate) struct Dialect {
 
 pub(crate) const SQLITE: Dialect = Dialect {
     backend: Backend::Sqlite,
+    begin: "BEGIN IMMEDIATE",
     skip_locked: "",
     lock_row: "",
     json_texts: "SELECT value FROM json_each({})",
@@ -37,6 +41,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 
 pub(crate) const POSTGRES: Dialect = Dialect {
     backend: Backend::Postgres,
+    begin: "BEGIN",
     skip_locked: " FOR UPDATE SKIP LOCKED",
     lock_row: " FOR UPDATE",
     json_texts: "SELECT json_array_elements_text(CAST({} AS json)) AS value",

@@ -87,6 +87,23 @@ impl StoreError {
             None => false,
         }
     }
+
+    /// The database cannot be reached for now (connection lost or refused, a server
+    /// shutting down or starting up, no connection free in time): the same call may
+    /// succeed shortly.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                // connection_exception, admin_shutdown, crash_shutdown, cannot_connect_now
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

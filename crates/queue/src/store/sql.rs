@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::Row;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -190,6 +190,67 @@ const UPSERT_WORKER: &str = "INSERT INTO workers (id, started_at, last_seen_at) 
 
 const HELD: &str = "SELECT id, fencing_token FROM submissions \
      WHERE state = 'running' AND lease_expires_at >= $1";
+
+/// A write transaction on a connection of its own, begun and ended by plain `BEGIN`,
+/// `COMMIT` and `ROLLBACK` statements. Written by hand rather than with sqlx's
+/// `Transaction`, whose count of open transactions goes wrong when SQLite ends a
+/// transaction by itself (a full disk: `SQLITE_FULL` rolls it back); the next transaction
+/// on that connection then became a savepoint inside a transaction never committed, and
+/// writes reported as saved were not. Here a transaction that does not end in a
+/// successful `COMMIT` or `ROLLBACK` (an error, a drop) closes its connection instead of
+/// handing it back: no later transaction can ever start inside it.
+struct Tx {
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl Tx {
+    async fn begin(pool: &AnyPool, dialect: &Dialect) -> Result<Tx> {
+        let mut conn = pool.acquire().await?;
+        conn.execute(dialect.begin).await?;
+        Ok(Tx { conn: Some(conn) })
+    }
+
+    async fn commit(mut self) -> Result<()> {
+        self.end("COMMIT").await
+    }
+
+    async fn rollback(mut self) -> Result<()> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(&mut self, statement: &str) -> Result<()> {
+        let mut conn = self.conn.take().expect("a transaction ends once");
+        match conn.execute(statement).await {
+            Ok(_) => Ok(()), // the connection goes back to the pool, idle
+            Err(e) => {
+                drop(conn.detach()); // closed: its transaction state is in doubt
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Not ended (an error on the way): the transaction dies with its connection.
+            drop(conn.detach());
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.conn.as_ref().expect("an open transaction")
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn.as_mut().expect("an open transaction")
+    }
+}
 
 /// Inserts events of one kind at one time: `(submission, seq, data)` each.
 async fn insert_events(
@@ -389,7 +450,7 @@ impl Store for SqlStore {
     }
 
     async fn create_submission(&self, new: NewSubmission, now: UnixMillis) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let inserted = sqlx::query(CREATE)
             .bind(new.id.as_str())
             .bind(&new.exercise_id)
@@ -404,6 +465,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(StoreError::Duplicate(new.id));
         }
         let queued = json!({"state": "queued"}).to_string();
@@ -487,7 +549,7 @@ impl Store for SqlStore {
         reason: &str,
         now: UnixMillis,
     ) -> Result<CancelOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let state: Option<String> = sqlx::query_scalar(&self.sql.state_of)
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -549,7 +611,7 @@ impl Store for SqlStore {
         data: &[Value],
         now: UnixMillis,
     ) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let seq = push_events(&mut tx, id, kind, data, now).await?;
         tx.commit().await?;
         let seq = seq.ok_or_else(|| StoreError::Corrupt(format!("no submission {id}")))?;
@@ -564,7 +626,7 @@ impl Store for SqlStore {
         now: UnixMillis,
     ) -> Result<()> {
         let hashes = serde_json::to_string(hashes).expect("strings serialise");
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         sqlx::query(UPSERT_WORKER)
             .bind(worker_id)
             .bind(now)
@@ -617,7 +679,7 @@ impl Store for SqlStore {
         max: u32,
     ) -> Result<Vec<ClaimedJob>> {
         let hashes = serde_json::to_string(hashes).expect("strings serialise");
-        let mut tx = self.fast.begin().await?;
+        let mut tx = Tx::begin(&self.fast, self.dialect).await?;
         let found = sqlx::query(&self.sql.claim)
             .bind(worker_id)
             .bind(now.saturating_add(millis(lease)))
@@ -627,6 +689,7 @@ impl Store for SqlStore {
             .fetch_all(&mut *tx)
             .await?;
         if found.is_empty() {
+            tx.rollback().await?;
             return Ok(Vec::new());
         }
         let mut claimed = found
@@ -676,8 +739,9 @@ impl Store for SqlStore {
         result: &Value,
         now: UnixMillis,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         if !write_result(&mut tx, id, Some(token), result, now).await? {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         }
         tx.commit().await?;
@@ -686,13 +750,14 @@ impl Store for SqlStore {
     }
 
     async fn release(&self, id: &SubmissionId, token: i64, now: UnixMillis) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let seq: Option<i64> = sqlx::query_scalar(RELEASE)
             .bind(id.as_str())
             .bind(token)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(seq) = seq else {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         };
         let event = json!({"state": "queued", "reason": "released by a draining worker"});
@@ -717,13 +782,14 @@ impl Store for SqlStore {
         retry_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<AttemptOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let row = sqlx::query(&self.sql.attempt_of)
             .bind(id.as_str())
             .bind(token)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
+            tx.rollback().await?;
             return Err(StoreError::LeaseLost(id.clone()));
         };
         let (failures, final_result) = after_failed_attempt(
@@ -752,7 +818,7 @@ impl Store for SqlStore {
     }
 
     async fn sweep_expired(&self, now: UnixMillis) -> Result<SweepReport> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let expired = sqlx::query(&self.sql.expired)
             .bind(now)
             .fetch_all(&mut *tx)
@@ -792,7 +858,7 @@ impl Store for SqlStore {
         workers_seen_since: UnixMillis,
         now: UnixMillis,
     ) -> Result<Vec<SubmissionId>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         let found = sqlx::query(&self.sql.unservable)
             .bind(created_before)
             .bind(workers_seen_since)

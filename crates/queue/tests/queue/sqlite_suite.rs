@@ -78,3 +78,80 @@ async fn a_file_locked_by_another_program_is_refused_at_start_and_untouched() {
     let sub = store.get_submission(&id).await.unwrap().unwrap();
     assert_eq!(sub.state, SubmissionState::Queued);
 }
+
+/// A tmpfs of `size` on `dir` (root only), unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(std::env::var("CI").is_err(), "cannot mount a tmpfs");
+            eprintln!("SKIPPED: cannot mount a tmpfs (not root?)");
+            return None;
+        }
+        Some(Tmpfs(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_whole_and_recovers() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_fs) = Tmpfs::mount(&dir.path().join("data"), "8m") else {
+        return;
+    };
+    let path = dir.path().join("data/gauntlet.db");
+    let store = SqlStore::open_sqlite(&path).await.unwrap();
+    let first = new_submission("h", json!({}));
+    store
+        .create_submission(first.clone(), now_ms())
+        .await
+        .unwrap();
+
+    let mut filler = std::fs::File::create(dir.path().join("data/filler")).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    while filler.write_all(&chunk).is_ok() {}
+    drop(filler);
+
+    // Too big for what is left: refused as a full disk, and nothing of it is kept.
+    let mut big = new_submission("h", json!({}));
+    big.payload = vec![b'x'; 2 << 20];
+    let err = store
+        .create_submission(big.clone(), now_ms())
+        .await
+        .unwrap_err();
+    assert!(err.is_disk_full(), "{err:?}");
+    assert!(store.get_submission(&big.id).await.unwrap().is_none());
+    // Whatever is said to be saved is saved.
+    for _ in 0..5 {
+        let small = new_submission("h", json!({}));
+        if store
+            .create_submission(small.clone(), now_ms())
+            .await
+            .is_ok()
+        {
+            let got = store.get_submission(&small.id).await.unwrap();
+            assert!(got.is_some(), "{} was accepted but is not there", small.id);
+        }
+    }
+    std::fs::remove_file(dir.path().join("data/filler")).unwrap();
+    let after = new_submission("h", json!({}));
+    store
+        .create_submission(after.clone(), now_ms())
+        .await
+        .unwrap();
+    assert!(store.get_submission(&after.id).await.unwrap().is_some());
+    assert!(store.get_submission(&first.id).await.unwrap().is_some());
+}

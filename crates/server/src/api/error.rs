@@ -199,6 +199,13 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_disk_full() {
+            // Nothing was saved; the same request succeeds once space is back.
+            return ApiError::NotReady("the server's disk is full; nothing was saved".into());
+        }
+        if e.is_unavailable() {
+            return ApiError::NotReady("the store cannot be reached for now".into());
+        }
         ApiError::Internal(format!("store: {e}"))
     }
 }

@@ -384,6 +384,9 @@ async fn claim_name(
     session: &str,
     owned: bool,
 ) -> Result<(), ApiError> {
+    if owned {
+        return Ok(()); // ours already: no write
+    }
     let owner = state
         .store()
         .claim_display_name(name, session, now_ms())
@@ -391,14 +394,11 @@ async fn claim_name(
     if owner != session {
         return Err(name_taken(state, name));
     }
-    if !owned {
-        state
-            .limiter()
-            .count_new_name(name, now_secs())
-            .await
-            .map_err(|Unavailable| limits_unavailable(state.metrics()))?;
-    }
-    Ok(())
+    state
+        .limiter()
+        .count_new_name(name, now_secs())
+        .await
+        .map_err(|Unavailable| limits_unavailable(state.metrics()))
 }
 
 fn accepted(id: &SubmissionId) -> Response {
