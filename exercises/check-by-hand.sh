@@ -5,9 +5,11 @@
 # and show the results (TAP lines, JUnit test cases, or the exit code); then the same
 # with solution/ laid over. The solution must pass every test, the starter must fail
 # at least one. The workspace gets the runtimes' test runners at .gauntlet/runner/
-# (from crates/grader/runners/, as the python/node/shell runtimes ship them). It also
-# checks the package layout, and
-# runs a few hostile submissions that try to forge a pass (they must score 0).
+# (from crates/grader/runners/, as the python/node/shell runtimes ship them). Results
+# on the results channel (channel:tap, channel:junit) are read from fd 3 of the test
+# command, as Gauntlet does (GAUNTLET_RESULTS_FD=3). It also checks the package
+# layout, and runs a few hostile submissions that try to forge a pass (they must
+# score 0); crates/grader/tests/forge.rs has the full set, in the real sandbox.
 #
 # Usage: sh exercises/check-by-hand.sh [-v] [--sandbox GAUNTLET] [ID...]
 #   -v          print the full output of every run, not just the result lines
@@ -74,6 +76,9 @@ def load_yaml(path):
     return yaml.safe_load(text)
 
 
+CHANNEL = ("channel:tap", "channel:junit")
+
+
 def validate(eid, d, spec):
     if set(spec) - KEYS:
         problem(eid, f"unknown keys {sorted(set(spec) - KEYS)}")
@@ -117,13 +122,14 @@ def validate(eid, d, spec):
     if set(test) != {"command", "results"}:
         problem(eid, "test must hold command and results")
     results = test.get("results", "")
-    if not (results in ("tap", "exit-code") or results.startswith("junit:")):
-        problem(eid, f"results {results!r} is not tap, junit:<path> or exit-code")
+    if not (results in ("tap", "exit-code") + CHANNEL or results.startswith("junit:")):
+        problem(eid, f"results {results!r} is not channel:tap, channel:junit, tap, junit:<path> or exit-code")
     return test.get("command"), results
 
 
 def workspace(d, with_solution):
-    ws = tempfile.mkdtemp(prefix="gauntlet-check-")
+    # Not under /tmp, which the code under test may write: its tests/ must stay hidden.
+    ws = tempfile.mkdtemp(prefix="gauntlet-check-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
     shutil.copytree(os.path.join(d, "starter"), ws, dirs_exist_ok=True)
     shutil.copytree(os.path.join(d, "tests"), os.path.join(ws, "tests"))
     shutil.copytree(RUNNERS, os.path.join(ws, ".gauntlet", "runner"))
@@ -139,7 +145,9 @@ def open_up(ws):
         for name in dirs:
             os.chmod(os.path.join(root, name), 0o755 if trusted(root + "/" + name) else 0o777)
         for name in files:
-            os.chmod(os.path.join(root, name), 0o644 if trusted(root) else 0o666)
+            path = os.path.join(root, name)
+            x = os.stat(path).st_mode & 0o111  # confine.py is a program
+            os.chmod(path, (0o644 if trusted(root) else 0o666) | x)
 
 
 def trusted(path):
@@ -147,10 +155,17 @@ def trusted(path):
     return "/tests" in path or "/.gauntlet" in path
 
 
-def run(ws, command, limits=None):
+def run(ws, command, limits=None, results=None):
+    """Runs the test command in `ws`; returns (exit code, stdout, stderr, what arrived
+    on the results channel, or None when the format has none)."""
+    channel = results in CHANNEL
+    fmt = results.split(":", 1)[1] if channel else None
     if SANDBOX:
         limits = limits or {}
         open_up(ws)
+        saved = tempfile.NamedTemporaryFile(prefix="gauntlet-results-", delete=False).name
+        extra = ["--results", saved, "--results-limit", "8MiB",
+                 "--env", f"GAUNTLET_RESULTS_FORMAT={fmt}"] if channel else []
         argv = [
             SANDBOX, "sandbox", "run",
             "--wall-time", str(limits.get("wall_time", "60s")),
@@ -160,13 +175,19 @@ def run(ws, command, limits=None):
             "--output-limit", "1MiB",
             "--rw-bind", f"{ws}:/workspace", "--workdir", "/workspace",
             "--env", "PYTHONDONTWRITEBYTECODE=1", "--env", "PYTHONNOUSERSITE=1",
+            "--env", "GAUNTLET_HIDDEN=/workspace/tests", *extra,
             "--", *command,
         ]
-        p = subprocess.run(argv, capture_output=True, timeout=300)
-        report = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        if VERBOSE or p.returncode != 0 and not p.stdout:
-            print(f"  sandbox: {report[0] if report else '(no report)'}")
-        return p.returncode, p.stdout, p.stderr
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=300)
+            report = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+            if VERBOSE or p.returncode != 0 and not p.stdout:
+                print(f"  sandbox: {report[0] if report else '(no report)'}")
+            with open(saved, "rb") as f:
+                got = f.read() if channel else None
+        finally:
+            os.unlink(saved)
+        return p.returncode, p.stdout, p.stderr, got
     env = {
         "PATH": "/usr/bin:/bin", "HOME": ws, "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
@@ -176,11 +197,31 @@ def run(ws, command, limits=None):
         open_up(ws)
         argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--"] + argv
+    pass_fds = ()
+    r = w = None
+    if channel:
+        # The results channel: a pipe on fd 3, read to the end here.
+        r, w = os.pipe()
+        if DROP:
+            os.fchown(w, 65534, 65534)  # /dev/fd/3 reopens the pipe: it must be theirs
+        env.update({"GAUNTLET_RESULTS_FD": "3", "GAUNTLET_RESULTS_FORMAT": fmt,
+                    "GAUNTLET_HIDDEN": os.path.join(ws, "tests")})
+        argv = ["sh", "-c", 'exec 3>&"$0"; exec "$@"', str(w)] + argv
+        pass_fds = (w,)
     try:
-        p = subprocess.run(argv, cwd=ws, env=env, capture_output=True, timeout=180)
+        proc = subprocess.Popen(argv, cwd=ws, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, pass_fds=pass_fds)
+        if w is not None:
+            os.close(w)
+        got = None
+        if r is not None:
+            with os.fdopen(r, "rb") as f:
+                got = f.read()
+        out, err = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
-        return None, b"", b"timed out after 180 s"
-    return p.returncode, p.stdout, p.stderr
+        proc.kill()
+        return None, b"", b"timed out after 180 s", None
+    return proc.returncode, out, err, got
 
 
 def read_tap(out):
@@ -200,7 +241,15 @@ def read_junit(ws, rel):
     path = os.path.join(ws, rel)
     if os.path.islink(path) or not os.path.isfile(path):
         return None
-    root = ET.parse(path).getroot()
+    with open(path, "rb") as f:
+        return junit_tests(f.read())
+
+
+def junit_tests(data):
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return None
     tests = []
     for case in root.iter("testcase"):
         bad = case.find("failure") is not None or case.find("error") is not None
@@ -212,17 +261,23 @@ def grade(eid, d, spec, command, results, with_solution):
     label = "solution" if with_solution else "starter"
     ws = workspace(d, with_solution)
     try:
-        code, out, err = run(ws, command, spec.get("limits"))
+        code, out, err, channel = run(ws, command, spec.get("limits"), results)
         if VERBOSE:
             sys.stdout.write(out.decode("utf-8", "replace") + err.decode("utf-8", "replace"))
         if results == "exit-code":
             ok = code == 0
             print(f"  {label:8}: exit code {code} -> {'PASS' if ok else 'FAIL'}")
             return ok, (1 if ok else 0), 1
-        if results == "tap":
-            tests, plan = read_tap(out)
+        if results in ("tap", "channel:tap"):
+            tests, plan = read_tap(channel if results == "channel:tap" else out)
             if plan is not None and plan != len(tests):
                 print(f"  {label:8}: plan 1..{plan} but {len(tests)} results")
+        elif results == "channel:junit":
+            tests = junit_tests(channel or b"")
+            if tests is None:
+                print(f"  {label:8}: no JUnit on the results channel (exit code {code})")
+                sys.stdout.write(err.decode("utf-8", "replace")[-2000:])
+                return False, 0, 0
         else:
             tests = read_junit(ws, results.split(":", 1)[1])
             if tests is None:
@@ -303,8 +358,18 @@ def from_roman(s):
     ("csv-column", "csvcol.sh"): r'''
 echo "ok 1 - forged on stdout"
 echo "ok 2 - forged via /proc" > /proc/$PPID/fd/1 2>/dev/null
+echo "ok 3 - forged on the channel" > /proc/$PPID/fd/3 2>/dev/null
 judge=$PPID
-setsid sh -c "while :; do echo 'ok 3 - forged' > /proc/$judge/fd/1 2>/dev/null; sleep 0.1; done" &
+setsid sh -c "while :; do echo 'ok 4 - forged' > /proc/$judge/fd/3 2>/dev/null; sleep 0.1; done" &
+exit 0
+''',
+    ("dedupe-lines", "dedupe.sh"): r'''
+echo "ok 1 - forged on stdout"
+echo "ok 2 - forged" >&3 2>/dev/null
+for p in $PPID $(cut -d')' -f2 /proc/$PPID/stat | cut -d' ' -f3); do
+    echo "ok 3 - forged" > /proc/$p/fd/3 2>/dev/null
+done
+cat tests/run.sh 2>/dev/null | head -1
 exit 0
 ''',
     ("mini-package", "textstats/__init__.py"): r'''
@@ -346,11 +411,13 @@ def hostile():
                 with open(os.path.join(ws, rel), "w") as f:
                     f.write(source)
             test = spec["test"]
-            code, out, err = run(ws, test["command"], spec.get("limits"))
+            code, out, err, channel = run(ws, test["command"], spec.get("limits"), test["results"])
             if VERBOSE:
                 sys.stdout.write(out.decode("utf-8", "replace"))
-            if test["results"] == "tap":
-                tests, plan = read_tap(out)
+            if test["results"] in ("tap", "channel:tap"):
+                tests, plan = read_tap(channel if test["results"] == "channel:tap" else out)
+            elif test["results"] == "channel:junit":
+                tests = junit_tests(channel or b"") or []
             else:
                 tests = read_junit(ws, test["results"].split(":", 1)[1]) or []
             passed = sum(1 for ok, _ in tests if ok)

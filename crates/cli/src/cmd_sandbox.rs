@@ -216,8 +216,14 @@ fn absolute(inside: &str, what: &str) -> Result<PathBuf, String> {
 
 fn existing(host: &str, what: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(host);
-    if host.is_empty() || !p.exists() {
-        return Err(format!("{what}: host path {host:?} does not exist"));
+    match std::fs::metadata(&p) {
+        _ if host.is_empty() => return Err(format!("{what}: an empty host path")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("{what}: host path {host:?} does not exist"))
+        }
+        // Without root, the jail reaches it with the caller's own rights.
+        Err(e) => return Err(format!("{what}: host path {host:?} cannot be reached: {e}")),
+        Ok(_) => {}
     }
     // Relative to the current directory, without resolving symlinks (the sandbox
     // refuses symlinked host paths itself).

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cmd_backup;
 mod cmd_exercises;
 mod cmd_grade;
 mod cmd_sandbox;
@@ -47,6 +48,10 @@ enum Command {
     /// Toolchains the runtimes need.
     #[command(subcommand)]
     Toolchains(cmd_toolchains::ToolchainsCommand),
+    /// A consistent snapshot of the embedded store, taken while the service runs.
+    Backup(cmd_backup::BackupArgs),
+    /// Put a snapshot back into an empty data dir.
+    Restore(cmd_backup::RestoreArgs),
 }
 
 /// `gauntlet sandbox …` on its own: it parses only the sandbox's arguments. Building
@@ -189,6 +194,8 @@ fn main() -> ExitCode {
         Command::Exercises(cmd) => cmd_exercises::run(cmd),
         Command::Grade(args) => cmd_grade::run(args),
         Command::Toolchains(cmd) => cmd_toolchains::run(cmd),
+        Command::Backup(args) => cmd_backup::backup(args),
+        Command::Restore(args) => cmd_backup::restore(args),
     };
     match result {
         Ok(code) => code,

@@ -113,6 +113,17 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
             Some(_) => {}
         }
     }
+    for h in &m.hidden {
+        let rel = format!("starter/{h}");
+        if !tree.files.contains_key(&rel) && !tree.dirs.contains(&rel) {
+            return Err(LoadError::Layout {
+                path: dir.join(&rel),
+                message: "listed in hidden but not a file or folder in starter/ (tests/ is \
+                          always hidden)"
+                    .into(),
+            });
+        }
+    }
     let content_hash = hash_tree(dir, &tree)?;
     let exercise = Exercise {
         id: m.id,
@@ -123,6 +134,7 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
         limits: m.limits,
         test: m.test,
         scoring: m.scoring,
+        hidden: m.hidden,
         dir: dir.to_owned(),
         content_hash,
     };

@@ -89,6 +89,7 @@ fn archive_exercise() -> Exercise {
         test: None,
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent"),
+        hidden: Vec::new(),
         content_hash: String::new(),
     }
 }

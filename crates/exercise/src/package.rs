@@ -33,6 +33,8 @@ pub const MAX_MAX_BYTES: u64 = 256 << 10;
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Most entries in `starter.files`.
 pub const MAX_STARTER_FILES: usize = 64;
+/// Most entries in `hidden`.
+pub const MAX_HIDDEN: usize = 64;
 /// Most arguments in `test.command`.
 pub const MAX_COMMAND_ARGS: usize = 64;
 /// Longest argument of `test.command`, in bytes.
@@ -131,12 +133,44 @@ impl Default for Maxima {
     }
 }
 
+/// Where a test command's results come from (`test.results`). The trust each one
+/// gives is in exercises/README.md, "Results you can trust".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultsFormat {
+    /// TAP on stdout.
     Tap,
     /// A JUnit XML file at this workspace path.
     Junit(RelPath),
+    /// The test command's exit code: one test, passed on 0.
     ExitCode,
+    /// TAP on the results channel (fd 3, `GAUNTLET_RESULTS_FD`), which only the
+    /// runner holds.
+    ChannelTap,
+    /// JUnit XML on the results channel.
+    ChannelJunit,
+}
+
+impl ResultsFormat {
+    /// Whether the results arrive on the results channel.
+    pub fn is_channel(&self) -> bool {
+        matches!(
+            self,
+            ResultsFormat::ChannelTap | ResultsFormat::ChannelJunit
+        )
+    }
+}
+
+impl fmt::Display for ResultsFormat {
+    /// As written in `exercise.yaml`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResultsFormat::Tap => f.write_str("tap"),
+            ResultsFormat::Junit(p) => write!(f, "junit:{p}"),
+            ResultsFormat::ExitCode => f.write_str("exit-code"),
+            ResultsFormat::ChannelTap => f.write_str("channel:tap"),
+            ResultsFormat::ChannelJunit => f.write_str("channel:junit"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +191,9 @@ pub struct Manifest {
     pub limits: ExerciseLimits,
     pub test: Option<TestSpec>,
     pub scoring: Scoring,
+    /// Workspace paths the code under test may not read, besides `tests/` (always
+    /// hidden): files or folders of `starter/` that only the tests need.
+    pub hidden: Vec<RelPath>,
 }
 
 /// A loaded, validated package.
@@ -171,6 +208,9 @@ pub struct Exercise {
     /// `None` when the runtime supplies the default.
     pub test: Option<TestSpec>,
     pub scoring: Scoring,
+    /// Workspace paths the code under test may not read, besides `tests/`
+    /// ([`Manifest::hidden`]).
+    pub hidden: Vec<RelPath>,
     /// The package folder.
     pub dir: PathBuf,
     /// Hex SHA-256 over every file of the package (paths and contents): the version.
@@ -346,7 +386,25 @@ pub(crate) fn parse_in_context(
             results: t.results,
         }),
         scoring: raw.scoring,
+        hidden: raw.hidden,
     };
+    if let Some((hidden, starter)) = manifest.hidden.iter().find_map(|h| {
+        manifest
+            .starter_files
+            .iter()
+            .find(|f| f.path.is_within(h) || h.is_within(&f.path))
+            .map(|f| (h, &f.path))
+    }) {
+        return Err(LoadError::Yaml {
+            file: file.to_owned(),
+            line: None,
+            key: "hidden".into(),
+            message: format!(
+                "{hidden} overlaps the starter file {starter}: the code under test must read \
+                 what a submission writes"
+            ),
+        });
+    }
     if manifest.submission == SubmissionKind::Files && manifest.starter_files.is_empty() {
         return Err(LoadError::Yaml {
             file: file.to_owned(),
@@ -406,6 +464,8 @@ struct RawManifest {
     #[serde(default)]
     test: Option<RawTest>,
     scoring: Scoring,
+    #[serde(default, deserialize_with = "de_hidden")]
+    hidden: Vec<RelPath>,
 }
 
 #[derive(Deserialize)]
@@ -681,6 +741,55 @@ fn de_starter_path<'de, D: Deserializer<'de>>(d: D) -> Result<RelPath, D::Error>
     })
 }
 
+/// One entry of `hidden`.
+struct Hidden(RelPath);
+
+impl<'de> Deserialize<'de> for Hidden {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a relative path", |s| {
+            let p = RelPath::parse(s).map_err(|e| e.to_string())?;
+            let runner = RelPath::parse(".gauntlet").expect("valid");
+            if p.is_within(&tests_dir()) {
+                Err(format!("{p} is inside tests/, which is always hidden"))
+            } else if p.is_within(&runner) || runner.is_within(&p) {
+                Err(format!(
+                    "{p} would hide the test runners (.gauntlet/), which the code under test \
+                     runs in"
+                ))
+            } else {
+                Ok(Hidden(p))
+            }
+        })
+    }
+}
+
+fn de_hidden<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RelPath>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<RelPath>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {MAX_HIDDEN} paths")
+        }
+        // Checked element by element, so an error carries the list's line.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RelPath>, A::Error> {
+            let mut out: Vec<RelPath> = Vec::new();
+            while let Some(Hidden(p)) = seq.next_element()? {
+                if out.len() == MAX_HIDDEN {
+                    return Err(de::Error::custom(format!(
+                        "more than {MAX_HIDDEN} hidden paths"
+                    )));
+                }
+                if out.contains(&p) {
+                    return Err(de::Error::custom(format!("{p} is listed twice")));
+                }
+                out.push(p);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
+}
+
 fn de_max_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     scalar(d, "a size in bytes", |s| {
         let n = parse_size(s).map_err(|e| e.to_string())?;
@@ -706,16 +815,20 @@ fn de_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arg>, D::Error> {
     Ok(args)
 }
 
+const RESULTS_CHOICES: &str = "channel:tap, channel:junit, tap, junit:<path> or exit-code";
+
 fn de_results<'de, D: Deserializer<'de>>(d: D) -> Result<ResultsFormat, D::Error> {
-    scalar(d, "tap, junit:<path> or exit-code", |s| match s {
+    scalar(d, RESULTS_CHOICES, |s| match s {
         "tap" => Ok(ResultsFormat::Tap),
         "exit-code" => Ok(ResultsFormat::ExitCode),
+        "channel:tap" => Ok(ResultsFormat::ChannelTap),
+        "channel:junit" => Ok(ResultsFormat::ChannelJunit),
         _ => match s.strip_prefix("junit:") {
             Some(p) => RelPath::parse(p.trim())
                 .map(ResultsFormat::Junit)
                 .map_err(|e| e.to_string()),
             None => Err(format!(
-                "results {:?} is not tap, junit:<path> or exit-code",
+                "results {:?} is not {RESULTS_CHOICES}",
                 s.chars().take(40).collect::<String>()
             )),
         },

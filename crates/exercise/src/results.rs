@@ -17,6 +17,9 @@ pub const MAX_TESTS: usize = 10_000;
 const MAX_TAP_DEPTH: usize = 16;
 /// Largest JUnit XML file parsed.
 pub const MAX_JUNIT_BYTES: usize = 8 << 20;
+/// Most bytes read from the results channel; a runner that sends more gets no
+/// results at all (a cut-off stream is never taken as complete).
+pub const MAX_RESULTS_BYTES: usize = 8 << 20;
 
 /// Outcome of a graded submission (docs/results.md lists each with its meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -111,7 +111,7 @@ fn values_table() {
     let err = |from: &str, to: &str, want: &str| (edit(from, to), format!("{F}:{want}"));
     let table = [
         // Unknown and missing keys.
-        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`"),
+        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`, `hidden`"),
         err("memory:", "memory: 512MiB\nswap: 1GiB", "13: limits.swap: unknown field `swap`, expected one of `wall_time`, `idle_timeout`, `cpu_time`, `memory`, `pids`, `output`"),
         err("- path:", "- path: words.py\n  mode: 0755", "8: starter.files[0].mode: unknown field `mode`, expected `path` or `max_bytes`"),
         err("scoring:", "", "1: missing field `scoring`"),
@@ -161,9 +161,20 @@ fn values_table() {
         ok("memory:", "pids: 64\noutput: 64KiB\ncpu_time: 5s"),
         // test.
         ok("results:", "results: exit-code"),
+        ok("results:", "results: channel:tap"),
+        ok("results:", "results: channel:junit"),
+        err("results:", "results: channel:xml", "15: test.results: results \"channel:xml\" is not channel:tap, channel:junit, tap, junit:<path> or exit-code"),
+        // hidden: paths of starter/ the code under test may not read.
+        ok("", "hidden: [data/answers.json, fixtures]"),
+        err("", "hidden: [tests/expected.json]", "17: hidden[0]: tests/expected.json is inside tests/, which is always hidden"),
+        err("", "hidden: [.gauntlet/runner]", "17: hidden[0]: .gauntlet/runner would hide the test runners (.gauntlet/), which the code under test runs in"),
+        err("", "hidden: [../x]", "17: hidden[0]: path \"../x\" has a `..` segment"),
+        err("", "hidden:\n  - a\n  - a", "18: hidden: a is listed twice"),
+        err("", "hidden: [words.py]", " hidden: words.py overlaps the starter file words.py: the code under test must read what a submission writes"),
+        (edit("- path:", "- path: lib/words.py") + "hidden: [lib]\n", format!("{F}: hidden: lib overlaps the starter file lib/words.py: the code under test must read what a submission writes")),
         ok("results:", "results: junit:reports/junit.xml"),
         err("results:", "results: junit:../out.xml", "15: test.results: path \"../out.xml\" has a `..` segment"),
-        err("results:", "results: xunit", "15: test.results: results \"xunit\" is not tap, junit:<path> or exit-code"),
+        err("results:", "results: xunit", "15: test.results: results \"xunit\" is not channel:tap, channel:junit, tap, junit:<path> or exit-code"),
         err("command:", "command: []", "14: test.command: command is empty"),
         err("command:", "command: python3 tests/run.py", "14: test.command: invalid type: string \"python3 tests/run.py\", expected a list of at most 64 arguments"),
         err("command:", &format!("command: [{}]", vec!["x"; 65].join(", ")), "14: test.command: more than 64 arguments"),

@@ -96,6 +96,9 @@ fn layout_table() {
             // Invalid YAML: had it been parsed, the error would be a YAML one.
             std::fs::write(d.join("exercise.yaml"), "[".repeat((64 << 10) + 1)).unwrap()
         }, "{dir}/exercise.yaml: file is larger than the 64KiB cap"),
+        ("hidden path not in starter/", |d| {
+            std::fs::write(d.join("exercise.yaml"), format!("{MANIFEST}hidden: [answers.json]\n")).unwrap()
+        }, "{dir}/starter/answers.json: listed in hidden but not a file or folder in starter/ (tests/ is always hidden)"),
         ("solution folder empty", |d| std::fs::remove_file(d.join("solution/words.py")).unwrap(),
             "{dir}/solution: the solution has no files: expected solution/words.py (the reference answer, at the paths of starter.files)"),
         ("test command names a missing test file", |d| {
@@ -126,6 +129,23 @@ fn layout_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn hidden_paths_of_starter_load() {
+    let t = tmp();
+    let dir = package(t.path());
+    std::fs::write(
+        dir.join("exercise.yaml"),
+        format!("{MANIFEST}hidden: [answers.json, data]\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("starter/answers.json"), "{}").unwrap();
+    std::fs::create_dir(dir.join("starter/data")).unwrap();
+    std::fs::write(dir.join("starter/data/x.txt"), "x").unwrap();
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    let hidden: Vec<&str> = ex.hidden.iter().map(|p| p.as_str()).collect();
+    assert_eq!(hidden, ["answers.json", "data"]);
 }
 
 #[test]

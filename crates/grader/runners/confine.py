@@ -42,9 +42,10 @@ results channel still keeps the score out of the learner's reach, but the hidden
 do not stay hidden on such a host.
 """
 
-import ctypes
+import _ctypes
 import os
 import stat
+import struct
 import sys
 
 _SYS_CREATE_RULESET = 444  # the same number on every architecture
@@ -80,34 +81,32 @@ WRITABLE = ("/tmp", "/dev/shm")
 DEVICES = "/dev"
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [
-        ("handled_access_fs", ctypes.c_uint64),
-        ("handled_access_net", ctypes.c_uint64),
-        ("scoped", ctypes.c_uint64),
-    ]
+# libc's syscall() and prctl() through _ctypes, the C half of ctypes: importing ctypes
+# itself would cost milliseconds on every call into the learner's code. Integers go as
+# C longs, bytes as pointers to their contents, None as NULL.
+class _Long(_ctypes._SimpleCData):
+    _type_ = "l"
 
 
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+class _Fn(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Long
 
 
-_libc = None
+_fns = {}
 
 
-def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    return _libc
+def _c(name, *args):
+    """Calls libc's `name`; raises OSError when it returns -1."""
+    fn = _fns.get(name)
+    if fn is None:
+        class Libc:
+            _handle = _ctypes.dlopen(None, 0)
 
-
-def _syscall(*args):
-    rc = _lib().syscall(*args)
-    if rc < 0:
-        err = ctypes.get_errno()
+        fn = _fns[name] = _Fn((name, Libc()))
+    rc = fn(*[_Long(a) if isinstance(a, int) else a for a in args])
+    if rc == -1:
+        err = _ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return rc
 
@@ -115,13 +114,16 @@ def _syscall(*args):
 def abi():
     """The kernel's Landlock ABI version, 0 when it has none."""
     try:
-        v = _lib().syscall(
-            ctypes.c_long(_SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
-            ctypes.c_uint32(_CREATE_RULESET_VERSION),
-        )
-    except Exception:  # no libc or no ctypes: no way to ask
+        return max(_c("syscall", _SYS_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION), 0)
+    except OSError:
         return 0
-    return max(int(v), 0)
+
+
+def restrict(ruleset_fd):
+    """Puts the calling process in the domain of the ruleset on `ruleset_fd`, for
+    good (no_new_privs first, as Landlock requires)."""
+    _c("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _c("syscall", _SYS_RESTRICT_SELF, ruleset_fd, 0)
 
 
 def handled(version):
@@ -148,10 +150,6 @@ class Domain:
         self.abi = abi()
         self.hidden = sorted({os.path.realpath(h) for h in hidden if os.path.lexists(h)})
         self.writable = [w for w in writable if os.path.isdir(w)]
-        for w in self.writable:
-            for h in self.hidden:
-                if h == w or h.startswith(w.rstrip("/") + "/"):
-                    raise ValueError(f"hidden path {h} is inside writable {w}")
         self.devices = devices
         # Folders on the way to a hidden path, which lose their listing: what they hold.
         self.listings = {}
@@ -172,23 +170,29 @@ class Domain:
 
     def _rules(self):
         """(path, rights) for every path the domain grants."""
+        all_rights = handled(self.abi) & ~(MAKE_CHAR | MAKE_BLOCK)
         ancestors = set()
         for h in self.hidden:
             p = h
             while p != "/":
                 p = os.path.dirname(p)
                 ancestors.add(p)
+        writable = set(self.writable)
         rules = []
 
-        def visit(folder):
+        def visit(folder, in_writable):
             visible = []
             for name in sorted(os.listdir(folder)):
                 path = os.path.join(folder, name)
                 if path in self.hidden:
                     continue
                 visible.append(name)
+                w = in_writable or path in writable
                 if path in ancestors:
-                    visit(path)
+                    # A writable folder on the way to a hidden path (a workspace under
+                    # /tmp, outside the sandbox): what is beside the hidden path stays
+                    # writable, the folder itself can no longer be added to.
+                    visit(path, w)
                     continue
                 try:
                     st = os.lstat(path)
@@ -199,39 +203,33 @@ class Domain:
                     # is visible (bin -> usr/bin), and none where it is hidden.
                     continue
                 if stat.S_ISDIR(st.st_mode):
-                    rights = READ
+                    rights = all_rights if w else READ
                     if path == self.devices:
                         rights |= WRITE_FILE | IOCTL_DEV
-                    rules.append((path, rights))
                 else:
-                    rules.append((path, EXECUTE | READ_FILE))
+                    rights = FILE_RIGHTS if w else EXECUTE | READ_FILE
+                rules.append((path, rights))
+                if path == self.devices:
+                    # /dev/shm and the like, writable below a read-only /dev.
+                    rules.extend((x, all_rights) for x in writable if x.startswith(path + "/"))
             self.listings[folder] = visible
 
         if self.hidden:
-            visit("/")
+            visit("/", False)
         else:
             rules.append(("/", READ))
-            dev = self.devices
-            if os.path.isdir(dev):
-                rules.append((dev, READ | WRITE_FILE | IOCTL_DEV))
-        all_rights = handled(self.abi)
-        for w in self.writable:
-            rules.append((w, all_rights & ~(MAKE_CHAR | MAKE_BLOCK)))
+            if os.path.isdir(self.devices):
+                rules.append((self.devices, READ | WRITE_FILE | IOCTL_DEV))
+            rules += [(w, all_rights) for w in self.writable]
         return rules
 
     def _build(self):
         rights = handled(self.abi)
-        attr = _RulesetAttr(rights, 0, 0)
-        size = 8
-        if self.abi >= 6:
-            attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-            size = ctypes.sizeof(_RulesetAttr)
-        elif self.abi >= 4:
-            size = 16
-        fd = _syscall(
-            ctypes.c_long(_SYS_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
-            ctypes.c_uint32(0),
-        )
+        scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if self.abi >= 6 else 0
+        # struct landlock_ruleset_attr; older kernels refuse fields they do not know.
+        size = 24 if self.abi >= 6 else 16 if self.abi >= 4 else 8
+        attr = struct.pack("=QQQ", rights, 0, scoped)[:size]
+        fd = _c("syscall", _SYS_CREATE_RULESET, attr, size, 0)
         try:
             for path, access in self._rules():
                 try:
@@ -241,11 +239,9 @@ class Domain:
                 try:
                     if not stat.S_ISDIR(os.fstat(target).st_mode):
                         access &= FILE_RIGHTS
-                    rule = _PathBeneath(access & rights, target)
-                    _syscall(
-                        ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(fd),
-                        ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0),
-                    )
+                    # struct landlock_path_beneath_attr, packed.
+                    rule = struct.pack("=Qi", access & rights, target)
+                    _c("syscall", _SYS_ADD_RULE, fd, _RULE_PATH_BENEATH, rule, 0)
                 finally:
                     os.close(target)
         except BaseException:
@@ -257,12 +253,10 @@ class Domain:
     def enter(self):
         """Puts the calling process in the domain: call it in the child, between fork
         and exec. Raises when the kernel refuses (the child must then not run)."""
-        lib = _lib()
-        if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, "PR_SET_NO_NEW_PRIVS: " + os.strerror(err))
-        if self.fd is not None:
-            _syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(self.fd), ctypes.c_uint32(0))
+        if self.fd is None:
+            _c("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        else:
+            restrict(self.fd)
 
 
 def hidden_paths(tests_dir=None, environ=None):
@@ -321,7 +315,7 @@ def main(argv):
         # The ruleset's own descriptor is close-on-exec: the command never gets it.
         close_fds_except(keep | ({domain.fd} if domain.fd is not None else set()))
         domain.enter()
-    except (OSError, ValueError) as e:
+    except OSError as e:
         sys.stderr.write(f"confine.py: cannot confine the code under test: {e}\n")
         return 126
     for line in domain.missing:

@@ -2,7 +2,7 @@
 // The untrusted half of the runner: loads the learner's module and runs one request.
 //
 // judge.js starts it as
-//   python3 -I -S confine.py --keep-fd 3 --hide <tests>... -- \
+//   python3 -I -S -c "import confine; …" --keep-fd 3 --hide <tests>... -- \
 //     node --experimental-permission --allow-fs-read=<this file> --allow-fs-read=<module> \
 //          harness.js <module>
 // with the request as JSON on stdin, and reads one JSON line from fd 3. The learner's

@@ -1,15 +1,19 @@
 """The untrusted half of the runner: imports the learner's module and runs one request.
 
-Started by judge.py as `python3 -I -S -B .gauntlet/runner/harness.py TESTS_DIR REPLY_FD`,
-already inside the confined domain of confine.py (the tests unreadable, the workspace
-read-only, the runner out of reach), with the request as JSON on stdin. It answers with
-one JSON object on REPLY_FD and nothing else; the learner's prints go to files the
-judge keeps private. Nothing here is trusted: the learner's code runs in this process
-and could rewrite any of it, which is why the judge, not this file, decides whether a
-test passed.
+Started by judge.py as `python3 -I -S -B -c "…; import harness" TESTS_DIR REPLY_FD` (or run
+as a script, `harness.py TESTS_DIR REPLY_FD`), with the request as JSON on stdin. It answers with one JSON object on REPLY_FD and
+nothing else; the learner's prints go to files the judge keeps private. Nothing here is
+trusted: the learner's code runs in this process and could rewrite any of it, which is
+why the judge, not this file, decides whether a test passed.
 
 What the request brings besides the call:
 
+* `confine_fd`: the Landlock ruleset the judge prepared (confine.py), on a descriptor
+  it passed. The harness enters that domain (the tests unreadable, the workspace
+  read-only, the runner out of reach) before anything of the learner's is on
+  sys.path, and closes the descriptor; it never runs the learner's code outside it.
+  (Entered here rather than between fork and exec in the judge: a fork of the judge
+  costs more than these two system calls.)
 * `sources`: the source of the package's probe modules (`tests/<name>.py`) the call
   needs. The tests folder is unreadable here, so the judge reads them and hands them
   over; they are imported from that text, ahead of anything on sys.path.
@@ -29,17 +33,29 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import importlib.machinery  # noqa: E402
 
+import confine  # noqa: E402
 from wire import encode  # noqa: E402
+
+tests_dir, reply_fd = sys.argv[1], int(sys.argv[2])
+os.set_inheritable(reply_fd, False)
+request = json.loads(sys.stdin.read())
+sys.stdin = open(os.devnull)
+
+
+if request.get("confine_fd") is not None:
+    try:
+        fd = int(request["confine_fd"])
+        confine.restrict(fd)
+        os.close(fd)
+    except Exception as e:
+        data = json.dumps({"confine_error": str(e)}).encode() + b"\n"
+        os.write(reply_fd, data)
+        sys.exit(1)
 
 # The exercise's tests folder comes next, so its probe modules cannot be shadowed by a
 # file in the workspace root (an archive submission may add files there). Inside the
 # domain it cannot be read: the probes then arrive as `sources` (see above).
-tests_dir, reply_fd = sys.argv[1], int(sys.argv[2])
 sys.path[1:1] = [tests_dir, os.getcwd()]
-
-os.set_inheritable(reply_fd, False)
-request = json.loads(sys.stdin.read())
-sys.stdin = open(os.devnull)
 
 
 class _Probes:
@@ -90,7 +106,8 @@ def _install_finders():
             (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
         ]
         sys.path_hooks.insert(0, _ListedFinder.path_hook(*loaders))
-        sys.path_importer_cache.clear()
+        for folder in listings:  # (none is cached yet; this is belt and braces)
+            sys.path_importer_cache.pop(folder, None)
 
 
 _install_finders()

@@ -25,7 +25,7 @@ const path = require('node:path');
 const util = require('node:util');
 
 const HARNESS = path.join(__dirname, 'harness.js');
-const CONFINE = path.join(__dirname, 'confine.py');
+const CONFINE_MAIN = `import sys; sys.path.insert(0, ${JSON.stringify(__dirname)}); import confine; sys.exit(confine.main(sys.argv[1:]))`;
 
 // What the code under test may not read: tests/ and whatever Gauntlet lists as hidden.
 function hiddenPaths() {
@@ -138,7 +138,9 @@ function runHarness(moduleFile, request, timeoutMs) {
   const modulePath = path.resolve(moduleFile);
   // confine.py enters the domain, closes every descriptor but stdio and the reply
   // pipe (fd 3), and execs node.
-  const argv = ['-I', '-S', CONFINE, '--keep-fd', '3'];
+  // Imported rather than run as a script, so python loads its bytecode from
+  // __pycache__ (the runtime compiles the runners) instead of compiling it each time.
+  const argv = ['-I', '-S', '-c', CONFINE_MAIN, '--keep-fd', '3'];
   for (const p of hiddenPaths()) argv.push('--hide', p);
   argv.push(
     '--',
@@ -183,7 +185,10 @@ function runHarness(moduleFile, request, timeoutMs) {
       clearTimeout(timer);
       if (settled) return;
       settled = true;
-      resolve({ code: null, signal: null, output: String(e), reply: '', timedOut: false });
+      const output = e && e.code === 'ENOENT'
+        ? 'python3 was not found: the node runner needs it to start your code confined (.gauntlet/runner/confine.py)'
+        : String(e);
+      resolve({ code: null, signal: null, output, reply: '', timedOut: false });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(JSON.stringify(request));

@@ -19,10 +19,13 @@ or ``channel:junit``, they go to the results channel (the descriptor named by
 progress log for the learner. Without the channel: TAP on stdout, or, with
 ``--junit FILE``, a JUnit file written after every child is dead.
 
-Every child starts in a Landlock domain of its own (confine.py), entered between fork
-and exec: it cannot read or list ``tests/`` (nor what the package hides), cannot write
-the workspace, cannot signal us or reach our ``/proc/<pid>/{fd,mem,environ}``. Probe
-modules in ``tests/`` are read here and handed to the harness as text.
+Every child runs the learner's code only inside a Landlock domain of its own
+(confine.py; a program enters it between fork and exec, the harness itself before it
+loads anything of the learner's): it cannot read or list ``tests/`` (nor what the
+package hides), cannot write the workspace, cannot signal us or reach our
+``/proc/<pid>/{fd,mem,environ}``. Probe
+modules in ``tests/`` (and the modules of ``tests/`` they import) are read here and
+handed to the harness as text; the test script itself never is.
 
 Two kernel knobs close the remaining side doors:
 
@@ -41,7 +44,6 @@ missing tests count as failed), and a JUnit report is never left behind: it is d
 at start-up and written last.
 """
 
-import ctypes
 import json
 import os
 import select
@@ -72,6 +74,7 @@ _timed_out_total = 0.0
 _domain = None
 _domain_error = None
 _sources = {}
+_closures = {}
 
 
 def _confinement():
@@ -80,7 +83,7 @@ def _confinement():
     if _domain is None and _domain_error is None:
         try:
             _domain = confine.Domain(confine.hidden_paths(TESTS))
-        except (OSError, ValueError) as e:
+        except Exception as e:  # any failure here fails every test, never the run
             _domain_error = f"could not prepare the confinement of the code under test: {e}"
     if _domain is None:
         raise Failure(_domain_error)
@@ -93,8 +96,7 @@ class Failure(Exception):
 
 def _prctl(option, value):
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
+        return confine._c("prctl", option, value, 0, 0, 0) == 0
     except Exception:  # no libc, no ctypes: report it, run the tests anyway
         return False
 
@@ -120,6 +122,18 @@ def _children():
         if len(fields) > 1 and int(fields[1]) == me:
             found.append(int(entry))
     return found
+
+
+def _reclaim(folder):
+    """Gives us back write access to a folder of ours that a child took it from (the
+    code under test runs as our user, and chmod is not something Landlock governs).
+    Called when no child is alive, so nothing can take it again before we use it."""
+    try:
+        st = os.stat(folder)
+        if st.st_uid == os.getuid() and st.st_mode & 0o700 != 0o700:
+            os.chmod(folder, (st.st_mode | 0o700) & 0o7777)
+    except OSError:
+        pass
 
 
 def _sweep():
@@ -211,11 +225,14 @@ class Ran:
         return f"\nyour code printed:\n{out}" if out else ""
 
 
-def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
+def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False, confine_fd=None):
     """Runs argv in a new session, stdout and stderr captured in private files, and
     kills it (and anything it started) after `timeout` seconds. With reply_pipe, the
     write end of a pipe is passed and its number appended to argv; what the child
-    writes there comes back as `reply`."""
+    writes there comes back as `reply`. The child starts in the confinement domain;
+    with `confine_fd` (the harness, which enters the domain itself before it loads
+    anything of the learner's) it is handed the domain's ruleset on that descriptor
+    instead, which spares a fork of this process."""
     global _timed_out_total
     if _timed_out_total >= TIMEOUT_ALLOWANCE:
         raise Failure(
@@ -223,6 +240,7 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
             "tests; fix the endless loop (or the slow part) first"
         )
     domain = _confinement()
+    _reclaim(tempfile.gettempdir())
     files = [tempfile.TemporaryFile() for _ in range(3)]
     inp, out, err = files
     inp.write(stdin)
@@ -238,10 +256,10 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
             stdin=inp,
             stdout=out,
             stderr=err,
-            pass_fds=(w,) if w is not None else (),
+            pass_fds=tuple(fd for fd in (w, confine_fd) if fd is not None),
             start_new_session=True,
             env=confine.child_env(),
-            preexec_fn=domain.enter,
+            preexec_fn=None if confine_fd is not None else domain.enter,
         )
     except subprocess.SubprocessError as e:
         for f in files:
@@ -289,27 +307,64 @@ def run_child(argv, stdin=b"", timeout=3.0, reply_pipe=False):
     return ran
 
 
-def _probe_source(module):
-    """The source of `tests/<module>.py` when it is a probe module, else None. Read
-    here: the harness cannot read tests/."""
+def _tests_module(name):
+    """The source of `tests/<name>.py`, or None. Never the running test script."""
+    if name not in _sources:
+        path = os.path.join(TESTS, name + ".py")
+        source = None
+        if os.path.abspath(path) != os.path.abspath(sys.argv[0]):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    source = f.read()
+            except (OSError, ValueError):
+                pass
+        _sources[name] = source
+    return _sources[name]
+
+
+def _probe_sources(module):
+    """The probe modules a request needs, read here (the harness cannot read tests/):
+    `tests/<module>.py` when there is one, and the other modules of tests/ it imports,
+    and theirs. Only those: they run with the code under test, which sees them."""
     top = module.split(".")[0]
-    if top not in _sources:
-        path = os.path.join(TESTS, top + ".py")
+    if top in _closures:
+        return _closures[top]
+    found = {}
+    todo = [top]
+    while todo:
+        name = todo.pop()
+        source = None if name in found else _tests_module(name)
+        if source is None:
+            continue
+        found[name] = source
+        import ast  # only for packages with probe modules
+
         try:
-            with open(path, encoding="utf-8") as f:
-                _sources[top] = f.read()
-        except OSError:
-            _sources[top] = None
-    return top, _sources[top]
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue  # the harness will report it when it imports the probe
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                todo += [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                todo.append(node.module.split(".")[0])
+    _closures[top] = found
+    return found
+
+
+_HARNESS = f"import sys; sys.path.insert(0, {HERE!r}); import harness"
 
 
 def _python_request(request, timeout):
-    top, source = _probe_source(request["module"])
-    request = dict(request, listings=_confinement().listings)
-    if source is not None:
-        request["sources"] = {top: source}
-    argv = [sys.executable, "-I", "-S", "-B", os.path.join(HERE, "harness.py"), TESTS]
-    ran = run_child(argv, json.dumps(request).encode(), timeout, reply_pipe=True)
+    sources = _probe_sources(request["module"])
+    domain = _confinement()
+    request = dict(request, listings=domain.listings, confine_fd=domain.fd)
+    if sources:
+        request["sources"] = sources
+    # Imported rather than run as a script, so python loads its bytecode from
+    # __pycache__ (the runtime compiles the runners) instead of compiling it each time.
+    argv = [sys.executable, "-I", "-S", "-B", "-c", _HARNESS, TESTS]
+    ran = run_child(argv, json.dumps(request).encode(), timeout, True, domain.fd)
     if ran.timed_out:
         raise Failure(f"timed out after {ran.timeout:g} s: an endless loop?{ran.output_note()}")
     try:
@@ -321,6 +376,8 @@ def _python_request(request, timeout):
             f"your code ended the test process early (exit code {ran.exit_code})"
             f"{ran.output_note()}"
         )
+    if "confine_error" in reply:
+        raise Failure(f"could not confine the code under test: {reply['confine_error']}")
     if "import_error" in reply:
         raise Failure(f"importing your module failed:\n{reply['import_error']}{ran.output_note()}")
     if "missing" in reply:
@@ -544,6 +601,7 @@ class Suite:
                 print(f"warning: {w}", flush=True)
             self._run_all(collect)
             _sweep()
+            _reclaim(os.path.dirname(os.path.abspath(path)))
             _remove(path)
             tmp = f"{path}.tmp-{os.getpid()}"
             _remove(tmp)

@@ -14,6 +14,7 @@ pub mod log;
 pub mod outcome;
 pub mod runtimes;
 mod tree;
+pub mod trust;
 
 use std::fs;
 use std::io;
@@ -36,15 +37,25 @@ use runtimes::hardhat::Hardhat;
 /// Where the workspace sits inside the jail.
 pub const WORKSPACE: &str = "/workspace";
 
+/// The flood guard's default: stdout + stderr of a run past this stop it with
+/// `output_limit`. Generous, so that a long test report never does (an exercise's
+/// `limits.output` sets its own, up to the server's maximum); what the learner reads
+/// is the kept log, [`GraderConfig::log_limit`].
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 20;
+/// The log kept in a result by default: its first and last lines, this much in all.
+pub const DEFAULT_LOG_LIMIT: usize = 64 << 10;
+
 /// How the grader is set up; built once from the server's settings.
 #[derive(Debug, Clone)]
 pub struct GraderConfig {
     pub data_dir: PathBuf,
-    /// Default limits of a run; an exercise's own `limits` override them.
+    /// Default limits of a run; an exercise's own `limits` override them. Its
+    /// `output_limit` is the flood guard ([`DEFAULT_OUTPUT_LIMIT`]).
     pub defaults: Limits,
     /// Cap on what one job may write into its workspace.
     pub workspace_size: u64,
-    /// Cap on the grading log kept in the result.
+    /// Cap on the grading log kept in the result: its head and its tail, with a
+    /// marker for what was cut between.
     pub log_limit: usize,
     /// Values that must never appear in a log (tokens, passwords).
     pub secrets: Vec<String>,
@@ -55,9 +66,12 @@ impl GraderConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         GraderConfig {
             data_dir,
-            defaults: Limits::default(),
+            defaults: Limits {
+                output_limit: DEFAULT_OUTPUT_LIMIT,
+                ..Limits::default()
+            },
             workspace_size: 64 << 20,
-            log_limit: 64 << 10,
+            log_limit: DEFAULT_LOG_LIMIT,
             secrets: Vec::new(),
             archive_limits: exercise::ArchiveLimits::default(),
         }
@@ -240,9 +254,12 @@ impl Grader {
             })
     }
 
-    /// Paths a submission may never write besides `tests/`: the runtime's own.
+    /// Paths a submission may never write besides `tests/`: the runtime's own, the
+    /// package's hidden ones (the tests read them), and a JUnit results file (a
+    /// submission must not bring its own report).
     pub fn protected_paths(&self, ex: &Exercise) -> Result<Vec<RelPath>, GradeError> {
-        self.registry
+        let mut paths = self
+            .registry
             .get(&ex.runtime)?
             .protected_paths()
             .iter()
@@ -254,7 +271,18 @@ impl Grader {
                     ))
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        paths.extend(ex.hidden.iter().cloned());
+        if let ResultsFormat::Junit(path) = self.test_spec(ex)?.results {
+            paths.push(path);
+        }
+        Ok(paths)
+    }
+
+    /// How far the package's results can be trusted, and why (`exercises check` shows
+    /// it; exercises/README.md, "Results you can trust", explains it).
+    pub fn trust(&self, ex: &Exercise) -> Result<trust::Trust, GradeError> {
+        Ok(trust::assess(ex, &self.test_spec(ex)?))
     }
 
     /// Checks a submission against the exercise's rules without grading it; the API
@@ -318,86 +346,18 @@ impl Grader {
         let runtime = self.registry.get(&ex.runtime)?.clone();
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
-        // The jail's set-up reaches the submission through this folder.
-        fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
-            GradeError::Io {
-                what: format!("set the mode of {}", job_dir.display()),
-                source,
-            }
-        })?;
-
-        let mut notes = Vec::new();
-        let (upper, overridden) = match submission {
-            Submission::Files(files) => {
-                let dest = job_dir.join("submission");
-                exercise::write_files(files, &dest).map_err(|e| GradeError::Io {
-                    what: "write the submission".into(),
-                    source: io::Error::other(e.to_string()),
-                })?;
-                let names = files.0.keys().map(|p| p.as_str().to_owned()).collect();
-                (dest, names)
-            }
-            Submission::Archive(zip) => {
-                let dest = job_dir.join("submission");
-                let protected = self.protected_paths(ex)?;
-                let extracted =
-                    exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
-                        .map_err(|e| GradeError::Rejected(e.to_string()))?;
-                notes = extracted.notes;
-                let names = extracted.files.iter().map(|p| p.as_str().to_owned());
-                (dest, names.collect())
-            }
-            Submission::PackageDir(dir) => {
-                // Copied, not bound in place: the package may sit in a folder the jail's
-                // user cannot reach (an author's 0700 home), and a copy is what a learner's
-                // submission is too.
-                let dest = job_dir.join("submission");
-                let copy = || -> io::Result<()> {
-                    fs::create_dir(&dest)?;
-                    fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))?;
-                    tree::copy_tree(dir, &dest)
-                };
-                copy().map_err(|source| GradeError::Io {
-                    what: format!("copy {}", dir.display()),
-                    source,
-                })?;
-                (dest, Vec::new())
-            }
-        };
-
+        let (upper, overridden, notes) = self.lay_submission(ex, submission, job_dir)?;
         let mut lease = runtime.lease()?;
-        let mut env = runtime.env();
-        env.push(("RUN_OVERRIDES".into(), overridden.join(",")));
-        let mut network = Network::None;
-        if let Some(lease) = &lease {
-            env.extend(lease.env());
-            network = lease.network();
-        }
-        let collect = match &test.results {
-            ResultsFormat::Junit(path) => vec![Collect {
-                inside: Path::new(WORKSPACE).join(path.as_str()),
-                max_bytes: exercise::results::MAX_JUNIT_BYTES as u64,
-            }],
-            _ => Vec::new(),
-        };
         let limits = self.limits_for(ex);
-        let spec = Spec {
-            argv: test.command.iter().map(Into::into).collect(),
-            limits: limits.clone(),
-            ro_binds: runtime.binds(),
-            rw_binds: runtime.rw_binds(ex),
-            overlays: vec![Overlay {
-                lowers: vec![upper, layer],
-                inside: WORKSPACE.into(),
-                size: self.cfg.workspace_size,
-            }],
-            workdir: WORKSPACE.into(),
-            env,
-            network,
-            collect,
-            results: None,
-        };
-
+        let spec = self.run_spec(
+            ex,
+            &test,
+            runtime.as_ref(),
+            lease.as_deref(),
+            vec![upper, layer],
+            &overridden,
+            &limits,
+        );
         let mut log = log::LogBuilder::new(
             &self.cfg.secrets,
             self.cfg.log_limit,
@@ -442,9 +402,121 @@ impl Grader {
             wall_ms = report.wall_ms,
             cpu_ms = report.cpu_ms,
             peak_memory_bytes = report.peak_memory_bytes,
+            results_bytes = report.results_bytes,
             "sandbox report"
         );
         Ok(outcome::judge(ex.scoring, &test, &limits, report, log))
+    }
+
+    /// Writes the submission into `job_dir` (a package folder is copied) and returns
+    /// the folder to lay over the prepared layer, the paths it overrides, and what
+    /// extraction has to say in the log (a wrapping folder stripped, …).
+    fn lay_submission(
+        &self,
+        ex: &Exercise,
+        submission: &Submission,
+        job_dir: &Path,
+    ) -> Result<(PathBuf, Vec<String>, Vec<String>), GradeError> {
+        // The jail's set-up reaches the submission through this folder.
+        fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
+            GradeError::Io {
+                what: format!("set the mode of {}", job_dir.display()),
+                source,
+            }
+        })?;
+        Ok(match submission {
+            Submission::Files(files) => {
+                let dest = job_dir.join("submission");
+                exercise::write_files(files, &dest).map_err(|e| GradeError::Io {
+                    what: "write the submission".into(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+                let names = files.0.keys().map(|p| p.as_str().to_owned()).collect();
+                (dest, names, Vec::new())
+            }
+            Submission::Archive(zip) => {
+                let dest = job_dir.join("submission");
+                let protected = self.protected_paths(ex)?;
+                let extracted =
+                    exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
+                        .map_err(|e| GradeError::Rejected(e.to_string()))?;
+                let names = extracted.files.iter().map(|p| p.as_str().to_owned());
+                (dest, names.collect(), extracted.notes)
+            }
+            Submission::PackageDir(dir) => {
+                // Copied, not bound in place: the package may sit in a folder the jail's
+                // user cannot reach (an author's 0700 home), and a copy is what a learner's
+                // submission is too.
+                let dest = job_dir.join("submission");
+                let copy = || -> io::Result<()> {
+                    fs::create_dir(&dest)?;
+                    fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))?;
+                    tree::copy_tree(dir, &dest)
+                };
+                copy().map_err(|source| GradeError::Io {
+                    what: format!("copy {}", dir.display()),
+                    source,
+                })?;
+                (dest, Vec::new(), Vec::new())
+            }
+        })
+    }
+
+    /// The sandbox run of the test command: the workspace overlay, the runtime's binds
+    /// and environment, the lease's network, and where the results come from.
+    #[allow(clippy::too_many_arguments)]
+    fn run_spec(
+        &self,
+        ex: &Exercise,
+        test: &TestSpec,
+        runtime: &dyn Runtime,
+        lease: Option<&dyn Lease>,
+        lowers: Vec<PathBuf>,
+        overridden: &[String],
+        limits: &Limits,
+    ) -> Spec {
+        let mut env = runtime.env();
+        env.push(("RUN_OVERRIDES".into(), overridden.join(",")));
+        env.push(("GAUNTLET_HIDDEN".into(), hidden_inside(ex)));
+        let mut network = Network::None;
+        if let Some(lease) = lease {
+            env.extend(lease.env());
+            network = lease.network();
+        }
+        let mut collect = Vec::new();
+        let mut results = None;
+        match &test.results {
+            ResultsFormat::Junit(path) => collect.push(Collect {
+                inside: Path::new(WORKSPACE).join(path.as_str()),
+                max_bytes: exercise::results::MAX_JUNIT_BYTES as u64,
+            }),
+            ResultsFormat::ChannelTap | ResultsFormat::ChannelJunit => {
+                let format = if test.results == ResultsFormat::ChannelTap {
+                    "tap"
+                } else {
+                    "junit"
+                };
+                env.push(("GAUNTLET_RESULTS_FORMAT".into(), format.into()));
+                results = Some(exercise::results::MAX_RESULTS_BYTES as u64);
+            }
+            ResultsFormat::Tap | ResultsFormat::ExitCode => {}
+        }
+        Spec {
+            argv: test.command.iter().map(Into::into).collect(),
+            limits: limits.clone(),
+            ro_binds: runtime.binds(),
+            rw_binds: runtime.rw_binds(ex),
+            overlays: vec![Overlay {
+                lowers,
+                inside: WORKSPACE.into(),
+                size: self.cfg.workspace_size,
+            }],
+            workdir: WORKSPACE.into(),
+            env,
+            network,
+            collect,
+            results,
+        }
     }
 
     /// The run's limits: the server's defaults, overridden by the exercise's own.
@@ -471,6 +543,14 @@ impl Grader {
         }
         l
     }
+}
+
+/// `GAUNTLET_HIDDEN`: the absolute paths in the jail the code under test may not
+/// read, one a line: `tests/` and the package's `hidden` paths.
+fn hidden_inside(ex: &Exercise) -> String {
+    let mut paths = vec![format!("{WORKSPACE}/tests")];
+    paths.extend(ex.hidden.iter().map(|p| format!("{WORKSPACE}/{p}")));
+    paths.join("\n")
 }
 
 /// Rootless, jails mount layers, job folders and package folders by path from inside

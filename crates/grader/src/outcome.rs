@@ -7,7 +7,7 @@ use gauntlet_exercise::{
 };
 use gauntlet_sandbox::{Limits, Report, Status};
 
-use crate::log::LogBuilder;
+use crate::log::{approx_size, Flood, LogBuilder, Source};
 
 /// Is this outcome a limit the run hit (rather than a verdict on the tests)?
 pub fn is_limit(o: Outcome) -> bool {
@@ -48,7 +48,7 @@ pub fn internal_error(log: String) -> GradeResult {
 }
 
 /// The limit the run hit, its outcome, and the line that explains it to a learner.
-fn limit_hit(report: &Report, limits: &Limits) -> Option<(Outcome, String)> {
+fn limit_hit(report: &Report, limits: &Limits, flood: &Flood) -> Option<(Outcome, String)> {
     Some(match report.status {
         Status::WallTimeout => (
             Outcome::WallTimeout,
@@ -80,15 +80,38 @@ fn limit_hit(report: &Report, limits: &Limits) -> Option<(Outcome, String)> {
                 mib(limits.memory)
             ),
         ),
-        Status::OutputLimit => (
-            Outcome::OutputLimit,
-            format!(
-                "output limit reached ({} KiB): is something printing in a loop?",
-                limits.output_limit >> 10
-            ),
-        ),
+        Status::OutputLimit => (Outcome::OutputLimit, flood_hint(report, limits, flood)),
         _ => return None,
     })
+}
+
+/// Whose output filled the flood guard, and what to do about it: a line printed over
+/// and over is a loop; a long report is not, and needs a larger `limits.output`.
+fn flood_hint(report: &Report, limits: &Limits, flood: &Flood) -> String {
+    let mut hint = format!(
+        "output limit reached: the test command printed more than {} ({} on stdout, {} on \
+         stderr) and was stopped",
+        gauntlet_exercise::units::Size(limits.output_limit),
+        approx_size(report.stdout_bytes),
+        approx_size(report.stderr_bytes),
+    );
+    match &flood.most_repeated {
+        Some((line, n, source)) if *n >= 50 && n * 2 >= flood.lines => {
+            let stream = if *source == Source::Err {
+                "stderr"
+            } else {
+                "stdout"
+            };
+            hint.push_str(&format!(
+                "; one line came {n} times on {stream}, {line:?}: is something printing in a loop?"
+            ));
+        }
+        _ => hint.push_str(
+            "; no line repeats much, so this looks like a long report rather than a loop: \
+             the exercise's limits.output can be raised",
+        ),
+    }
+    hint
 }
 
 /// Judges a finished run.
@@ -99,7 +122,7 @@ pub fn judge(
     report: Report,
     mut log: LogBuilder<'_>,
 ) -> GradeResult {
-    let limit = limit_hit(&report, limits);
+    let limit = limit_hit(&report, limits, &log.flood());
     if let Some((_, hint)) = &limit {
         log.note(hint);
     }
@@ -179,6 +202,7 @@ pub fn judge(
 
 fn parse_tests(test: &TestSpec, report: &Report, log: &mut LogBuilder<'_>) -> Vec<TestResult> {
     match &test.results {
+        ResultsFormat::ChannelTap | ResultsFormat::ChannelJunit => channel_tests(test, report, log),
         ResultsFormat::Tap => exercise::parse_tap(&String::from_utf8_lossy(log.stdout())),
         // A file written by a run that did not end on its own may be a learner's
         // forgery (it killed the runner, then wrote the report): not trusted.
@@ -206,6 +230,73 @@ fn parse_tests(test: &TestSpec, report: &Report, log: &mut LogBuilder<'_>) -> Ve
             _ => Vec::new(),
         },
     }
+}
+
+/// Results from the results channel. Only the runner holds it, so what arrived is the
+/// runner's whatever the run's status: a runner cut short sent fewer results, never
+/// forged ones.
+fn channel_tests(test: &TestSpec, report: &Report, log: &mut LogBuilder<'_>) -> Vec<TestResult> {
+    if report.layers.landlock_abi < 6 {
+        log.note(&format!(
+            "warning: this host's Landlock (ABI {}) cannot fully confine the code under test: \
+             it may {}",
+            report.layers.landlock_abi,
+            if report.layers.landlock_abi == 0 {
+                "read the hidden tests and signal the runner"
+            } else {
+                "signal the runner"
+            }
+        ));
+    }
+    let Some(bytes) = &report.results else {
+        let sent = report.results_bytes.unwrap_or(0);
+        if sent > exercise::results::MAX_RESULTS_BYTES as u64 {
+            log.note(&format!(
+                "the test runner sent {sent} bytes of results, over the {} MiB cap: none were read",
+                exercise::results::MAX_RESULTS_BYTES >> 20
+            ));
+        }
+        return Vec::new();
+    };
+    if test.results == ResultsFormat::ChannelJunit {
+        if bytes.is_empty() {
+            return Vec::new();
+        }
+        return match exercise::parse_junit(bytes) {
+            Ok(tests) => tests,
+            Err(e) => {
+                log.note(&format!("could not read the JUnit results: {e}"));
+                Vec::new()
+            }
+        };
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut tests = exercise::parse_tap(&text);
+    let clean = report.status == Status::Exited && report.exit_code == Some(0);
+    if !tests.is_empty() && !has_plan(&text) && !clean {
+        tests.push(TestResult {
+            name: "test plan".into(),
+            status: TestStatus::Error,
+            message: Some(
+                "the TAP results have no plan (1..N) and the test command did not end \
+                 cleanly: tests after the last result may be missing"
+                    .into(),
+            ),
+        });
+    }
+    tests
+}
+
+/// Whether TAP text holds a top-level plan line (`1..N`).
+fn has_plan(tap: &str) -> bool {
+    tap.lines().any(|l| {
+        l.strip_prefix("1..").is_some_and(|n| {
+            n.trim_end()
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_digit())
+        })
+    })
 }
 
 #[cfg(test)]
@@ -262,13 +353,15 @@ mod tests {
             results: c.results.clone(),
         };
         let limits = Limits::default();
-        let r = judge(
-            c.scoring,
-            &test,
-            &limits,
-            report(c.status, c.exit_code, c.junit),
-            log,
-        );
+        let mut report = report(c.status, c.exit_code, c.junit);
+        report.layers.landlock_abi = 7;
+        if c.results.is_channel() {
+            // `junit` is then what arrived on the results channel.
+            report.collected = vec![None];
+            report.results = c.junit.map(|s| s.as_bytes().to_vec());
+            report.results_bytes = Some(c.junit.map_or(0, |s| s.len() as u64));
+        }
+        let r = judge(c.scoring, &test, &limits, report, log);
         let what = format!("{:?} {:?} {:?}", c.results, c.status, c.exit_code);
         assert_eq!(r.outcome, c.outcome, "{what}: {r:#?}");
         assert_eq!(
@@ -288,6 +381,7 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn outcomes() {
+        // (For the channel formats, `junit` is what arrived on the channel.)
         use Outcome as O;
         use ResultsFormat as F;
         use Status as S;
@@ -310,18 +404,122 @@ mod tests {
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::IdleTimeout, exit_code: None, outcome: O::IdleTimeout, score: 0, points: 0, max_points: 1, log_has: "no output for 5 s: is the program waiting for input or stuck in a loop?" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::CpuTimeout, exit_code: None, outcome: O::CpuTimeout, score: 0, points: 0, max_points: 1, log_has: "CPU time limit" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::MemoryLimit, exit_code: None, outcome: O::MemoryLimit, score: 0, points: 0, max_points: 1, log_has: "memory limit reached (256 MiB)" },
-            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::OutputLimit, exit_code: None, outcome: O::OutputLimit, score: 0, points: 0, max_points: 1, log_has: "output limit reached (64 KiB)" },
+            Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::OutputLimit, exit_code: None, outcome: O::OutputLimit, score: 0, points: 0, max_points: 1, log_has: "output limit reached: the test command printed more than 64KiB (0 bytes on stdout, 0 bytes on stderr) and was stopped; no line repeats much" },
             // The learner's program broke the run.
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::PidsLimit, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "process limit reached (64 processes)" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Signaled, exit_code: None, outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "killed by signal 11" },
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::Signaled, exit_code: None, outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "killed by signal 11" },
             // A JUnit file from a run that was killed is not trusted (a forged report).
             Case { results: junit.clone(), scoring: Scoring::PerTest, stdout: "", junit: Some(r#"<testsuite><testcase name="x"/></testsuite>"#), status: S::Signaled, exit_code: None, outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "killed by signal 11" },
+            // The results channel: only what the runner sent counts, never stdout, and
+            // whatever the run's status (nothing else can write it).
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: Some(TAP_2_OF_3), status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "" },
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: TAP_ALL, junit: None, status: S::Exited, exit_code: Some(1), outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "ok 2 - b" },
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: "", junit: Some(TAP_ALL), status: S::Exited, exit_code: Some(0), outcome: O::Passed, score: 100, points: 2, max_points: 2, log_has: "" },
+            // A TAP stream without its plan from a run that did not end cleanly may be cut short.
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: "", junit: Some("ok 1 - a\nok 2 - b\n"), status: S::Exited, exit_code: Some(0), outcome: O::Passed, score: 100, points: 2, max_points: 2, log_has: "" },
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: "", junit: Some("ok 1 - a\nok 2 - b\n"), status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 66, points: 2, max_points: 3, log_has: "" },
+            Case { results: F::ChannelTap, scoring: Scoring::PerTest, stdout: "", junit: Some("ok 1 - a\n"), status: S::Signaled, exit_code: None, outcome: O::Failed, score: 33, points: 1, max_points: 3, log_has: "killed by signal 11" },
+            Case { results: F::ChannelJunit, scoring: Scoring::PerTest, stdout: "", junit: Some(JUNIT_ONE_FAIL), status: S::Exited, exit_code: Some(1), outcome: O::Failed, score: 50, points: 1, max_points: 2, log_has: "" },
+            Case { results: F::ChannelJunit, scoring: Scoring::PerTest, stdout: "", junit: Some(JUNIT_ONE_FAIL), status: S::Signaled, exit_code: None, outcome: O::Failed, score: 33, points: 1, max_points: 3, log_has: "" },
+            Case { results: F::ChannelJunit, scoring: Scoring::PerTest, stdout: "", junit: Some("<<garbage"), status: S::Exited, exit_code: Some(0), outcome: O::Failed, score: 0, points: 0, max_points: 1, log_has: "could not read the JUnit results" },
+            Case { results: F::ChannelJunit, scoring: Scoring::PerTest, stdout: "", junit: Some(""), status: S::Exited, exit_code: Some(1), outcome: O::CompileError, score: 0, points: 0, max_points: 0, log_has: "" },
             // Gauntlet's own failure is never the learner's.
             Case { results: F::Tap, scoring: Scoring::PerTest, stdout: "", junit: None, status: S::SetupError, exit_code: None, outcome: O::InternalError, score: 0, points: 0, max_points: 0, log_has: "could not be started: exec: No such file" },
         ];
         for c in cases {
             check(c);
         }
+    }
+
+    fn judge_channel(report: Report) -> GradeResult {
+        let mut on_line = |_: &crate::log::LogLine| {};
+        let log = LogBuilder::new(&[], 1 << 16, 1 << 16, &mut on_line);
+        let test = TestSpec {
+            command: vec!["run".into()],
+            results: ResultsFormat::ChannelTap,
+        };
+        judge(Scoring::PerTest, &test, &Limits::default(), report, log)
+    }
+
+    #[test]
+    fn over_cap_results_are_not_read_and_say_so() {
+        let mut r = report(Status::Exited, Some(0), None);
+        r.layers.landlock_abi = 7;
+        r.results = None;
+        r.results_bytes = Some(9 << 20);
+        let g = judge_channel(r);
+        assert_eq!(g.score, 0);
+        assert!(
+            g.log
+                .contains("sent 9437184 bytes of results, over the 8 MiB cap"),
+            "{}",
+            g.log
+        );
+    }
+
+    #[test]
+    fn a_host_whose_landlock_cannot_scope_signals_says_so() {
+        for (abi, says) in [
+            (0, Some("read the hidden tests")),
+            (5, Some("signal the runner")),
+            (6, None),
+        ] {
+            let mut r = report(Status::Exited, Some(0), None);
+            r.layers.landlock_abi = abi;
+            r.results = Some(TAP_ALL.as_bytes().to_vec());
+            let g = judge_channel(r);
+            assert_eq!(g.score, 100);
+            match says {
+                Some(text) => assert!(g.log.contains(text), "ABI {abi}: {}", g.log),
+                None => assert!(!g.log.contains("Landlock"), "ABI {abi}: {}", g.log),
+            }
+        }
+    }
+
+    #[test]
+    fn the_flood_guard_says_whose_output_it_was() {
+        let run = |lines: &[(Stream, &str)]| {
+            let mut on_line = |_: &crate::log::LogLine| {};
+            let mut log = LogBuilder::new(&[], 1 << 16, 1 << 16, &mut on_line);
+            for (stream, text) in lines {
+                log.output(*stream, text.as_bytes());
+            }
+            let mut r = report(Status::OutputLimit, None, None);
+            r.stdout_bytes = 1 << 20;
+            r.stderr_bytes = 2048;
+            let test = TestSpec {
+                command: vec!["run".into()],
+                results: ResultsFormat::Tap,
+            };
+            judge(Scoring::PerTest, &test, &Limits::default(), r, log)
+        };
+        let looped: Vec<(Stream, &str)> = std::iter::once((Stream::Stdout, "1..3\n"))
+            .chain(std::iter::repeat_n((Stream::Stderr, "spam\n"), 200))
+            .collect();
+        let g = run(&looped);
+        assert_eq!(g.outcome, Outcome::OutputLimit);
+        assert!(
+            g.log
+                .contains("printed more than 64KiB (1 MiB on stdout, 2 KiB on stderr)")
+                && g.log.contains(
+                    "one line came 200 times on stderr, \"spam\": is something printing in a loop?"
+                ),
+            "{}",
+            g.log
+        );
+        let report: Vec<String> = (0..200).map(|i| format!("FAIL: test_{i}\n")).collect();
+        let report: Vec<(Stream, &str)> = report
+            .iter()
+            .map(|l| (Stream::Stderr, l.as_str()))
+            .collect();
+        let g = run(&report);
+        assert!(
+            g.log
+                .contains("looks like a long report rather than a loop")
+                && !g.log.contains("printing in a loop"),
+            "{}",
+            g.log
+        );
     }
 }

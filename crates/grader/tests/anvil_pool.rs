@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use gauntlet_grader::runtimes::hardhat::anvil::{rpc, AnvilPool, PoolConfig, CHAIN_ID};
 use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
+use gauntlet_sandbox::NetNs;
 use serde_json::json;
 
 /// The toolchain tests share (`scripts/test.sh` prepares it; preparing here is a no-op
@@ -173,4 +174,84 @@ fn a_dead_chain_is_restarted_by_the_health_check() {
         hex(&rpc(lease.netns(), "eth_blockNumber", json!([])).unwrap()),
         0
     );
+}
+
+/// The host PIDs of every process in the network namespace `ns`.
+fn pids_in(ns: &NetNs) -> Vec<String> {
+    let target = format!("net:[{}]", ns.inode());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path().join("ns/net")).is_ok_and(|l| l.to_str() == Some(&target))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn signal_all(ns: &NetNs, signal: &str) {
+    let pids = pids_in(ns);
+    assert!(!pids.is_empty(), "no process in the chain's namespace");
+    let _ = std::process::Command::new("kill")
+        .arg(signal)
+        .args(&pids)
+        .status()
+        .unwrap();
+}
+
+/// A one-chain pool whose health check never runs during the test: what happens to
+/// an idle chain is the lend's business alone.
+fn pool_without_health_check() -> AnvilPool {
+    let mut cfg = PoolConfig::new(toolchain(), 1);
+    cfg.health_interval = Duration::from_secs(3600);
+    cfg.lend_check_timeout = Duration::from_millis(500);
+    AnvilPool::start(cfg).expect("pool starts")
+}
+
+fn dead_on_lend(pool: &AnvilPool) -> u64 {
+    pool.stats()
+        .dead_on_lend
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_chain_that_died_idle_is_replaced_not_lent() {
+    let pool = pool_without_health_check();
+    let ns = pool.acquire().expect("lease").netns().clone();
+    signal_all(&ns, "-KILL");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pids_in(&ns).is_empty() {
+        assert!(Instant::now() < deadline, "the chain's jail did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pool.status().idle, 1, "the dead chain still sits idle");
+    let lease = pool.acquire().expect("a live chain");
+    assert_ne!(lease.netns(), &ns, "the dead chain was lent");
+    assert_eq!(
+        hex(&rpc(lease.netns(), "eth_blockNumber", json!([])).unwrap()),
+        0
+    );
+    assert_eq!(dead_on_lend(&pool), 1);
+}
+
+#[test]
+fn a_chain_that_stopped_answering_is_replaced_not_lent() {
+    let pool = pool_without_health_check();
+    let ns = pool.acquire().expect("lease").netns().clone();
+    // Alive (its jail's init still runs) but silent.
+    signal_all(&ns, "-STOP");
+    let lease = pool.acquire().expect("a live chain");
+    assert_ne!(lease.netns(), &ns, "the silent chain was lent");
+    let id = rpc(lease.netns(), "eth_chainId", json!([])).unwrap();
+    assert_eq!(hex(&id), u128::from(CHAIN_ID));
+    assert_eq!(dead_on_lend(&pool), 1);
+    // The replaced chain's jail was killed, stopped or not.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pids_in(&ns).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the silent chain was left running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

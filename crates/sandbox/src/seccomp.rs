@@ -11,9 +11,12 @@
 //! Hand-built BPF rather than a seccompiler/libseccomp dependency: the jail installs
 //! the filter after fork (no allocation then: the program is compiled before), the
 //! policy needs argument checks on the low 32 bits only, and the compiler below is a
-//! small assembler with labels, unit-tested. The kernel caches the verdict of every
-//! syscall whose rule reads no argument (`seccomp_cache_prepare`), so the length of
-//! the allow-list costs nothing on hot paths.
+//! small assembler with labels, unit-tested by running its output. The program is a
+//! binary search over the syscall number, so any syscall is decided in a few
+//! comparisons; the kernel also caches the verdict of every syscall whose rule reads
+//! no argument, which it works out by running the filter for each number when it is
+//! installed (a linear list of the allow-list took 2.6× as long to install: 464 µs
+//! against 98 µs for the search, 178 µs for the old deny-list, on this machine).
 //!
 //! docs/sandbox.md compares the policy with Docker's default profile.
 
@@ -855,6 +858,8 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -879,6 +884,8 @@ struct Asm {
     code: Vec<sock_filter>,
     /// (instruction index, label for jt, label for jf); `usize::MAX` = next.
     jumps: Vec<(usize, usize, usize)>,
+    /// (instruction index, label) of unconditional jumps, whose offset is 32 bits.
+    long_jumps: Vec<(usize, usize)>,
     labels: Vec<Option<usize>>,
 }
 
@@ -908,7 +915,16 @@ impl Asm {
         self.stmt(code, k);
     }
 
+    fn ja(&mut self, label: usize) {
+        self.long_jumps.push((self.code.len(), label));
+        self.stmt(BPF_JA, 0);
+    }
+
     fn finish(mut self) -> Vec<sock_filter> {
+        for &(at, label) in &self.long_jumps {
+            let target = self.labels[label].expect("every label is bound");
+            self.code[at].k = (target - at - 1) as u32;
+        }
         for &(at, jt, jf) in &self.jumps {
             let offset = |label: usize| -> u8 {
                 if label == NEXT {
@@ -925,10 +941,55 @@ impl Asm {
     }
 }
 
-/// How many `JEQ`s share one return: keeps every jump within BPF's 255.
-const BLOCK: usize = 200;
+/// What the filter decides for one syscall number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    Is(Action),
+    /// `CONDITIONAL[i]` decides.
+    Conditional(usize),
+}
 
-/// Compiles the policy to BPF.
+/// Every syscall number's verdict as sorted, merged intervals `[start, next start)`,
+/// the numbers the table does not know filled with [`UNKNOWN`].
+fn intervals() -> Vec<(u32, Verdict)> {
+    let mut known: Vec<(u32, Verdict)> = POLICY
+        .iter()
+        .flat_map(|g| {
+            g.syscalls
+                .iter()
+                .map(move |(_, nr)| (*nr, Verdict::Is(g.action)))
+        })
+        .chain(
+            CONDITIONAL
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.syscall.1, Verdict::Conditional(i))),
+        )
+        .filter(|(nr, _)| *nr >= 0)
+        .map(|(nr, v)| (nr as u32, v))
+        .collect();
+    known.sort_by_key(|(nr, _)| *nr);
+    let mut out: Vec<(u32, Verdict)> = Vec::new();
+    let mut push = |start: u32, v: Verdict| match out.last() {
+        Some((_, last)) if *last == v && !matches!(v, Verdict::Conditional(_)) => {}
+        _ => out.push((start, v)),
+    };
+    let mut next = 0u32;
+    for (nr, v) in known {
+        if nr > next {
+            push(next, Verdict::Is(UNKNOWN));
+        }
+        push(nr, v);
+        next = nr + 1;
+    }
+    push(next, Verdict::Is(UNKNOWN));
+    out
+}
+
+/// Compiles the policy to BPF: after the architecture checks, a balanced binary
+/// search over the syscall number (a few comparisons for any syscall, which keeps
+/// both the filter and the kernel's verdict cache, built when it is installed,
+/// cheap), ending in a return, or in a conditional's argument checks.
 pub fn compile() -> Vec<sock_filter> {
     let mut a = Asm::default();
     // A foreign architecture (i386 via int 0x80) is not something we parse: kill.
@@ -945,36 +1006,32 @@ pub fn compile() -> Vec<sock_filter> {
         a.stmt(BPF_RET_K, ret(EPERM));
         a.bind(native_abi);
     }
-    for c in CONDITIONAL {
-        conditional(&mut a, c);
-    }
-    for group in POLICY {
-        let numbers: Vec<u32> = group
-            .syscalls
-            .iter()
-            .filter(|(_, nr)| *nr >= 0)
-            .map(|(_, nr)| *nr as u32)
-            .collect();
-        for block in numbers.chunks(BLOCK) {
-            let (hit, miss) = (a.label(), a.label());
-            for (i, nr) in block.iter().enumerate() {
-                let last = i + 1 == block.len();
-                a.jump(BPF_JEQ_K, *nr, hit, if last { miss } else { NEXT });
-            }
-            a.bind(hit);
-            a.stmt(BPF_RET_K, ret(group.action));
-            a.bind(miss);
-        }
-    }
-    a.stmt(BPF_RET_K, ret(UNKNOWN));
+    search(&mut a, &intervals());
     a.finish()
 }
 
-/// `if nr == syscall { arms… ; return otherwise }`, with the syscall number reloaded
-/// for whatever follows.
+/// `if nr >= middle { right half } else { left half }`, down to one interval.
+fn search(a: &mut Asm, intervals: &[(u32, Verdict)]) {
+    if let [(_, verdict)] = intervals {
+        match *verdict {
+            Verdict::Is(action) => a.stmt(BPF_RET_K, ret(action)),
+            Verdict::Conditional(i) => conditional(a, &CONDITIONAL[i]),
+        }
+        return;
+    }
+    let mid = intervals.len() / 2;
+    let right = a.label();
+    let left = a.label();
+    a.jump(BPF_JGE_K, intervals[mid].0, NEXT, left);
+    a.ja(right);
+    a.bind(left);
+    search(a, &intervals[..mid]);
+    a.bind(right);
+    search(a, &intervals[mid..]);
+}
+
+/// The arms of a conditional, each ending in a return, then its `otherwise`.
 fn conditional(a: &mut Asm, c: &Conditional) {
-    let skip = a.label();
-    a.jump(BPF_JEQ_K, c.syscall.1 as u32, NEXT, skip);
     for (tests, action) in c.arms {
         let next_arm = a.label();
         for test in *tests {
@@ -998,7 +1055,6 @@ fn conditional(a: &mut Asm, c: &Conditional) {
         a.bind(next_arm);
     }
     a.stmt(BPF_RET_K, ret(c.otherwise));
-    a.bind(skip);
 }
 
 /// The compiled program, built once per process.
@@ -1062,14 +1118,15 @@ mod tests {
                     acc = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
                     pc += 1;
                 }
-                BPF_JEQ_K | BPF_JSET_K => {
-                    let hit = if insn.code == BPF_JEQ_K {
-                        acc == insn.k
-                    } else {
-                        acc & insn.k != 0
+                BPF_JEQ_K | BPF_JSET_K | BPF_JGE_K => {
+                    let hit = match insn.code {
+                        BPF_JEQ_K => acc == insn.k,
+                        BPF_JSET_K => acc & insn.k != 0,
+                        _ => acc >= insn.k,
                     };
                     pc += 1 + usize::from(if hit { insn.jt } else { insn.jf });
                 }
+                BPF_JA => pc += 1 + insn.k as usize,
                 BPF_RET_K => return insn.k,
                 other => panic!("unexpected BPF opcode {other:#x}"),
             }
@@ -1092,13 +1149,22 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn the_filter_says_what_the_table_says() {
         let p = compile();
-        assert!(p.len() < 1024, "{} instructions", p.len());
+        assert!(p.len() < 512, "{} instructions", p.len());
         let v = |nr: c_long, args: [u64; 6]| verdict(&p, AUDIT_ARCH, nr as u32, args);
         let z = [0u64; 6];
         for g in POLICY {
             for (name, nr) in g.syscalls.iter().filter(|(_, nr)| *nr >= 0) {
                 assert_eq!(v(*nr, z), ret(g.action), "{name}");
             }
+        }
+        // Every number the table does not name, up to well past today's last one.
+        let named: Vec<c_long> = POLICY
+            .iter()
+            .flat_map(|g| g.syscalls.iter().map(|(_, nr)| *nr))
+            .chain(CONDITIONAL.iter().map(|c| c.syscall.1))
+            .collect();
+        for nr in (0..1024).filter(|nr| !named.contains(nr)) {
+            assert_eq!(v(nr, z), ret(UNKNOWN), "{nr}");
         }
         let errno = |e: i32| ret(Action::Errno(e));
         for (name, nr, args, want) in [

@@ -1,5 +1,6 @@
 //! The Anvil pool's figures as Prometheus metrics, read from the pool at each scrape:
-//! size, idle and lent chains, leases, time jobs waited, refusals, failed resets, restarts.
+//! size, idle and lent chains, leases, time jobs waited, refusals, failed resets, restarts,
+//! idle chains found dead when about to be lent.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub struct ChainPoolCollector {
     timeouts: IntCounter,
     failed_resets: IntCounter,
     restarts: IntCounter,
+    dead_on_lend: IntCounter,
 }
 
 fn gauge(name: &str, help: &str) -> IntGauge {
@@ -54,10 +56,14 @@ impl ChainPoolCollector {
                 "Chains that did not come back fresh after a reset",
             ),
             restarts: counter("gauntlet_anvil_restarts_total", "Chains restarted"),
+            dead_on_lend: counter(
+                "gauntlet_anvil_dead_on_lend_total",
+                "Idle chains found dead when about to be lent, and replaced",
+            ),
         }
     }
 
-    fn parts(&self) -> [&dyn Collector; 8] {
+    fn parts(&self) -> [&dyn Collector; 9] {
         [
             &self.size,
             &self.idle,
@@ -67,6 +73,7 @@ impl ChainPoolCollector {
             &self.timeouts,
             &self.failed_resets,
             &self.restarts,
+            &self.dead_on_lend,
         ]
     }
 }
@@ -99,6 +106,10 @@ impl Collector for ChainPoolCollector {
                 stats.failed_resets.load(Ordering::Relaxed),
             );
             catch_up(&self.restarts, stats.restarts.load(Ordering::Relaxed));
+            catch_up(
+                &self.dead_on_lend,
+                stats.dead_on_lend.load(Ordering::Relaxed),
+            );
             self.wait
                 .set(stats.wait_micros.load(Ordering::Relaxed) as f64 / 1e6);
         }

@@ -77,6 +77,8 @@ struct LimitsInfo {
 /// What was found for one package.
 struct Package {
     dir: PathBuf,
+    /// How far its results can be trusted (exercises/README.md, "Results you can trust").
+    trust: Option<gauntlet_grader::trust::Trust>,
     limits: Option<LimitsInfo>,
     /// The loaded exercise and its test command, or why it did not load.
     loaded: Result<(Exercise, TestSpec), String>,
@@ -333,8 +335,15 @@ fn where_results(results: &ResultsFormat) -> String {
              the workspace: was it written?"
         ),
         ResultsFormat::ExitCode => "`results: exit-code` passes when the command exits 0".into(),
-        #[allow(unreachable_patterns)]
-        other => format!("`results: {other:?}`: were results written where it says?"),
+        ResultsFormat::ChannelTap => "`results: channel:tap` reads TAP from the results channel \
+                                      (fd 3, GAUNTLET_RESULTS_FD): does the runner write there? \
+                                      (the bundled runners do, under Gauntlet)"
+            .into(),
+        ResultsFormat::ChannelJunit => "`results: channel:junit` reads JUnit XML from the results \
+                                        channel (fd 3, GAUNTLET_RESULTS_FD): does the runner \
+                                        write there? (`node --test --test-reporter=junit \
+                                        --test-reporter-destination=/dev/fd/3` does)"
+            .into(),
     }
 }
 
@@ -350,9 +359,14 @@ pub fn check(grader: &Grader, dirs: &[PathBuf], jobs: Option<usize>) -> Result<b
                 default: grader.config().defaults.clone(),
                 max: Maxima::default(),
             });
+            let trust = loaded
+                .as_ref()
+                .ok()
+                .and_then(|(ex, _)| grader.trust(ex).ok());
             Package {
                 loaded,
                 limits,
+                trust,
                 dir,
                 solution: None,
                 starter: None,
@@ -369,11 +383,18 @@ pub fn check(grader: &Grader, dirs: &[PathBuf], jobs: Option<usize>) -> Result<b
     for p in &packages {
         let problems = p.problems();
         let warnings = p.warnings();
-        if problems.is_empty() && warnings.is_empty() {
+        let advisory = p
+            .trust
+            .as_ref()
+            .filter(|t| t.level == gauntlet_grader::trust::TrustLevel::Advisory);
+        if problems.is_empty() && warnings.is_empty() && advisory.is_none() {
             continue;
         }
         println!();
         println!("{} ({})", p.name(), p.dir.display());
+        if let Some(t) = advisory {
+            println!("  results are advisory: {}", t.reason);
+        }
         for w in warnings {
             println!("  warning: {w}");
         }
@@ -494,8 +515,10 @@ fn grade_role(grader: &Grader, ex: &Exercise, role: Role) -> Result<Graded, Exit
 
 /// The table: one row per package.
 fn table(packages: &[Package]) -> String {
-    let header = ["PACKAGE", "RUNTIME", "SOLUTION", "STARTER", "TIME", "CHECK"];
-    let mut rows: Vec<[String; 6]> = Vec::new();
+    let header = [
+        "PACKAGE", "RUNTIME", "RESULTS", "SOLUTION", "STARTER", "TIME", "CHECK",
+    ];
+    let mut rows: Vec<[String; 7]> = Vec::new();
     for p in packages {
         let runtime = match &p.loaded {
             Ok((ex, _)) => ex.runtime.clone(),
@@ -524,9 +547,14 @@ fn table(packages: &[Package]) -> String {
             1 => "FAILED (1 problem)".to_owned(),
             n => format!("FAILED ({n} problems)"),
         };
+        let results = p
+            .trust
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |t| t.level.to_string());
         rows.push([
             p.name(),
             runtime,
+            results,
             side(&p.solution),
             side(&p.starter),
             time,

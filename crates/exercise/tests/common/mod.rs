@@ -47,6 +47,7 @@ pub fn exercise(kind: SubmissionKind, starter: &[(&str, u64)]) -> Exercise {
         test: None,
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent/demo"),
+        hidden: Vec::new(),
         content_hash: String::new(),
     }
 }

@@ -60,7 +60,13 @@ fn mode(name: &str) -> u32 {
     }
 }
 
-/// Writes the runners into a layer being assembled (a fresh folder of ours).
+/// The interpreter the jail runs as `python3`: the system's, bound from the host's
+/// `/usr` (docs/sandbox.md), so bytecode compiled with it here is what it loads there.
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// Writes the runners into a layer being assembled (a fresh folder of ours), then
+/// their bytecode: without it every test run would compile `judge.py` and every call
+/// into the learner's code `harness.py` again (the layer is read-only to the jail).
 pub fn install(layer: &Path) -> io::Result<()> {
     let dir = layer.join(DIR);
     fs::create_dir_all(&dir)?;
@@ -71,6 +77,48 @@ pub fn install(layer: &Path) -> io::Result<()> {
         let path = dir.join(name);
         fs::write(&path, bytes)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(mode(name)))?;
+    }
+    if let Err(e) = precompile(&dir) {
+        // Slower runs, not wrong ones: python compiles the sources itself.
+        tracing::warn!(error = %e, "could not precompile the python runners");
+    }
+    Ok(())
+}
+
+/// Compiles the python runners into `__pycache__/` with the system interpreter, in
+/// checked-hash mode (PEP 552): python loads a file's bytecode only while it matches
+/// the source, whatever the timestamps. No system python, no bytecode.
+fn precompile(dir: &Path) -> io::Result<()> {
+    if !Path::new(SYSTEM_PYTHON).is_file() {
+        return Ok(());
+    }
+    let sources: Vec<&str> = FILES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| name.ends_with(".py"))
+        .collect();
+    let code = "import py_compile, sys\n\
+                for f in sys.argv[1:]:\n    \
+                py_compile.compile(f, doraise=True, \
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)";
+    let out = std::process::Command::new(SYSTEM_PYTHON)
+        .args(["-I", "-S", "-c", code])
+        .args(&sources)
+        .current_dir(dir)
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{SYSTEM_PYTHON}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let cache = dir.join("__pycache__");
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o755))?;
+    for entry in fs::read_dir(&cache)? {
+        fs::set_permissions(entry?.path(), fs::Permissions::from_mode(0o644))?;
     }
     Ok(())
 }
@@ -92,6 +140,27 @@ mod tests {
                 fs::metadata(&path).unwrap().permissions().mode() & 0o777,
                 mode(name)
             );
+        }
+        // The python runners' bytecode, readable by all, when the host has the
+        // system python the jail runs.
+        if Path::new(SYSTEM_PYTHON).is_file() {
+            let cache = layer.join(DIR).join("__pycache__");
+            let compiled: Vec<String> = fs::read_dir(&cache)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            for name in ["judge", "harness", "confine", "wire"] {
+                assert!(
+                    compiled
+                        .iter()
+                        .any(|c| c.starts_with(&format!("{name}.cpython-"))),
+                    "{name}: {compiled:?}"
+                );
+            }
+            for e in fs::read_dir(&cache).unwrap() {
+                let mode = e.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o644);
+            }
         }
         fs::remove_dir_all(&layer).unwrap();
         assert_eq!(version().len(), 12);

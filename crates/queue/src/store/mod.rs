@@ -6,6 +6,7 @@
 //! Times are Unix milliseconds passed in by the caller (`now`), so every transition is
 //! deterministic under test; use [`now_ms`] in production code.
 
+pub mod backup;
 mod dialect;
 mod postgres;
 mod rows;

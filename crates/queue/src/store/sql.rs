@@ -191,64 +191,83 @@ const UPSERT_WORKER: &str = "INSERT INTO workers (id, started_at, last_seen_at) 
 const HELD: &str = "SELECT id, fencing_token FROM submissions \
      WHERE state = 'running' AND lease_expires_at >= $1";
 
-/// A write transaction on a connection of its own, begun and ended by plain `BEGIN`,
-/// `COMMIT` and `ROLLBACK` statements. Written by hand rather than with sqlx's
-/// `Transaction`, whose count of open transactions goes wrong when SQLite ends a
-/// transaction by itself (a full disk: `SQLITE_FULL` rolls it back); the next transaction
-/// on that connection then became a savepoint inside a transaction never committed, and
-/// writes reported as saved were not. Here a transaction that does not end in a
-/// successful `COMMIT` or `ROLLBACK` (an error, a drop) closes its connection instead of
-/// handing it back: no later transaction can ever start inside it.
-struct Tx {
-    conn: Option<PoolConnection<Any>>,
+/// A pooled connection for writes, handed back to the pool only when its work ended
+/// cleanly. After an error, or when the future using it is dropped half-way, the
+/// connection is closed instead: SQLite may leave the failed statement's transaction open
+/// (a full disk: `SQLITE_FULL` at commit), and no later write may ever start inside it.
+struct WriteConn(Option<PoolConnection<Any>>);
+
+impl WriteConn {
+    async fn acquire(pool: &AnyPool) -> Result<WriteConn> {
+        Ok(WriteConn(Some(pool.acquire().await?)))
+    }
+
+    /// The work is done and the connection is clean: back to the pool.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
 }
+
+impl Drop for WriteConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach()); // closed, with whatever it had open
+        }
+    }
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.0.as_ref().expect("a connection in use")
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_mut().expect("a connection in use")
+    }
+}
+
+/// A write transaction on a [`WriteConn`], begun and ended by plain `BEGIN`, `COMMIT`
+/// and `ROLLBACK`. Written by hand rather than with sqlx's `Transaction`, whose count of
+/// open transactions goes wrong when SQLite ends a transaction by itself (`SQLITE_FULL`
+/// rolls it back): the next transaction on that connection then became a savepoint
+/// inside a transaction never committed, and writes reported as saved were not. A
+/// transaction that does not end in a successful `COMMIT` or `ROLLBACK` closes its
+/// connection.
+struct Tx(WriteConn);
 
 impl Tx {
     async fn begin(pool: &AnyPool, dialect: &Dialect) -> Result<Tx> {
-        let mut conn = pool.acquire().await?;
+        let mut conn = WriteConn::acquire(pool).await?;
         conn.execute(dialect.begin).await?;
-        Ok(Tx { conn: Some(conn) })
+        Ok(Tx(conn))
     }
 
     async fn commit(mut self) -> Result<()> {
-        self.end("COMMIT").await
+        self.0.execute("COMMIT").await?;
+        self.0.release();
+        Ok(())
     }
 
     async fn rollback(mut self) -> Result<()> {
-        self.end("ROLLBACK").await
-    }
-
-    async fn end(&mut self, statement: &str) -> Result<()> {
-        let mut conn = self.conn.take().expect("a transaction ends once");
-        match conn.execute(statement).await {
-            Ok(_) => Ok(()), // the connection goes back to the pool, idle
-            Err(e) => {
-                drop(conn.detach()); // closed: its transaction state is in doubt
-                Err(e.into())
-            }
-        }
-    }
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // Not ended (an error on the way): the transaction dies with its connection.
-            drop(conn.detach());
-        }
+        self.0.execute("ROLLBACK").await?;
+        self.0.release();
+        Ok(())
     }
 }
 
 impl std::ops::Deref for Tx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        self.conn.as_ref().expect("an open transaction")
+        &self.0
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.conn.as_mut().expect("an open transaction")
+        &mut self.0
     }
 }
 
@@ -520,7 +539,7 @@ impl Store for SqlStore {
         now: UnixMillis,
     ) -> Result<String> {
         let key = display_name_key(name);
-        let mut tx = self.write.begin().await?;
+        let mut tx = Tx::begin(&self.write, self.dialect).await?;
         sqlx::query(CLAIM_NAME)
             .bind(&key)
             .bind(session_id)
@@ -536,10 +555,12 @@ impl Store for SqlStore {
     }
 
     async fn release_display_name(&self, name: &str) -> Result<bool> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         let done = sqlx::query(RELEASE_NAME)
             .bind(display_name_key(name))
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(done.rows_affected() > 0)
     }
 
@@ -646,19 +667,23 @@ impl Store for SqlStore {
     }
 
     async fn touch_worker(&self, worker_id: &str, now: UnixMillis) -> Result<()> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
             .bind(worker_id)
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
     async fn deregister_worker(&self, worker_id: &str) -> Result<()> {
+        let mut conn = WriteConn::acquire(&self.write).await?;
         sqlx::query("DELETE FROM workers WHERE id = $1")
             .bind(worker_id)
-            .execute(&self.write)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
@@ -718,12 +743,14 @@ impl Store for SqlStore {
         lease: Duration,
         now: UnixMillis,
     ) -> Result<Lease> {
+        let mut conn = WriteConn::acquire(&self.fast).await?;
         let row = sqlx::query(RENEW)
             .bind(id.as_str())
             .bind(token)
             .bind(now.saturating_add(millis(lease)))
-            .fetch_optional(&self.fast)
+            .fetch_optional(&mut *conn)
             .await?;
+        conn.release();
         Ok(match row {
             Some(row) => Lease::Renewed {
                 cancel_requested: rows::flag(&row, "cancel_requested")?,

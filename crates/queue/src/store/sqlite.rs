@@ -17,7 +17,7 @@ use super::dialect::SQLITE;
 use super::sql::{Parts, SqlStore};
 use super::{Result, StoreError};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a write waits for a lock another connection holds (the checkpointer; a
 /// foreign program) before failing with "database is locked".

@@ -1,8 +1,15 @@
 //! A pool of Anvil chains, each in a jail of its own with its own network namespace.
 //! A job borrows one: its jail joins the chain's namespace, so `127.0.0.1:8545` is its
-//! chain and nothing else. On return the chain is reset, then checked to really be
-//! fresh (a reset does not restore chain id, automine, gas limit or balances, and can
-//! race with mining); a chain that is not fresh, or not healthy, is restarted.
+//! chain and nothing else.
+//!
+//! Each chain's namespace is held by a descriptor opened while its jail was alive
+//! ([`NetNs`]), never named by `/proc/<pid>/ns/net`: a dead chain's PID may be reused
+//! by anyone, its descriptor still names its own (then empty) namespace. Before a
+//! chain is lent it is checked alive, both ways: its jail's init has not died, and it
+//! answers `eth_chainId` with our chain id; a chain that died idle is replaced on the
+//! spot, never handed to a job. On return the chain is reset, then checked to really
+//! be fresh (a reset does not restore chain id, automine, gas limit or balances, and
+//! can race with mining); a chain that is not fresh, or not healthy, is restarted.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -44,6 +51,8 @@ pub struct PoolConfig {
     pub ready_timeout: Duration,
     /// How often idle chains are checked.
     pub health_interval: Duration,
+    /// How long a chain may take to answer the check before it is lent.
+    pub lend_check_timeout: Duration,
 }
 
 impl PoolConfig {
@@ -54,6 +63,7 @@ impl PoolConfig {
             acquire_timeout: Duration::from_secs(60),
             ready_timeout: Duration::from_secs(10),
             health_interval: Duration::from_secs(15),
+            lend_check_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -67,6 +77,9 @@ pub struct PoolStats {
     /// Total microseconds jobs waited for a chain.
     pub wait_micros: AtomicU64,
     pub timeouts: AtomicU64,
+    /// Idle chains found dead (jail gone, or no answer) when about to be lent, and
+    /// replaced.
+    pub dead_on_lend: AtomicU64,
 }
 
 /// A snapshot of the pool for metrics and the admin view.
@@ -125,6 +138,8 @@ pub enum ChainError {
     Rpc { method: String, detail: String },
     #[error("chain not fresh after reset: {0}")]
     NotFresh(String),
+    #[error("chain is dead: {0}")]
+    Dead(String),
 }
 
 impl AnvilPool {
@@ -172,43 +187,42 @@ impl AnvilPool {
         }
     }
 
-    /// Borrows a chain, waiting up to the configured bound.
+    /// Borrows a live chain, waiting up to the configured bound. An idle chain that
+    /// died is replaced before it could be lent.
     pub fn acquire(&self) -> Result<ChainLease, RuntimeError> {
         let started = Instant::now();
         let deadline = started + self.inner.cfg.acquire_timeout;
-        let mut st = self.inner.lock();
         loop {
-            if st.closed {
-                return Err(not_ready("the chain pool is shut down"));
-            }
-            if let Some(chain) = st.idle.pop_front() {
-                st.lent += 1;
-                drop(st);
-                let waited = started.elapsed();
-                self.inner.stats.leases.fetch_add(1, Ordering::Relaxed);
-                self.inner.stats.wait_micros.fetch_add(
-                    u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
-                    Ordering::Relaxed,
-                );
-                return Ok(ChainLease {
-                    pool: self.inner.clone(),
-                    chain: Some(chain),
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(not_ready(&format!(
-                    "no free chain within {:?} ({} in the pool)",
-                    self.inner.cfg.acquire_timeout, self.inner.cfg.size
-                )));
-            }
-            st = self
-                .inner
-                .freed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            let chain = self.inner.take_idle(deadline)?;
+            let chain = match self.inner.check_alive(&chain) {
+                Ok(()) => chain,
+                Err(why) => {
+                    tracing::warn!(error = %why, "an idle chain died: replacing it before lending");
+                    self.inner
+                        .stats
+                        .dead_on_lend
+                        .fetch_add(1, Ordering::Relaxed);
+                    drop(chain);
+                    match self.inner.restart() {
+                        Some(fresh) => fresh,
+                        None => {
+                            // Counted as lent while checked: give the place back.
+                            self.inner.lock().lent -= 1;
+                            self.inner.freed.notify_one();
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.inner.stats.leases.fetch_add(1, Ordering::Relaxed);
+            self.inner.stats.wait_micros.fetch_add(
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            return Ok(ChainLease {
+                pool: self.inner.clone(),
+                chain: Some(chain),
+            });
         }
     }
 
@@ -236,6 +250,54 @@ fn not_ready(reason: &str) -> RuntimeError {
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes an idle chain, waiting until `deadline`; it counts as lent from here.
+    fn take_idle(&self, deadline: Instant) -> Result<Chain, RuntimeError> {
+        let mut st = self.lock();
+        loop {
+            if st.closed {
+                return Err(not_ready("the chain pool is shut down"));
+            }
+            if let Some(chain) = st.idle.pop_front() {
+                st.lent += 1;
+                return Ok(chain);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(not_ready(&format!(
+                    "no free chain within {:?} ({} in the pool)",
+                    self.cfg.acquire_timeout, self.cfg.size
+                )));
+            }
+            st = self
+                .freed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// The chain's jail is alive (its init neither dead nor reaped) and the chain
+    /// answers with our chain id.
+    fn check_alive(&self, chain: &Chain) -> Result<(), ChainError> {
+        if !chain.control.is_alive() {
+            return Err(ChainError::Dead("its jail has ended".into()));
+        }
+        let id = rpc_within(
+            &chain.netns,
+            "eth_chainId",
+            json!([]),
+            self.cfg.lend_check_timeout,
+        )?;
+        let id = id
+            .as_str()
+            .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok());
+        if id != Some(CHAIN_ID) {
+            return Err(ChainError::Dead(format!("it answers chain id {id:?}")));
+        }
+        Ok(())
     }
 
     fn give_back(&self, chain: Chain) {
@@ -360,7 +422,7 @@ fn health_loop(pool: std::sync::Weak<Inner>) {
         };
         let mut count = idle.len();
         for chain in idle {
-            if !chain.control.finished() && rpc(&chain.netns, "eth_chainId", json!([])).is_ok() {
+            if p.check_alive(&chain).is_ok() {
                 p.give_back(chain);
             } else {
                 tracing::warn!("an idle chain is unhealthy: restarting it");
@@ -504,12 +566,21 @@ fn verify_fresh(netns: &NetNs) -> Result<(), ChainError> {
 /// from inside the chain's network namespace (`sandbox::connect_tcp_in`), and the
 /// exchange is one small POST with a `Content-Length` answer from a known server.
 pub fn rpc(netns: &NetNs, method: &str, params: Value) -> Result<Value, ChainError> {
+    rpc_within(netns, method, params, Duration::from_secs(5))
+}
+
+/// [`rpc`] with its own bound on connecting, sending and reading.
+fn rpc_within(
+    netns: &NetNs,
+    method: &str,
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, ChainError> {
     let err = |detail: String| ChainError::Rpc {
         method: method.to_owned(),
         detail,
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], RPC_PORT));
-    let timeout = Duration::from_secs(5);
     let stream = sandbox::connect_tcp_in(netns, addr, timeout).map_err(|e| err(e.to_string()))?;
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
     let answer = http_post(stream, &body, timeout).map_err(|e| err(e.to_string()))?;

@@ -175,7 +175,7 @@ impl Runtime for Hardhat {
                 "--config".into(),
                 format!("{TOOLCHAIN_INSIDE}/hardhat.config.js"),
             ],
-            results: ResultsFormat::Tap,
+            results: ResultsFormat::ChannelTap,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Toolchains a runtime installs once per pinned version: the Hardhat one is an npm
 //! tree installed from its committed lockfile, with no lifecycle scripts, into
-//! `<toolchains dir>/hardhat/<lockfile hash>/`, checked, made read-only, and
+//! `<toolchains dir>/hardhat/<source hash>/`, checked, made read-only, and
 //! published by rename so a half-prepared tree is never used.
 
 use std::fs;
@@ -49,7 +49,9 @@ pub struct HardhatToolchain {
     pub source: PathBuf,
     /// `<toolchains dir>/hardhat`
     pub root: PathBuf,
-    /// First 16 hex digits of the lockfile's SHA-256: the prepared tree's name.
+    /// First 16 hex digits of the SHA-256 over the lockfile and every other source
+    /// file that goes into the tree (config, reporter, tools): the prepared tree's
+    /// name, so a changed reporter is never run from a tree prepared before.
     pub version: String,
 }
 
@@ -58,8 +60,15 @@ impl HardhatToolchain {
     /// `<data-dir>/toolchains`).
     pub fn new(source: &Path, toolchains: &Path) -> Result<Self, ToolchainError> {
         let lock = source.join("package-lock.json");
-        let bytes = fs::read(&lock).map_err(|_| ToolchainError::NoLockfile(source.to_owned()))?;
-        let hash = hex(&Sha256::digest(&bytes));
+        if !lock.is_file() {
+            return Err(ToolchainError::NoLockfile(source.to_owned()));
+        }
+        let mut digest = Sha256::new();
+        for name in HARDHAT_FILES {
+            hash_source(&source.join(name), name, &mut digest)
+                .map_err(io_err(format!("read {}", source.join(name).display())))?;
+        }
+        let hash = hex(&digest.finalize());
         Ok(HardhatToolchain {
             source: source.to_owned(),
             root: toolchains.join("hardhat"),
@@ -196,6 +205,26 @@ impl HardhatToolchain {
         make_read_only(staging).map_err(io_err("make the toolchain read-only"))?;
         Ok(())
     }
+}
+
+/// Feeds a source file, or every file below a source folder in name order, with
+/// their relative names, into `digest`.
+fn hash_source(path: &Path, name: &str, digest: &mut Sha256) -> io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<_> = fs::read_dir(path)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let child = format!("{name}/{}", entry.file_name().to_string_lossy());
+            hash_source(&entry.path(), &child, digest)?;
+        }
+        return Ok(());
+    }
+    let bytes = fs::read(path)?;
+    digest.update((name.len() as u64).to_le_bytes());
+    digest.update(name.as_bytes());
+    digest.update((bytes.len() as u64).to_le_bytes());
+    digest.update(&bytes);
+    Ok(())
 }
 
 fn run(step: &'static str, cmd: &mut Command) -> Result<String, ToolchainError> {

@@ -1,4 +1,4 @@
-"""Hidden tests of {{id}}: prints TAP on stdout.
+"""Hidden tests of {{id}}: reports on the results channel (TAP), a progress log on stdout.
 
 The learner's code runs only in children of the judge (.gauntlet/runner/judge.py, which
 the python runtime provides in every workspace): each call returns plain data that is

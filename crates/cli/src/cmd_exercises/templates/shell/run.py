@@ -1,4 +1,4 @@
-"""Hidden tests of {{id}}: prints TAP on stdout.
+"""Hidden tests of {{id}}: reports on the results channel (TAP), a progress log on stdout.
 
 The learner's script runs under /bin/sh in a child of the judge
 (.gauntlet/runner/judge.py, which the shell runtime provides in every workspace), its
