@@ -7,9 +7,10 @@ cargo build --workspace --all-targets --locked
 # Lints are part of the build: clippy's warnings (the workspace denies undocumented
 # unsafe blocks, among others) fail CI like errors.
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every test.
-export GAUNTLET_TOOLCHAINS_DIR="$PWD/target/toolchains"
-target/debug/gauntlet toolchains prepare --toolchains-dir "$GAUNTLET_TOOLCHAINS_DIR"
+# The pinned toolchains (npm, from the lockfile, no lifecycle scripts), shared by every
+# test: in the machine's toolchains folder (/var/cache/gauntlet/toolchains as root), which
+# the jail's user reaches wherever the clone is; GAUNTLET_TOOLCHAINS_DIR overrides it.
+target/debug/gauntlet toolchains prepare
 # The alert rules' own unit tests, and the API against its OpenAPI document.
 promtool test rules deploy/prometheus/alerts_test.yml
 tests/schemathesis/run.sh

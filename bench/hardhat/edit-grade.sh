@@ -9,7 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ex=${1:-exercises/access-registry}
-tools=${GAUNTLET_TOOLCHAINS_DIR:-$PWD/target/toolchains}
+# The machine's toolchains folder, the one `gauntlet toolchains prepare` fills.
+if [ -z "${GAUNTLET_TOOLCHAINS_DIR:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then tools=/var/cache/gauntlet/toolchains
+    else tools=${XDG_CACHE_HOME:-$HOME/.cache}/gauntlet/toolchains; fi
+else
+    tools=$GAUNTLET_TOOLCHAINS_DIR
+fi
 mkdir -p "$tools"
 work=$(mktemp -d)
 chmod 755 "$work"   # the jail user reaches the data dir below it by path

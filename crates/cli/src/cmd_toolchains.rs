@@ -12,7 +12,7 @@ use crate::Exit;
 #[derive(Subcommand)]
 pub enum ToolchainsCommand {
     /// Install the Hardhat toolchain (npm, from the committed lockfile, no lifecycle
-    /// scripts) into the data dir, unless this version is already there.
+    /// scripts) into the toolchains folder, unless this version is already there.
     Prepare {
         #[command(flatten)]
         data: DataDirArg,
@@ -39,6 +39,14 @@ pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
             Exit::failed(format!("hardhat toolchain: {e}"))
         })?;
     bar.finish_and_clear();
+    // Jails bind it by path: a folder the sandbox user cannot traverse makes every
+    // Solidity grade fail to start, which is better said now.
+    if let Err(why) = gauntlet_grader::jail_can_reach(&dir) {
+        return Err(Exit::failed(format!(
+            "hardhat toolchain prepared in {}, but the sandbox cannot use it: {why}",
+            dir.display()
+        )));
+    }
     eprintln!(
         "hardhat toolchain {} ready in {}",
         toolchain.version,

@@ -15,7 +15,7 @@ fn bin() -> Command {
     let tools = PREPARED.get_or_init(|| {
         let dir = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join("target/toolchains"));
+            .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
         fs::create_dir_all(&dir).unwrap();
         let dir = dir.canonicalize().unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))

@@ -296,6 +296,33 @@ fn check_entries(
     protected: &[RelPath],
     limits: &ArchiveLimits,
 ) -> Result<(Vec<Entry>, Vec<String>), ArchiveError> {
+    let (entries, skipped) = read_entries(archive, limits)?;
+    let mut notes = Vec::new();
+    if skipped > 0 {
+        notes.push(format!(
+            "skipped {skipped} macOS metadata entr{} (__MACOSX/, .DS_Store) in the archive",
+            if skipped == 1 { "y" } else { "ies" }
+        ));
+    }
+    let layout = Layout::of(exercise);
+    let entries = fit_layout(entries, &layout, &mut notes)?;
+    check_paths(&entries, protected)?;
+    if let Some(e) = entries.iter().find(|e| !layout.contains(e)) {
+        return Err(ArchiveError::Outside {
+            path: e.path.to_string(),
+            roots: layout.roots(),
+            expected: layout.expected(),
+        });
+    }
+    Ok((entries, notes))
+}
+
+/// Every entry of the central directory, its kind, encryption, method and declared
+/// sizes checked; macOS metadata left out and counted.
+fn read_entries(
+    archive: &ZipArchive<Cursor<&[u8]>>,
+    limits: &ArchiveLimits,
+) -> Result<(Vec<Entry>, usize), ArchiveError> {
     let mut entries = Vec::with_capacity(archive.len());
     let mut declared_total = 0u64;
     let mut skipped = 0usize;
@@ -369,37 +396,41 @@ fn check_entries(
             shown,
         });
     }
+    Ok((entries, skipped))
+}
 
-    let layout = Layout::of(exercise);
-    let mut notes = Vec::new();
-    if skipped > 0 {
-        notes.push(format!(
-            "skipped {skipped} macOS metadata entr{} (__MACOSX/, .DS_Store) in the archive",
-            if skipped == 1 { "y" } else { "ies" }
-        ));
+/// The entries as they will land: as they are when a starter file is among them, else
+/// without the one folder that wraps them all when that makes one appear (noted).
+fn fit_layout(
+    entries: Vec<Entry>,
+    layout: &Layout,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Entry>, ArchiveError> {
+    if layout.anchored(&entries) {
+        return Ok(entries);
     }
-    if !layout.anchored(&entries) {
-        match wrapping_folder(&entries) {
-            Some(top) if layout.anchored_without(&entries, &top) => {
-                entries = strip(entries, &top);
-                notes.push(format!(
-                    "every entry of the archive was inside one folder, {top}/ (what zipping \
-                     a folder gives): it was stripped, so {} land where the exercise expects them",
-                    layout.expected()
-                ));
-            }
-            _ => {
-                return Err(ArchiveError::Layout {
-                    expected: layout.expected(),
-                    found: found(&entries),
-                })
-            }
+    match wrapping_folder(&entries) {
+        Some(top) if layout.anchored_without(&entries, &top) => {
+            notes.push(format!(
+                "every entry of the archive was inside one folder, {top}/ (what zipping \
+                 a folder gives): it was stripped, so {} land where the exercise expects them",
+                layout.expected()
+            ));
+            Ok(strip(entries, &top))
         }
+        _ => Err(ArchiveError::Layout {
+            expected: layout.expected(),
+            found: found(&entries),
+        }),
     }
+}
 
+/// Paths where they land: none protected, none twice (also in another letter case),
+/// none both a file and a folder.
+fn check_paths(entries: &[Entry], protected: &[RelPath]) -> Result<(), ArchiveError> {
     let mut exact = BTreeSet::new();
     let mut folded: BTreeMap<String, String> = BTreeMap::new();
-    for e in &entries {
+    for e in entries {
         if let Some(p) = protected.iter().find(|p| e.path.is_within(p)) {
             return Err(ArchiveError::Protected {
                 path: e.shown.clone(),
@@ -425,21 +456,45 @@ fn check_entries(
         .filter(|e| !e.is_dir)
         .map(|e| &e.path)
         .collect();
-    for e in &entries {
+    for e in entries {
         if let Some(a) = e.path.ancestors().find(|a| files.contains(a)) {
             return Err(ArchiveError::FileDirConflict {
                 path: a.to_string(),
             });
         }
     }
-    if let Some(e) = entries.iter().find(|e| !layout.contains(e)) {
-        return Err(ArchiveError::Outside {
+    Ok(())
+}
+
+/// Why files at `paths` (workspace-relative) would not match `exercise`'s layout as an
+/// archive, if they would not: the package loader holds a solution to the rules its
+/// learners' archives must follow. No folder is stripped here.
+pub(crate) fn layout_error(exercise: &Exercise, paths: &[RelPath]) -> Option<ArchiveError> {
+    let entries: Vec<Entry> = paths
+        .iter()
+        .map(|p| Entry {
+            index: 0,
+            path: p.clone(),
+            is_dir: false,
+            compressed: 0,
+            shown: p.to_string(),
+        })
+        .collect();
+    let layout = Layout::of(exercise);
+    if !layout.anchored(&entries) {
+        return Some(ArchiveError::Layout {
+            expected: layout.expected(),
+            found: found(&entries),
+        });
+    }
+    entries
+        .iter()
+        .find(|e| !layout.contains(e))
+        .map(|e| ArchiveError::Outside {
             path: e.path.to_string(),
             roots: layout.roots(),
             expected: layout.expected(),
-        });
-    }
-    Ok((entries, notes))
+        })
 }
 
 /// Finder's resource forks (`__MACOSX/…`) and folder settings (`.DS_Store`): never part

@@ -145,6 +145,7 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
 /// The solution must be something a learner could submit.
 fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
     let mut files = BTreeMap::new();
+    let mut archive_paths = Vec::new();
     for rel in tree.files.keys() {
         let Some(inner) = rel.strip_prefix("solution/") else {
             continue;
@@ -164,7 +165,15 @@ fn check_solution(ex: &Exercise, tree: &Tree) -> Result<(), LoadError> {
                     message: "solution file is inside tests/, which submissions never write".into(),
                 })
             }
-            SubmissionKind::Archive => {}
+            SubmissionKind::Archive => archive_paths.push(p),
+        }
+    }
+    if ex.submission == SubmissionKind::Archive {
+        if let Some(e) = crate::archive::layout_error(ex, &archive_paths) {
+            return Err(LoadError::Layout {
+                path: ex.dir.join("solution"),
+                message: format!("the solution would be refused as an archive: {e}"),
+            });
         }
     }
     if ex.submission == SubmissionKind::Files && files.is_empty() {

@@ -226,7 +226,7 @@ fn archive_solution_may_not_touch_tests() {
     write_tree(&dir, &[("solution/lib/extra.py", "x = 1\n")]);
     assert!(
         load(&dir, &Maxima::default()).is_ok(),
-        "any other path is fine"
+        "any other path is fine (the starter file is at the root)"
     );
     write_tree(&dir, &[("solution/tests/run.py", "print('1..0')\n")]);
     let e = load(&dir, &Maxima::default()).unwrap_err();
@@ -237,6 +237,39 @@ fn archive_solution_may_not_touch_tests() {
         ),
         "{e}"
     );
+}
+
+#[test]
+fn an_archive_solution_follows_the_layout_its_learners_must() {
+    let t = tmp();
+    let dir = package(t.path());
+    let yaml = MANIFEST
+        .replace("submission: files", "submission: archive")
+        .replace("- path: words.py", "- path: pkg/words.py");
+    std::fs::write(dir.join("exercise.yaml"), yaml).unwrap();
+    std::fs::create_dir(dir.join("starter/pkg")).unwrap();
+    std::fs::rename(
+        dir.join("starter/words.py"),
+        dir.join("starter/pkg/words.py"),
+    )
+    .unwrap();
+    // The solution at the root instead of under pkg/: what a learner's archive may not be.
+    let e = load(&dir, &Maxima::default()).unwrap_err().to_string();
+    assert!(
+        e.ends_with("solution: the solution would be refused as an archive: the archive's files are not where this exercise expects them: it expects pkg/words.py (paths from the archive's root), and the archive has words.py"),
+        "{e}"
+    );
+    std::fs::create_dir(dir.join("solution/pkg")).unwrap();
+    std::fs::rename(
+        dir.join("solution/words.py"),
+        dir.join("solution/pkg/words.py"),
+    )
+    .unwrap();
+    write_tree(&dir, &[("solution/pkg/extra.py", "x = 1\n")]);
+    assert!(load(&dir, &Maxima::default()).is_ok());
+    write_tree(&dir, &[("solution/notes.txt", "x\n")]);
+    let e = load(&dir, &Maxima::default()).unwrap_err().to_string();
+    assert!(e.ends_with("notes.txt: outside the exercise's layout: files go under pkg/ (it expects pkg/words.py)"), "{e}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ fn toolchain() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target/toolchains"));
+        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
     std::fs::create_dir_all(&dir).unwrap();
     let dir = dir.canonicalize().unwrap();
     let t =

@@ -18,6 +18,7 @@ use crate::catalog::Catalog;
 use crate::grading::{GraderGate, GradingExecutor};
 use crate::metrics::Metered;
 use crate::settings::{self, Common, Serve, SettingsError, Worker, WorkerSettings};
+use crate::toolchains::{Toolchain, Toolchains};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -38,21 +39,24 @@ impl From<SettingsError> for AppError {
     }
 }
 
-/// What both commands build first: data dir, store, grader, catalogue.
+/// What both commands build first: data dir, store, grader, toolchains, catalogue.
 struct Core {
     data_dir: PathBuf,
     store: Arc<dyn Store>,
     grader: Arc<Grader>,
     hardhat: Arc<Hardhat>,
+    toolchains: Arc<Toolchains>,
     catalog: Arc<Catalog>,
 }
 
 /// The steps both commands take, in order. `standalone` is a `gauntlet worker`;
-/// `secrets` are what the grader redacts (never passed to a job).
+/// `grading_here` says this process runs workers (an API-only one cannot see its
+/// workers' toolchains); `secrets` are what the grader redacts (never passed to a job).
 async fn core(
     common: &mut Common,
     workers: &WorkerSettings,
     standalone: bool,
+    grading_here: bool,
     secrets: &[SecretString],
 ) -> Result<Core, AppError> {
     for warning in settings::unread_variables() {
@@ -61,14 +65,35 @@ async fn core(
     let data_dir = data_dir(common)?;
     let store = open_store(common, &data_dir, standalone).await?;
     let (grader, hardhat) = grader(workers, &data_dir, secrets)?;
-    let catalog = load_exercises(&common.exercises, &grader).await?;
+    let toolchains = Toolchains::new(
+        vec![hardhat.clone() as Arc<dyn Toolchain>],
+        workers.grader.prepare_toolchains,
+    );
+    let gated = grading_here.then(|| toolchains.clone());
+    let catalog = load_exercises(&common.exercises, &grader, gated).await?;
+    if grading_here {
+        prepare_toolchains(&toolchains, &catalog);
+    }
     Ok(Core {
         data_dir,
         store,
         grader,
         hardhat,
+        toolchains,
         catalog,
     })
+}
+
+/// Starts preparing, in the background, the toolchains the exercises need and this
+/// machine lacks; until each is ready its exercises are unavailable (503 at submit).
+fn prepare_toolchains(toolchains: &Toolchains, catalog: &Catalog) {
+    let snapshot = catalog.snapshot();
+    toolchains.ensure(
+        snapshot
+            .exercises
+            .values()
+            .map(|e| e.exercise.runtime.as_str()),
+    );
 }
 
 /// The data dir, created and made absolute (jails mount below it by absolute path).
@@ -106,18 +131,12 @@ fn grader(
     secrets: &[SecretString],
 ) -> Result<(Arc<Grader>, Arc<Hardhat>), AppError> {
     let cfg = workers.grader_config(data_dir, secrets);
-    let toolchains = workers.toolchains(data_dir, || bundled("toolchains"));
+    let toolchains = workers.toolchains(|| bundled("toolchains"));
     let grader = Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
     let hardhat = grader
         .hardhat()
         .expect("a standard grader has hardhat")
         .clone();
-    if !hardhat.toolchain().is_prepared() {
-        tracing::warn!(
-            version = %hardhat.toolchain().version,
-            "the hardhat toolchain is not prepared: Solidity exercises fail until `gauntlet toolchains prepare` runs"
-        );
-    }
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));
@@ -125,9 +144,14 @@ fn grader(
 }
 
 /// Exercises, validated as a whole: one bad package and the server does not start.
-async fn load_exercises(dir: &Path, grader: &Arc<Grader>) -> Result<Arc<Catalog>, AppError> {
+async fn load_exercises(
+    dir: &Path,
+    grader: &Arc<Grader>,
+    toolchains: Option<Arc<Toolchains>>,
+) -> Result<Arc<Catalog>, AppError> {
     let gate = Arc::new(GraderGate {
         grader: grader.clone(),
+        toolchains,
     });
     let dir = dir.to_owned();
     let catalog = tokio::task::spawn_blocking(move || Catalog::load(&dir, Maxima::default(), gate))
@@ -155,6 +179,7 @@ async fn start_engine(
     let grading = Arc::new(GradingExecutor {
         grader: core.grader.clone(),
         catalog: core.catalog.clone(),
+        toolchains: Some(core.toolchains.clone()),
     });
     let executor = Arc::new(Metered::new(grading, core.store.clone()));
     let config = workers.engine_config(&core.data_dir, core.catalog.hashes());
@@ -171,7 +196,15 @@ pub async fn serve(mut settings: Serve) -> Result<(), AppError> {
     settings.api.read_secret_files()?;
     let kill_switch = settings.validate()?;
     let secrets = settings.api.secrets();
-    let core = core(&mut settings.api.common, &settings.workers, false, &secrets).await?;
+    let grading_here = kill_switch.is_some();
+    let core = core(
+        &mut settings.api.common,
+        &settings.workers,
+        false,
+        grading_here,
+        &secrets,
+    )
+    .await?;
     let engine = match kill_switch {
         Some(kill_switch) => Some(Arc::new(
             start_engine(&core, &settings.workers, kill_switch).await?,
@@ -206,7 +239,14 @@ pub async fn worker(mut settings: Worker) -> Result<(), AppError> {
     settings.common.read_secret_files()?;
     let kill_switch = settings.validate()?;
     let secrets = settings.secrets();
-    let core = core(&mut settings.common, &settings.workers, true, &secrets).await?;
+    let core = core(
+        &mut settings.common,
+        &settings.workers,
+        true,
+        true,
+        &secrets,
+    )
+    .await?;
     let engine = start_engine(&core, &settings.workers, kill_switch).await?;
     worker::shutdown_signal().await;
     drain(Arc::new(engine), settings.workers.drain_grace).await;

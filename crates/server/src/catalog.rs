@@ -24,6 +24,11 @@ pub trait SubmissionGate: Send + Sync + 'static {
     fn runtimes(&self) -> Option<Vec<String>> {
         None
     }
+    /// Why `exercise` cannot be graded right now (its runtime's toolchain is missing or
+    /// being prepared), when it cannot: its submissions are then refused with 503.
+    fn unavailable(&self, _exercise: &Exercise) -> Option<crate::toolchains::Unavailable> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,10 @@ const SETUP_ALLOWANCE: Duration = Duration::from_secs(90);
 /// Checks submissions and exercises against what the grader knows.
 pub struct GraderGate {
     pub grader: Arc<Grader>,
+    /// The toolchains of this process's workers, when it has workers: an exercise whose
+    /// toolchain is not ready is unavailable. An API-only process cannot see its
+    /// workers' toolchains and leaves this out.
+    pub toolchains: Option<Arc<crate::toolchains::Toolchains>>,
 }
 
 impl SubmissionGate for GraderGate {
@@ -42,6 +46,10 @@ impl SubmissionGate for GraderGate {
     fn runtimes(&self) -> Option<Vec<String>> {
         Some(self.grader.registry().names().map(str::to_owned).collect())
     }
+
+    fn unavailable(&self, exercise: &Exercise) -> Option<crate::toolchains::Unavailable> {
+        self.toolchains.as_ref()?.unavailable(&exercise.runtime)
+    }
 }
 
 /// Grades claimed jobs. The service wraps it in [`crate::metrics::Metered`], which
@@ -49,7 +57,14 @@ impl SubmissionGate for GraderGate {
 pub struct GradingExecutor {
     pub grader: Arc<Grader>,
     pub catalog: Arc<Catalog>,
+    /// This process's toolchains: a job whose toolchain is being prepared waits for it
+    /// (a bounded time) rather than failing.
+    pub toolchains: Option<Arc<crate::toolchains::Toolchains>>,
 }
+
+/// How long a claimed job waits for its runtime's toolchain to finish preparing; the
+/// engine's watchdog allows [`SETUP_ALLOWANCE`] beyond the job's wall time.
+const TOOLCHAIN_WAIT: Duration = Duration::from_secs(60);
 
 impl GradingExecutor {
     fn exercise(&self, job: &Job) -> Result<Arc<Exercise>, ExecError> {
@@ -63,6 +78,48 @@ impl GradingExecutor {
             )));
         }
         Ok(entry.exercise)
+    }
+}
+
+impl GradingExecutor {
+    async fn wait_for_toolchain(&self, ex: &Exercise, ctx: &JobContext) -> Result<(), ExecError> {
+        match &self.toolchains {
+            Some(t) => {
+                let log = |line: &str| ctx.logs.line("gauntlet", line);
+                wait_for_toolchain(t, &ex.runtime, &log, &ctx.cancel, TOOLCHAIN_WAIT).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Waits while `runtime`'s toolchain is being prepared (polling every 250 ms, at most
+/// `max`); a toolchain that is missing or broken ends the job with the reason at once.
+async fn wait_for_toolchain(
+    toolchains: &crate::toolchains::Toolchains,
+    runtime: &str,
+    log: &(dyn Fn(&str) + Sync),
+    cancel: &tokio_util::sync::CancellationToken,
+    max: Duration,
+) -> Result<(), ExecError> {
+    let deadline = tokio::time::Instant::now() + max;
+    let mut logged = false;
+    loop {
+        let Some(u) = toolchains.unavailable(runtime) else {
+            return Ok(());
+        };
+        let preparing = u.retry_after == crate::toolchains::RETRY_WHILE_PREPARING;
+        if !preparing || tokio::time::Instant::now() >= deadline {
+            return Err(ExecError::Internal(u.reason));
+        }
+        if !logged {
+            log(&format!("waiting: {}", u.reason));
+            logged = true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = cancel.cancelled() => return Err(ExecError::Cancelled),
+        }
     }
 }
 
@@ -100,6 +157,7 @@ impl JobExecutor for GradingExecutor {
 
     async fn execute(&self, job: Job, ctx: JobContext) -> Result<Value, ExecError> {
         let ex = self.exercise(&job)?;
+        self.wait_for_toolchain(&ex, &ctx).await?;
         let sub = submission(&ex, &job.payload)?;
         let control = Arc::new(Control::new());
         let grader = self.grader.clone();
@@ -137,5 +195,85 @@ impl JobExecutor for GradingExecutor {
             }
         };
         serde_json::to_value(&result).map_err(|e| ExecError::Internal(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::toolchains::{Toolchain, Toolchains};
+
+    /// 0: not prepared; 1: preparing (until the test says 2); 2: ready; 3: failed.
+    struct Fake(Arc<AtomicU8>);
+
+    impl Toolchain for Fake {
+        fn runtime(&self) -> &'static str {
+            "hardhat"
+        }
+        fn ready(&self) -> Result<(), String> {
+            match self.0.load(Ordering::SeqCst) {
+                2 => Ok(()),
+                _ => Err("not prepared".into()),
+            }
+        }
+        fn prepare(&self, _: &mut dyn FnMut(&str)) -> Result<(), String> {
+            self.0.store(1, Ordering::SeqCst);
+            while self.0.load(Ordering::SeqCst) == 1 {
+                std::thread::yield_now();
+            }
+            match self.0.load(Ordering::SeqCst) {
+                2 => Ok(()),
+                _ => Err("npm ci failed".into()),
+            }
+        }
+    }
+
+    async fn wait(
+        t: &Toolchains,
+        runtime: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        wait_for_toolchain(t, runtime, &|_| {}, cancel, Duration::from_secs(30)).await
+    }
+
+    #[tokio::test]
+    async fn a_job_waits_for_a_toolchain_being_prepared_and_not_for_a_missing_one() {
+        // Being prepared, then ready: the job goes on.
+        let state = Arc::new(AtomicU8::new(0));
+        let t = Toolchains::new(vec![Arc::new(Fake(state.clone()))], true);
+        t.ensure(["hardhat"]);
+        let waiting = {
+            let t = t.clone();
+            tokio::spawn(async move { wait(&t, "hardhat", &CancellationToken::new()).await })
+        };
+        while state.load(Ordering::SeqCst) != 1 {
+            tokio::task::yield_now().await;
+        }
+        state.store(2, Ordering::SeqCst);
+        assert!(waiting.await.unwrap().is_ok());
+
+        // Missing, and this process does not prepare: the job ends at once, with why.
+        let t = Toolchains::new(vec![Arc::new(Fake(Arc::new(AtomicU8::new(0))))], false);
+        let err = wait(&t, "hardhat", &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not prepared"), "{err}");
+
+        // Other runtimes never wait.
+        assert!(wait(&t, "python", &CancellationToken::new()).await.is_ok());
+
+        // A cancel stops the wait.
+        let state = Arc::new(AtomicU8::new(0));
+        let t = Toolchains::new(vec![Arc::new(Fake(state.clone()))], true);
+        t.ensure(["hardhat"]);
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = wait(&t, "hardhat", &cancel).await.unwrap_err();
+        assert!(matches!(err, ExecError::Cancelled), "{err}");
+        state.store(3, Ordering::SeqCst);
     }
 }

@@ -13,3 +13,4 @@ pub mod limits;
 pub mod metrics;
 pub mod sessions;
 pub mod settings;
+pub mod toolchains;

@@ -602,9 +602,16 @@ pub struct GraderSettings {
     #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub anvil_pool: u32,
-    /// Where prepared toolchains live (default: `<data-dir>/toolchains`).
+    /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
+    /// else $XDG_CACHE_HOME/gauntlet/toolchains; shared with the CLI's commands).
     #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
     pub toolchains_dir: Option<PathBuf>,
+    /// Prepare a missing toolchain at start-up, in the background (its exercises are
+    /// unavailable, 503, until it is ready); `false` leaves them unavailable until
+    /// `gauntlet toolchains prepare` has run.
+    #[arg(long, env = "GAUNTLET_PREPARE_TOOLCHAINS", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    pub prepare_toolchains: bool,
     /// Where toolchain sources (lockfiles, configs) are read from (default:
     /// `./toolchains`, else the ones this binary was built from).
     #[arg(long, env = "GAUNTLET_TOOLCHAIN_SOURCES")]
@@ -688,15 +695,16 @@ impl WorkerSettings {
         cfg
     }
 
-    /// Where the toolchains come from and go: `bundled` finds the shipped sources.
-    pub fn toolchains(&self, data_dir: &Path, bundled: impl FnOnce() -> PathBuf) -> Toolchains {
+    /// Where the toolchains come from and go: `bundled` finds the shipped sources; they
+    /// are prepared in the machine's toolchains folder unless `--toolchains-dir` says.
+    pub fn toolchains(&self, bundled: impl FnOnce() -> PathBuf) -> Toolchains {
         let g = &self.grader;
         Toolchains {
             sources: g.toolchain_sources.clone().unwrap_or_else(bundled),
             prepared: g
                 .toolchains_dir
                 .clone()
-                .unwrap_or_else(|| data_dir.join("toolchains")),
+                .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir),
             anvil_pool: g.anvil_pool as usize,
         }
     }
@@ -1024,6 +1032,7 @@ mod tests {
             ("WORKER_RETRY_BACKOFF", "retry-backoff"),
             ("GAUNTLET_ANVIL_POOL", "anvil-pool"),
             ("GAUNTLET_TOOLCHAINS_DIR", "toolchains-dir"),
+            ("GAUNTLET_PREPARE_TOOLCHAINS", "prepare-toolchains"),
             ("GAUNTLET_TOOLCHAIN_SOURCES", "toolchain-sources"),
             ("GAUNTLET_WALL_TIME", "wall-time"),
             ("GAUNTLET_CPU_TIME", "cpu-time"),

@@ -19,7 +19,7 @@ fn pool_figures_are_exported() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tools = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target/toolchains"));
+        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
     std::fs::create_dir_all(&tools).unwrap();
     let tc = HardhatToolchain::new(
         &repo.join("toolchains/hardhat"),

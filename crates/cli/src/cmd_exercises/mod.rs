@@ -30,7 +30,7 @@ pub enum ExercisesCommand {
         /// The runtime the exercise runs on.
         #[arg(long, value_enum)]
         runtime: new::Runtime,
-        /// The folder to create the package in (default: the current folder).
+        /// The folder to create the package in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
         /// The title (default: made from the id).

@@ -60,6 +60,12 @@ pub enum ApiError {
     DisplayNameTaken(String),
     #[error("busy, retry shortly")]
     Busy(Duration),
+    #[error("exercise {exercise} cannot be graded right now: {reason}")]
+    ExerciseUnavailable {
+        exercise: String,
+        reason: String,
+        retry_after: Duration,
+    },
     #[error("{0}")]
     InvalidExercises(String, Vec<String>),
     #[error("not ready: {0}")]
@@ -104,7 +110,9 @@ impl ApiError {
             | TooManyActiveFromIp(_)
             | TooManyStreams(_)
             | TooManyStreamsFromIp(_) => StatusCode::TOO_MANY_REQUESTS,
-            Busy(_) | StreamsFull(_) | NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Busy(_) | StreamsFull(_) | NotReady(_) | ExerciseUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,6 +139,7 @@ impl ApiError {
             TooManyStreams(_) | TooManyStreamsFromIp(_) => "too_many_streams",
             DisplayNameTaken(_) => "display_name_taken",
             Busy(_) | StreamsFull(_) => "busy",
+            ExerciseUnavailable { .. } => "exercise_unavailable",
             InvalidExercises(..) => "invalid_exercises",
             NotReady(_) => "not_ready",
             Internal(_) => "internal_error",
@@ -146,6 +155,7 @@ impl ApiError {
             | ApiError::TooManyStreamsFromIp(_)
             | ApiError::StreamsFull(_) => Some(5),
             ApiError::Busy(d) => Some(d.as_secs().max(1)),
+            ApiError::ExerciseUnavailable { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             ApiError::NotReady(_) => Some(5),
             _ => None,
         }

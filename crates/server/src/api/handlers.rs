@@ -29,11 +29,16 @@ pub async fn list_exercises(State(state): State<AppState>) -> Json<ExerciseList>
         exercises: snap
             .exercises
             .values()
-            .map(|e| ExerciseSummary {
-                id: e.id().to_owned(),
-                title: e.exercise.title.clone(),
-                runtime: e.exercise.runtime.clone(),
-                submission: kind_str(e.kind()).to_owned(),
+            .map(|e| {
+                let unavailable = state.catalog().gate().unavailable(&e.exercise);
+                ExerciseSummary {
+                    id: e.id().to_owned(),
+                    title: e.exercise.title.clone(),
+                    runtime: e.exercise.runtime.clone(),
+                    submission: kind_str(e.kind()).to_owned(),
+                    available: unavailable.is_none(),
+                    unavailable_reason: unavailable.map(|u| u.reason),
+                }
             })
             .collect(),
     })
@@ -51,12 +56,15 @@ pub async fn get_exercise(
         .catalog()
         .get(&id)
         .ok_or_else(|| ApiError::ExerciseNotFound(truncate(&id)))?;
+    let unavailable = state.catalog().gate().unavailable(&e.exercise);
     Ok(Json(ExerciseDetail {
         id: e.id().to_owned(),
         title: e.exercise.title.clone(),
         runtime: e.exercise.runtime.clone(),
         submission: kind_str(e.kind()).to_owned(),
         version: e.exercise.content_hash.clone(),
+        available: unavailable.is_none(),
+        unavailable_reason: unavailable.map(|u| u.reason),
         starter_files: e
             .starter
             .iter()

@@ -167,7 +167,8 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
 }
 
 /// Submit a solution: JSON for `files` exercises, multipart with an `archive` part for
-/// `archive` exercises. Checks, in order: the display name is free or this session's
+/// `archive` exercises. Checks, in order: the exercise can be graded now (503 when its
+/// toolchain is missing or being prepared), the display name is free or this session's
 /// (409), queue cap (503), the session's and the address's queued-or-running caps (429),
 /// rate limits per address, session and display name (429), the submission itself (400).
 #[utoipa::path(post, path = "/api/v1/submissions", tag = "submissions",
@@ -184,13 +185,14 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
         (status = 413, body = ErrorBody, description = "Body or part over its cap"),
         (status = 415, body = ErrorBody),
         (status = 429, body = ErrorBody, headers(("retry-after" = u64)), description = "Rate limit, or the session's or address's active cap"),
-        (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "Busy, retry shortly"),
+        (status = 503, body = ErrorBody, headers(("retry-after" = u64)), description = "Busy, retry shortly (`busy`), or the exercise cannot be graded now: its runtime's toolchain is missing or being prepared (`exercise_unavailable`, with the reason)"),
     ))]
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let session = session_of(&req)?;
     let (ip, client) = state.client(&req);
     let incoming = read_body(&state, req).await?;
     let entry = check_request(&state, &incoming)?;
+    check_available(&state, &entry)?;
     let Incoming {
         display_name, body, ..
     } = incoming;
@@ -244,6 +246,22 @@ fn check_request(state: &AppState, incoming: &Incoming) -> Result<Entry, ApiErro
             "this exercise takes files: send JSON {\"exercise\", \"files\", \"display_name\"}"
                 .into(),
         )),
+    }
+}
+
+/// An exercise this service cannot grade now (its runtime's toolchain is missing or
+/// being prepared) is refused here, never queued to fail later.
+fn check_available(state: &AppState, entry: &Entry) -> Result<(), ApiError> {
+    match state.catalog().gate().unavailable(&entry.exercise) {
+        None => Ok(()),
+        Some(u) => {
+            state.metrics().rejected("exercise_unavailable");
+            Err(ApiError::ExerciseUnavailable {
+                exercise: entry.id().to_owned(),
+                reason: u.reason,
+                retry_after: u.retry_after,
+            })
+        }
     }
 }
 

@@ -15,6 +15,13 @@ pub struct ExerciseSummary {
     pub runtime: String,
     /// `files` (JSON overrides of starter files) or `archive` (a ZIP, multipart).
     pub submission: String,
+    /// Whether a submission can be graded now; false while the runtime's toolchain is
+    /// missing or being prepared (submissions are then refused with 503).
+    pub available: bool,
+    /// Why not, when `available` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub unavailable_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +46,11 @@ pub struct ExerciseDetail {
     pub submission: String,
     /// The package version (content hash) new submissions are graded against.
     pub version: String,
+    /// As in the list: whether a submission can be graded now.
+    pub available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub unavailable_reason: Option<String>,
     pub starter_files: Vec<StarterFileBody>,
 }
 

@@ -35,7 +35,7 @@ async fn exercises_catalogue(db: Db) {
     assert_eq!(list.len(), 2);
     assert_eq!(
         list[1],
-        serde_json::json!({"id": "echo", "title": "Echo", "runtime": "shell", "submission": "files"})
+        serde_json::json!({"id": "echo", "title": "Echo", "runtime": "shell", "submission": "files", "available": true})
     );
     assert_eq!(list[0]["submission"], "archive");
 

@@ -55,18 +55,24 @@ impl Hardhat {
         &self.toolchain
     }
 
-    fn ready(&self) -> Result<PathBuf, RuntimeError> {
-        if self.toolchain.is_prepared() {
-            Ok(self.toolchain.dir())
-        } else {
-            Err(RuntimeError::NotReady {
-                runtime: "hardhat".into(),
-                reason: format!(
-                    "toolchain {} is not prepared: run `gauntlet toolchains prepare`",
-                    self.toolchain.version
-                ),
-            })
+    /// The prepared toolchain, or why this runtime cannot grade: not prepared, or out
+    /// of the jail user's reach (Anvil and the tests would then fail to start with no
+    /// better message than a timeout).
+    pub fn ready(&self) -> Result<PathBuf, RuntimeError> {
+        let not_ready = |reason: String| RuntimeError::NotReady {
+            runtime: "hardhat".into(),
+            reason,
+        };
+        if !self.toolchain.is_prepared() {
+            return Err(not_ready(format!(
+                "toolchain {} is not prepared in {}: run `gauntlet toolchains prepare`",
+                self.toolchain.version,
+                self.toolchain.root.display()
+            )));
         }
+        let dir = self.toolchain.dir();
+        crate::jail_can_reach(&dir).map_err(not_ready)?;
+        Ok(dir)
     }
 
     /// The pool, started now if it was not yet.
