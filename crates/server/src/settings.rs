@@ -152,7 +152,8 @@ pub enum LogFormat {
 /// live, and how to log.
 #[derive(Clone, Args)]
 pub struct Common {
-    /// Data directory (SQLite store, generated session secret, prepared layers, job folders).
+    /// Data directory: the SQLite store (when no DATABASE_URL), prepared layers, job
+    /// folders, and `serve`'s generated session secret.
     #[arg(long, env = "GAUNTLET_DATA_DIR", default_value = ".data")]
     pub data_dir: PathBuf,
 
