@@ -7,14 +7,15 @@
 # and, side by side with the same random schedule (same seed), for an earlier binary.
 #
 # Usage: bench/queue/soak.sh [JOBS]
-# Environment: BASELINE (an earlier `gauntlet` binary; default /work/baseline/gauntlet
-# when it exists), GAUNTLET_CHAOS_SEED (the schedule; default: the time).
+# Environment: BASELINE (an earlier `gauntlet` binary, e.g. one built from the last
+# release tag; without it only this build runs), GAUNTLET_CHAOS_SEED (the schedule;
+# default: the time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 jobs=${1:-200}
 seed=${GAUNTLET_CHAOS_SEED:-$(date +%s)}
-baseline=${BASELINE:-/work/baseline/gauntlet}
+baseline=${BASELINE:-}
 
 cargo test --release --quiet -p gauntlet-cli --test chaos --no-run 2>/dev/null
 run() {
@@ -24,8 +25,8 @@ run() {
 }
 echo "soak: $jobs jobs per back end, seed $seed, $(nproc) cores, 2 busy loops"
 run "$PWD/target/release/gauntlet" "this build"
-if [ -x "$baseline" ]; then
+if [ -n "$baseline" ] && [ -x "$baseline" ]; then
   run "$baseline" "baseline"
 else
-  echo "baseline skipped (no binary at $baseline; set BASELINE)"
+  echo "baseline skipped (set BASELINE to an earlier gauntlet binary)"
 fi
