@@ -61,6 +61,11 @@ function quote(text) {
   return String(text).split(/\r\n|[\n\r\u2028\u2029\u0085\v\f]/).map((l) => `| ${l}`).join('\n');
 }
 
+// The encoding of the author's expected values, in the same shape harness.js gives the
+// learner's. Not shared with harness.js on purpose: that one trusts nothing and maps
+// any value of an unusual prototype to `other`; this one reads values the author wrote
+// in the test file (a class instance compares by its own keys), and the two processes
+// may not load each other's files under Node's permission model.
 function encode(value, depth = 0) {
   if (depth > 50) return { t: 'other', type: 'nested too deep' };
   if (value === null) return { t: 'null' };
