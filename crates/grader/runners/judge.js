@@ -64,8 +64,8 @@ function quote(text) {
 // The encoding of the author's expected values, in the same shape harness.js gives the
 // learner's. Not shared with harness.js on purpose: that one trusts nothing and maps
 // any value of an unusual prototype to `other`; this one reads values the author wrote
-// in the test file (a class instance compares by its own keys), and the two processes
-// may not load each other's files under Node's permission model.
+// in the test file (a class instance compares by its own keys). Keeping each in its own
+// file also keeps the harness's read permission to two files: itself and the module.
 function encode(value, depth = 0) {
   if (depth > 50) return { t: 'other', type: 'nested too deep' };
   if (value === null) return { t: 'null' };
