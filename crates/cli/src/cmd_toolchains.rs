@@ -39,9 +39,15 @@ pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
             Exit::failed(format!("hardhat toolchain: {e}"))
         })?;
     bar.finish_and_clear();
-    // Jails bind it by path: a folder the sandbox user cannot traverse makes every
-    // Solidity grade fail to start, which is better said now.
-    if let Err(why) = gauntlet_grader::jail_can_reach(&dir) {
+    // Rootless jails bind it by path: a folder the sandbox user cannot traverse makes
+    // every Solidity grade fail to start, which is better said now. (As root the
+    // sandbox opens it itself, wherever it is.)
+    let reach = if gauntlet_sandbox::rootless() {
+        gauntlet_grader::jail_can_reach(&dir)
+    } else {
+        Ok(())
+    };
+    if let Err(why) = reach {
         return Err(Exit::failed(format!(
             "hardhat toolchain prepared in {}, but the sandbox cannot use it: {why}",
             dir.display()

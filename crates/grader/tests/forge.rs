@@ -747,7 +747,7 @@ fn a_contract_cannot_forge_results_or_import_the_tests() {
     let tmp = tempfile::tempdir().unwrap();
     let toolchains = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/toolchains"));
+        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
     fs::create_dir_all(&toolchains).unwrap();
     let grader = Grader::standard(
         GraderConfig::new(tmp.path().join("data")),

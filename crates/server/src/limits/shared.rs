@@ -111,16 +111,26 @@ impl SharedRedis {
     /// Runs `op` on Redis while it is up. `Ok(Some(_))`: the shared answer;
     /// `Ok(None)`: decide locally (Redis is down, policy `local`); `Err(Unavailable)`:
     /// refuse (Redis is down, policy `closed`).
+    ///
+    /// A connection found dead (Redis restarted since this instance last used it: broken
+    /// pipe, reset, EOF) is tried once more on the connection the manager makes anew, so
+    /// a restart that other instances never noticed does not open an outage here. The
+    /// command had not reached the new Redis; at worst a count is taken twice, which
+    /// errs on the strict side.
     pub async fn run<T, F, Fut>(self: &Arc<Self>, op: F) -> Result<Option<T>, Unavailable>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if self.is_up() {
-            let failure = match tokio::time::timeout(OP_TIMEOUT, op(self.conn.clone())).await {
-                Ok(Ok(v)) => return Ok(Some(v)),
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no answer within {OP_TIMEOUT:?}"),
+            let mut retried = false;
+            let failure = loop {
+                match tokio::time::timeout(OP_TIMEOUT, op(self.conn.clone())).await {
+                    Ok(Ok(v)) => return Ok(Some(v)),
+                    Ok(Err(e)) if e.is_connection_dropped() && !retried => retried = true,
+                    Ok(Err(e)) => break e.to_string(),
+                    Err(_) => break format!("no answer within {OP_TIMEOUT:?}"),
+                }
             };
             self.metrics.redis_error();
             self.outage(&failure);

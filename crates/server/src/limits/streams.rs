@@ -183,20 +183,23 @@ impl StreamLimits {
             Some(redis) => {
                 let (keys, member) = ([session_key(session), ip_key(ip)], self.member(id));
                 redis
-                    .run(|mut conn| async move {
-                        let now = now_ms();
-                        let full: u32 = redis::Script::new(ACQUIRE)
-                            .key(&keys[0])
-                            .key(&keys[1])
-                            .arg(now)
-                            .arg(now + LEASE.as_millis() as u64)
-                            .arg(&member)
-                            .arg(caps.per_session)
-                            .arg(caps.per_ip)
-                            .arg(2 * LEASE.as_millis() as u64)
-                            .invoke_async(&mut conn)
-                            .await?;
-                        Ok(full)
+                    .run(|mut conn| {
+                        let (keys, member) = (keys.clone(), member.clone());
+                        async move {
+                            let now = now_ms();
+                            let full: u32 = redis::Script::new(ACQUIRE)
+                                .key(&keys[0])
+                                .key(&keys[1])
+                                .arg(now)
+                                .arg(now + LEASE.as_millis() as u64)
+                                .arg(&member)
+                                .arg(caps.per_session)
+                                .arg(caps.per_ip)
+                                .arg(2 * LEASE.as_millis() as u64)
+                                .invoke_async(&mut conn)
+                                .await?;
+                            Ok(full)
+                        }
                     })
                     .await
                     .map_err(|Unavailable| StreamRefusal::Unavailable)?

@@ -55,9 +55,9 @@ impl Hardhat {
         &self.toolchain
     }
 
-    /// The prepared toolchain, or why this runtime cannot grade: not prepared, or out
-    /// of the jail user's reach (Anvil and the tests would then fail to start with no
-    /// better message than a timeout).
+    /// The prepared toolchain, or why this runtime cannot grade: not prepared, or, when
+    /// rootless, out of the jail user's reach (Anvil and the tests would then fail to
+    /// start with no better message than a timeout).
     pub fn ready(&self) -> Result<PathBuf, RuntimeError> {
         let not_ready = |reason: String| RuntimeError::NotReady {
             runtime: "hardhat".into(),
@@ -71,7 +71,11 @@ impl Hardhat {
             )));
         }
         let dir = self.toolchain.dir();
-        crate::jail_can_reach(&dir).map_err(not_ready)?;
+        // As root the sandbox opens bind sources itself (a toolchain under a 0700 home
+        // works); rootless the jail (the caller) reaches it by path.
+        if gauntlet_sandbox::rootless() {
+            crate::jail_can_reach(&dir).map_err(not_ready)?;
+        }
         Ok(dir)
     }
 
