@@ -161,9 +161,20 @@ impl Grader {
     /// check`, the service's workers): every runtime this build ships, `shell`,
     /// `python`, `node` and `hardhat` (on the toolchain in `toolchains`, prepared or
     /// not: an unprepared one fails its grades with the command that prepares it).
+    ///
+    /// Without the toolchain's sources (a binary run away from the tree it was built
+    /// from) the other runtimes still grade; `hardhat` exercises get the reason, and
+    /// [`Grader::hardhat`] is `None`.
     pub fn standard(cfg: GraderConfig, toolchains: Toolchains) -> Result<Self, GradeError> {
-        let toolchain =
-            HardhatToolchain::new(&toolchains.sources.join("hardhat"), &toolchains.prepared)?;
+        let sources = toolchains.sources.join("hardhat");
+        let toolchain = match HardhatToolchain::new(&sources, &toolchains.prepared) {
+            Ok(toolchain) => toolchain,
+            Err(e) => {
+                let mut registry = Registry::system();
+                registry.unavailable("hardhat", e.to_string());
+                return Grader::new(cfg, registry);
+            }
+        };
         let hardhat = Hardhat::new(toolchain, &cfg.data_dir, toolchains.anvil_pool.max(1));
         let mut grader = Grader::new(cfg, Registry::standard(hardhat.clone()))?;
         grader.hardhat = Some(hardhat);

@@ -47,3 +47,35 @@ fn who_is_at_fault() {
         assert_eq!(error.is_host_fault(), host, "{error}");
     }
 }
+
+/// A binary run away from its source tree has no Hardhat toolchain sources: the other
+/// runtimes still grade, and a Solidity exercise is told why it cannot be.
+#[test]
+fn without_the_toolchain_sources_only_hardhat_is_unavailable() {
+    use gauntlet_grader::{Grader, GraderConfig, Toolchains};
+    let tmp = tempfile::tempdir().unwrap();
+    let grader = Grader::standard(
+        GraderConfig::new(tmp.path().join("data")),
+        Toolchains {
+            sources: tmp.path().join("no-sources"),
+            prepared: tmp.path().join("toolchains"),
+            anvil_pool: 1,
+        },
+    )
+    .expect("a grader for the other runtimes");
+    assert!(grader.hardhat().is_none());
+    for name in ["python", "node", "shell"] {
+        assert!(grader.registry().get(name).is_ok(), "{name}");
+    }
+    match grader.registry().get("hardhat") {
+        Err(RuntimeError::NotReady { runtime, reason }) => {
+            assert_eq!(runtime, "hardhat");
+            assert!(reason.contains("package-lock.json"), "{reason}");
+        }
+        other => panic!("hardhat: {:?}", other.map(|_| ())),
+    }
+    assert!(matches!(
+        grader.registry().get("cobol"),
+        Err(RuntimeError::Unknown(_))
+    ));
+}

@@ -133,10 +133,19 @@ fn grader(
     let cfg = workers.grader_config(data_dir, secrets);
     let toolchains = workers.toolchains(|| bundled("toolchains"));
     let grader = Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
-    let hardhat = grader
-        .hardhat()
-        .expect("a standard grader has hardhat")
-        .clone();
+    // The service grades every runtime it lists: without the Hardhat toolchain's
+    // sources it does not start (the CLI's local commands grade the others anyway).
+    let hardhat = match grader.hardhat() {
+        Some(hardhat) => hardhat.clone(),
+        None => {
+            let reason = grader
+                .registry()
+                .get("hardhat")
+                .err()
+                .map_or_else(String::new, |e| e.to_string());
+            return Err(AppError::Config(reason));
+        }
+    };
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));

@@ -20,6 +20,9 @@ use system::System;
 #[derive(Clone, Default)]
 pub struct Registry {
     runtimes: BTreeMap<&'static str, Arc<dyn Runtime>>,
+    /// Runtimes this build ships that cannot run here, with the reason: their
+    /// exercises get that reason instead of "unknown runtime".
+    unavailable: BTreeMap<&'static str, String>,
 }
 
 impl Registry {
@@ -54,10 +57,22 @@ impl Registry {
         self.runtimes.insert(runtime.name(), runtime);
     }
 
+    /// Records a runtime of this build that cannot run here, and why.
+    pub fn unavailable(&mut self, name: &'static str, reason: String) {
+        self.unavailable.insert(name, reason);
+    }
+
     pub fn get(&self, name: &str) -> Result<&Arc<dyn Runtime>, RuntimeError> {
-        self.runtimes
-            .get(name)
-            .ok_or_else(|| RuntimeError::Unknown(name.to_owned()))
+        if let Some(runtime) = self.runtimes.get(name) {
+            return Ok(runtime);
+        }
+        Err(match self.unavailable.get(name) {
+            Some(reason) => RuntimeError::NotReady {
+                runtime: name.to_owned(),
+                reason: reason.clone(),
+            },
+            None => RuntimeError::Unknown(name.to_owned()),
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
