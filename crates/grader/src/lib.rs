@@ -85,7 +85,7 @@ pub struct Toolchains {
     /// The pinned toolchain sources shipped with Gauntlet (the repository's
     /// `toolchains/`, holding `hardhat/`).
     pub sources: PathBuf,
-    /// Where prepared toolchains live (by default `<data-dir>/toolchains`).
+    /// Where prepared toolchains live (by default the machine's, see [`locations`]).
     pub prepared: PathBuf,
     /// Anvil chains kept for Solidity grades, started on the first one.
     pub anvil_pool: usize,

@@ -34,6 +34,30 @@ pub enum Host {
 }
 
 impl Host {
+    /// What an administrator does so that this (unprivileged) user may create run
+    /// cgroups, naming the exact folders.
+    fn how_to_delegate(&self) -> String {
+        let uid = crate::sys::geteuid();
+        match self {
+            Host::V2 { base } => format!(
+                "run Gauntlet in a cgroup delegated to uid {uid} (e.g. `systemd-run --user \
+                 --scope -p Delegate=yes gauntlet …`), or, as root, `chown -R {uid} {}`",
+                base.display()
+            ),
+            Host::V1 {
+                memory,
+                pids,
+                cpuacct,
+                ..
+            } => format!(
+                "as root, `chown {uid} {} {} {}` (Gauntlet's folder in each v1 hierarchy)",
+                memory.display(),
+                pids.display(),
+                cpuacct.display()
+            ),
+        }
+    }
+
     pub fn is_v2(&self) -> bool {
         matches!(self, Host::V2 { .. })
     }
@@ -299,9 +323,9 @@ impl RunCgroup {
         );
         let setup = |e: std::io::Error| match e.kind() {
             ErrorKind::PermissionDenied => Error::Unsupported(format!(
-                "cgroups: no permission to create run cgroups under Gauntlet's cgroup ({e}); \
-                 without root, Gauntlet needs a delegated cgroup (v2 with Delegate=yes, or v1 \
-                 `gauntlet` directories owned by its user)"
+                "cgroups: no permission to create run cgroups in Gauntlet's cgroup ({e}); \
+                 without root, Gauntlet needs it delegated to its user: {}",
+                host.how_to_delegate()
             )),
             _ => Error::Setup {
                 step: Step::CgroupCreate.name(),

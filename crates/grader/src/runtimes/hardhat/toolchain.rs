@@ -57,7 +57,7 @@ pub struct HardhatToolchain {
 
 impl HardhatToolchain {
     /// `toolchains` is the folder all prepared toolchains live in (by default
-    /// `<data-dir>/toolchains`).
+    /// [`crate::locations::default_toolchains_dir`]).
     pub fn new(source: &Path, toolchains: &Path) -> Result<Self, ToolchainError> {
         let lock = source.join("package-lock.json");
         if !lock.is_file() {
