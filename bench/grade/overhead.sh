@@ -27,6 +27,9 @@ mkdir -p "$work/ws/tests"
 cp -r "$ex/starter/." "$work/ws/"
 cp -r "$ex/tests/." "$work/ws/tests/"
 cp -r "$ex/solution/." "$work/ws/"
+# The runners the python, node and shell runtimes ship at .gauntlet/runner/.
+mkdir -p "$work/ws/.gauntlet/runner"
+cp crates/grader/runners/* "$work/ws/.gauntlet/runner/"
 cmd=$(sed -n 's/^  command: *\[\(.*\)\] *$/\1/p' "$ex/exercise.yaml" | tr -d '",')
 [ -n "$cmd" ] || { echo "no test.command in $ex/exercise.yaml" >&2; exit 1; }
 
