@@ -42,12 +42,7 @@ pub fn run(cmd: ToolchainsCommand) -> Result<ExitCode, Exit> {
     // Rootless jails bind it by path: a folder the sandbox user cannot traverse makes
     // every Solidity grade fail to start, which is better said now. (As root the
     // sandbox opens it itself, wherever it is.)
-    let reach = if gauntlet_sandbox::rootless() {
-        gauntlet_grader::jail_can_reach(&dir)
-    } else {
-        Ok(())
-    };
-    if let Err(why) = reach {
+    if let Err(why) = gauntlet_grader::jail_can_reach(&dir) {
         return Err(Exit::failed(format!(
             "hardhat toolchain prepared in {}, but the sandbox cannot use it: {why}",
             dir.display()

@@ -71,11 +71,7 @@ impl Hardhat {
             )));
         }
         let dir = self.toolchain.dir();
-        // As root the sandbox opens bind sources itself (a toolchain under a 0700 home
-        // works); rootless the jail (the caller) reaches it by path.
-        if gauntlet_sandbox::rootless() {
-            crate::jail_can_reach(&dir).map_err(not_ready)?;
-        }
+        crate::jail_can_reach(&dir).map_err(not_ready)?;
         Ok(dir)
     }
 
