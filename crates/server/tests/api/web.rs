@@ -32,7 +32,10 @@ async fn pages_and_assets_are_served_under_their_policy(db: Db) {
     }
     let r = c.get("/assets/app.js").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     // Revalidation: the same file answers 304 without a body.
     let r = c
@@ -52,7 +55,11 @@ async fn pages_and_assets_are_served_under_their_policy(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    for missing in ["/assets/nope.js", "/assets/index.html", "/assets/..%2fCargo.toml"] {
+    for missing in [
+        "/assets/nope.js",
+        "/assets/index.html",
+        "/assets/..%2fCargo.toml",
+    ] {
         assert_eq!(c.get(missing).await.status(), 404, "{missing}");
     }
     // The API keeps its own policy: nothing may load from a JSON answer.
@@ -83,9 +90,15 @@ async fn statement_and_limits_of_an_exercise(db: Db) {
     assert_eq!(r.status(), 200);
     let v: Value = c.get("/api/v1/exercises/echo").await.json().await.unwrap();
     let html = v["statement"]["html"].as_str().unwrap();
-    assert!(v["statement"]["markdown"].as_str().unwrap().starts_with("# Echo"));
+    assert!(v["statement"]["markdown"]
+        .as_str()
+        .unwrap()
+        .starts_with("# Echo"));
     assert!(html.contains("<h1>Echo</h1>"), "{html}");
-    assert!(html.contains("<code class=\"language-sh\">echo ok"), "{html}");
+    assert!(
+        html.contains("<code class=\"language-sh\">echo ok"),
+        "{html}"
+    );
     assert!(html.contains("rel=\"noopener noreferrer\""), "{html}");
 
     // A statement the app would not show as written is refused at reload, with its line.
@@ -99,7 +112,10 @@ async fn statement_and_limits_of_an_exercise(db: Db) {
         .await;
     assert_eq!(r.status(), 422);
     let v: Value = r.json().await.unwrap();
-    assert!(v.to_string().contains("statement.md: line 3: raw HTML"), "{v}");
+    assert!(
+        v.to_string().contains("statement.md: line 3: raw HTML"),
+        "{v}"
+    );
 }
 
 async fn a_session_sees_its_own_history_and_best_scores(db: Db) {
@@ -107,13 +123,22 @@ async fn a_session_sees_its_own_history_and_best_scores(db: Db) {
         return;
     };
     let mut ada = app.client();
-    let empty: Value = ada.get_session("/api/v1/session").await.json().await.unwrap();
+    let empty: Value = ada
+        .get_session("/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(empty["display_names"], json!([]));
     assert_eq!(empty["best_scores"], json!({}));
     assert!(empty["csrf_token"].as_str().unwrap().len() >= 40);
 
     let mut ids = Vec::new();
-    for (content, name) in [("score 50", "ada"), ("score 100", "Ada.L"), ("score 0", "ada")] {
+    for (content, name) in [
+        ("score 50", "ada"),
+        ("score 100", "Ada.L"),
+        ("score 0", "ada"),
+    ] {
         let v: Value = ada.submit(content, name).await.json().await.unwrap();
         let id = v["id"].as_str().unwrap().to_owned();
         app.finished(&mut ada, &id).await;
@@ -124,7 +149,12 @@ async fn a_session_sees_its_own_history_and_best_scores(db: Db) {
     // The name used last comes last.
     assert_eq!(me["display_names"], json!(["Ada.L", "ada"]));
 
-    let v: Value = ada.get("/api/v1/session/submissions").await.json().await.unwrap();
+    let v: Value = ada
+        .get("/api/v1/session/submissions")
+        .await
+        .json()
+        .await
+        .unwrap();
     let listed: Vec<&str> = v["submissions"]
         .as_array()
         .unwrap()
@@ -160,23 +190,37 @@ async fn a_session_sees_its_own_history_and_best_scores(db: Db) {
 
     // Another session sees nothing of ada's.
     let mut bob = app.client();
-    let v: Value = bob.get_session("/api/v1/session").await.json().await.unwrap();
+    let v: Value = bob
+        .get_session("/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["best_scores"], json!({}));
     assert_eq!(v["display_names"], json!([]));
-    let v: Value = bob.get("/api/v1/session/submissions").await.json().await.unwrap();
+    let v: Value = bob
+        .get("/api/v1/session/submissions")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["submissions"], json!([]));
 }
 
 async fn browser_writes_need_this_origin_and_the_token(db: Db) {
-    let Some(app) = spawn_app(
-        Opts::new(db).tweak(|s| s.cors_origins = vec!["https://course.example".into()]),
-    )
-    .await
+    let Some(app) =
+        spawn_app(Opts::new(db).tweak(|s| s.cors_origins = vec!["https://course.example".into()]))
+            .await
     else {
         return;
     };
     let mut page = app.client();
-    let me: Value = page.get_session("/api/v1/session").await.json().await.unwrap();
+    let me: Value = page
+        .get_session("/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
     let token = me["csrf_token"].as_str().unwrap().to_owned();
     let host = app.base.trim_start_matches("http://").to_owned();
     let body = json!({"exercise": "echo", "files": {"a.sh": "echo"}, "display_name": "ada"});
@@ -195,7 +239,13 @@ async fn browser_writes_need_this_origin_and_the_token(db: Db) {
     let tok = |t: &str| ("x-csrf-token", t.to_owned());
 
     // A page of this origin without the token, with another session's, or a forged one.
-    let other: Value = app.client().get_session("/api/v1/session").await.json().await.unwrap();
+    let other: Value = app
+        .client()
+        .get_session("/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
     for headers in [
         vec![same()],
         vec![same(), tok(other["csrf_token"].as_str().unwrap())],
