@@ -15,4 +15,3 @@ pub mod metrics;
 pub mod sessions;
 pub mod settings;
 pub mod toolchains;
-pub mod web;

@@ -9,6 +9,7 @@ mod handlers;
 mod session;
 mod submit;
 pub mod types;
+pub mod web;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -353,7 +354,7 @@ pub fn build_router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
-        .merge(crate::web::routes())
+        .merge(web::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))
@@ -401,7 +402,7 @@ fn security_headers(app: Router, tls: bool) -> Router {
         ));
     }
     // The API's answers are data, never documents: nothing may load from them. The web
-    // app's files set their own, wider policy (`crate::web::PAGE_CSP`).
+    // app's files set their own, wider policy (`web::PAGE_CSP`).
     app = app.layer(SetResponseHeaderLayer::if_not_present(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),

@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::api::{ApiError, AppState};
+use super::{ApiError, AppState};
 
 /// The page's content policy: nothing inline, nothing from elsewhere. Scripts, styles,
 /// fetches and the event stream come from this origin only; images may also be `data:`
@@ -35,20 +35,20 @@ struct Asset {
 const EMBEDDED: &[Asset] = &[
     Asset {
         name: "index.html",
-        bytes: include_bytes!("../../../web/dist/index.html"),
+        bytes: include_bytes!("../../../../web/dist/index.html"),
     },
     Asset {
         name: "app.js",
-        bytes: include_bytes!("../../../web/dist/app.js"),
+        bytes: include_bytes!("../../../../web/dist/app.js"),
     },
     Asset {
         name: "app.css",
-        bytes: include_bytes!("../../../web/dist/app.css"),
+        bytes: include_bytes!("../../../../web/dist/app.css"),
     },
 ];
 
 /// The app's routes: its pages (all answered by `index.html`) and `/assets/{name}`.
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page))
         .route("/leaderboard", get(page))
