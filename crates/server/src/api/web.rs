@@ -45,6 +45,14 @@ const EMBEDDED: &[Asset] = &[
         name: "app.css",
         bytes: include_bytes!("../../../../web/dist/app.css"),
     },
+    Asset {
+        name: "favicon.svg",
+        bytes: include_bytes!("../../../../web/dist/favicon.svg"),
+    },
+    Asset {
+        name: "THIRD-PARTY-LICENSES.txt",
+        bytes: include_bytes!("../../../../web/dist/THIRD-PARTY-LICENSES.txt"),
+    },
 ];
 
 /// The app's routes: its pages (all answered by `index.html`) and `/assets/{name}`.
@@ -147,6 +155,7 @@ fn content_type(name: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("json") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
         Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
     }
@@ -173,6 +182,36 @@ mod tests {
             );
         }
         assert!(!PAGE_CSP.contains("unsafe"));
+    }
+
+    #[test]
+    fn every_built_file_is_embedded() {
+        let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
+        let mut built: Vec<String> = std::fs::read_dir(&dist)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        built.sort();
+        let mut embedded: Vec<String> = EMBEDDED.iter().map(|a| a.name.to_owned()).collect();
+        embedded.sort();
+        assert_eq!(
+            built, embedded,
+            "web/dist/ and EMBEDDED list different files"
+        );
+        for a in EMBEDDED {
+            assert_eq!(
+                std::fs::read(dist.join(a.name)).unwrap(),
+                a.bytes,
+                "{}",
+                a.name
+            );
+            assert_ne!(
+                content_type(a.name),
+                "application/octet-stream",
+                "{}",
+                a.name
+            );
+        }
     }
 
     #[test]
