@@ -107,6 +107,9 @@ export function createState(opts: EditorOptions): EditorState {
     EditorView.contentAttributes.of({
       "aria-label": `Code editor: ${opts.path}`,
       "aria-describedby": opts.hintId,
+      // Already focusable (contenteditable); said explicitly for checkers such as axe,
+      // which otherwise find the scroller around it without keyboard access.
+      tabindex: "0",
       spellcheck: "false",
       autocapitalize: "off",
       autocorrect: "off",
