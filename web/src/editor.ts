@@ -114,17 +114,20 @@ export function createState(opts: EditorOptions): EditorState {
       autocapitalize: "off",
       autocorrect: "off",
     }),
-    // Multi-line text inserted as one input event (Playwright's fill, dictation, some
-    // IMEs) is applied by CodeMirror, not by the browser's own editing, which would try
-    // to put `style` attributes on the new lines and so trip the page's CSP.
+    // Text inserted as one input event across lines (Playwright's fill, dictation, some
+    // IMEs: text with line breaks, or replacing a selection over several lines) is
+    // applied by CodeMirror, not by the browser's own editing, which would put `style`
+    // attributes on the lines it merges or makes and so trip the page's CSP.
     EditorView.domEventHandlers({
       beforeinput(e, view) {
         if (e.inputType !== "insertText" && e.inputType !== "insertReplacementText") return false;
         const text = e.data ?? e.dataTransfer?.getData("text/plain") ?? null;
-        if (text === null || !/[\r\n]/.test(text)) return false;
+        if (text === null) return false;
+        const { from, to } = replacedRange(view, e);
+        const doc = view.state.doc;
+        if (!/[\r\n]/.test(text) && doc.lineAt(from).number === doc.lineAt(to).number) return false;
         e.preventDefault();
         const insert = text.replace(/\r\n?/g, "\n");
-        const { from, to } = replacedRange(view, e);
         view.dispatch({
           changes: { from, to, insert },
           selection: { anchor: from + insert.length },

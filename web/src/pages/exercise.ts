@@ -12,10 +12,11 @@ import { createState, createView, languageFor, replaceDoc } from "../editor";
 import { Grading } from "../grading";
 import { History } from "../history";
 import { formatBytes, formatSeconds, runtimeName } from "../labels";
-import { LeaderboardTable } from "../leaderboard";
+import { LeaderboardTable, rememberExercise } from "../leaderboard";
 import { displayName } from "../name";
 import type { Cleanup, PageContext } from "../router";
 import { Submitter } from "../submitting";
+import { zipFiles } from "../zip";
 
 export async function exercisePage({ main, params, url, signal }: PageContext): Promise<Cleanup | void> {
   const id = params.id!;
@@ -46,6 +47,7 @@ export async function exercisePage({ main, params, url, signal }: PageContext): 
   if (signal.aborted) return;
   loading.remove();
   setTitle(ex.title);
+  rememberExercise(ex.id);
 
   const cleanups: Cleanup[] = [];
   const grading = new Grading({
@@ -122,6 +124,9 @@ function statementBody(ex: Exercise): HTMLElement {
   }
   // Sanitised by the server (no raw HTML passes its Markdown renderer).
   body.innerHTML = ex.statement.html;
+  // A statement usually opens with the title as `# …`: the page's h1 says it already.
+  const first = body.firstElementChild;
+  if (first?.tagName === "H1" && first.textContent?.trim() === ex.title.trim()) first.remove();
   // The page has one h1 and the region an h2: the statement's # becomes an h3, and so on.
   for (const old of Array.from(body.querySelectorAll("h1, h2, h3, h4, h5, h6"))) {
     const level = Math.min(6, Number(old.tagName[1]) + 2);
@@ -129,6 +134,8 @@ function statementBody(ex: Exercise): HTMLElement {
     heading.append(...Array.from(old.childNodes));
     old.replaceWith(heading);
   }
+  // Code blocks scroll sideways in their own box: focusable, so the keyboard can too.
+  for (const pre of Array.from(body.querySelectorAll("pre"))) pre.tabIndex = 0;
   // Wide tables scroll inside a focusable box rather than widening the page.
   for (const table of Array.from(body.querySelectorAll("table"))) {
     const box = h("div", { class: "table-scroll", tabindex: 0, role: "group", "aria-label": "Table" });
@@ -296,8 +303,28 @@ function archiveWork(ex: Exercise, submitter: Submitter) {
     ? h(
         "div",
         { class: "starter-files" },
-        h("p", null, `Upload a ZIP archive of your package. The starter files show its layout:`),
+        h("p", null, "Upload a ZIP archive of your work. The starter files show the layout the tests expect:"),
         ...ex.starter_files.map((f) => h("details", null, h("summary", null, f.path), h("pre", { class: "code" }, f.content))),
+        h(
+          "p",
+          null,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button-secondary small",
+              onclick: () => {
+                const url = URL.createObjectURL(zipFiles(ex.starter_files));
+                const a = h("a", { href: url, download: `${ex.id}-starter.zip`, hidden: true });
+                document.body.append(a);
+                a.click();
+                a.remove();
+                setTimeout(() => URL.revokeObjectURL(url), 10_000);
+              },
+            },
+            "Download the starter files (ZIP)",
+          ),
+        ),
       )
     : null;
   const el = h(
