@@ -25,7 +25,7 @@ import {
   syntaxHighlighting,
   type Language,
 } from "@codemirror/language";
-import { tagHighlighter, tags as t } from "@lezer/highlight";
+import { highlightCode, tagHighlighter, tags as t } from "@lezer/highlight";
 import { pythonLanguage } from "@codemirror/lang-python";
 import { javascriptLanguage, typescriptLanguage } from "@codemirror/lang-javascript";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
@@ -175,4 +175,36 @@ export function createView(parent: HTMLElement, state: EditorState): EditorView 
 /** Replaces the whole document as one undoable change. */
 export function replaceDoc(state: EditorState, text: string): EditorState {
   return state.update({ changes: { from: 0, to: state.doc.length, insert: text } }).state;
+}
+
+/** Fence names of Markdown code blocks (```python) as file names for `languageFor`. */
+const FENCES: Record<string, string> = {
+  python: "f.py", py: "f.py", javascript: "f.js", js: "f.js", node: "f.js", typescript: "f.ts",
+  ts: "f.ts", sh: "f.sh", bash: "f.sh", shell: "f.sh", console: "f.sh", solidity: "f.sol", sol: "f.sol",
+};
+
+/**
+ * Highlights a statement's code block (`<code class="language-python">`) with the
+ * editor's parsers and colours, as static spans: no editor is created.
+ */
+export function highlightStatic(code: HTMLElement): void {
+  const fence = /(?:^|\s)language-([\w+-]+)/.exec(code.className)?.[1]?.toLowerCase();
+  const lang = fence ? languageFor(FENCES[fence] ?? "") : null;
+  if (!lang) return;
+  const text = code.textContent ?? "";
+  const out = document.createDocumentFragment();
+  highlightCode(
+    text,
+    lang.language.parser.parse(text),
+    highlighter,
+    (piece, classes) => {
+      if (!classes) return out.append(piece);
+      const span = document.createElement("span");
+      span.className = classes;
+      span.textContent = piece;
+      out.append(span);
+    },
+    () => out.append("\n"),
+  );
+  code.replaceChildren(out);
 }

@@ -8,7 +8,7 @@ import { api, ApiError, type Exercise, type Submission } from "../api";
 import { describe } from "../alert";
 import { h, markReady, region, setTitle, uid } from "../dom";
 import { DraftSaver, loadDraft, saveDraft } from "../drafts";
-import { createState, createView, languageFor, replaceDoc } from "../editor";
+import { createState, createView, highlightStatic, languageFor, replaceDoc } from "../editor";
 import { Grading } from "../grading";
 import { History } from "../history";
 import { formatBytes, formatSeconds, runtimeName } from "../labels";
@@ -136,6 +136,7 @@ function statementBody(ex: Exercise): HTMLElement {
   }
   // Code blocks scroll sideways in their own box: focusable, so the keyboard can too.
   for (const pre of Array.from(body.querySelectorAll("pre"))) pre.tabIndex = 0;
+  for (const code of Array.from(body.querySelectorAll<HTMLElement>("pre > code"))) highlightStatic(code);
   // Wide tables scroll inside a focusable box rather than widening the page.
   for (const table of Array.from(body.querySelectorAll("table"))) {
     const box = h("div", { class: "table-scroll", tabindex: 0, role: "group", "aria-label": "Table" });
