@@ -117,7 +117,7 @@ export function initName(widget: HTMLElement): void {
     h("label", { for: inputId }, "Display name"),
     input,
     h("p", { id: hintId, class: "hint" },
-      "1 to 32 letters, digits, spaces, _ - or . It is shown on the leaderboard; the first person to submit under a name keeps it."),
+      "Up to 32 characters: letters, digits, spaces, _ - and . (starting and ending with a letter or digit). It is shown on the leaderboard, and the first person to submit under a name keeps it."),
     errorEl,
     h("div", { class: "button-row" },
       h("button", { type: "submit", class: "button-primary" }, "Save name"),

@@ -127,9 +127,12 @@ function statementBody(ex: Exercise): HTMLElement {
   // A statement usually opens with the title as `# …`: the page's h1 says it already.
   const first = body.firstElementChild;
   if (first?.tagName === "H1" && first.textContent?.trim() === ex.title.trim()) first.remove();
-  // The page has one h1 and the region an h2: the statement's # becomes an h3, and so on.
-  for (const old of Array.from(body.querySelectorAll("h1, h2, h3, h4, h5, h6"))) {
-    const level = Math.min(6, Number(old.tagName[1]) + 2);
+  // The page has one h1 and the region an h2: the statement's top level becomes h3,
+  // and the levels below it follow without gaps in between.
+  const headings = Array.from(body.querySelectorAll("h1, h2, h3, h4, h5, h6"));
+  const top = Math.min(...headings.map((el) => Number(el.tagName[1])));
+  for (const old of headings) {
+    const level = Math.min(6, Number(old.tagName[1]) - top + 3);
     const heading = document.createElement(`h${level}`);
     heading.append(...Array.from(old.childNodes));
     old.replaceWith(heading);
