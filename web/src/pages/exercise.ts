@@ -70,6 +70,7 @@ export async function exercisePage({ main, params, url, signal }: PageContext): 
     },
   );
 
+  cleanups.push(() => submitter.alert.clear());
   const files = ex.submission === "files" ? filesWork(ex, submitter, cleanups) : null;
   const archive = ex.submission === "archive" ? archiveWork(ex, submitter) : null;
 
