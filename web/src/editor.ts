@@ -83,6 +83,8 @@ export interface EditorOptions {
   /** id of the element that explains Escape-then-Tab. */
   hintId: string;
   onChange: (doc: string) => void;
+  /** Ctrl+Enter (Cmd+Enter on a Mac): submit without leaving the editor. */
+  onSubmit?: () => void;
 }
 
 /**
@@ -101,7 +103,12 @@ export function createState(opts: EditorOptions): EditorState {
     bracketMatching(),
     syntaxHighlighting(highlighter),
     highlightActiveLine(),
-    keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+    keymap.of([
+      { key: "Mod-Enter", run: () => (opts.onSubmit?.(), opts.onSubmit !== undefined) },
+      ...defaultKeymap,
+      ...historyKeymap,
+      indentWithTab,
+    ]),
     EditorState.tabSize.of(4),
     indentUnit.of(lang?.unit ?? "    "),
     EditorView.contentAttributes.of({

@@ -180,6 +180,7 @@ function filesWork(ex: Exercise, submitter: Submitter, cleanups: Cleanup[]) {
         path,
         doc: draft ?? f.content,
         hintId,
+        onSubmit: () => void submitter.submit(),
         onChange: (doc) => {
           saver.schedule(path, () => {
             const ok = saveDraft(ex.id, path, doc, f.content);
@@ -270,7 +271,7 @@ function filesWork(ex: Exercise, submitter: Submitter, cleanups: Cleanup[]) {
     { class: "files-work" },
     tablist,
     panel,
-    h("p", { id: hintId, class: "hint" }, "Tab indents. To leave the editor with the keyboard, press Escape, then Tab."),
+    h("p", { id: hintId, class: "hint" }, "Tab indents. To leave the editor with the keyboard, press Escape, then Tab. Ctrl+Enter submits."),
     h("div", { class: "actions" }, submitter.button, reset),
     draftNote,
   );
