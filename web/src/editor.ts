@@ -5,7 +5,7 @@
 // trapping keyboard users: Escape, then Tab (or Shift-Tab), moves focus out of the
 // editor. A hint under the editor says so and is the editor's aria-describedby.
 
-import { EditorState, type Extension } from "@codemirror/state";
+import { EditorState, StateEffect, StateField, type Extension } from "@codemirror/state";
 import {
   EditorView,
   drawSelection,
@@ -15,7 +15,13 @@ import {
   keymap,
   lineNumbers,
 } from "@codemirror/view";
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import {
+  defaultKeymap,
+  history,
+  historyKeymap,
+  indentWithTab,
+  insertNewlineAndIndent,
+} from "@codemirror/commands";
 import {
   LanguageSupport,
   StreamLanguage,
@@ -77,6 +83,46 @@ export function languageFor(path: string): { language: Language; unit: string; n
   }
 }
 
+/**
+ * Typed indentation wins over automatic indentation. Enter indents the new line as the
+ * language says; if the very next thing typed on that line is whitespace, the learner
+ * is indenting by hand (as many do, and as a test typing a file key by key does), so
+ * that whitespace replaces the automatic indentation instead of adding to it. Anything
+ * else typed, a click or a move keeps the automatic indentation as it is.
+ */
+const setAutoIndent = StateEffect.define<{ from: number; to: number } | null>();
+
+const autoIndent = StateField.define<{ from: number; to: number } | null>({
+  create: () => null,
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(setAutoIndent)) return e.value;
+    return tr.docChanged || tr.selection ? null : value;
+  },
+});
+
+function newlineRememberingIndent(view: EditorView): boolean {
+  if (!insertNewlineAndIndent(view)) return false;
+  const { state } = view;
+  const sel = state.selection.main;
+  const line = state.doc.lineAt(sel.head);
+  const indent = state.sliceDoc(line.from, sel.head);
+  if (sel.empty && indent.length > 0 && /^[ \t]+$/.test(indent)) {
+    view.dispatch({ effects: setAutoIndent.of({ from: line.from, to: sel.head }) });
+  }
+  return true;
+}
+
+const typedIndentWins = EditorView.inputHandler.of((view, from, to, text) => {
+  const auto = view.state.field(autoIndent, false);
+  if (!auto || from !== to || from !== auto.to || !/^[ \t]+$/.test(text)) return false;
+  view.dispatch({
+    changes: { from: auto.from, to: auto.to, insert: text },
+    selection: { anchor: auto.from + text.length },
+    userEvent: "input.type",
+  });
+  return true;
+});
+
 export interface EditorOptions {
   path: string;
   doc: string;
@@ -100,11 +146,14 @@ export function createState(opts: EditorOptions): EditorState {
     history(),
     drawSelection(),
     indentOnInput(),
+    autoIndent,
+    typedIndentWins,
     bracketMatching(),
     syntaxHighlighting(highlighter),
     highlightActiveLine(),
     keymap.of([
       { key: "Mod-Enter", run: () => (opts.onSubmit?.(), opts.onSubmit !== undefined) },
+      { key: "Enter", run: newlineRememberingIndent },
       ...defaultKeymap,
       ...historyKeymap,
       indentWithTab,
