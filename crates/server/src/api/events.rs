@@ -16,7 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::handlers::parse_id;
 use super::AppState;
 use crate::limits::{StreamRefusal, StreamSlot};
-use crate::sessions::Session;
+
 use gauntlet_queue::store::{EventKind, SubmissionEvent, SubmissionId, SubmissionState};
 
 /// Events read from the store per round trip.
@@ -44,11 +44,7 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     tracing::Span::current().record("submission_id", tracing::field::display(&id));
-    let session = req
-        .extensions()
-        .get::<Session>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("no session on an event stream".into()))?;
+    let session = super::session_of(&req)?;
     let after: i64 = req
         .headers()
         .get("last-event-id")

@@ -465,6 +465,14 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
     res
 }
 
+/// The session `session_layer` attached to a request under `/api/v1/`.
+pub(crate) fn session_of(req: &Request) -> Result<Session, ApiError> {
+    req.extensions()
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(format!("no session on {}", req.uri().path())))
+}
+
 /// Cross-site request forgery: a write that a browser sends (it says so with `Origin` or
 /// `Sec-Fetch-Site`, which pages cannot suppress) must come from this origin, or from one
 /// of `GAUNTLET_CORS_ORIGINS`, and carry the session's `X-CSRF-Token`, which only a page

@@ -7,19 +7,11 @@ use axum::Json;
 
 use super::error::{ApiError, ErrorBody};
 use super::types::*;
-use super::AppState;
-use crate::sessions::Session;
+use super::{session_of, AppState};
 
 /// Most submissions one history page lists.
 const MAX_HISTORY: u32 = 100;
 const DEFAULT_HISTORY: u32 = 50;
-
-fn session_of(req: &Request) -> Result<Session, ApiError> {
-    req.extensions()
-        .get::<Session>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("no session on a session route".into()))
-}
 
 /// The caller's session (created by this call when it has none): the token its writes
 /// carry from a browser, its display names and its best score per exercise.

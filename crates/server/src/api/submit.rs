@@ -13,12 +13,12 @@ use gauntlet_queue::store::{now_ms, NewSubmission, SubmissionId};
 
 use super::error::{ApiError, ErrorBody};
 use super::handlers::truncate;
+use super::session_of;
 use super::types::*;
 use super::{now_secs, AppState};
 use crate::catalog::Entry;
 use crate::limits::{AdmissionError, AdmissionGuard, ClientKey, Unavailable};
 use crate::metrics::Metrics;
-use crate::sessions::Session;
 
 /// Names nobody may take on the leaderboard (compared case-insensitively).
 const RESERVED_NAMES: &[&str] = &[
@@ -220,13 +220,6 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     state.metrics().submission_accepted(entry.id());
     tracing::info!(submission_id = %id, exercise = entry.id(), "submission queued");
     Ok(accepted(&id))
-}
-
-fn session_of(req: &Request) -> Result<Session, ApiError> {
-    req.extensions()
-        .get::<Session>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("no session on a submission".into()))
 }
 
 /// The cheap checks: a valid display name, a known exercise, the body it takes.
