@@ -1,0 +1,97 @@
+// A python exercise solved wrong, then right: the score changes, the per-test results
+// show the first failure open, the history lists both, the list shows the best score.
+import {
+  test, expect, openExercise, setEditorText, submitAndWait, readSolution, setDisplayName,
+  uniqueName, editor, gradingStatus, api,
+} from '../lib/gauntlet.js';
+
+const TITLE = 'Reverse the words of a sentence';
+
+/** The row of the exercise list that holds the exercise's link. */
+function listRow(page, title) {
+  const link = page.getByRole('link', { name: title, exact: true });
+  return page.getByRole('listitem').or(page.getByRole('row')).filter({ has: link });
+}
+
+test('python: wrong, then right; the score changes from below 100 to 100', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1, name: 'Exercises' })).toBeVisible();
+  await expect(listRow(page, TITLE)).toContainText('Not attempted');
+  await expect(listRow(page, TITLE)).toContainText(/python/i);
+
+  await openExercise(page, TITLE);
+  await expect(page).toHaveURL(/\/exercises\/reverse-words$/);
+  await expect(page.getByRole('region', { name: 'Statement' })).toContainText(/reverse/i);
+  await expect(page.getByRole('tablist', { name: 'Files' })).toBeVisible();
+  await expect(page.getByRole('tab', { name: 'words.py' })).toBeVisible();
+  // The contract: the editor is the only textbox, named after its file.
+  await expect(editor(page)).toHaveCount(1);
+  await expect(editor(page)).toHaveAccessibleName('Code editor: words.py');
+  await setDisplayName(page, uniqueName('py'));
+
+  // Wrong: words in the right order, but runs of whitespace survive.
+  await setEditorText(page, 'def reverse_words(sentence):\n    return " ".join(reversed(sentence.split(" ")))\n');
+  const wrong = await submitAndWait(page);
+  expect(wrong.score).toBeLessThan(100);
+  await expect(page.getByText(/^Failed$/).first()).toBeVisible();
+  const tests = page.getByRole('list', { name: 'Tests' });
+  await expect(tests).toBeVisible();
+  // The tests in their order (first: "reverses two words", as tests/run.py declares them).
+  await expect(tests.getByRole('listitem').first()).toContainText('reverses two words');
+  const failures = tests.locator('details');
+  expect(await failures.count()).toBeGreaterThan(0);
+  await expect(failures.first()).toHaveAttribute('open', '');
+  await expect(failures.first()).toContainText(/expected/i);
+  for (const later of (await failures.all()).slice(1)) {
+    await expect(later).not.toHaveAttribute('open', '');
+  }
+  // The first failing test is the first whose API status is not "pass".
+  const firstDetail = await api(page, `/api/v1/submissions/${wrong.id}`);
+  const firstFailing = firstDetail.result.tests.find((t) => t.status !== 'pass');
+  await expect(failures.first()).toContainText(firstFailing.name);
+
+  // Right: the reference solution.
+  await setEditorText(page, readSolution('reverse-words', 'words.py'));
+  const right = await submitAndWait(page);
+  expect(right.score).toBe(100);
+  await expect(page.getByText('Score: 100', { exact: true })).toBeVisible();
+  await expect(page.getByText(`Score: ${wrong.score}`, { exact: true })).toHaveCount(0);
+  await expect(page.getByText(/^Passed$/).first()).toBeVisible();
+  await expect(gradingStatus(page)).toHaveText('Finished');
+
+  // The history: both, newest first, each a link to its result.
+  const history = page.getByRole('region', { name: 'Your submissions' });
+  const links = history.getByRole('link');
+  await expect(links).toHaveCount(2);
+  await expect(links.nth(0)).toHaveAttribute('href', `/submissions/${right.id}`);
+  await expect(links.nth(1)).toHaveAttribute('href', `/submissions/${wrong.id}`);
+
+  // The older one's page: its own h1, a link back, the old score.
+  await links.nth(1).click();
+  await expect(page).toHaveURL(new RegExp(`/submissions/${wrong.id}$`));
+  await expect(page.getByRole('heading', { level: 1, name: /^Submission / })).toBeVisible();
+  await expect(page.getByText(`Score: ${wrong.score}`, { exact: true })).toBeVisible();
+  await expect(page.getByRole('main').getByRole('link', { name: TITLE })).toBeVisible();
+
+  // The list shows the best score so far.
+  await page.getByRole('navigation').getByRole('link', { name: 'Exercises' }).click();
+  await expect(listRow(page, TITLE)).toContainText('Best score: 100');
+  const session = await api(page, '/api/v1/session');
+  expect(session.best_scores['reverse-words']).toBe(100);
+});
+
+test('python: a file over its size limit is refused with a message naming the file', async ({ page }) => {
+  await openExercise(page, TITLE);
+  await setDisplayName(page, uniqueName('big'));
+  const starter = await api(page, '/api/v1/exercises/reverse-words');
+  const max = starter.starter_files.find((f) => f.path === 'words.py').max_bytes;
+  await setEditorText(page, `# ${'x'.repeat(max + 10)}\n`);
+  const posted = page.waitForResponse((r) => r.url().endsWith('/api/v1/submissions') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  const response = await posted;
+  expect(response.status()).toBe(400);
+  const body = await response.json();
+  expect(body.error.message).toContain('words.py');
+  // The 400 message, verbatim, in an alert.
+  await expect(page.getByRole('alert')).toContainText(body.error.message);
+});
