@@ -13,6 +13,8 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 GAUNTLET_BIN=${GAUNTLET_BIN:-$REPO_ROOT/target/debug/gauntlet}
 case $GAUNTLET_BIN in /*) ;; *) GAUNTLET_BIN=$REPO_ROOT/$GAUNTLET_BIN ;; esac
 SERVE_TMP=${SERVE_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/gauntlet-e2e.XXXXXX")}
+# The jail's unprivileged user must traverse to the data dirs' layers and job folders.
+chmod 711 "$SERVE_TMP"
 SERVE_PIDS=()
 SERVE_NAMES=()
 
