@@ -196,11 +196,19 @@ export function editor(page) {
   return page.getByRole('textbox');
 }
 
-/** The editor's text, line by line (CodeMirror renders one .cm-line per line). */
+/**
+ * The editor's whole text. CodeMirror renders only the lines in and near the viewport,
+ * so the DOM's .cm-line elements are not the document: read it from the view the way
+ * EditorView.findFromDOM does (the content element's tile -> its root -> the view), and
+ * fall back to the rendered lines if that internal path ever changes.
+ */
 export async function editorText(page) {
-  return editor(page).evaluate((el) =>
-    Array.from(el.querySelectorAll('.cm-line'), (line) => line.textContent).join('\n'),
-  );
+  return editor(page).evaluate((el) => {
+    const tile = el.cmTile;
+    const view = tile?.root?.view;
+    if (view?.state?.doc) return view.state.doc.toString();
+    return Array.from(el.querySelectorAll('.cm-line'), (line) => line.textContent).join('\n');
+  });
 }
 
 /** Replaces the editor's content as a learner does: focus it, select all, type. */
