@@ -521,6 +521,13 @@ fn exercises_check_from_a_private_folder_lists_every_problem_with_its_cause() {
     )
     .unwrap();
 
+    let h = shell_exercise(&set, "html-statement", "");
+    fs::write(
+        h.join("statement.md"),
+        "# Answer\n\nSay yes.\n\n<img src=x onerror=alert(1)>\n",
+    )
+    .unwrap();
+
     let r = run(bin()
         .current_dir(&home)
         .args(["exercises", "check", "--data-dir"])
@@ -564,6 +571,9 @@ fn exercises_check_from_a_private_folder_lists_every_problem_with_its_cause() {
         "CPU time limit reached (1 s)",
         "raise limits.cpu_time in exercise.yaml if the solution is right but needs more (now 1s; default 5s, at most 30s)",
         "the test command ended cleanly but reported no results: `results: tap` reads TAP from stdout",
+        "html-statement/statement.md: line 5: raw HTML (<img src=x onerror=alert(1)>) is not shown to learners",
+        // A package without a statement is fine, with a word of advice.
+        "warning: no statement.md: the web app shows learners only the starter files",
     ] {
         assert!(out.contains(needle), "lacks {needle:?}:\n{out}");
     }
@@ -574,7 +584,7 @@ fn exercises_check_from_a_private_folder_lists_every_problem_with_its_cause() {
     );
     assert_eq!(
         r.stderr.trim().lines().last().unwrap(),
-        "checked 8 packages: 7 failed, 1 OK",
+        "checked 9 packages: 8 failed, 1 OK",
         "{}",
         r.stderr
     );
@@ -601,7 +611,26 @@ fn exercises_new_scaffolds_a_package_that_passes_check_for_every_runtime() {
             "{}",
             r.stderr
         );
+        let statement = fs::read_to_string(home.join(format!("first-{runtime}/statement.md")));
+        assert!(
+            statement
+                .unwrap()
+                .starts_with(&format!("# First {runtime}\n")),
+            "{runtime}"
+        );
     }
+    // A title full of markup and comment closers still makes a package that checks: the
+    // statement escapes it, the starter's comment line defuses it.
+    let r = run(bin().current_dir(&home).args([
+        "exercises",
+        "new",
+        "odd-title",
+        "--runtime",
+        "node",
+        "--title",
+        "Sum <b>all</b> [x](y) `*/` @dev",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(bin()
         .current_dir(&home)
         .args(["exercises", "check", "--data-dir"])

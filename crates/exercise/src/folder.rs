@@ -14,6 +14,7 @@ use crate::package::{
     MANIFEST, MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES,
 };
 use crate::path::RelPath;
+use crate::statement::{check_statement, MAX_STATEMENT_BYTES, STATEMENT};
 use crate::submission::validate_file_bytes;
 use crate::units::format_size;
 
@@ -124,6 +125,7 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
             });
         }
     }
+    let statement = read_statement(dir, &tree)?;
     let content_hash = hash_tree(dir, &tree)?;
     let exercise = Exercise {
         id: m.id,
@@ -135,11 +137,31 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
         test: m.test,
         scoring: m.scoring,
         hidden: m.hidden,
+        statement,
         dir: dir.to_owned(),
         content_hash,
     };
     check_solution(&exercise, &tree)?;
     Ok(exercise)
+}
+
+/// `statement.md`, when the package has one: UTF-8, within its cap, and what
+/// [`check_statement`] accepts.
+fn read_statement(dir: &Path, tree: &Tree) -> Result<Option<String>, LoadError> {
+    if !tree.files.contains_key(STATEMENT) {
+        return Ok(None);
+    }
+    let path = dir.join(STATEMENT);
+    let bytes = read_capped(&path, MAX_STATEMENT_BYTES)?;
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::Layout {
+        path: path.clone(),
+        message: "not UTF-8 text".into(),
+    })?;
+    check_statement(&text).map_err(|e| LoadError::Layout {
+        path,
+        message: e.to_string(),
+    })?;
+    Ok(Some(text))
 }
 
 /// The solution must be something a learner could submit.

@@ -90,6 +90,7 @@ fn archive_exercise() -> Exercise {
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent"),
         hidden: Vec::new(),
+        statement: None,
         content_hash: String::new(),
     }
 }

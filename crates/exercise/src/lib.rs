@@ -11,6 +11,7 @@
 //! - [`results`]: TAP, JUnit XML and exit-code results; the result JSON.
 //! - [`export`]: a result as Exercism's `results.json` v3 or JUnit XML.
 //! - [`scoring`]: points and score from test results.
+//! - [`statement`]: `statement.md`, what a learner reads ([`check_statement`]).
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod package;
 pub mod path;
 pub mod results;
 pub mod scoring;
+pub mod statement;
 pub mod submission;
 pub mod units;
 
@@ -40,6 +42,7 @@ pub use results::{
     TestStatus,
 };
 pub use scoring::{score, Score, Scoring};
+pub use statement::{check_statement, StatementError};
 pub use submission::{
     validate_file_bytes, validate_files, write_files, SubmissionError, ValidatedFiles,
 };

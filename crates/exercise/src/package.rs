@@ -211,6 +211,8 @@ pub struct Exercise {
     /// Workspace paths the code under test may not read, besides `tests/`
     /// ([`Manifest::hidden`]).
     pub hidden: Vec<RelPath>,
+    /// `statement.md`'s Markdown, when the package has one ([`crate::statement`]).
+    pub statement: Option<String>,
     /// The package folder.
     pub dir: PathBuf,
     /// Hex SHA-256 over every file of the package (paths and contents): the version.

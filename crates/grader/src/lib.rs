@@ -528,28 +528,33 @@ impl Grader {
 
     /// The run's limits: the server's defaults, overridden by the exercise's own.
     pub fn limits_for(&self, ex: &Exercise) -> Limits {
-        let mut l = self.cfg.defaults.clone();
-        let own = &ex.limits;
-        if let Some(v) = own.wall_time {
-            l.wall_time = v;
-        }
-        if let Some(v) = own.idle_timeout {
-            l.idle_timeout = Some(v);
-        }
-        if let Some(v) = own.cpu_time {
-            l.cpu_time = v;
-        }
-        if let Some(v) = own.memory {
-            l.memory = v;
-        }
-        if let Some(v) = own.pids {
-            l.pids = v;
-        }
-        if let Some(v) = own.output {
-            l.output_limit = v;
-        }
-        l
+        limits_over(&self.cfg.defaults, ex)
     }
+}
+
+/// `defaults` overridden by the exercise's own limits.
+pub fn limits_over(defaults: &Limits, ex: &Exercise) -> Limits {
+    let mut l = defaults.clone();
+    let own = &ex.limits;
+    if let Some(v) = own.wall_time {
+        l.wall_time = v;
+    }
+    if let Some(v) = own.idle_timeout {
+        l.idle_timeout = Some(v);
+    }
+    if let Some(v) = own.cpu_time {
+        l.cpu_time = v;
+    }
+    if let Some(v) = own.memory {
+        l.memory = v;
+    }
+    if let Some(v) = own.pids {
+        l.pids = v;
+    }
+    if let Some(v) = own.output {
+        l.output_limit = v;
+    }
+    l
 }
 
 /// `GAUNTLET_HIDDEN`: the absolute paths in the jail the code under test may not

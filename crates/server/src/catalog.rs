@@ -17,6 +17,12 @@ pub trait SubmissionGate: Send + Sync + 'static {
     fn check_exercise(&self, _exercise: &Exercise) -> Result<(), String> {
         Ok(())
     }
+    /// The limits a run of `exercise` gets. Without a grader at hand: the grader's
+    /// defaults, overridden by the exercise's own.
+    fn limits(&self, exercise: &Exercise) -> gauntlet_sandbox::Limits {
+        let defaults = gauntlet_grader::GraderConfig::new(std::path::PathBuf::new()).defaults;
+        gauntlet_grader::limits_over(&defaults, exercise)
+    }
     /// Validates a ZIP for `exercise` without grading it; `Err` is a 400.
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String>;
     /// The runtimes packages may name, when the gate knows them: an unknown one is then
@@ -52,6 +58,15 @@ pub struct StarterContent {
 pub struct Entry {
     pub exercise: Arc<Exercise>,
     pub starter: Vec<StarterContent>,
+    /// `statement.md`, rendered once when the catalogue is loaded.
+    pub statement: Option<Statement>,
+}
+
+/// A statement as the API shows it: the author's Markdown and its sanitised HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub markdown: String,
+    pub html: String,
 }
 
 impl Entry {
@@ -230,6 +245,10 @@ fn assemble(
         exercises.insert(
             id,
             Entry {
+                statement: ex.statement.as_ref().map(|markdown| Statement {
+                    html: crate::markdown::to_safe_html(markdown),
+                    markdown: markdown.clone(),
+                }),
                 exercise: Arc::new(ex),
                 starter,
             },

@@ -36,6 +36,10 @@ impl SubmissionGate for GraderGate {
             .map_err(|e| e.to_string())
     }
 
+    fn limits(&self, exercise: &Exercise) -> gauntlet_sandbox::Limits {
+        self.grader.limits_for(exercise)
+    }
+
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String> {
         self.grader
             .check_archive(exercise, zip)

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod chain_metrics;
 pub mod grading;
 pub mod limits;
+pub mod markdown;
 pub mod metrics;
 pub mod sessions;
 pub mod settings;

@@ -119,7 +119,7 @@ impl Metrics {
             rejected: r.counters(
                 "gauntlet_rejected_total",
                 "Requests refused by admission control, by reason: busy, session_jobs, ip_jobs, \
-                 streams, streams_ip, streams_total, name_taken, redis_down.",
+                 streams, streams_ip, streams_total, name_taken, redis_down, csrf.",
                 &["reason"],
             ),
             streams_open: r.gauge(

@@ -117,6 +117,28 @@ impl SessionKeys {
         (expires > now_secs).then(|| id.to_owned())
     }
 
+    /// The anti-forgery token of a session: a page of this origin reads it from
+    /// `GET /api/v1/session` and sends it back as `X-CSRF-Token` with every write. Derived
+    /// from the session id with the secret, so nothing more is stored.
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        B64.encode(
+            self.mac(&format!("csrf.{session_id}"))
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether `presented` is the session's anti-forgery token (constant time).
+    pub fn csrf_matches(&self, session_id: &str, presented: &str) -> bool {
+        match B64.decode(presented.trim()) {
+            Ok(sig) => self
+                .mac(&format!("csrf.{session_id}"))
+                .verify_slice(&sig)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// The session of a request from its `Cookie` headers, or a new one.
     pub fn from_cookies<'a>(
         &self,
@@ -263,6 +285,24 @@ mod tests {
             false,
         );
         assert!(matches!(e, Err(SessionError::Weak(31))));
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_one_secret() {
+        let k = keys();
+        let (a, b) = (k.issue(1).id, k.issue(1).id);
+        let token = k.csrf_token(&a);
+        assert!(k.csrf_matches(&a, &token));
+        assert!(!k.csrf_matches(&b, &token));
+        assert!(!k.csrf_matches(&a, ""));
+        assert!(!k.csrf_matches(&a, "not base64!"));
+        let other = SessionKeys::new(
+            &SecretString::from("o".repeat(32)),
+            Duration::from_secs(100),
+            false,
+        )
+        .unwrap();
+        assert!(!other.csrf_matches(&a, &token));
     }
 
     #[test]

@@ -386,6 +386,11 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Serve the web app's files from this folder (a `web/dist` built by `scripts/web.sh
+    /// build`), read on every request, instead of the copy embedded in the binary: for
+    /// working on the front end without rebuilding the server.
+    #[arg(long, env = "GAUNTLET_WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
     /// Mark cookies `Secure` and send HSTS: set when clients reach the server over TLS
     /// (for example through a TLS-terminating proxy).
     #[arg(long, env = "GAUNTLET_BEHIND_TLS", default_value_t = false)]

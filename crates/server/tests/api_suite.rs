@@ -26,3 +26,6 @@ mod limits;
 
 #[path = "api/redis_outage.rs"]
 mod redis_outage;
+
+#[path = "api/web.rs"]
+mod web;

@@ -138,7 +138,17 @@ impl Package {
     fn warnings(&self) -> Vec<String> {
         let solution_passed =
             matches!(&self.solution, Some(Graded::Result(r)) if r.outcome == Outcome::Passed);
-        match (&self.loaded, &self.starter) {
+        let mut out = Vec::new();
+        if let Ok((ex, _)) = &self.loaded {
+            if ex.statement.is_none() {
+                out.push(
+                    "no statement.md: the web app shows learners only the starter files; \
+                     say what to do in statement.md (exercises/README.md, \"The statement\")"
+                        .to_owned(),
+                );
+            }
+        }
+        out.extend(match (&self.loaded, &self.starter) {
             (Ok((ex, test)), Some(Graded::Result(r)))
                 if solution_passed && r.outcome == Outcome::CompileError =>
             {
@@ -147,10 +157,11 @@ impl Package {
                              shows which tests are left"
                     .to_owned();
                 explain(&mut w, ex, test, self.limits.as_ref(), r);
-                vec![w]
+                Some(w)
             }
-            _ => Vec::new(),
-        }
+            _ => None,
+        });
+        out
     }
 }
 

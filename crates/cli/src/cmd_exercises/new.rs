@@ -1,5 +1,5 @@
 //! `gauntlet exercises new ID --runtime R`: a package that passes `exercises check` as
-//! it is: a statement at the top of the starter, a starter that fails some tests, a
+//! it is: a statement (`statement.md`), a starter that fails some tests, a
 //! solution that passes them all, and tests on the runner the runtime provides. The
 //! author then replaces the small word-count (or counter) exercise with their own.
 
@@ -41,24 +41,28 @@ impl Runtime {
         match self {
             Runtime::Python => &[
                 ("exercise.yaml", t!("python", "exercise.yaml")),
+                ("statement.md", t!("python", "statement.md")),
                 ("starter/{{module}}.py", t!("python", "starter.py")),
                 ("solution/{{module}}.py", t!("python", "solution.py")),
                 ("tests/run.py", t!("python", "run.py")),
             ],
             Runtime::Node => &[
                 ("exercise.yaml", t!("node", "exercise.yaml")),
+                ("statement.md", t!("node", "statement.md")),
                 ("starter/{{module}}.js", t!("node", "starter.js")),
                 ("solution/{{module}}.js", t!("node", "solution.js")),
                 ("tests/{{module}}.test.js", t!("node", "test.js")),
             ],
             Runtime::Shell => &[
                 ("exercise.yaml", t!("shell", "exercise.yaml")),
+                ("statement.md", t!("shell", "statement.md")),
                 ("starter/{{module}}.sh", t!("shell", "starter.sh")),
                 ("solution/{{module}}.sh", t!("shell", "solution.sh")),
                 ("tests/run.py", t!("shell", "run.py")),
             ],
             Runtime::Hardhat => &[
                 ("exercise.yaml", t!("hardhat", "exercise.yaml")),
+                ("statement.md", t!("hardhat", "statement.md")),
                 ("README.md", t!("hardhat", "README.md")),
                 (
                     "starter/contracts/{{contract}}.sol",
@@ -125,10 +129,31 @@ impl Names {
         template
             .replace("{{id}}", &self.id)
             .replace("{{title_yaml}}", &title_yaml)
+            .replace("{{title_md}}", &markdown_text(&self.title))
+            .replace("{{title_line}}", &comment_text(&self.title))
             .replace("{{title}}", &self.title)
             .replace("{{module}}", &self.module)
             .replace("{{contract}}", &self.contract)
     }
+}
+
+/// A title as Markdown text: every punctuation character that could start markup
+/// (emphasis, a link, raw HTML, code) is escaped, so the heading reads as typed.
+fn markdown_text(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    for c in title.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A title inside a one-line source comment of any of the runtimes' languages: nothing
+/// that could end the comment or read as a NatSpec tag.
+fn comment_text(title: &str) -> String {
+    title.replace("*/", "* /").replace('@', "(at)")
 }
 
 /// Writes the package `<parent>/<id>` and returns its folder. Refuses an existing folder.
@@ -182,8 +207,8 @@ pub fn next_steps(dir: &Path, runtime: Runtime) -> String {
         "created {d} ({} runtime): a small exercise that passes its check as it is.\n\
          Next:\n  \
          gauntlet exercises check {d}     # the solution scores 100, the starter does not\n  \
-         then make it yours: the statement at the top of the starter, the starter, the\n  \
-         solution and the tests (exercises/README.md in the Gauntlet repository is the guide)",
+         then make it yours: the statement (statement.md), the starter, the solution and\n  \
+         the tests (exercises/README.md in the Gauntlet repository is the guide)",
         runtime.name()
     )
 }

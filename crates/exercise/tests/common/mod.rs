@@ -48,6 +48,7 @@ pub fn exercise(kind: SubmissionKind, starter: &[(&str, u64)]) -> Exercise {
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent/demo"),
         hidden: Vec::new(),
+        statement: None,
         content_hash: String::new(),
     }
 }

@@ -263,6 +263,20 @@ pub struct LeaderboardEntry {
     pub created_at: UnixMillis,
 }
 
+/// One of a session's own submissions, as its history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSubmission {
+    pub id: SubmissionId,
+    pub exercise_id: String,
+    pub display_name: String,
+    pub state: SubmissionState,
+    /// The result's outcome once finished.
+    pub outcome: Option<String>,
+    /// The score once finished; none for an internal error.
+    pub score: Option<i64>,
+    pub created_at: UnixMillis,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -465,6 +479,17 @@ pub trait Store: Send + Sync + 'static {
     /// Best score per display name per exercise (all exercises when `None`), highest
     /// first; only submissions of the session the name belongs to count.
     async fn leaderboard(&self, exercise_id: Option<&str>) -> Result<Vec<LeaderboardEntry>>;
+    /// The names `session_id` owns, in the order it last used them (most recent last).
+    async fn session_names(&self, session_id: &str) -> Result<Vec<String>>;
+    /// The session's submissions (of one exercise, when given), newest first.
+    async fn session_submissions(
+        &self,
+        session_id: &str,
+        exercise_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SessionSubmission>>;
+    /// The session's best score per exercise (internal errors do not count).
+    async fn session_best_scores(&self, session_id: &str) -> Result<Vec<(String, i64)>>;
     /// Events with `seq > after_seq`, in order (SSE resume: `after_seq` = Last-Event-ID).
     async fn events_after(
         &self,

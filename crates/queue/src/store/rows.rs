@@ -5,8 +5,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{
-    ClaimedJob, EventKind, FailedAttempt, LeaderboardEntry, QueueEntry, Result, StoreError,
-    Submission, SubmissionEvent, SubmissionId, SubmissionState, WorkerInfo,
+    ClaimedJob, EventKind, FailedAttempt, LeaderboardEntry, QueueEntry, Result, SessionSubmission,
+    StoreError, Submission, SubmissionEvent, SubmissionId, SubmissionState, WorkerInfo,
 };
 
 pub(super) const SUBMISSION_COLUMNS: &str =
@@ -121,6 +121,31 @@ pub(super) fn leaderboard(row: &AnyRow) -> Result<LeaderboardEntry> {
         display_name: row.try_get("display_name")?,
         score: row.try_get("score")?,
         submission_id: SubmissionId::from_db(row.try_get("id")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(super) fn session_submission(row: &AnyRow) -> Result<SessionSubmission> {
+    /// Only the outcome of a stored result: the rest (the log above all) is skipped.
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        outcome: Option<String>,
+    }
+    let outcome = match row.try_get::<Option<String>, _>("result")? {
+        Some(text) => {
+            serde_json::from_str::<Outcome>(&text)
+                .map_err(corrupt)?
+                .outcome
+        }
+        None => None,
+    };
+    Ok(SessionSubmission {
+        id: SubmissionId::from_db(row.try_get("id")?),
+        exercise_id: row.try_get("exercise_id")?,
+        display_name: row.try_get("display_name")?,
+        state: SubmissionState::parse(&row.try_get::<String, _>("state")?)?,
+        outcome,
+        score: row.try_get("score")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -175,6 +175,20 @@ const LEADERBOARD: &str = "SELECT exercise_id, display_name, score, id, created_
          AND (CAST($1 AS TEXT) IS NULL OR s.exercise_id = CAST($1 AS TEXT))) ranked \
      WHERE rank = 1 ORDER BY exercise_id, score DESC, created_at, display_name";
 
+/// A session's owned names, by when it last submitted under each.
+const SESSION_NAMES: &str = "SELECT MAX(s.display_name) AS name, MAX(s.created_at) AS last \
+     FROM display_names d JOIN submissions s \
+         ON lower(s.display_name) = d.name_key AND s.session_id = d.session_id \
+     WHERE d.session_id = $1 GROUP BY d.name_key ORDER BY last, name";
+
+const SESSION_SUBMISSIONS: &str = "SELECT id, exercise_id, display_name, state, score, \
+     result, created_at FROM submissions WHERE session_id = $1 \
+         AND (CAST($2 AS TEXT) IS NULL OR exercise_id = CAST($2 AS TEXT)) \
+     ORDER BY created_at DESC, id DESC LIMIT $3";
+
+const SESSION_BEST: &str = "SELECT exercise_id, MAX(score) AS best FROM submissions \
+     WHERE session_id = $1 AND score IS NOT NULL GROUP BY exercise_id ORDER BY exercise_id";
+
 const NAME_OWNER: &str = "SELECT session_id FROM display_names WHERE name_key = $1";
 
 const CLAIM_NAME: &str = "INSERT INTO display_names (name_key, session_id, claimed_at) \
@@ -604,6 +618,43 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await?;
         found.iter().map(rows::leaderboard).collect()
+    }
+
+    async fn session_names(&self, session_id: &str) -> Result<Vec<String>> {
+        let found = sqlx::query(SESSION_NAMES)
+            .bind(session_id)
+            .fetch_all(&self.read)
+            .await?;
+        found
+            .iter()
+            .map(|row| Ok(row.try_get::<String, _>("name")?))
+            .collect()
+    }
+
+    async fn session_submissions(
+        &self,
+        session_id: &str,
+        exercise_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SessionSubmission>> {
+        let found = sqlx::query(SESSION_SUBMISSIONS)
+            .bind(session_id)
+            .bind(exercise_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        found.iter().map(rows::session_submission).collect()
+    }
+
+    async fn session_best_scores(&self, session_id: &str) -> Result<Vec<(String, i64)>> {
+        let found = sqlx::query(SESSION_BEST)
+            .bind(session_id)
+            .fetch_all(&self.read)
+            .await?;
+        found
+            .iter()
+            .map(|row| Ok((row.try_get("exercise_id")?, row.try_get("best")?)))
+            .collect()
     }
 
     async fn events_after(

@@ -34,6 +34,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("admin token missing or wrong")]
     Unauthorized,
+    #[error("{0}")]
+    Csrf(String),
     #[error("admin endpoints are disabled: set ADMIN_TOKEN to a secret of at least 32 bytes")]
     AdminDisabled,
     #[error("{0}")]
@@ -100,6 +102,7 @@ impl ApiError {
             ExerciseNotFound(_) | SubmissionNotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unauthorized | AdminDisabled => StatusCode::UNAUTHORIZED,
+            Csrf(_) => StatusCode::FORBIDDEN,
             Conflict(_) | DisplayNameTaken(_) => StatusCode::CONFLICT,
             TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -130,6 +133,7 @@ impl ApiError {
             MethodNotAllowed => "method_not_allowed",
             Unauthorized => "unauthorized",
             AdminDisabled => "admin_disabled",
+            Csrf(_) => "csrf",
             Conflict(_) => "conflict",
             TooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",

@@ -74,7 +74,24 @@ pub async fn get_exercise(
                 content: f.content.clone(),
             })
             .collect(),
+        statement: e.statement.as_ref().map(|s| StatementBody {
+            markdown: s.markdown.clone(),
+            html: s.html.clone(),
+        }),
+        limits: limits_body(&state.catalog().gate().limits(&e.exercise)),
     }))
+}
+
+fn limits_body(l: &gauntlet_sandbox::Limits) -> LimitsBody {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    LimitsBody {
+        wall_time_ms: ms(l.wall_time),
+        idle_timeout_ms: l.idle_timeout.map(ms),
+        cpu_time_ms: ms(l.cpu_time),
+        memory_bytes: l.memory,
+        pids: l.pids,
+        output_bytes: l.output_limit,
+    }
 }
 
 pub(super) fn truncate(s: &str) -> String {

@@ -6,8 +6,10 @@ mod admin;
 pub mod error;
 mod events;
 mod handlers;
+mod session;
 mod submit;
 pub mod types;
+pub mod web;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -231,6 +233,9 @@ impl AppState {
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
     }
+    pub(crate) fn sessions(&self) -> &SessionKeys {
+        &self.inner.sessions
+    }
     /// Whether the admin routes are enabled (a strong `ADMIN_TOKEN` is set).
     pub fn admin_enabled(&self) -> bool {
         self.inner.admin_digest.is_some()
@@ -307,7 +312,9 @@ fn api_routes(state: Option<&AppState>) -> (Router<AppState>, utoipa::openapi::O
         .routes(routes!(submit::submit))
         .routes(routes!(handlers::get_submission))
         .routes(routes!(events::events))
-        .routes(routes!(handlers::leaderboard));
+        .routes(routes!(handlers::leaderboard))
+        .routes(routes!(session::session))
+        .routes(routes!(session::session_submissions));
     let ops = OpenApiRouter::new()
         .routes(routes!(handlers::healthz))
         .routes(routes!(handlers::readyz))
@@ -347,6 +354,7 @@ pub fn build_router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(web::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))
@@ -367,6 +375,7 @@ pub fn build_router(state: AppState) -> Router {
                 .allow_headers([
                     header::CONTENT_TYPE,
                     HeaderName::from_static("last-event-id"),
+                    HeaderName::from_static("x-csrf-token"),
                 ])
                 .allow_credentials(true)
                 .max_age(Duration::from_secs(600)),
@@ -377,14 +386,10 @@ pub fn build_router(state: AppState) -> Router {
 }
 
 fn security_headers(app: Router, tls: bool) -> Router {
-    let fixed: [(&'static str, &'static str); 7] = [
+    let fixed: [(&'static str, &'static str); 6] = [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ),
         ("cross-origin-opener-policy", "same-origin"),
         ("cross-origin-resource-policy", "same-origin"),
         ("permissions-policy", "interest-cohort=()"),
@@ -396,6 +401,12 @@ fn security_headers(app: Router, tls: bool) -> Router {
             HeaderValue::from_static(value),
         ));
     }
+    // The API's answers are data, never documents: nothing may load from them. The web
+    // app's files set their own, wider policy (`web::PAGE_CSP`).
+    app = app.layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    ));
     app = app.layer(SetResponseHeaderLayer::if_not_present(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
@@ -439,6 +450,10 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         .iter()
         .filter_map(|v| v.to_str().ok());
     let session: Session = state.inner.sessions.from_cookies(cookies, now_secs());
+    if let Err(refused) = csrf_check(&state, &req, &session) {
+        state.metrics().rejected("csrf");
+        return axum::response::IntoResponse::into_response(refused);
+    }
     let set_cookie = session.set_cookie.clone();
     req.extensions_mut().insert(session);
     let mut res = next.run(req).await;
@@ -448,6 +463,49 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         }
     }
     res
+}
+
+/// Cross-site request forgery: a write that a browser sends (it says so with `Origin` or
+/// `Sec-Fetch-Site`, which pages cannot suppress) must come from this origin, or from one
+/// of `GAUNTLET_CORS_ORIGINS`, and carry the session's `X-CSRF-Token`, which only a page
+/// that could read `GET /api/v1/session` knows. Clients that are not browsers (curl,
+/// scripts) send neither header and are not asked for a token: no browser of a victim is
+/// involved, so there is nothing to forge.
+fn csrf_check(state: &AppState, req: &Request, session: &Session) -> Result<(), ApiError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let headers = req.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (origin, site) = (text("origin"), text("sec-fetch-site"));
+    if origin.is_none() && site.is_none() {
+        return Ok(());
+    }
+    let listed = origin.is_some_and(|o| state.settings().cors_origins.iter().any(|c| c == o));
+    let same = match site {
+        Some(site) => site == "same-origin" || site == "none",
+        None => origin.is_some_and(|o| same_host(o, text("host"))),
+    };
+    if !same && !listed {
+        return Err(ApiError::Csrf(
+            "cross-origin write refused: this origin is not in GAUNTLET_CORS_ORIGINS".into(),
+        ));
+    }
+    let token = text("x-csrf-token").unwrap_or_default();
+    if session.set_cookie.is_some() || !state.inner.sessions.csrf_matches(&session.id, token) {
+        return Err(ApiError::Csrf(
+            "missing or wrong X-CSRF-Token: a page must send the csrf_token of GET \
+             /api/v1/session with every write"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an `Origin` (`scheme://host[:port]`) names the `Host` the request was sent to.
+fn same_host(origin: &str, host: Option<&str>) -> bool {
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
 /// One span per request (method, path, a request id); handlers add `submission_id`.

@@ -52,6 +52,82 @@ pub struct ExerciseDetail {
     #[schema(nullable = false)]
     pub unavailable_reason: Option<String>,
     pub starter_files: Vec<StarterFileBody>,
+    /// What the learner reads (the package's `statement.md`); null when it has none.
+    pub statement: Option<StatementBody>,
+    /// The limits a run of this exercise gets.
+    pub limits: LimitsBody,
+}
+
+/// An exercise's statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementBody {
+    /// The author's CommonMark.
+    pub markdown: String,
+    /// The same rendered as HTML and sanitised: no raw HTML, script, style or event
+    /// attribute; links only to http, https and mailto; images only as data URLs. A page
+    /// may insert it as it is.
+    pub html: String,
+}
+
+/// The limits of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LimitsBody {
+    pub wall_time_ms: u64,
+    /// Null when the run has no idle watchdog.
+    pub idle_timeout_ms: Option<u64>,
+    pub cpu_time_ms: u64,
+    /// Memory in bytes, with no swap.
+    pub memory_bytes: u64,
+    /// Processes and threads at once.
+    pub pids: u64,
+    /// Bytes of output (stdout and stderr) before the run is stopped.
+    pub output_bytes: u64,
+}
+
+/// `GET /api/v1/session`: the caller's anonymous session, as its own pages need it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Send it as `X-CSRF-Token` with every write made from a browser.
+    pub csrf_token: String,
+    /// The display names this session owns, the one it submitted under last at the end.
+    pub display_names: Vec<String>,
+    /// The session's best score per exercise id (internal errors do not count).
+    pub best_scores: BTreeMap<String, i64>,
+}
+
+/// `GET /api/v1/session/submissions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionSubmissions {
+    /// Newest first.
+    pub submissions: Vec<SessionSubmissionBody>,
+}
+
+/// One of the session's own submissions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionSubmissionBody {
+    pub id: String,
+    pub exercise: String,
+    pub display_name: String,
+    /// `queued`, `running` or `finished`.
+    pub state: String,
+    /// The outcome once finished (docs/results.md), else null.
+    pub outcome: Option<String>,
+    /// The score once finished, else null; null also for an internal error.
+    pub score: Option<i64>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Query of `GET /api/v1/session/submissions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionSubmissionsQuery {
+    /// Only this exercise's submissions.
+    pub exercise: Option<String>,
+    /// At most this many (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
 }
 
 /// `POST /api/v1/submissions` as JSON (exercises with `submission: files`).

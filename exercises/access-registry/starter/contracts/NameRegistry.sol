@@ -1,13 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// A registry of names to addresses with two roles. The owner appoints and
-/// dismisses registrars and hands ownership over in two steps (offer, then
-/// accept). Registrars register names; a record can be changed or removed by the
-/// registrar who created it, or by the owner. Anyone can resolve a name.
-///
-/// Registering and resolving work already, but the access control has holes:
-/// close them (see the TODOs). Every refusal reverts with Unauthorized(caller).
+/// A registry of names with two roles: see the statement.
 contract NameRegistry {
     struct Record {
         address target;

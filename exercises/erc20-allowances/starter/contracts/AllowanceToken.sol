@@ -1,17 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// A minimal ERC-20 token: balances, transfers, and allowances that let a
-/// spender move an owner's tokens up to an approved amount.
-///
-/// Balances and `transfer` work already. Finish `approve` and `transferFrom`:
-/// - `approve(spender, value)` sets (overwrites) the caller's allowance for
-///   `spender`, emits `Approval`, and rejects the zero address as spender.
-/// - `transferFrom(from, to, value)` lets the caller move up to its allowance of
-///   `from`'s tokens, decreasing the allowance by `value`; an allowance of
-///   `type(uint256).max` is unlimited and never decreases. Too little allowance
-///   reverts with `InsufficientAllowance(spender, allowance, needed)`; the balance
-///   checks of `transfer` apply too.
+/// A minimal ERC-20 token: see the statement.
 contract AllowanceToken {
     string public name;
     string public symbol;

@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// A vault of time-locked ether deposits. Each deposit is a lock owned by its
-/// depositor that can be withdrawn once, by its owner, from its unlock time on.
-/// An owner may push a lock's unlock time later, never earlier.
-///
-/// `deposit` works already. Finish `extend` and `withdraw` (see their comments)
-/// and use the errors declared below.
+/// A vault of time-locked ether deposits: see the statement.
 contract TimelockVault {
     uint256 public constant MAX_DELAY = 365 days;
 

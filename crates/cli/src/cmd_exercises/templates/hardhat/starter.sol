@@ -1,17 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/*
- * {{title}}
- *
- * Write {{contract}}, a counter that anyone may increase and only its owner may reset.
- *
- * - `owner()` is the account that deployed the contract.
- * - `count()` starts at 0; `increment()` adds 1 and emits `Incremented(by, newCount)`,
- *   where `by` is the caller.
- * - `reset()` sets the count back to 0. Anyone else than the owner calling it is
- *   refused with the custom error `NotOwner(caller)`.
- */
+// {{title_line}}: see the statement.
 contract {{contract}} {
     address public owner;
     uint256 public count;
