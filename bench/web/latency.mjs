@@ -171,7 +171,7 @@ try {
     console.log(`| ${label} | ${s.n} | ${fmt(s.min)} | ${fmt(s.p50)} | ${fmt(s.p95)} | ${fmt(s.max)} | ${target} | ${ok === null ? '' : ok ? 'met' : 'MISSED'} |`);
   }
   console.log(`\nfirst navigation (cold cache): ${fmt(tti[0])} ms; all (ms): ${tti.map(fmt).join(' ')}`);
-  console.log(`result latencies (ms): ${runs.map((r) => r.latency).join(' ')}`);
+  console.log(`result latencies (ms): ${runs.map((r) => fmt(r.latency)).join(' ')}`);
   if (opts.json) {
     fs.writeFileSync(opts.json, JSON.stringify({ tti, runs, a, b, e2e, chromium: browser.version() }, null, 2));
   }

@@ -57,8 +57,15 @@ export GAUNTLET_DATA_DIR_MAIN=$SERVE_DATA_main
 export GAUNTLET_RL_URL=$SERVE_URL_limited
 export GAUNTLET_REPO=$REPO_ROOT
 
+# Playwright runs in the background so that a TERM or INT sent to this script alone is
+# handled at once (bash runs traps only between foreground commands): the trap stops
+# Playwright, then the servers.
 status=0
-./node_modules/.bin/playwright test "$@" || status=$?
+./node_modules/.bin/playwright test "$@" &
+PW_PID=$!
+trap 'serve_log "interrupted"; kill -TERM "$PW_PID" 2>/dev/null; wait "$PW_PID" 2>/dev/null; exit 130' INT
+trap 'serve_log "terminated"; kill -TERM "$PW_PID" 2>/dev/null; wait "$PW_PID" 2>/dev/null; exit 143' TERM
+wait "$PW_PID" || status=$?
 if [ $status -ne 0 ]; then
     for name in main limited; do
         log_var=SERVE_LOG_$name
