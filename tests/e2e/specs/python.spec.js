@@ -70,6 +70,17 @@ test('python: wrong, then right; the score changes from below 100 to 100', async
   await expect(page.getByText(`Score: ${wrong.score}`, { exact: true })).toHaveCount(0);
   await expect(page.getByText(/^Passed$/).first()).toBeVisible();
   await expect(gradingStatus(page)).toHaveText('Finished');
+  // The contract's markers, which bench/web/latency.mjs reads.
+  const markers = await page.evaluate(() => ({
+    interactive: performance.getEntriesByName('gauntlet:interactive', 'mark').length,
+    result: performance.getEntriesByName('gauntlet:result', 'mark').length,
+    renderedAt: Number(document.querySelector('[data-result-rendered-at]')?.getAttribute('data-result-rendered-at')),
+    now: Date.now(),
+  }));
+  expect(markers.interactive).toBeGreaterThan(0);
+  expect(markers.result).toBeGreaterThan(0);
+  expect(markers.now - markers.renderedAt).toBeGreaterThanOrEqual(-50);
+  expect(markers.now - markers.renderedAt).toBeLessThan(60_000);
 
   // The history: both, newest first, each a link to its result.
   const history = page.getByRole('region', { name: 'Your submissions' });
