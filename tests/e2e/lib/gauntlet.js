@@ -263,13 +263,21 @@ export async function submitAndWait(page, { timeout = 60_000 } = {}) {
   return { ...result, response };
 }
 
-/** Waits until the result of submission `id` is on the page; returns {id, score}. */
+/**
+ * Waits until the result of submission `id` is on the page; returns {id, score}. The
+ * score the page shows must be the one the API has for that submission (so an earlier
+ * result still on the page cannot pass for it).
+ */
 export async function waitResult(page, id, { timeout = 60_000 } = {}) {
-  await expect(gradingStatus(page)).toHaveText('Finished', { timeout });
-  const score = scoreText(page);
-  await expect(score).toBeVisible();
-  const n = Number((await score.textContent()).match(/\d+/)[0]);
-  return { id, score: n };
+  let detail;
+  await expect
+    .poll(async () => (detail = await api(page, `/api/v1/submissions/${id}`)).state, {
+      timeout, intervals: [250, 500, 1000],
+    })
+    .toBe('finished');
+  await expect(gradingStatus(page)).toHaveText('Finished');
+  await expect(scoreText(page)).toHaveText(`Score: ${detail.result.score}`);
+  return { id, score: detail.result.score, detail };
 }
 
 /** GET JSON from the API with the page's cookies. */
