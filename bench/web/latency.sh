@@ -10,6 +10,7 @@
 #
 # Environment: GAUNTLET_BIN (default target/debug/gauntlet; a release build measures
 # what ships), GAUNTLET_WEB_DIR (passed on to serve), BENCH_N (20), BENCH_M (20),
+# BENCH_COLD (5 first visits, each in a new browser context, for information),
 # BENCH_EXERCISE (reverse-words), BENCH_JSON (a file for the raw figures).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,5 +29,5 @@ serve_install_trap
 serve_start bench GAUNTLET_RATE_LIMITS=off GAUNTLET_PREPARE_TOOLCHAINS=false
 
 node bench/web/latency.mjs --url "$SERVE_URL_bench" --data-dir "$SERVE_DATA_bench" \
-    --n "${BENCH_N:-20}" --m "${BENCH_M:-20}" --exercise "${BENCH_EXERCISE:-reverse-words}" \
+    --n "${BENCH_N:-20}" --m "${BENCH_M:-20}" --cold "${BENCH_COLD:-5}" --exercise "${BENCH_EXERCISE:-reverse-words}" \
     ${BENCH_JSON:+--json "$BENCH_JSON"}
