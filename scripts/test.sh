@@ -14,5 +14,11 @@ target/debug/gauntlet toolchains prepare
 # The alert rules' own unit tests, and the API against its OpenAPI document.
 promtool test rules deploy/prometheus/alerts_test.yml
 tests/schemathesis/run.sh
+# The web app: the committed bundle is what its sources and lockfile build, within its
+# size budget, and it works end to end in Debian's Chromium against a real serve
+# (Playwright, axe-core; the screenshots in docs/screenshots/ are refreshed).
+scripts/web.sh check
+bench/web/size.sh
+tests/e2e/run.sh
 # Last, so its summary closes the output.
 cargo test --workspace --locked --no-fail-fast -- --color never

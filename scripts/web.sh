@@ -3,7 +3,8 @@
 # its sources.
 #
 #   scripts/web.sh build   install the pinned dependencies if needed, build web/dist/
-#   scripts/web.sh check   build into a temporary folder; fail if it differs from web/dist/
+#   scripts/web.sh check   type-check (strict), build into a temporary folder, and fail if
+#                          the build differs from the committed web/dist/
 #
 # Needs Node.js (20 or later) and npm. The Rust build does not: web/dist/ is committed and
 # embedded as it is.
@@ -37,6 +38,7 @@ case "${1:-}" in
     ;;
   check)
     deps
+    (cd "$web" && node_modules/.bin/tsc --noEmit -p .) || die "type errors in web/src (above)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     node "$web/build.mjs" --outdir "$tmp"

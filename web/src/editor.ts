@@ -5,7 +5,7 @@
 // trapping keyboard users: Escape, then Tab (or Shift-Tab), moves focus out of the
 // editor. A hint under the editor says so and is the editor's aria-describedby.
 
-import { EditorState, type Extension } from "@codemirror/state";
+import { EditorState, StateEffect, StateField, type Extension } from "@codemirror/state";
 import {
   EditorView,
   drawSelection,
@@ -15,7 +15,13 @@ import {
   keymap,
   lineNumbers,
 } from "@codemirror/view";
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import {
+  defaultKeymap,
+  history,
+  historyKeymap,
+  indentWithTab,
+  insertNewlineAndIndent,
+} from "@codemirror/commands";
 import {
   LanguageSupport,
   StreamLanguage,
@@ -25,7 +31,7 @@ import {
   syntaxHighlighting,
   type Language,
 } from "@codemirror/language";
-import { tagHighlighter, tags as t } from "@lezer/highlight";
+import { highlightCode, tagHighlighter, tags as t } from "@lezer/highlight";
 import { pythonLanguage } from "@codemirror/lang-python";
 import { javascriptLanguage, typescriptLanguage } from "@codemirror/lang-javascript";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
@@ -77,12 +83,54 @@ export function languageFor(path: string): { language: Language; unit: string; n
   }
 }
 
+/**
+ * Typed indentation wins over automatic indentation. Enter indents the new line as the
+ * language says; if the very next thing typed on that line is whitespace, the learner
+ * is indenting by hand (as many do, and as a test typing a file key by key does), so
+ * that whitespace replaces the automatic indentation instead of adding to it. Anything
+ * else typed, a click or a move keeps the automatic indentation as it is.
+ */
+const setAutoIndent = StateEffect.define<{ from: number; to: number } | null>();
+
+const autoIndent = StateField.define<{ from: number; to: number } | null>({
+  create: () => null,
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(setAutoIndent)) return e.value;
+    return tr.docChanged || tr.selection ? null : value;
+  },
+});
+
+function newlineRememberingIndent(view: EditorView): boolean {
+  if (!insertNewlineAndIndent(view)) return false;
+  const { state } = view;
+  const sel = state.selection.main;
+  const line = state.doc.lineAt(sel.head);
+  const indent = state.sliceDoc(line.from, sel.head);
+  if (sel.empty && indent.length > 0 && /^[ \t]+$/.test(indent)) {
+    view.dispatch({ effects: setAutoIndent.of({ from: line.from, to: sel.head }) });
+  }
+  return true;
+}
+
+const typedIndentWins = EditorView.inputHandler.of((view, from, to, text) => {
+  const auto = view.state.field(autoIndent, false);
+  if (!auto || from !== to || from !== auto.to || !/^[ \t]+$/.test(text)) return false;
+  view.dispatch({
+    changes: { from: auto.from, to: auto.to, insert: text },
+    selection: { anchor: auto.from + text.length },
+    userEvent: "input.type",
+  });
+  return true;
+});
+
 export interface EditorOptions {
   path: string;
   doc: string;
   /** id of the element that explains Escape-then-Tab. */
   hintId: string;
   onChange: (doc: string) => void;
+  /** Ctrl+Enter (Cmd+Enter on a Mac): submit without leaving the editor. */
+  onSubmit?: () => void;
 }
 
 /**
@@ -98,30 +146,44 @@ export function createState(opts: EditorOptions): EditorState {
     history(),
     drawSelection(),
     indentOnInput(),
+    autoIndent,
+    typedIndentWins,
     bracketMatching(),
     syntaxHighlighting(highlighter),
     highlightActiveLine(),
-    keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+    keymap.of([
+      { key: "Mod-Enter", run: () => (opts.onSubmit?.(), opts.onSubmit !== undefined) },
+      { key: "Enter", run: newlineRememberingIndent },
+      ...defaultKeymap,
+      ...historyKeymap,
+      indentWithTab,
+    ]),
     EditorState.tabSize.of(4),
     indentUnit.of(lang?.unit ?? "    "),
     EditorView.contentAttributes.of({
       "aria-label": `Code editor: ${opts.path}`,
       "aria-describedby": opts.hintId,
+      // Already focusable (contenteditable); said explicitly for checkers such as axe,
+      // which otherwise find the scroller around it without keyboard access.
+      tabindex: "0",
       spellcheck: "false",
       autocapitalize: "off",
       autocorrect: "off",
     }),
-    // Multi-line text inserted as one input event (Playwright's fill, dictation, some
-    // IMEs) is applied by CodeMirror, not by the browser's own editing, which would try
-    // to put `style` attributes on the new lines and so trip the page's CSP.
+    // Text inserted as one input event across lines (Playwright's fill, dictation, some
+    // IMEs: text with line breaks, or replacing a selection over several lines) is
+    // applied by CodeMirror, not by the browser's own editing, which would put `style`
+    // attributes on the lines it merges or makes and so trip the page's CSP.
     EditorView.domEventHandlers({
       beforeinput(e, view) {
         if (e.inputType !== "insertText" && e.inputType !== "insertReplacementText") return false;
         const text = e.data ?? e.dataTransfer?.getData("text/plain") ?? null;
-        if (text === null || !/[\r\n]/.test(text)) return false;
+        if (text === null) return false;
+        const { from, to } = replacedRange(view, e);
+        const doc = view.state.doc;
+        if (!/[\r\n]/.test(text) && doc.lineAt(from).number === doc.lineAt(to).number) return false;
         e.preventDefault();
         const insert = text.replace(/\r\n?/g, "\n");
-        const { from, to } = replacedRange(view, e);
         view.dispatch({
           changes: { from, to, insert },
           selection: { anchor: from + insert.length },
@@ -169,4 +231,36 @@ export function createView(parent: HTMLElement, state: EditorState): EditorView 
 /** Replaces the whole document as one undoable change. */
 export function replaceDoc(state: EditorState, text: string): EditorState {
   return state.update({ changes: { from: 0, to: state.doc.length, insert: text } }).state;
+}
+
+/** Fence names of Markdown code blocks (```python) as file names for `languageFor`. */
+const FENCES: Record<string, string> = {
+  python: "f.py", py: "f.py", javascript: "f.js", js: "f.js", node: "f.js", typescript: "f.ts",
+  ts: "f.ts", sh: "f.sh", bash: "f.sh", shell: "f.sh", console: "f.sh", solidity: "f.sol", sol: "f.sol",
+};
+
+/**
+ * Highlights a statement's code block (`<code class="language-python">`) with the
+ * editor's parsers and colours, as static spans: no editor is created.
+ */
+export function highlightStatic(code: HTMLElement): void {
+  const fence = /(?:^|\s)language-([\w+-]+)/.exec(code.className)?.[1]?.toLowerCase();
+  const lang = fence ? languageFor(FENCES[fence] ?? "") : null;
+  if (!lang) return;
+  const text = code.textContent ?? "";
+  const out = document.createDocumentFragment();
+  highlightCode(
+    text,
+    lang.language.parser.parse(text),
+    highlighter,
+    (piece, classes) => {
+      if (!classes) return out.append(piece);
+      const span = document.createElement("span");
+      span.className = classes;
+      span.textContent = piece;
+      out.append(span);
+    },
+    () => out.append("\n"),
+  );
+  code.replaceChildren(out);
 }

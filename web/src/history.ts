@@ -35,7 +35,13 @@ export class History {
     replace(
       this.list,
       ...subs.map((s) => {
-        const what = s.state === "finished" ? `${s.score ?? 0}/100` : PENDING[s.state] ?? s.state;
+        // internal_error has no score: say what happened instead.
+        const what =
+          s.state !== "finished"
+            ? PENDING[s.state] ?? s.state
+            : s.score === null
+              ? (s.outcome ?? "no result").replace(/_/g, " ")
+              : `${s.score}/100`;
         return h(
           "li",
           null,

@@ -73,3 +73,22 @@ export class LeaderboardTable {
     );
   }
 }
+
+const LAST = "gauntlet:last-exercise";
+
+/** The exercise page records itself, so /leaderboard opens on the one last worked on. */
+export function rememberExercise(id: string): void {
+  try {
+    localStorage.setItem(LAST, id);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+export function lastExercise(): string | null {
+  try {
+    return localStorage.getItem(LAST);
+  } catch {
+    return null;
+  }
+}

@@ -117,15 +117,15 @@ export function initName(widget: HTMLElement): void {
     h("label", { for: inputId }, "Display name"),
     input,
     h("p", { id: hintId, class: "hint" },
-      "1 to 32 letters, digits, spaces, _ - or . It is shown on the leaderboard; the first person to submit under a name keeps it."),
+      "Up to 32 characters: letters, digits, spaces, _ - and . (starting and ending with a letter or digit). It is shown on the leaderboard, and the first person to submit under a name keeps it."),
     errorEl,
     h("div", { class: "button-row" },
-      h("button", { type: "submit" }, "Save name"),
+      h("button", { type: "submit", class: "button-primary" }, "Save name"),
       h("button", { type: "button", class: "button-secondary", onclick: () => dialog.close() }, "Cancel"),
     ),
   );
   dialog = h("dialog", { class: "name-dialog", "aria-labelledby": titleId },
-    h("h2", { id: titleId }, "Your display name"), noteEl, form);
+    h("h2", { id: titleId }, "Your name on the leaderboard"), noteEl, form);
   dialog.addEventListener("close", () => {
     opener?.focus();
     opener = null;
@@ -148,8 +148,9 @@ function onSave(ev: Event): void {
 }
 
 /** Opens the name dialog; `note` explains why (e.g. the name was taken). */
-export function openNameDialog(note = ""): void {
-  opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+export function openNameDialog(note = "", returnFocus?: HTMLElement): void {
+  const active = document.activeElement;
+  opener = returnFocus ?? (active instanceof HTMLElement && active !== document.body ? active : null);
   input.value = name;
   input.removeAttribute("aria-invalid");
   errorEl.textContent = "";

@@ -37,7 +37,9 @@ function gauntletNotes(log: string): string[] {
 /** The last lines of the log, for a compile error: where the compiler's message is. */
 function logTail(log: string, lines = 40): string {
   const all = log.replace(/\n+$/, "").split("\n").filter((l) => !l.startsWith("[gauntlet] "));
-  const tail = all.slice(-lines);
+  // The stream prefixes ([test:err] …) say nothing here: the compiler's text reads
+  // better without them.
+  const tail = all.slice(-lines).map((l) => l.replace(/^\[(?:test:out|test:err|service)\] ?/, ""));
   return (all.length > lines ? "…\n" : "") + tail.join("\n");
 }
 
@@ -93,6 +95,7 @@ export function renderResult(result: GradeResult): HTMLElement {
     ? h("ol", { class: "tests", "aria-labelledby": testsId }, ...result.tests.map((t, i) => testItem(t, i === firstFailure)))
     : h("p", { class: "muted" }, "No test reported a result.");
   const passed = result.tests.filter((t) => t.status === "pass").length;
+  const seconds = `${(result.duration_ms / 1000).toFixed(1)} s`;
   const headingId = uid("result");
   return h(
     "section",
@@ -106,7 +109,9 @@ export function renderResult(result: GradeResult): HTMLElement {
       h(
         "p",
         { class: "result-facts muted" },
-        `${result.points} of ${result.max_points} points · ${passed} of ${result.tests.length} tests passing · ${(result.duration_ms / 1000).toFixed(1)} s`,
+        result.tests.length
+          ? `${result.points} of ${result.max_points} points · ${passed} of ${result.tests.length} tests passing · ${seconds}`
+          : `ran for ${seconds}`,
       ),
     ),
     message(result),

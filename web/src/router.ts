@@ -45,7 +45,9 @@ export function setNotFound(page: Page): void {
 
 export function navigate(to: string, replace = false): void {
   const url = new URL(to, location.href);
-  if (replace) history.replaceState(null, "", url);
+  // Following a link to the page already shown reloads its data without stacking a
+  // second history entry.
+  if (replace || url.href === location.href) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
   void render(true);
 }

@@ -8,7 +8,7 @@ import { h } from "./dom";
 import { displayName, openNameDialog } from "./name";
 
 export class Submitter {
-  readonly button = h("button", { type: "button", class: "button-primary" }, "Submit");
+  readonly button = h("button", { type: "button", class: "button-primary", "aria-disabled": "false" }, "Submit");
   readonly alert = new Alert();
   private busy = false;
   private blocked = false;
@@ -17,8 +17,10 @@ export class Submitter {
     this.button.addEventListener("click", () => void this.submit());
   }
 
+  // aria-disabled rather than `disabled`: a disabled button loses focus, and a
+  // keyboard user who pressed Submit would be thrown back to the top of the page.
   private sync(): void {
-    this.button.disabled = this.busy || this.blocked;
+    this.button.setAttribute("aria-disabled", String(this.busy || this.blocked));
     this.button.setAttribute("aria-busy", String(this.busy));
   }
 
@@ -89,14 +91,14 @@ export class Submitter {
         if (err.code === "display_name_taken") {
           const msg = `The name “${displayName()}” belongs to someone else: choose another name, then submit again.`;
           this.alert.show(msg);
-          openNameDialog(msg);
+          openNameDialog(msg, this.button);
           return;
         }
         break;
       case 400:
         if (err.code === "invalid_display_name") {
           this.alert.show(err.message);
-          openNameDialog(err.message);
+          openNameDialog(err.message, this.button);
           return;
         }
         break;

@@ -8,14 +8,15 @@ import { api, ApiError, type Exercise, type Submission } from "../api";
 import { describe } from "../alert";
 import { h, markReady, region, setTitle, uid } from "../dom";
 import { DraftSaver, loadDraft, saveDraft } from "../drafts";
-import { createState, createView, languageFor, replaceDoc } from "../editor";
+import { createState, createView, highlightStatic, languageFor, replaceDoc } from "../editor";
 import { Grading } from "../grading";
 import { History } from "../history";
 import { formatBytes, formatSeconds, runtimeName } from "../labels";
-import { LeaderboardTable } from "../leaderboard";
+import { LeaderboardTable, rememberExercise } from "../leaderboard";
 import { displayName } from "../name";
 import type { Cleanup, PageContext } from "../router";
 import { Submitter } from "../submitting";
+import { zipFiles } from "../zip";
 
 export async function exercisePage({ main, params, url, signal }: PageContext): Promise<Cleanup | void> {
   const id = params.id!;
@@ -46,6 +47,7 @@ export async function exercisePage({ main, params, url, signal }: PageContext): 
   if (signal.aborted) return;
   loading.remove();
   setTitle(ex.title);
+  rememberExercise(ex.id);
 
   const cleanups: Cleanup[] = [];
   const grading = new Grading({
@@ -68,6 +70,7 @@ export async function exercisePage({ main, params, url, signal }: PageContext): 
     },
   );
 
+  cleanups.push(() => submitter.alert.clear());
   const files = ex.submission === "files" ? filesWork(ex, submitter, cleanups) : null;
   const archive = ex.submission === "archive" ? archiveWork(ex, submitter) : null;
 
@@ -122,13 +125,22 @@ function statementBody(ex: Exercise): HTMLElement {
   }
   // Sanitised by the server (no raw HTML passes its Markdown renderer).
   body.innerHTML = ex.statement.html;
-  // The page has one h1 and the region an h2: the statement's # becomes an h3, and so on.
-  for (const old of Array.from(body.querySelectorAll("h1, h2, h3, h4, h5, h6"))) {
-    const level = Math.min(6, Number(old.tagName[1]) + 2);
+  // A statement usually opens with the title as `# …`: the page's h1 says it already.
+  const first = body.firstElementChild;
+  if (first?.tagName === "H1" && first.textContent?.trim() === ex.title.trim()) first.remove();
+  // The page has one h1 and the region an h2: the statement's top level becomes h3,
+  // and the levels below it follow without gaps in between.
+  const headings = Array.from(body.querySelectorAll("h1, h2, h3, h4, h5, h6"));
+  const top = Math.min(...headings.map((el) => Number(el.tagName[1])));
+  for (const old of headings) {
+    const level = Math.min(6, Number(old.tagName[1]) - top + 3);
     const heading = document.createElement(`h${level}`);
     heading.append(...Array.from(old.childNodes));
     old.replaceWith(heading);
   }
+  // Code blocks scroll sideways in their own box: focusable, so the keyboard can too.
+  for (const pre of Array.from(body.querySelectorAll("pre"))) pre.tabIndex = 0;
+  for (const code of Array.from(body.querySelectorAll<HTMLElement>("pre > code"))) highlightStatic(code);
   // Wide tables scroll inside a focusable box rather than widening the page.
   for (const table of Array.from(body.querySelectorAll("table"))) {
     const box = h("div", { class: "table-scroll", tabindex: 0, role: "group", "aria-label": "Table" });
@@ -168,6 +180,7 @@ function filesWork(ex: Exercise, submitter: Submitter, cleanups: Cleanup[]) {
         path,
         doc: draft ?? f.content,
         hintId,
+        onSubmit: () => void submitter.submit(),
         onChange: (doc) => {
           saver.schedule(path, () => {
             const ok = saveDraft(ex.id, path, doc, f.content);
@@ -258,7 +271,7 @@ function filesWork(ex: Exercise, submitter: Submitter, cleanups: Cleanup[]) {
     { class: "files-work" },
     tablist,
     panel,
-    h("p", { id: hintId, class: "hint" }, "Tab indents. To leave the editor with the keyboard, press Escape, then Tab."),
+    h("p", { id: hintId, class: "hint" }, "Tab indents. To leave the editor with the keyboard, press Escape, then Tab. Ctrl+Enter submits."),
     h("div", { class: "actions" }, submitter.button, reset),
     draftNote,
   );
@@ -296,8 +309,28 @@ function archiveWork(ex: Exercise, submitter: Submitter) {
     ? h(
         "div",
         { class: "starter-files" },
-        h("p", null, `Upload a ZIP archive of your package. The starter files show its layout:`),
+        h("p", null, "Upload a ZIP archive of your work. The starter files show the layout the tests expect:"),
         ...ex.starter_files.map((f) => h("details", null, h("summary", null, f.path), h("pre", { class: "code" }, f.content))),
+        h(
+          "p",
+          null,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button-secondary small",
+              onclick: () => {
+                const url = URL.createObjectURL(zipFiles(ex.starter_files));
+                const a = h("a", { href: url, download: `${ex.id}-starter.zip`, hidden: true });
+                document.body.append(a);
+                a.click();
+                a.remove();
+                setTimeout(() => URL.revokeObjectURL(url), 10_000);
+              },
+            },
+            "Download the starter files (ZIP)",
+          ),
+        ),
       )
     : null;
   const el = h(

@@ -4,7 +4,7 @@
 import { api, type ExerciseSummary } from "../api";
 import { describe } from "../alert";
 import { h, markReady, setTitle, uid } from "../dom";
-import { LeaderboardTable } from "../leaderboard";
+import { LeaderboardTable, lastExercise } from "../leaderboard";
 import type { PageContext } from "../router";
 
 export async function leaderboardPage({ main, url, signal }: PageContext): Promise<void> {
@@ -26,7 +26,7 @@ export async function leaderboardPage({ main, url, signal }: PageContext): Promi
     return;
   }
 
-  const wanted = url.searchParams.get("exercise");
+  const wanted = url.searchParams.get("exercise") ?? lastExercise();
   const first = exercises.find((e) => e.id === wanted) ?? exercises[0]!;
   const selectId = uid("exercise");
   const select = h(

@@ -56,14 +56,15 @@ const EMBEDDED: &[Asset] = &[
 ];
 
 /// The app's routes: its pages (all answered by `index.html`) and `/assets/{name}`.
+/// Compresses the embedded files now, once, so that no request waits for it.
 pub(super) fn routes() -> Router<AppState> {
+    packed();
     Router::new()
         .route("/", get(page))
         .route("/leaderboard", get(page))
         .route("/exercises/{id}", get(page))
         .route("/submissions/{id}", get(page))
         .route("/assets/{name}", get(asset))
-        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -82,22 +83,30 @@ async fn asset(
     serve(&state, &name, &headers)
 }
 
+/// One representation of a file: its bytes, its ETag, and whether they are gzipped.
+struct Body {
+    bytes: bytes::Bytes,
+    etag: String,
+    gzip: bool,
+}
+
 fn serve(state: &AppState, name: &str, headers: &HeaderMap) -> Response {
+    let gzip_ok = accepts_gzip(headers);
     let found = match &state.settings().web_dir {
         Some(dir) => from_dir(dir, name),
-        None => embedded(name),
+        None => embedded(name, gzip_ok),
     };
-    let Some((bytes, etag)) = found else {
+    let Some(body) = found else {
         return ApiError::NoRoute.into_response();
     };
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == body.etag));
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        bytes.into_response()
+        body.bytes.into_response()
     };
     let h = res.headers_mut();
     h.insert(
@@ -105,29 +114,95 @@ fn serve(state: &AppState, name: &str, headers: &HeaderMap) -> Response {
         HeaderValue::from_static(content_type(name)),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_CSP),
     );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if body.gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&body.etag) {
         h.insert(header::ETAG, v);
     }
     res
 }
 
-fn embedded(name: &str) -> Option<(Vec<u8>, String)> {
-    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    let etags = ETAGS.get_or_init(|| EMBEDDED.iter().map(|a| etag(a.bytes)).collect());
-    EMBEDDED
+/// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
         .iter()
-        .zip(etags)
-        .find(|(a, _)| a.name == name)
-        .map(|(a, tag)| (a.bytes.to_vec(), tag.clone()))
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0" || p == "q=0.0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// An embedded file, plain and gzipped, with an ETag for each.
+struct Packed {
+    name: &'static str,
+    plain: bytes::Bytes,
+    plain_etag: String,
+    gzip: bytes::Bytes,
+    gzip_etag: String,
+}
+
+/// The embedded files, each compressed once (gzip's best level: the work is done a
+/// single time per process, the bytes are sent on every first visit).
+fn packed() -> &'static [Packed] {
+    static PACKED: OnceLock<Vec<Packed>> = OnceLock::new();
+    PACKED.get_or_init(|| {
+        EMBEDDED
+            .iter()
+            .map(|a| {
+                let gzip = gzipped(a.bytes);
+                Packed {
+                    name: a.name,
+                    plain: bytes::Bytes::from_static(a.bytes),
+                    plain_etag: etag(a.bytes, ""),
+                    gzip_etag: etag(a.bytes, "-gz"),
+                    gzip: bytes::Bytes::from(gzip),
+                }
+            })
+            .collect()
+    })
+}
+
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+fn embedded(name: &str, gzip_ok: bool) -> Option<Body> {
+    let p = packed().iter().find(|p| p.name == name)?;
+    // Tiny files grow when gzipped: send whichever is smaller.
+    let gzip = gzip_ok && p.gzip.len() < p.plain.len();
+    Some(if gzip {
+        Body {
+            bytes: p.gzip.clone(),
+            etag: p.gzip_etag.clone(),
+            gzip,
+        }
+    } else {
+        Body {
+            bytes: p.plain.clone(),
+            etag: p.plain_etag.clone(),
+            gzip,
+        }
+    })
 }
 
 /// A file of the development folder. Names are plain file names (no folders, no leading
 /// dot), so a request can never leave the folder.
-fn from_dir(dir: &Path, name: &str) -> Option<(Vec<u8>, String)> {
+fn from_dir(dir: &Path, name: &str) -> Option<Body> {
     let plain = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -137,14 +212,18 @@ fn from_dir(dir: &Path, name: &str) -> Option<(Vec<u8>, String)> {
         return None;
     }
     let bytes = std::fs::read(dir.join(name)).ok()?;
-    let tag = etag(&bytes);
-    Some((bytes, tag))
+    let etag = etag(&bytes, "");
+    Some(Body {
+        bytes: bytes.into(),
+        etag,
+        gzip: false,
+    })
 }
 
-fn etag(bytes: &[u8]) -> String {
+fn etag(bytes: &[u8], suffix: &str) -> String {
     let digest = Sha256::digest(bytes);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{hex}{suffix}\"")
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -167,8 +246,8 @@ mod tests {
 
     #[test]
     fn the_embedded_page_loads_its_assets_from_this_origin_only() {
-        let (html, _) = embedded("index.html").unwrap();
-        let html = String::from_utf8(html).unwrap();
+        let html = embedded("index.html", false).unwrap().bytes;
+        let html = String::from_utf8(html.to_vec()).unwrap();
         assert!(html.contains("/assets/app.js"), "{html}");
         assert!(html.contains("/assets/app.css"), "{html}");
         // The content policy forbids inline code: the page must not need any.
@@ -212,6 +291,26 @@ mod tests {
                 a.name
             );
         }
+    }
+
+    #[test]
+    fn gzip_is_sent_only_to_those_who_take_it_and_unpacks_to_the_file() {
+        use std::io::Read;
+        let ask = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(ask("gzip, deflate, br") && ask("br;q=1.0, gzip;q=0.8") && ask("*"));
+        assert!(!ask("br") && !ask("gzip;q=0") && !ask("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        let js = embedded("app.js", true).unwrap();
+        assert!(js.gzip && js.etag.ends_with("-gz\""));
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&js.bytes[..])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, embedded("app.js", false).unwrap().bytes);
     }
 
     #[test]

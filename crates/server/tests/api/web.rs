@@ -46,15 +46,18 @@ async fn pages_and_assets_are_served_under_their_policy(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 304);
-    // Compressed for browsers that ask.
+    // Compressed for browsers that ask, under an ETag of its own.
     let r = c
         .http
-        .get(app.url("/assets/app.css"))
-        .header("accept-encoding", "gzip")
+        .get(app.url("/assets/app.js"))
+        .header("accept-encoding", "gzip, br")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["vary"], "accept-encoding");
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), etag);
     for missing in [
         "/assets/nope.js",
         "/assets/index.html",
