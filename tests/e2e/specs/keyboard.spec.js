@@ -1,13 +1,13 @@
 // Keyboard first: Tab reaches the editor; Escape then Tab leaves it (CodeMirror's
 // documented way out), and focus is visible on the controls.
-import { test, expect, openExercise, editor } from '../lib/gauntlet.js';
+import { test, expect, waitReady, editor } from '../lib/gauntlet.js';
 
 const inEditor = (page) => page.evaluate(() => !!document.activeElement?.closest('.cm-editor'));
 
 test('keyboard: Tab reaches the editor, Escape then Tab leaves it', async ({ page }) => {
-  await openExercise(page, 'Reverse the words of a sentence');
-  await page.evaluate(() => document.activeElement?.blur());
-  await page.mouse.click(1, 1); // start from the document, as after a fresh load
+  // A fresh load: keyboard focus starts at the top of the document.
+  await page.goto('/exercises/reverse-words');
+  await waitReady(page);
   let reached = false;
   for (let i = 0; i < 60 && !reached; i++) {
     await page.keyboard.press('Tab');
