@@ -12,7 +12,9 @@ export { expect };
 
 export const REPO = process.env.GAUNTLET_REPO || path.resolve(import.meta.dirname, '../../..');
 export const EXERCISES = path.join(REPO, 'exercises');
-export const SCREENSHOTS = path.join(REPO, 'docs', 'screenshots');
+// Where the screenshots spec writes (E2E_SCREENSHOTS=DIR elsewhere, e.g. to keep the
+// committed pictures while iterating).
+export const SCREENSHOTS = process.env.E2E_SCREENSHOTS || path.join(REPO, 'docs', 'screenshots');
 export const RL_URL = process.env.GAUNTLET_RL_URL;
 export const DATA_DIR = process.env.GAUNTLET_DATA_DIR_MAIN;
 
