@@ -9,10 +9,11 @@
 # - E2E_WORKERS: Playwright workers (default 2).
 # - KEEP_E2E_TMP=1 keeps the servers' logs and data dirs.
 #
-# Two servers, each with a fresh temporary data dir and the repo's exercises/:
-# "main" with GAUNTLET_RATE_LIMITS=off (every test but one submits often), and "limited"
-# with the rate limits on and one submission per session per minute, for the test of
-# the rate limit's countdown. Both are stopped on exit, failure or interrupt.
+# Three servers, each with a fresh temporary data dir and the repo's exercises/:
+# "main" with GAUNTLET_RATE_LIMITS=off (most tests submit often), "limited" with the rate
+# limits on and one submission per session per minute (the rate limit's countdown), and
+# "busy", whose queue is always full (GAUNTLET_MAX_QUEUE=0: every submission gets 503
+# busy). All are stopped on exit, failure or interrupt.
 # Without /usr/bin/chromium: fails under CI=..., else says SKIPPED and exits 0.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,10 +56,12 @@ serve_start main GAUNTLET_RATE_LIMITS=off GAUNTLET_MAX_ACTIVE_PER_IP=64 \
     GAUNTLET_MAX_STREAMS_PER_IP=64 GAUNTLET_MAX_STREAMS_PER_SESSION=16 GAUNTLET_PREPARE_TOOLCHAINS=false \
     GAUNTLET_CPU_TIME=30s
 serve_start limited GAUNTLET_SESSION_PER_MINUTE=1 WORKER_MAX_CONCURRENCY=1 GAUNTLET_PREPARE_TOOLCHAINS=false
+serve_start busy GAUNTLET_MAX_QUEUE=0 GAUNTLET_BUSY_RETRY_AFTER=9 WORKER_MAX_CONCURRENCY=1 GAUNTLET_PREPARE_TOOLCHAINS=false
 
 export GAUNTLET_URL=$SERVE_URL_main
 export GAUNTLET_DATA_DIR_MAIN=$SERVE_DATA_main
 export GAUNTLET_RL_URL=$SERVE_URL_limited
+export GAUNTLET_BUSY_URL=$SERVE_URL_busy
 export GAUNTLET_REPO=$REPO_ROOT
 
 # Playwright runs in the background so that a TERM or INT sent to this script alone is
@@ -71,7 +74,7 @@ trap 'serve_log "interrupted"; kill -TERM "$PW_PID" 2>/dev/null; wait "$PW_PID" 
 trap 'serve_log "terminated"; kill -TERM "$PW_PID" 2>/dev/null; wait "$PW_PID" 2>/dev/null; exit 143' TERM
 wait "$PW_PID" || status=$?
 if [ $status -ne 0 ]; then
-    for name in main limited; do
+    for name in main limited busy; do
         log_var=SERVE_LOG_$name
         echo "e2e: last lines of serve ($name)'s log (${!log_var}):" >&2
         tail -n 30 "${!log_var}" >&2 || true
