@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
+# chromium: the browser the end-to-end tests (tests/e2e) and bench/web drive.
 need_pkgs=()
 for pair in "hyperfine:hyperfine" "bwrap:bubblewrap" "gcc:gcc" "python3:python3" "node:nodejs" "npm:npm" \
-           "promtool:prometheus" "psql:postgresql-client"; do
+           "promtool:prometheus" "psql:postgresql-client" "chromium:chromium"; do
     bin=${pair%%:*} pkg=${pair##*:}
     [ -x "/usr/bin/$bin" ] || need_pkgs+=("$pkg")
 done
