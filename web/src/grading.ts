@@ -166,9 +166,13 @@ export class Grading {
     this.flushLog();
     this.setState("finished");
     this.setDetail("");
-    // Reached without a live log (finished before the page opened, or polled): show
-    // the log kept with the result.
-    if (this.logLines === 0 && result.log) this.appendLog(result.log.replace(/\n$/, ""), true);
+    // Once finished, the log kept with the result replaces the live one: it is the
+    // record (redacted, capped, with Gauntlet's own notes), and the page then reads the
+    // same whether the learner watched the run, reloaded, or came back later.
+    if (result.log) {
+      this.clearLog();
+      this.appendLog(result.log.replace(/\n$/, ""), true);
+    }
     const el = renderResult(result);
     this.resultBox.replaceChildren(el);
     performance.mark("gauntlet:result");

@@ -291,7 +291,12 @@ function filesWork(ex: Exercise, submitter: Submitter, cleanups: Cleanup[]) {
         const text = f.state.doc.toString();
         const bytes = encoder.encode(text).length;
         if (bytes > f.maxBytes) {
-          submitter.problem(`${f.path} is ${formatBytes(bytes)}, over its limit of ${formatBytes(f.maxBytes)}: shorten it, then submit again.`);
+          // Rounded sizes can read the same ("16 KiB over 16 KiB"): then say it in bytes.
+          const [size, limit] =
+            formatBytes(bytes) === formatBytes(f.maxBytes)
+              ? [`${bytes} bytes`, `${f.maxBytes} bytes`]
+              : [formatBytes(bytes), formatBytes(f.maxBytes)];
+          submitter.problem(`${f.path} is ${size}, over its limit of ${limit}: shorten it, then submit again.`);
           return null;
         }
         body[f.path] = text;
