@@ -1,4 +1,4 @@
-// The learner's display name: generated on the first visit (`learner-NNNN`), kept in
+// The learner's display name: generated on the first visit (`learner-` and six random characters), kept in
 // localStorage, shown in the header with a "Change name" button that opens a small
 // dialog. The server binds a name to the first session that submits under it; a 409 on
 // submit reopens the dialog (see pages/exercise.ts).
@@ -17,9 +17,29 @@ const RESERVED = new Set([
 let name = "";
 const listeners = new Set<(name: string) => void>();
 
+/**
+ * `learner-` and six random base-36 characters (about 2×10⁹ names), so that two
+ * learners who never pick a name almost never draw the same one.
+ */
 function generate(): string {
-  const n = crypto.getRandomValues(new Uint16Array(1))[0]! % 10000;
-  return `learner-${String(n).padStart(4, "0")}`;
+  const digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return `learner-${Array.from(bytes, (b) => digits[b % 36]).join("")}`;
+}
+
+/** Whether the current name is one this page made up, not one the learner chose. */
+let generated = false;
+
+/**
+ * After a 409 on a name the learner never chose: draws another one and says whether
+ * it did (then the submission can be sent again as it is). A chosen name is the
+ * learner's to change: false.
+ */
+export function replaceGeneratedName(): boolean {
+  if (!generated) return false;
+  setName(generate());
+  generated = true;
+  return true;
 }
 
 function load(): string | null {
@@ -49,6 +69,7 @@ export function onNameChange(fn: (name: string) => void): () => void {
 
 function setName(value: string): void {
   name = value;
+  generated = false;
   store(value);
   for (const fn of listeners) fn(value);
 }
@@ -78,6 +99,7 @@ let opener: HTMLElement | null = null;
 export function initName(widget: HTMLElement): void {
   const stored = load();
   name = stored && validateName(stored) === null ? stored : generate();
+  generated = /^learner-[0-9a-z]{4,6}$/.test(name);
   if (!stored) {
     store(name);
     getSession()

@@ -5,7 +5,7 @@
 import { ApiError, type State } from "./api";
 import { Alert, describe } from "./alert";
 import { h } from "./dom";
-import { displayName, openNameDialog } from "./name";
+import { displayName, openNameDialog, replaceGeneratedName } from "./name";
 
 export class Submitter {
   readonly button = h("button", { type: "button", class: "button-primary", "aria-disabled": "false" }, "Submit");
@@ -29,7 +29,15 @@ export class Submitter {
     this.busy = true;
     this.sync();
     try {
-      const accepted = await this.send();
+      let accepted;
+      try {
+        accepted = await this.send();
+      } catch (err) {
+        // A made-up name someone else already holds: draw another and send again,
+        // once. Only a name the learner chose is worth asking them about.
+        if (!(err instanceof ApiError && err.code === "display_name_taken" && replaceGeneratedName())) throw err;
+        accepted = await this.send();
+      }
       if (accepted) {
         this.alert.clear();
         this.onAccepted(accepted.id);

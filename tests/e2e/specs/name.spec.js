@@ -1,15 +1,15 @@
-// Display names: a generated "learner-NNNN" at first, changeable through the name form
+// Display names: a generated "learner-xxxxxx" at first, changeable through the name form
 // (validated in the page), and a 409 when another browser already submitted with it.
 import {
   test, expect, openExercise, setEditorText, submitAndWait, readSolution, setDisplayName,
-  uniqueName, api,
+  uniqueName, api, waitResult,
 } from '../lib/gauntlet.js';
 
 const TITLE = 'Reverse the words of a sentence';
 
 test('display name: generated, changed, kept across a reload', async ({ page }) => {
   await page.goto('/');
-  await expect(page.getByText(/^Name: learner-\d{4}$/)).toBeVisible();
+  await expect(page.getByText(/^Name: learner-[0-9a-z]{6}$/)).toBeVisible();
   // An invalid name is refused in the page and the form stays open.
   await page.getByRole('button', { name: 'Change name' }).click();
   const box = page.getByRole('textbox', { name: 'Display name' });
@@ -58,4 +58,36 @@ test('display name: taken by another browser gives 409, said so, and the name fo
   await expect(other.getByText(`Name: ${own}`, { exact: true })).toBeVisible();
   const { score } = await submitAndWait(other);
   expect(score).toBe(100);
+});
+
+test('display name: a generated name someone else holds is replaced, and the submission goes through', async ({ page, otherLearner }) => {
+  // The first learner keeps the name they were given and submits under it.
+  await openExercise(page, TITLE);
+  const given = (await page.getByText(/^Name: learner-/).textContent()).replace('Name: ', '');
+  await setEditorText(page, readSolution('reverse-words', 'words.py'));
+  await submitAndWait(page);
+
+  // A second browser that happens to hold the same generated name (as if it had drawn
+  // it) never chose it: it is not asked, it gets another name and its grade.
+  const other = await otherLearner.newPage();
+  await other.goto('/');
+  await other.evaluate((n) => localStorage.setItem('gauntlet:display-name', n), given);
+  await openExercise(other, TITLE);
+  await expect(other.getByText(`Name: ${given}`, { exact: true })).toBeVisible();
+  await setEditorText(other, readSolution('reverse-words', 'words.py'));
+  const statuses = [];
+  other.on('response', (r) => {
+    if (r.url().endsWith('/api/v1/submissions') && r.request().method() === 'POST') statuses.push(r.status());
+  });
+  const accepted = other.waitForResponse(
+    (r) => r.url().endsWith('/api/v1/submissions') && r.request().method() === 'POST' && r.status() === 202,
+  );
+  await other.getByRole('button', { name: 'Submit', exact: true }).click();
+  const { id } = await (await accepted).json();
+  const { score } = await waitResult(other, id);
+  expect(score).toBe(100);
+  expect(statuses).toEqual([409, 202]);
+  await expect(other.getByText(/^Name: learner-[0-9a-z]{6}$/)).toBeVisible();
+  await expect(other.getByText(`Name: ${given}`, { exact: true })).toHaveCount(0);
+  await expect(other.getByRole('textbox', { name: 'Display name' })).toBeHidden();
 });
