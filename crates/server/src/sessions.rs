@@ -44,6 +44,13 @@ pub struct Session {
     pub set_cookie: Option<String>,
 }
 
+impl Session {
+    /// Made by this very request: it owns nothing yet, and no page could know its token.
+    pub fn is_new(&self) -> bool {
+        self.set_cookie.is_some()
+    }
+}
+
 /// Signs and checks session cookies.
 pub struct SessionKeys {
     key: SecretSlice<u8>,

@@ -500,7 +500,7 @@ fn csrf_check(state: &AppState, req: &Request, session: &Session) -> Result<(), 
         ));
     }
     let token = text("x-csrf-token").unwrap_or_default();
-    if session.set_cookie.is_some() || !state.inner.sessions.csrf_matches(&session.id, token) {
+    if session.is_new() || !state.inner.sessions.csrf_matches(&session.id, token) {
         return Err(ApiError::Csrf(
             "missing or wrong X-CSRF-Token: a page must send the csrf_token of GET \
              /api/v1/session with every write"

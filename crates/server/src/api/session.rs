@@ -23,8 +23,7 @@ pub async fn session(
 ) -> Result<Json<SessionBody>, ApiError> {
     let session = session_of(&req)?;
     let store = state.store();
-    let (display_names, best) = if session.set_cookie.is_some() {
-        // A session made by this very request has nothing yet.
+    let (display_names, best) = if session.is_new() {
         (Vec::new(), Vec::new())
     } else {
         (
@@ -56,7 +55,7 @@ pub async fn session_submissions(
         )));
     }
     let session = session_of(&req)?;
-    let rows = if session.set_cookie.is_some() {
+    let rows = if session.is_new() {
         Vec::new()
     } else {
         state

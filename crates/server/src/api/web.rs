@@ -31,28 +31,23 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// One file of `web/dist/`, embedded under its own name.
+macro_rules! asset {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            bytes: include_bytes!(concat!("../../../../web/dist/", $name)),
+        }
+    };
+}
+
 /// The built app (`web/dist/`), checked against its sources by `scripts/web.sh check`.
 const EMBEDDED: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        bytes: include_bytes!("../../../../web/dist/index.html"),
-    },
-    Asset {
-        name: "app.js",
-        bytes: include_bytes!("../../../../web/dist/app.js"),
-    },
-    Asset {
-        name: "app.css",
-        bytes: include_bytes!("../../../../web/dist/app.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        bytes: include_bytes!("../../../../web/dist/favicon.svg"),
-    },
-    Asset {
-        name: "THIRD-PARTY-LICENSES.txt",
-        bytes: include_bytes!("../../../../web/dist/THIRD-PARTY-LICENSES.txt"),
-    },
+    asset!("index.html"),
+    asset!("app.js"),
+    asset!("app.css"),
+    asset!("favicon.svg"),
+    asset!("THIRD-PARTY-LICENSES.txt"),
 ];
 
 /// The app's routes: its pages (all answered by `index.html`) and `/assets/{name}`.
@@ -185,18 +180,15 @@ fn embedded(name: &str, gzip_ok: bool) -> Option<Body> {
     let p = packed().iter().find(|p| p.name == name)?;
     // Tiny files grow when gzipped: send whichever is smaller.
     let gzip = gzip_ok && p.gzip.len() < p.plain.len();
-    Some(if gzip {
-        Body {
-            bytes: p.gzip.clone(),
-            etag: p.gzip_etag.clone(),
-            gzip,
-        }
+    let (bytes, etag) = if gzip {
+        (&p.gzip, &p.gzip_etag)
     } else {
-        Body {
-            bytes: p.plain.clone(),
-            etag: p.plain_etag.clone(),
-            gzip,
-        }
+        (&p.plain, &p.plain_etag)
+    };
+    Some(Body {
+        bytes: bytes.clone(),
+        etag: etag.clone(),
+        gzip,
     })
 }
 
