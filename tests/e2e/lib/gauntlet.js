@@ -4,6 +4,7 @@
 // accessible name, as the web contract fixes them: the product owner's own test finds
 // them the same way.
 import { test as base, expect } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -97,80 +98,34 @@ export function filesUnder(dir, prefix = '') {
   return out;
 }
 
-// ---------------------------------------------------------------- a ZIP, by hand
+// ---------------------------------------------------------------- ZIPs, by Python
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+// The tests make and read ZIPs with Python's zipfile: a standard implementation, and
+// not the app's own (web/src/zip.ts), so neither can hide the other's mistakes.
+const PY_ZIP = `
+import base64, io, json, sys, zipfile
+if sys.argv[1] == "make":
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name, data in json.load(sys.stdin):
+            z.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), base64.b64decode(data))
+    sys.stdout.buffer.write(buf.getvalue())
+else:
+    with zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())) as z:
+        bad = z.testzip()
+        assert bad is None, f"corrupt entry {bad}"
+        json.dump({i.filename: z.read(i).decode() for i in z.infolist()}, sys.stdout)
+`;
 
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+/** A ZIP archive (entries stored, not compressed) of [path, Buffer] pairs. */
+export function makeZip(entries) {
+  const input = JSON.stringify(entries.map(([name, data]) => [name, Buffer.from(data).toString('base64')]));
+  return execFileSync('python3', ['-c', PY_ZIP, 'make'], { input, maxBuffer: 64 << 20 });
 }
 
-/**
- * A ZIP archive (entries stored, not compressed) of [path, Buffer] pairs: local headers,
- * then the central directory and its end record (APPNOTE 4.3).
- */
-export function makeZip(entries) {
-  const locals = [];
-  const centrals = [];
-  let offset = 0;
-  const dosTime = 0; // 00:00:00
-  const dosDate = ((2024 - 1980) << 9) | (1 << 5) | 1; // 2024-01-01
-  for (const [name, data] of entries) {
-    const nameBuf = Buffer.from(name, 'utf8');
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed
-    local.writeUInt16LE(0x0800, 6); // flags: names are UTF-8
-    local.writeUInt16LE(0, 8); // method: stored
-    local.writeUInt16LE(dosTime, 10);
-    local.writeUInt16LE(dosDate, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBuf.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, nameBuf, data);
-
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(0x031e, 4); // made by: Unix, 3.0
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(0, 10);
-    central.writeUInt16LE(dosTime, 12);
-    central.writeUInt16LE(dosDate, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt16LE(0, 30); // extra
-    central.writeUInt16LE(0, 32); // comment
-    central.writeUInt16LE(0, 34); // disk
-    central.writeUInt16LE(0, 36); // internal attributes
-    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // external: a regular file, 0644
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, nameBuf);
-    offset += 30 + nameBuf.length + data.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
+/** The entries of a ZIP archive as {path: text}, after checking every CRC. */
+export function readZip(buffer) {
+  return JSON.parse(execFileSync('python3', ['-c', PY_ZIP, 'read'], { input: buffer }).toString());
 }
 
 // ---------------------------------------------------------------- the learner's moves

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   test, expect, openExercise, setEditorText, submitAndWait, readSolution, setDisplayName,
-  uniqueName, editor, makeZip, filesUnder, EXERCISES, api, waitResult,
+  uniqueName, editor, makeZip, readZip, filesUnder, EXERCISES, api, waitResult,
 } from '../lib/gauntlet.js';
 
 test('node: run-length encoding, solved', async ({ page }) => {
@@ -65,6 +65,19 @@ test('archive: a ZIP built from the solution folder is uploaded and scores 100',
   const detail = await api(page, `/api/v1/submissions/${id}`);
   expect(detail.exercise).toBe('mini-package');
   expect(detail.result.outcome).toBe('passed');
+});
+
+test('archive: the starter files download as a ZIP the grader would take', async ({ page }) => {
+  await openExercise(page, 'Ship a small Python package');
+  const ex = await api(page, '/api/v1/exercises/mini-package');
+  const downloaded = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download the starter files (ZIP)' }).click();
+  const download = await downloaded;
+  expect(download.suggestedFilename()).toBe('mini-package-starter.zip');
+  const entries = readZip(fs.readFileSync(await download.path()));
+  const want = Object.fromEntries(ex.starter_files.map((f) => [f.path, f.content]));
+  expect(entries).toEqual(want);
+  expect(Object.keys(entries).length).toBeGreaterThan(0);
 });
 
 test('archive: a ZIP with the files in the wrong place gets a message naming them', async ({ page }) => {
