@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gauntlet_exercise::Exercise;
 
@@ -24,6 +24,32 @@ pub enum LayerError {
     Runtime(#[from] RuntimeError),
 }
 
+/// Gives the starter part of a staged layer (everything but `kept`: the tests, the
+/// hidden paths and the runtime's protected files, which stay the host's) to the jail's
+/// user, so that a warm jail's preamble can write a submission over the starter files
+/// in its copy-on-write workspace (warm.rs); rootless, they are the caller's already.
+/// The staging folder is the host's own and no jail has seen it: links are changed,
+/// never followed.
+fn give_starter_to_jail(root: &Path, rel: &Path, kept: &[PathBuf]) -> io::Result<()> {
+    if gauntlet_sandbox::rootless() {
+        return Ok(());
+    }
+    let (uid, gid) = gauntlet_sandbox::jail_host_ids();
+    let here = root.join(rel);
+    std::os::unix::fs::lchown(&here, Some(uid), Some(gid))?;
+    if !fs::symlink_metadata(&here)?.is_dir() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(&here)? {
+        let child = rel.join(entry?.file_name());
+        if kept.iter().any(|k| *k == child) {
+            continue;
+        }
+        give_starter_to_jail(root, &child, kept)?;
+    }
+    Ok(())
+}
+
 /// The cache of prepared layers under `<data-dir>/prepared`.
 #[derive(Debug, Clone)]
 pub struct LayerCache {
@@ -40,7 +66,13 @@ impl LayerCache {
     /// The folder name of an exercise version's layer.
     pub fn key(exercise: &Exercise, runtime: &dyn Runtime) -> String {
         let hash = &exercise.content_hash[..exercise.content_hash.len().min(16)];
-        format!("{}-{}-r{}", exercise.id.as_str(), hash, runtime.version())
+        // `l2`: the starter part belongs to the jail's user (`give_starter_to_jail`).
+        format!(
+            "{}-{}-r{}-l2",
+            exercise.id.as_str(),
+            hash,
+            runtime.version()
+        )
     }
 
     /// Is this exercise version already prepared here?
@@ -77,6 +109,11 @@ impl LayerCache {
             fs::create_dir_all(&tests).map_err(|e| io_err("create tests/", e))?;
             copy_tree(&exercise.dir.join("tests"), &tests).map_err(|e| io_err("copy tests/", e))?;
             runtime.prepare(&tmp)?;
+            let mut kept: Vec<PathBuf> = vec!["tests".into()];
+            kept.extend(runtime.protected_paths().into_iter().map(PathBuf::from));
+            kept.extend(exercise.hidden.iter().map(|p| PathBuf::from(p.as_str())));
+            give_starter_to_jail(&tmp, Path::new(""), &kept)
+                .map_err(|e| io_err("give the starter files to the jail's user", e))?;
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))
                 .map_err(|e| io_err("set the layer's mode", e))?;
             Ok::<(), LayerError>(())

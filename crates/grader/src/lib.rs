@@ -15,11 +15,13 @@ pub mod outcome;
 pub mod runtimes;
 mod tree;
 pub mod trust;
+pub mod warm;
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use gauntlet_exercise::{
@@ -154,6 +156,8 @@ pub struct Grader {
     layers: LayerCache,
     runs: PathBuf,
     hardhat: Option<Arc<Hardhat>>,
+    /// Warm jails, when the caller turned them on (the service's workers).
+    warm: Option<warm::WarmPool>,
 }
 
 impl Grader {
@@ -212,6 +216,7 @@ impl Grader {
             layers,
             runs,
             hardhat: None,
+            warm: None,
         })
     }
 
@@ -354,17 +359,7 @@ impl Grader {
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
         let (upper, overridden, notes) = self.lay_submission(ex, submission, job_dir)?;
-        let mut lease = runtime.lease()?;
         let limits = self.limits_for(ex);
-        let spec = self.run_spec(
-            ex,
-            &test,
-            runtime.as_ref(),
-            lease.as_deref(),
-            vec![upper, layer],
-            &overridden,
-            &limits,
-        );
         let mut log = log::LogBuilder::new(
             &self.cfg.secrets,
             self.cfg.log_limit,
@@ -376,6 +371,39 @@ impl Grader {
         }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
+        let warm = self.warm_jail(ex, &test, runtime.as_ref(), &layer, &limits);
+        if let Some(taken) = warm {
+            let env = [("RUN_OVERRIDES".to_owned(), overridden.join(","))];
+            let job = warm::job_bundle(&env, &upper).map_err(|source| GradeError::Io {
+                what: "bundle the submission for a warm jail".into(),
+                source,
+            })?;
+            match span.in_scope(|| run_warm(&taken, &job, &limits, &mut log, control)) {
+                Some((ran, service_log)) => {
+                    for line in service_log {
+                        log.service(&line);
+                    }
+                    return conclude(ex, &test, &limits, ran, log, job_id);
+                }
+                // The preamble died before it had the job: grade cold, as if no jail
+                // had been there.
+                None => self.warm_stats_cold(),
+            }
+        }
+        let mut lease = match (&self.warm, runtime.lease_now()) {
+            (Some(pool), Err(_)) if pool.evict_one(runtime.name()) => runtime.lease()?,
+            (_, Ok(lease)) => lease,
+            (_, Err(_)) => runtime.lease()?,
+        };
+        let spec = self.run_spec(
+            ex,
+            &test,
+            runtime.as_ref(),
+            lease.as_deref(),
+            vec![upper, layer],
+            &overridden,
+            &limits,
+        );
         let ran = span.in_scope(|| match control {
             Some(control) => sandbox::run_controlled(&spec, &mut log, control),
             None => sandbox::run(&spec, &mut log),
@@ -386,33 +414,73 @@ impl Grader {
             }
         }
         drop(lease);
-        let report = match ran {
-            Ok(report) => report,
-            Err(sandbox::Error::Unsupported(what)) => {
-                return Err(GradeError::Isolation(format!(
-                    "isolation unavailable: {what}"
-                )))
-            }
-            Err(e) => {
-                tracing::error!(submission_id = job_id, error = %e, "sandbox failed");
-                log.note(&format!("internal error: {e}"));
-                let (log, _) = log.finish();
-                return Err(GradeError::Host {
-                    reason: e.to_string(),
-                    log,
-                });
-            }
+        conclude(ex, &test, &limits, ran, log, job_id)
+    }
+
+    /// Turns on warm jails for the grades that follow (warm.rs). The service's workers
+    /// do; one-off commands (`grade`, `exercises check`) gain nothing from them.
+    pub fn enable_warm_pool(&mut self, cfg: warm::WarmConfig) {
+        self.warm = Some(warm::WarmPool::new(cfg));
+    }
+
+    /// The warm pool, when on (for metrics and shutdown).
+    pub fn warm_pool(&self) -> Option<&warm::WarmPool> {
+        self.warm.as_ref()
+    }
+
+    fn warm_stats_cold(&self) {
+        if let Some(pool) = &self.warm {
+            pool.stats()
+                .misses
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A warm jail for this grade if the pool has one, and a new one started for the
+    /// next grade of this exercise (in the background, at a lower priority).
+    fn warm_jail(
+        &self,
+        ex: &Exercise,
+        test: &TestSpec,
+        runtime: &dyn Runtime,
+        layer: &Path,
+        limits: &Limits,
+    ) -> Option<warm::Taken> {
+        let pool = self.warm.as_ref()?;
+        let argv = runtime.preamble(test)?;
+        let key = warm::WarmKey {
+            layer: layer.to_owned(),
+            limits: format!("{limits:?}"),
         };
-        tracing::info!(
-            submission_id = job_id,
-            status = ?report.status,
-            wall_ms = report.wall_ms,
-            cpu_ms = report.cpu_ms,
-            peak_memory_bytes = report.peak_memory_bytes,
-            results_bytes = report.results_bytes,
-            "sandbox report"
-        );
-        Ok(outcome::judge(ex.scoring, &test, &limits, report, log))
+        let taken = pool.take(&key);
+        if pool.room_for(&key, limits.memory) {
+            match runtime.lease_now() {
+                Ok(lease) => {
+                    let mut spec = self.run_spec(
+                        ex,
+                        test,
+                        runtime,
+                        lease.as_deref(),
+                        vec![layer.to_owned()],
+                        &[],
+                        limits,
+                    );
+                    spec.env.retain(|(k, _)| k != "RUN_OVERRIDES");
+                    spec.argv = argv.iter().map(Into::into).collect();
+                    spec.warm = Some(sandbox::Warm {
+                        max_wait: pool.config().max_wait,
+                        preamble_cpu: pool.config().preamble_cpu,
+                        // Rootless, the supervisor could not lower it again at delivery.
+                        nice: if sandbox::rootless() { 0 } else { 10 },
+                    });
+                    if let Err(e) = pool.spawn(key, runtime.name(), spec, lease) {
+                        tracing::warn!(error = %e, "could not start a warm jail");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "no warm jail: nothing to lend it"),
+            }
+        }
+        taken
     }
 
     /// Writes the submission into `job_dir` (a package folder is copied) and returns
@@ -523,6 +591,7 @@ impl Grader {
             network,
             collect,
             results,
+            warm: None,
         }
     }
 
@@ -530,6 +599,96 @@ impl Grader {
     pub fn limits_for(&self, ex: &Exercise) -> Limits {
         limits_over(&self.cfg.defaults, ex)
     }
+}
+
+/// Hands a taken warm jail its job and follows it to the end, relaying its output
+/// into `log` and a cancel from `control` to the jail. `None` when the preamble was
+/// gone before the job reached it (the caller then grades cold).
+fn run_warm(
+    taken: &warm::Taken,
+    job: &[u8],
+    limits: &Limits,
+    log: &mut log::LogBuilder<'_>,
+    control: Option<&Control>,
+) -> Option<(Result<sandbox::Report, sandbox::Error>, Vec<String>)> {
+    use sandbox::OutputSink;
+    let delivered = taken.control.deliver(job, limits.wall_time);
+    if let Err(e) = &delivered {
+        tracing::warn!(error = %e, "a warm jail did not take its job");
+        taken.control.kill();
+    }
+    loop {
+        match taken.rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(warm::JailMsg::Output(stream, bytes)) => log.output(stream, &bytes),
+            Ok(warm::JailMsg::Done {
+                report,
+                service_log,
+            }) => {
+                let undelivered = match &report {
+                    Ok(r) => r.warm.is_some_and(|w| !w.delivered),
+                    Err(_) => delivered.is_err(),
+                };
+                if undelivered || delivered.is_err() {
+                    return None;
+                }
+                return Some((report, service_log));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if control.is_some_and(Control::kill_requested) {
+                    taken.control.kill();
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Some((
+                    Err(sandbox::Error::Setup {
+                        step: "warm-jail",
+                        source: io::Error::other("the warm jail's thread ended without a report"),
+                    }),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+}
+
+/// From the sandbox's answer to the grade: an isolation failure, a host error (for the
+/// caller to retry), or the judged result.
+fn conclude(
+    ex: &Exercise,
+    test: &TestSpec,
+    limits: &Limits,
+    ran: Result<sandbox::Report, sandbox::Error>,
+    mut log: log::LogBuilder<'_>,
+    job_id: &str,
+) -> Result<GradeResult, GradeError> {
+    let report = match ran {
+        Ok(report) => report,
+        Err(sandbox::Error::Unsupported(what)) => {
+            return Err(GradeError::Isolation(format!(
+                "isolation unavailable: {what}"
+            )))
+        }
+        Err(e) => {
+            tracing::error!(submission_id = job_id, error = %e, "sandbox failed");
+            log.note(&format!("internal error: {e}"));
+            let (log, _) = log.finish();
+            return Err(GradeError::Host {
+                reason: e.to_string(),
+                log,
+            });
+        }
+    };
+    tracing::info!(
+        submission_id = job_id,
+        status = ?report.status,
+        wall_ms = report.wall_ms,
+        cpu_ms = report.cpu_ms,
+        peak_memory_bytes = report.peak_memory_bytes,
+        results_bytes = report.results_bytes,
+        warm = report.warm.is_some(),
+        "sandbox report"
+    );
+    Ok(outcome::judge(ex.scoring, test, limits, report, log))
 }
 
 /// `defaults` overridden by the exercise's own limits.

@@ -433,6 +433,29 @@ impl RunCgroup {
         }
     }
 
+    /// Memory charged to the run now (v1: without kernel socket buffers).
+    pub fn memory_current(&self) -> u64 {
+        if self.v2 {
+            read_u64(&self.dirs[0].join("memory.current"))
+        } else {
+            read_u64(&self.dirs[0].join("memory.usage_in_bytes"))
+        }
+    }
+
+    /// Every task (thread) in the run, by host thread id.
+    pub fn tasks(&self) -> Vec<libc::pid_t> {
+        let file = if self.v2 {
+            self.dirs[0].join("cgroup.threads")
+        } else {
+            self.dirs[2].join("tasks")
+        };
+        fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     pub fn pids_limit_hits(&self) -> u64 {
         let d = if self.v2 {
             &self.dirs[0]

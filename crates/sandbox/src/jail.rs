@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{BindOp, Plan, Source, JAIL_GID, JAIL_UID, PROC_READ_ONLY, RESULTS_FD};
+use crate::plan::{
+    BindOp, Plan, Source, JAIL_GID, JAIL_UID, JOB_FD, PROC_READ_ONLY, RESULTS_FD,
+};
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
@@ -32,12 +34,14 @@ pub struct Fds {
     pub err: RawFd,
     /// The results channel's write end, or -1 when it is off.
     pub results: RawFd,
+    /// A warm jail's end of its job socket, or -1 for an ordinary run.
+    pub job: RawFd,
 }
 
 impl Fds {
     /// Every descriptor the jail gets from the supervisor (-1: none).
     pub fn all(self) -> impl Iterator<Item = RawFd> {
-        [self.sync, self.msg, self.out, self.err, self.results].into_iter()
+        [self.sync, self.msg, self.out, self.err, self.results, self.job].into_iter()
     }
 
     fn supervisor_in(self) -> FromSupervisor {
@@ -534,7 +538,7 @@ fn spawn_payload(plan: &Plan, fds: Fds) -> SysResult<libc::pid_t> {
         )
     };
     let pid = sys::cvt_i(pid)?;
-    for fd in [fds.out, fds.err, fds.results] {
+    for fd in [fds.out, fds.err, fds.results, fds.job] {
         if fd >= 0 {
             sys::close(fd);
         }
@@ -612,12 +616,19 @@ fn stdio(fds: Fds) -> SysResult {
     sys::dup2(null, 0)?;
     sys::dup2(fds.out, 1)?;
     sys::dup2(fds.err, 2)?;
-    let first_closed = if fds.results >= 0 {
+    let mut first_closed = if fds.results >= 0 {
         sys::dup2(fds.results, RESULTS_FD)?;
         RESULTS_FD + 1
     } else {
         3
     };
+    if fds.job >= 0 {
+        if first_closed == RESULTS_FD {
+            sys::close_range(RESULTS_FD as c_uint, RESULTS_FD as c_uint);
+        }
+        sys::dup2(fds.job, JOB_FD)?;
+        first_closed = JOB_FD + 1;
+    }
     close_all_but(first_closed as c_uint, &[fds.msg]);
     Ok(())
 }
@@ -631,6 +642,11 @@ fn workdir(plan: &Plan) -> SysResult {
 fn rlimits(plan: &Plan) -> SysResult {
     for &(resource, soft, hard) in &plan.rlimits {
         sys::setrlimit(resource, soft, hard)?;
+    }
+    // A warm jail's preamble yields to running jobs until its own job arrives (raising
+    // one's own niceness needs no privilege; the supervisor lowers it again).
+    if plan.nice > 0 {
+        sys::set_nice(plan.nice)?;
     }
     Ok(())
 }

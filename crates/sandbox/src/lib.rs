@@ -117,6 +117,47 @@ pub struct Spec {
     /// makes [`Report::results`] `None`. Nothing else in the jail holds that pipe: a
     /// runner that starts the learner's code without fd 3 owns the channel alone.
     pub results: Option<u64>,
+    /// Start the jail before its job is known (a warm jail, docs/sandbox.md "Warm
+    /// jails"): `None` for an ordinary run.
+    pub warm: Option<Warm>,
+}
+
+/// A jail started ahead of its job. The command (a trusted preamble) starts at once
+/// with every layer on and gets one end of a socket as fd 4 (`GAUNTLET_JOB_FD=4`):
+/// it loads what it needs, writes one byte `R` there when ready, and then reads its
+/// job until EOF. The caller hands the job over with [`Control::deliver`]; only then
+/// do the run's clocks start: `limits.wall_time`, the idle watchdog and
+/// `limits.cpu_time` count from delivery, and the report's `wall_ms` and `cpu_ms` too.
+/// Before delivery the jail is stopped when it waits longer than `max_wait`, uses
+/// more than `preamble_cpu`, prints anything, or ends: a preamble that does any of
+/// these is broken, and [`Report::warm`] says it never got its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warm {
+    pub max_wait: Duration,
+    pub preamble_cpu: Duration,
+    /// The preamble's niceness until delivery (0–19): warming up yields to running
+    /// jobs. As root the supervisor puts every task back to 0 at delivery; rootless
+    /// it cannot, so callers pass 0 there.
+    pub nice: i32,
+}
+
+/// The descriptor a warm jail's command finds its job socket on.
+pub const JOB_FD: i32 = plan::JOB_FD;
+
+/// What a warm jail's report adds (`Report::warm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WarmReport {
+    /// False when the run ended before a job was delivered: the preamble failed
+    /// (or the jail waited too long, or was stopped while waiting).
+    pub delivered: bool,
+    /// Whether the preamble had said it was ready when the job was delivered.
+    pub ready_at_delivery: bool,
+    /// From the clone to the delivery (or to the end, undelivered).
+    pub waited_ms: u64,
+    /// CPU the preamble used before delivery (not part of `cpu_ms`).
+    pub preamble_cpu_ms: u64,
+    /// The preamble wrote output before delivery (it is stopped for it).
+    pub early_output: bool,
 }
 
 impl Spec {
@@ -137,6 +178,7 @@ impl Spec {
             network: Network::None,
             collect: Vec::new(),
             results: None,
+            warm: None,
         }
     }
 }
@@ -251,6 +293,9 @@ pub struct Report {
     /// when the channel was on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results_bytes: Option<u64>,
+    /// Present for a warm jail ([`Spec::warm`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm: Option<WarmReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::steps::Step;
 use crate::sys::{self, CStrArray, MmLayout};
@@ -142,6 +143,8 @@ pub struct Plan {
     pub keep_fds: Vec<RawFd>,
     /// `binds[first_user_bind..]` are the caller's; before are the system's.
     pub first_user_bind: usize,
+    /// A warm jail's preamble starts at this niceness (0: unchanged).
+    pub nice: i32,
 }
 
 impl Plan {
@@ -323,6 +326,9 @@ pub const JAIL_GID: u32 = 1000;
 /// says so.
 pub const RESULTS_FD: libc::c_int = 3;
 const RESULTS_FD_VAR: &str = "GAUNTLET_RESULTS_FD";
+/// A warm jail's job socket (`Spec::warm`), and the variable that says so.
+pub const JOB_FD: libc::c_int = 4;
+const JOB_FD_VAR: &str = "GAUNTLET_JOB_FD";
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
 /// Validates `spec` and prepares everything the jail will need, in the jail's order.
@@ -335,6 +341,15 @@ pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
     p.user_binds(spec, &mut taken)?;
     p.user_overlays(spec, &mut taken)?;
     p.rlimits = rlimits(spec);
+    if let Some(w) = &spec.warm {
+        if !(0..=19).contains(&w.nice) {
+            return Err(Error::InvalidSpec(format!(
+                "warm nice must be 0 to 19, not {}",
+                w.nice
+            )));
+        }
+        p.nice = w.nice;
+    }
     p.command(spec)?;
     p.collect = spec
         .collect
@@ -364,7 +379,10 @@ fn check_limits(l: &crate::Limits) -> Result<(), Error> {
 /// Resource limits, the second line behind the cgroup and the supervisor.
 fn rlimits(spec: &Spec) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
     let l = &spec.limits;
-    let cpu_s = l.cpu_time.as_secs() + u64::from(l.cpu_time.subsec_nanos() > 0);
+    // A warm jail's preamble spends CPU before its job's limit starts counting (the
+    // supervisor enforces each exactly; this is the backstop for both together).
+    let cpu = l.cpu_time + spec.warm.as_ref().map_or(Duration::ZERO, |w| w.preamble_cpu);
+    let cpu_s = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
     let fsize = l
         .tmp_size
         .max(spec.overlays.iter().map(|o| o.size).max().unwrap_or(0))
@@ -433,6 +451,7 @@ impl Plan {
             proc_masks: proc_masks(),
             keep_fds: Vec::new(),
             first_user_bind: 0,
+            nice: 0,
         })
     }
 
@@ -593,6 +612,10 @@ impl Plan {
         if spec.results.is_some() {
             env.retain(|(k, _)| k != RESULTS_FD_VAR);
             env.push((RESULTS_FD_VAR.into(), RESULTS_FD.to_string()));
+        }
+        if spec.warm.is_some() {
+            env.retain(|(k, _)| k != JOB_FD_VAR);
+            env.push((JOB_FD_VAR.into(), JOB_FD.to_string()));
         }
         self.envp = CStrArray::new(
             env.iter()

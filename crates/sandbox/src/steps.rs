@@ -134,11 +134,11 @@ steps! {
     Payload DieWithInit "die-with-init"
         "`PR_SET_PDEATHSIG(SIGKILL)`";
     Payload Stdio "stdio"
-        "stdin `/dev/null`, stdout and stderr the pipes, fd 3 the results channel when on; everything else closed";
+        "stdin `/dev/null`, stdout and stderr the pipes, fd 3 the results channel when on, fd 4 a warm jail's job socket; everything else closed";
     Payload Workdir "workdir"
         "`chdir` to the working directory, `umask 022`";
     Payload Rlimits "rlimits"
-        "core 0, nofile 1024, fsize, stack 8 MiB, cpu, memlock 64 KiB, msgqueue 0";
+        "core 0, nofile 1024, fsize, stack 8 MiB, cpu, memlock 64 KiB, msgqueue 0; a warm jail's niceness";
     Payload DropCapabilities "drop-capabilities"
         "the bounding set one by one, the ambient set, then effective, permitted and inheritable";
     Payload NoNewPrivs "no-new-privs"

@@ -57,18 +57,23 @@ fn run_inner(
     sink: &mut dyn OutputSink,
     control: Option<&Control>,
 ) -> Result<Report, Error> {
+    if spec.warm.is_some() && control.is_none() {
+        return Err(Error::InvalidSpec(
+            "a warm jail needs a Control to deliver its job through".into(),
+        ));
+    }
     let mut plan = plan::build(spec, landlock::abi().unwrap_or(0))?;
     plan.open_sources()?;
     let cg_host = cgroup::host()?;
     let early_cg = create_cgroup_before_clone(cg_host, spec)?;
-    let pipes = Pipes::open(spec.results.is_some())?;
+    let pipes = Pipes::open(spec.results.is_some(), spec.warm.is_some())?;
     plan.keep_fds = pipes.jail_fds().all().chain(plan.tree_fds()).collect();
     plan.keep_fds.sort_unstable();
     let network = JailNetwork::choose(spec, control);
     plan.join_net = network.joins();
     let start = Instant::now();
     let jail = clone_jail(&plan, &pipes, &network, early_cg.as_ref())?;
-    let (streams, to_jail) = pipes.close_jail_ends();
+    let (streams, to_jail, job) = pipes.close_jail_ends();
     let cg = match hand_over(&jail, &plan, to_jail, cg_host, early_cg, spec) {
         Ok(cg) => cg,
         Err(e) => {
@@ -76,12 +81,13 @@ fn run_inner(
             return Err(e);
         }
     };
-    announce(control, &jail);
+    announce(control, &jail, job);
     let mut sup = Supervision::new(spec, sink, start);
-    sup.watch(&jail, &cg, streams, control);
+    sup.watch(&jail, &cg, streams, control, &plan);
     drop(jail);
     drop(network);
-    let wall = start.elapsed();
+    // From delivery for a warm jail (`Supervision::delivered`), from the clone otherwise.
+    let wall = sup.start.elapsed();
     let usage = cg.usage();
     drop(cg);
     sup.finish(spec, &plan, usage, wall)
@@ -109,6 +115,8 @@ struct Pipes {
     msg_r: OwnedFd,
     res_r: Option<OwnedFd>,
     to_jail: OwnedFd,
+    /// A warm jail's job socket, the host's end (for the `Control`).
+    job: Option<OwnedFd>,
     jail_ends: JailEnds,
 }
 
@@ -118,16 +126,21 @@ struct JailEnds {
     out: OwnedFd,
     err: OwnedFd,
     results: Option<OwnedFd>,
+    job: Option<OwnedFd>,
 }
 
 impl Pipes {
-    fn open(results: bool) -> Result<Pipes, Error> {
+    fn open(results: bool, warm: bool) -> Result<Pipes, Error> {
         let (to_jail, sync) = socketpair()?;
         let (msg_r, msg) = pipe()?;
         let (out_r, out) = pipe()?;
         let (err_r, err) = pipe()?;
         let (res_r, res_w) = match results {
             true => pipe().map(|(r, w)| (Some(r), Some(w)))?,
+            false => (None, None),
+        };
+        let (job, job_jail) = match warm {
+            true => socketpair().map(|(h, j)| (Some(h), Some(j)))?,
             false => (None, None),
         };
         // The payload may reopen its outputs through /proc/self/fd (`> /dev/stdout`):
@@ -148,12 +161,14 @@ impl Pipes {
             msg_r,
             res_r,
             to_jail,
+            job,
             jail_ends: JailEnds {
                 sync,
                 msg,
                 out,
                 err,
                 results: res_w,
+                job: job_jail,
             },
         })
     }
@@ -166,12 +181,14 @@ impl Pipes {
             out: e.out.as_raw_fd(),
             err: e.err.as_raw_fd(),
             results: e.results.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            job: e.job.as_ref().map_or(-1, |f| f.as_raw_fd()),
         }
     }
 
     /// After the clone: the jail holds its ends; ours go, so EOF comes when the
-    /// jail's do. The streams to watch, in `Supervision` order, and the sync socket.
-    fn close_jail_ends(self) -> ([Option<OwnedFd>; 4], ToJail) {
+    /// jail's do. The streams to watch, in `Supervision` order, the sync socket, and
+    /// a warm jail's job socket.
+    fn close_jail_ends(self) -> ([Option<OwnedFd>; 4], ToJail, Option<OwnedFd>) {
         drop(self.jail_ends);
         (
             [
@@ -181,6 +198,7 @@ impl Pipes {
                 self.res_r,
             ],
             ToJail(self.to_jail),
+            self.job,
         )
     }
 }
@@ -385,14 +403,15 @@ fn write_file(path: &str, v: &str) -> std::io::Result<()> {
 }
 
 /// Tells a `Control` the jail is up: its PID, its network namespace (opened while
-/// init is our unreaped child, so the PID cannot name anyone else) and a pidfd.
-fn announce(control: Option<&Control>, jail: &Child) {
+/// init is our unreaped child, so the PID cannot name anyone else), a pidfd, and a
+/// warm jail's job socket.
+fn announce(control: Option<&Control>, jail: &Child, job: Option<OwnedFd>) {
     let Some(c) = control else { return };
     let path = format!("/proc/{}/ns/net", jail.pid);
     let started =
         NetNs::open(std::path::Path::new(&path)).and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
     match started {
-        Ok((ns, pidfd)) => c.started(jail.pid as u32, ns, pidfd),
+        Ok((ns, pidfd)) => c.started(jail.pid as u32, ns, pidfd, job),
         // Init is already gone (its own failure is in the messages), or this process
         // is out of descriptors: the run ends without ever being lent.
         Err(_) => jail.kill(),
@@ -461,6 +480,19 @@ struct Supervision<'a> {
     results: Vec<u8>,
     results_bytes: u64,
     results_cap: u64,
+    /// A warm jail's waiting phase; `None` for an ordinary run.
+    warm: Option<WarmPhase>,
+}
+
+/// A warm jail before and at delivery. Until `delivered`, `Supervision::start` is the
+/// clone and the waiting limits apply; at delivery the clocks restart.
+struct WarmPhase {
+    spec: crate::Warm,
+    cloned: Instant,
+    delivered: Option<Instant>,
+    cpu_base: u64,
+    ready_at_delivery: bool,
+    early_output: bool,
 }
 
 /// Index of each stream in the array [`Supervision::watch`] takes.
@@ -485,7 +517,45 @@ impl<'a> Supervision<'a> {
             results: Vec::new(),
             results_bytes: 0,
             results_cap: spec.results.unwrap_or(0),
+            warm: spec.warm.clone().map(|w| WarmPhase {
+                spec: w,
+                cloned: start,
+                delivered: None,
+                cpu_base: 0,
+                ready_at_delivery: false,
+                early_output: false,
+            }),
         }
+    }
+
+    /// True while a warm jail waits for its job.
+    fn waiting(&self) -> bool {
+        self.warm.as_ref().is_some_and(|w| w.delivered.is_none())
+    }
+
+    /// The job went in: the run's clocks start now, the CPU used so far is the
+    /// preamble's, and (as root) every task goes back to niceness 0.
+    fn delivered(&mut self, cg: &RunCgroup, control: &Control, plan: &Plan) {
+        let now = Instant::now();
+        let Some(w) = self.warm.as_mut() else { return };
+        if w.delivered.is_some() {
+            return;
+        }
+        w.delivered = Some(now);
+        w.cpu_base = cg.cpu_ns();
+        w.ready_at_delivery = control.was_ready();
+        self.start = now;
+        self.last_output = now;
+        if plan.nice > 0 && !plan.rootless {
+            for tid in cg.tasks() {
+                let _ = sys::set_task_nice(tid, 0);
+            }
+        }
+    }
+
+    /// CPU used by the job (a warm jail's preamble not counted).
+    fn job_cpu_ns(&self, total: u64) -> u64 {
+        total.saturating_sub(self.warm.as_ref().map_or(0, |w| w.cpu_base))
     }
 
     fn stop(&mut self, jail: &Child, why: Status) {
@@ -498,6 +568,14 @@ impl<'a> Supervision<'a> {
     /// Forwards output under the combined cap.
     fn output(&mut self, jail: &Child, stream: Stream, bytes: &[u8]) {
         self.last_output = Instant::now();
+        if self.waiting() {
+            // A preamble prints nothing before its job: this one is broken. Its words
+            // still reach the sink, for the caller to report.
+            if let Some(w) = self.warm.as_mut() {
+                w.early_output = true;
+            }
+            self.stop(jail, Status::Signaled);
+        }
         if self.truncated {
             return;
         }
@@ -542,6 +620,7 @@ impl<'a> Supervision<'a> {
         cg: &RunCgroup,
         streams: [Option<OwnedFd>; 4],
         control: Option<&Control>,
+        plan: &Plan,
     ) {
         let fds = streams
             .each_ref()
@@ -551,24 +630,33 @@ impl<'a> Supervision<'a> {
         let mut next_tick = Instant::now() + TICK;
         loop {
             let timeout = self.poll_timeout(next_tick);
-            let mut pfds = [pollfd(-1); 6];
+            let mut pfds = [pollfd(-1); 7];
             for i in 0..4 {
                 pfds[i].fd = if open[i] { fds[i] } else { -1 };
             }
             pfds[4].fd = jail.pidfd.as_raw_fd();
             pfds[5].fd = control.map_or(-1, Control::kill_fd);
-            // SAFETY: poll over a local array of six pollfds.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 6, timeout) };
+            if self.waiting() {
+                pfds[6].fd = control.map_or(-1, Control::deliver_fd);
+            }
+            // SAFETY: poll over a local array of seven pollfds.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 7, timeout) };
             if n < 0 && sys::errno() != libc::EINTR {
                 self.stop(jail, Status::SetupError);
                 break;
+            }
+            // The delivery first: output that follows it in the same round is the job's.
+            if let (true, Some(c)) = (pfds[6].revents != 0, control) {
+                let mut b = [0u8; 8];
+                let _ = sys::read(c.deliver_fd(), &mut b);
+                self.delivered(cg, c, plan);
             }
             self.read_ready(jail, &fds, &mut open, &pfds, &mut buf);
             let exited = pfds[4].revents != 0;
             if pfds[5].revents != 0 {
                 self.stop(jail, Status::Signaled);
             } else {
-                self.check_limits(jail, cg, &mut next_tick);
+                self.check_limits(jail, cg, &mut next_tick, control);
             }
             if exited || self.stopped.is_some() {
                 break;
@@ -594,8 +682,15 @@ impl<'a> Supervision<'a> {
 
     fn poll_timeout(&self, next_tick: Instant) -> c_int {
         let mut deadline = (self.start + self.limits.wall_time).min(next_tick);
-        if let Some(idle) = self.limits.idle_timeout {
-            deadline = deadline.min(self.last_output + idle);
+        match &self.warm {
+            Some(w) if w.delivered.is_none() => {
+                deadline = next_tick.min(w.cloned + w.spec.max_wait);
+            }
+            _ => {
+                if let Some(idle) = self.limits.idle_timeout {
+                    deadline = deadline.min(self.last_output + idle);
+                }
+            }
         }
         let ms = deadline
             .saturating_duration_since(Instant::now())
@@ -623,12 +718,23 @@ impl<'a> Supervision<'a> {
 
     /// The wall and idle clocks every time round; the cgroup on each tick: an OOM
     /// kill, a refused fork, CPU past the limit.
-    fn check_limits(&mut self, jail: &Child, cg: &RunCgroup, next_tick: &mut Instant) {
+    fn check_limits(
+        &mut self,
+        jail: &Child,
+        cg: &RunCgroup,
+        next_tick: &mut Instant,
+        control: Option<&Control>,
+    ) {
         let now = Instant::now();
-        if now >= self.start + self.limits.wall_time {
+        let waiting = self.waiting();
+        let (wall_end, cpu_cap) = match &self.warm {
+            Some(w) if waiting => (w.cloned + w.spec.max_wait, w.spec.preamble_cpu),
+            _ => (self.start + self.limits.wall_time, self.limits.cpu_time),
+        };
+        if now >= wall_end {
             return self.stop(jail, Status::WallTimeout);
         }
-        if let Some(idle) = self.limits.idle_timeout {
+        if let (Some(idle), false) = (self.limits.idle_timeout, waiting) {
             if now >= self.last_output + idle {
                 return self.stop(jail, Status::IdleTimeout);
             }
@@ -637,11 +743,14 @@ impl<'a> Supervision<'a> {
             return;
         }
         *next_tick = now + TICK;
+        if let Some(c) = control {
+            c.set_memory(cg.memory_current());
+        }
         if cg.oom_kills() > 0 {
             self.stop(jail, Status::MemoryLimit);
         } else if cg.pids_limit_hits() > 0 {
             self.stop(jail, Status::PidsLimit);
-        } else if cg.cpu_ns() >= self.limits.cpu_time.as_nanos() as u64 {
+        } else if self.job_cpu_ns(cg.cpu_ns()) >= cpu_cap.as_nanos() as u64 {
             self.stop(jail, Status::CpuTimeout);
         }
     }
@@ -650,9 +759,25 @@ impl<'a> Supervision<'a> {
         self,
         spec: &Spec,
         plan: &Plan,
-        usage: cgroup::Usage,
+        mut usage: cgroup::Usage,
         wall: Duration,
     ) -> Result<Report, Error> {
+        let total_cpu = usage.cpu_ns;
+        usage.cpu_ns = self.job_cpu_ns(total_cpu);
+        let warm = self.warm.as_ref().map(|w| crate::WarmReport {
+            delivered: w.delivered.is_some(),
+            ready_at_delivery: w.ready_at_delivery,
+            waited_ms: w
+                .delivered
+                .unwrap_or_else(Instant::now)
+                .duration_since(w.cloned)
+                .as_millis() as u64,
+            preamble_cpu_ms: match w.delivered {
+                Some(_) => w.cpu_base,
+                None => total_cpu,
+            } / 1_000_000,
+            early_output: w.early_output,
+        });
         let from_jail = FromJail::decode(&self.msgs, spec.collect.len());
         let error = match from_jail.failure {
             Some(f) if f.step == Step::Exec => Some(format!(
@@ -682,6 +807,7 @@ impl<'a> Supervision<'a> {
                 .filter(|cap| self.results_bytes <= *cap)
                 .map(|_| self.results),
             results_bytes: spec.results.map(|_| self.results_bytes),
+            warm,
         })
     }
 

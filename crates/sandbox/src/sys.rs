@@ -356,6 +356,19 @@ pub fn umask(mask: libc::mode_t) {
     unsafe { libc::umask(mask) };
 }
 
+/// Sets this process's niceness (raising it needs no privilege).
+pub fn set_nice(nice: i32) -> SysResult {
+    // SAFETY: integer arguments.
+    cvt_i(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
+}
+
+/// Sets the niceness of one task (a thread id in the host's PID namespace). Lowering
+/// it needs CAP_SYS_NICE.
+pub fn set_task_nice(tid: libc::pid_t, nice: i32) -> SysResult {
+    // SAFETY: integer arguments.
+    cvt_i(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) }).map(drop)
+}
+
 pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> SysResult {
     let rl = libc::rlimit {
         rlim_cur: soft,
@@ -582,6 +595,45 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
             r => return r.map(|n| n as usize),
         }
     }
+}
+
+/// Sends all of `buf` on a stream socket before `deadline` (no SIGPIPE: a closed peer
+/// is EPIPE; past the deadline, ETIMEDOUT).
+pub fn send_all(fd: RawFd, mut buf: &[u8], deadline: std::time::Instant) -> SysResult {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a valid readable slice.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            buf = &buf[n as usize..];
+            continue;
+        }
+        match errno() {
+            libc::EINTR => {}
+            libc::EAGAIN => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(libc::ETIMEDOUT);
+                }
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = left.as_millis().min(i32::MAX as u128) as i32 + 1;
+                // SAFETY: poll on one pollfd.
+                unsafe { libc::poll(&mut p, 1, ms) };
+            }
+            e => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes all of `buf`, retrying on EINTR and short writes.

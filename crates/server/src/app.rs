@@ -132,7 +132,11 @@ fn grader(
 ) -> Result<(Arc<Grader>, Arc<Hardhat>), AppError> {
     let cfg = workers.grader_config(data_dir, secrets);
     let toolchains = workers.toolchains(|| bundled("toolchains"));
-    let grader = Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
+    let mut grader =
+        Grader::standard(cfg, toolchains).map_err(|e| AppError::Config(e.to_string()))?;
+    if let Some(warm) = workers.warm_config() {
+        grader.enable_warm_pool(warm);
+    }
     // The service grades every runtime it lists: without the Hardhat toolchain's
     // sources it does not start (the CLI's local commands grade the others anyway).
     let hardhat = match grader.hardhat() {
@@ -149,7 +153,11 @@ fn grader(
     crate::metrics::Metrics::global().register(Box::new(
         crate::chain_metrics::ChainPoolCollector::new(hardhat.clone()),
     ));
-    Ok((Arc::new(grader), hardhat))
+    let grader = Arc::new(grader);
+    crate::metrics::Metrics::global().register(Box::new(
+        crate::warm_metrics::WarmPoolCollector::new(grader.clone()),
+    ));
+    Ok((grader, hardhat))
 }
 
 /// Exercises, validated as a whole: one bad package and the server does not start.
@@ -236,6 +244,7 @@ pub async fn serve(mut settings: Serve) -> Result<(), AppError> {
     if let Some(engine) = engine {
         drain(engine, settings.workers.drain_grace).await;
     }
+    stop_warm_jails(&core.grader);
     stop_chains(&core.hardhat);
     result
 }
@@ -259,6 +268,7 @@ pub async fn worker(mut settings: Worker) -> Result<(), AppError> {
     let engine = start_engine(&core, &settings.workers, kill_switch).await?;
     worker::shutdown_signal().await;
     drain(Arc::new(engine), settings.workers.drain_grace).await;
+    stop_warm_jails(&core.grader);
     stop_chains(&core.hardhat);
     Ok(())
 }
@@ -274,6 +284,17 @@ async fn drain(engine: Arc<WorkerEngine>, grace: Duration) {
             tracing::info!(?report, "drained");
         }
         Err(_) => tracing::warn!("worker engine still shared at shutdown; its leases will expire"),
+    }
+}
+
+/// Warm jails first: each holds what its runtime lent it (an Anvil chain), which goes
+/// back when the jail has ended.
+fn stop_warm_jails(grader: &Grader) {
+    if let Some(pool) = grader.warm_pool() {
+        pool.shutdown();
+        if !pool.wait_stopped(Duration::from_secs(5)) {
+            tracing::warn!("warm jails still ending after 5 s");
+        }
     }
 }
 

@@ -15,3 +15,4 @@ pub mod metrics;
 pub mod sessions;
 pub mod settings;
 pub mod toolchains;
+pub mod warm_metrics;

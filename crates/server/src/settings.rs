@@ -608,6 +608,17 @@ pub struct GraderSettings {
     #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub anvil_pool: u32,
+    /// Warm jails held at most: started ahead of demand for the exercises graded last,
+    /// each with its runtime's preamble loaded, used once (0 turns the pool off).
+    #[arg(long, env = "GAUNTLET_WARM_JAILS", default_value_t = 2)]
+    pub warm_jails: u32,
+    /// What the warm jails' memory limits may add up to.
+    #[arg(long, env = "GAUNTLET_WARM_MEMORY", default_value = "2GiB", value_parser = size)]
+    pub warm_memory: u64,
+    /// How long a warm jail waits for a job before it is stopped (the pool empties
+    /// when nobody grades).
+    #[arg(long, env = "GAUNTLET_WARM_MAX_WAIT", default_value = "10m", value_parser = duration)]
+    pub warm_max_wait: Duration,
     /// Where prepared toolchains live (default: /var/cache/gauntlet/toolchains as root,
     /// else $XDG_CACHE_HOME/gauntlet/toolchains; shared with the CLI's commands).
     #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
@@ -699,6 +710,17 @@ impl WorkerSettings {
             .map(|s| s.expose_secret().to_owned())
             .collect();
         cfg
+    }
+
+    /// The warm pool's settings (`None`: off).
+    pub fn warm_config(&self) -> Option<gauntlet_grader::warm::WarmConfig> {
+        let g = &self.grader;
+        (g.warm_jails > 0).then(|| gauntlet_grader::warm::WarmConfig {
+            max_jails: g.warm_jails as usize,
+            max_memory: g.warm_memory,
+            max_wait: g.warm_max_wait,
+            ..Default::default()
+        })
     }
 
     /// Where the toolchains come from and go: `bundled` finds the shipped sources; they
@@ -1037,6 +1059,9 @@ mod tests {
             ("WORKER_HEARTBEAT", "worker-heartbeat"),
             ("WORKER_RETRY_BACKOFF", "retry-backoff"),
             ("GAUNTLET_ANVIL_POOL", "anvil-pool"),
+            ("GAUNTLET_WARM_JAILS", "warm-jails"),
+            ("GAUNTLET_WARM_MEMORY", "warm-memory"),
+            ("GAUNTLET_WARM_MAX_WAIT", "warm-max-wait"),
             ("GAUNTLET_TOOLCHAINS_DIR", "toolchains-dir"),
             ("GAUNTLET_PREPARE_TOOLCHAINS", "prepare-toolchains"),
             ("GAUNTLET_TOOLCHAIN_SOURCES", "toolchain-sources"),

@@ -23,13 +23,17 @@ use sha2::{Digest, Sha256};
 pub const DIR: &str = ".gauntlet/runner";
 
 /// The runner files, by name.
-pub const FILES: [(&str, &[u8]); 6] = [
+pub const FILES: [(&str, &[u8]); 8] = [
     ("judge.py", include_bytes!("../../runners/judge.py")),
     ("confine.py", include_bytes!("../../runners/confine.py")),
     ("harness.py", include_bytes!("../../runners/harness.py")),
     ("wire.py", include_bytes!("../../runners/wire.py")),
     ("judge.js", include_bytes!("../../runners/judge.js")),
     ("harness.js", include_bytes!("../../runners/harness.js")),
+    // The warm jails' preambles (warm.rs): they load the interpreter and runner
+    // before the job, then write the submission and run the test command in-process.
+    ("warm.py", include_bytes!("../../runners/warm.py")),
+    ("warm.js", include_bytes!("../../runners/warm.js")),
 ];
 
 /// A short hash of every runner's name and content.

@@ -71,4 +71,16 @@ pub trait Runtime: Send + Sync {
     fn lease(&self) -> Result<Option<Box<dyn Lease>>, RuntimeError> {
         Ok(None)
     }
+
+    /// [`Runtime::lease`] without waiting: an error when nothing is free now (a warm
+    /// jail is then simply not started).
+    fn lease_now(&self) -> Result<Option<Box<dyn Lease>>, RuntimeError> {
+        self.lease()
+    }
+
+    /// The trusted preamble a warm jail runs for `test` (warm.rs), or `None` when this
+    /// test command cannot be run warm. It takes the test command after `--`.
+    fn preamble(&self, _test: &TestSpec) -> Option<Vec<String>> {
+        None
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use gauntlet_exercise::TestSpec;
+
 use super::runners;
 use super::runtime::{Runtime, RuntimeError};
 
@@ -31,6 +33,24 @@ impl Runtime for System {
             runtime: self.name.into(),
             reason: format!("writing the test runners: {e}"),
         })
+    }
+
+    /// node's tests under `warm.js`, everything else under `warm.py` (which runs a
+    /// python script in its own interpreter, and execs any other command).
+    fn preamble(&self, test: &TestSpec) -> Option<Vec<String>> {
+        let node = test.command.first().is_some_and(|c| c == "node");
+        let (interpreter, script) = if node {
+            ("node", "warm.js")
+        } else {
+            ("python3", "warm.py")
+        };
+        let mut argv = vec![
+            interpreter.to_owned(),
+            format!("{}/{}/{script}", crate::WORKSPACE, runners::DIR),
+            "--".to_owned(),
+        ];
+        argv.extend(test.command.iter().cloned());
+        Some(argv)
     }
 
     fn env(&self) -> Vec<(String, String)> {

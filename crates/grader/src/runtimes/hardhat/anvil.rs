@@ -187,6 +187,18 @@ impl AnvilPool {
         }
     }
 
+    /// Borrows a chain only if one is idle now (for a warm jail, which is not worth
+    /// a wait).
+    pub fn try_acquire(&self) -> Result<ChainLease, RuntimeError> {
+        if self.inner.lock().idle.is_empty() {
+            return Err(RuntimeError::NotReady {
+                runtime: "hardhat".into(),
+                reason: "no idle chain".into(),
+            });
+        }
+        self.acquire()
+    }
+
     /// Borrows a live chain, waiting up to the configured bound. An idle chain that
     /// died is replaced before it could be lent.
     pub fn acquire(&self) -> Result<ChainLease, RuntimeError> {

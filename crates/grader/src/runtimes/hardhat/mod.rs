@@ -223,4 +223,24 @@ impl Runtime for Hardhat {
     fn lease(&self) -> Result<Option<Box<dyn Lease>>, RuntimeError> {
         Ok(Some(Box::new(self.pool()?.acquire()?)))
     }
+
+    fn lease_now(&self) -> Result<Option<Box<dyn Lease>>, RuntimeError> {
+        Ok(Some(Box::new(self.pool()?.try_acquire()?)))
+    }
+
+    /// `lib/warm.js` of the toolchain: node with Hardhat, the config and the compiler
+    /// loaded; only for the default test command, which it runs in-process.
+    fn preamble(&self, test: &TestSpec) -> Option<Vec<String>> {
+        let default = self.default_test()?;
+        if test.command != default.command {
+            return None;
+        }
+        let mut argv = vec![
+            "node".to_owned(),
+            format!("{TOOLCHAIN_INSIDE}/lib/warm.js"),
+            "--".to_owned(),
+        ];
+        argv.extend(test.command.iter().cloned());
+        Some(argv)
+    }
 }

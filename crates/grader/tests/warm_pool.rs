@@ -1,0 +1,242 @@
+//! The warm pool (warm.rs) through the real grader and sandbox: grades in warm jails
+//! equal cold ones, nothing one job leaves reaches the next, the pool refills and
+//! falls back to a cold start, and a broken preamble is paused, not retried for ever.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use gauntlet_exercise::{self as exercise, Exercise, GradeResult, Maxima, Outcome};
+use gauntlet_grader::warm::WarmConfig;
+use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn grader(tmp: &Path, warm: Option<WarmConfig>) -> Grader {
+    let mut g = Grader::new(GraderConfig::new(tmp.join("data")), Registry::system()).unwrap();
+    if let Some(cfg) = warm {
+        g.enable_warm_pool(cfg);
+    }
+    g
+}
+
+fn warm_cfg() -> WarmConfig {
+    WarmConfig {
+        max_jails: 2,
+        ..WarmConfig::default()
+    }
+}
+
+fn grade(g: &Grader, ex: &Exercise, files: &[(&str, &str)]) -> GradeResult {
+    let files: BTreeMap<String, String> = files
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect();
+    let files = exercise::validate_files(ex, &files).expect("a valid submission");
+    let job = gauntlet_grader::local_job_id();
+    g.grade(ex, &Submission::Files(files), &job, &mut |_| {})
+        .expect("graded")
+}
+
+/// Waits until the pool holds `n` ready jails.
+fn wait_ready(g: &Grader, n: usize) {
+    let pool = g.warm_pool().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool.gauges().ready < n {
+        assert!(
+            Instant::now() < deadline,
+            "no ready warm jail: {:?}",
+            pool.gauges()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn bundled(id: &str) -> Exercise {
+    exercise::load(&repo().join("exercises").join(id), &Maxima::default()).unwrap()
+}
+
+fn summary(r: &GradeResult) -> (Outcome, u32, Vec<(String, String)>) {
+    (
+        r.outcome,
+        r.score,
+        r.tests
+            .iter()
+            .map(|t| (t.name.clone(), format!("{:?}", t.status)))
+            .collect(),
+    )
+}
+
+#[test]
+fn warm_grades_equal_cold_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cold = grader(&tmp.path().join("cold"), None);
+    let warm = grader(&tmp.path().join("warm"), Some(warm_cfg()));
+    for id in ["reverse-words", "word-frequency", "dedupe-lines"] {
+        let ex = bundled(id);
+        let dir = repo().join("exercises").join(id);
+        for variant in ["solution", "starter"] {
+            let mut files = Vec::new();
+            for f in &ex.starter_files {
+                let content = fs::read_to_string(dir.join(variant).join(f.path.as_str())).unwrap();
+                files.push((f.path.as_str().to_owned(), content));
+            }
+            let files: Vec<(&str, &str)> =
+                files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+            let c = grade(&cold, &ex, &files);
+            // The first grade of an exercise starts cold and warms one for the next.
+            let _ = grade(&warm, &ex, &files);
+            wait_ready(&warm, 1);
+            let w = grade(&warm, &ex, &files);
+            assert_eq!(
+                summary(&w),
+                summary(&c),
+                "{id} {variant}: warm log:\n{}\ncold log:\n{}",
+                w.log,
+                c.log
+            );
+        }
+    }
+    let stats = warm.warm_pool().unwrap().stats();
+    assert!(stats.hits.load(Ordering::Relaxed) >= 6, "{stats:?}");
+    assert_eq!(stats.preamble_failures.load(Ordering::Relaxed), 0);
+}
+
+/// The submission is itself the test command: it looks for what an earlier job could
+/// have left in every place a job can write, then leaves all of it behind, including
+/// a double-forked process that would write again later.
+const LEFTOVERS: &str = r#"
+import os, sys, time
+PLACES = ["/tmp/left", "/dev/shm/left", "/workspace/left", "/workspace/.gauntlet-left"]
+found = [p for p in PLACES if os.path.exists(p)]
+def leave():
+    for p in PLACES:
+        try:
+            with open(p, "w") as f:
+                f.write("from an earlier job")
+        except OSError:
+            pass
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(0.3)
+        leave()
+        time.sleep(60)
+    os._exit(0)
+leave()
+print("found:", found, "pid:", os.getpid(), flush=True)
+sys.exit(1 if found else 0)
+"#;
+
+#[test]
+fn nothing_one_job_leaves_reaches_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("leftovers");
+    let yaml = "id: leftovers\ntitle: Leftovers\nruntime: python\nsubmission: files\n\
+                starter:\n  files:\n    - path: attack.py\n\
+                test:\n  command: [\"python3\", \"attack.py\"]\n  results: exit-code\n\
+                scoring: all-or-nothing\n";
+    for (path, content) in [
+        ("exercise.yaml", yaml),
+        ("starter/attack.py", "# write here\n"),
+        ("solution/attack.py", LEFTOVERS),
+        ("tests/README", "The submission is its own test.\n"),
+    ] {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    let ex = exercise::load(&dir, &Maxima::default()).unwrap();
+    let g = grader(tmp.path(), Some(warm_cfg()));
+    for round in 0..4 {
+        if round > 0 {
+            wait_ready(&g, 1);
+        }
+        let r = grade(&g, &ex, &[("attack.py", LEFTOVERS)]);
+        assert_eq!(r.outcome, Outcome::Passed, "round {round}:\n{}", r.log);
+        assert!(r.log.contains("found: []"), "round {round}:\n{}", r.log);
+    }
+    let stats = g.warm_pool().unwrap().stats();
+    assert!(stats.hits.load(Ordering::Relaxed) >= 3, "{stats:?}");
+}
+
+#[test]
+fn without_a_jail_a_job_starts_cold_and_the_pool_refills() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(tmp.path(), Some(warm_cfg()));
+    let ex = bundled("reverse-words");
+    let solution =
+        fs::read_to_string(repo().join("exercises/reverse-words/solution/words.py")).unwrap();
+    let pool = g.warm_pool().unwrap();
+    // Two grades at once: one jail at most can be ready, the other starts cold.
+    let r = grade(&g, &ex, &[("words.py", &solution)]);
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    assert_eq!(pool.stats().misses.load(Ordering::Relaxed), 1);
+    wait_ready(&g, 1);
+    std::thread::scope(|s| {
+        let a = s.spawn(|| grade(&g, &ex, &[("words.py", &solution)]));
+        let b = s.spawn(|| grade(&g, &ex, &[("words.py", &solution)]));
+        for r in [a.join().unwrap(), b.join().unwrap()] {
+            assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+        }
+    });
+    let s = pool.stats();
+    let taken = s.hits.load(Ordering::Relaxed) + s.warming_hits.load(Ordering::Relaxed);
+    assert!(taken >= 1, "{s:?}");
+    assert_eq!(taken + s.misses.load(Ordering::Relaxed), 3, "{s:?}");
+    // And it refilled: jails for the next grades are there again, within the cap.
+    wait_ready(&g, 1);
+    assert!(pool.gauges().jails <= 2);
+    // A shut-down pool ends every jail it held.
+    pool.shutdown();
+    assert!(pool.wait_stopped(Duration::from_secs(10)));
+    assert_eq!(pool.gauges().jails, 0);
+}
+
+#[test]
+fn a_broken_preamble_is_reported_and_paused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(tmp.path(), Some(warm_cfg()));
+    // The python preamble runs with the runners of the prepared layer; an exercise
+    // whose test command is a python file that does not exist still grades (cold and
+    // warm alike, it is the test command's failure), so break the preamble itself:
+    // a package can't, so this test swaps the runner in the prepared layer after the
+    // first grade made it.
+    let ex = bundled("reverse-words");
+    let solution =
+        fs::read_to_string(repo().join("exercises/reverse-words/solution/words.py")).unwrap();
+    let r = grade(&g, &ex, &[("words.py", &solution)]);
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    let pool = g.warm_pool().unwrap();
+    pool.clear();
+    let layers = tmp.path().join("data/prepared");
+    let mut broken = 0;
+    for layer in fs::read_dir(&layers).unwrap() {
+        let warm_py = layer.unwrap().path().join(".gauntlet/runner/warm.py");
+        if warm_py.exists() {
+            let mut perms = fs::metadata(&warm_py).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+            fs::set_permissions(&warm_py, perms).unwrap();
+            fs::write(&warm_py, "print('I talk before my job')\n").unwrap();
+            broken += 1;
+        }
+    }
+    assert!(broken > 0, "no prepared layer with warm.py under {}", layers.display());
+    // Each grade still passes (cold); each starts a preamble that fails; after three in
+    // a row the exercise is paused and no further jail is started for it.
+    for _ in 0..5 {
+        let r = grade(&g, &ex, &[("words.py", &solution)]);
+        assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let s = pool.stats();
+    assert_eq!(
+        s.preamble_failures.load(Ordering::Relaxed),
+        gauntlet_grader::warm::FAILURES_TO_PAUSE as u64,
+        "{s:?}"
+    );
+}
