@@ -417,3 +417,57 @@ fn a_store_locked_by_another_program_is_refused_at_start() {
     // Once the other program is gone, the server starts on the same, intact store.
     serve.start();
 }
+
+/// Warm jails (docs/queue.md, "Warm jails") die with the worker that made them: a
+/// SIGKILL leaves no preamble waiting, and the next start sweeps their cgroups.
+#[test]
+fn a_killed_server_leaves_no_warm_jail_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The marker is an argument of the test command, so it is in the warm preamble's
+    // command line (`warm.py -- sh tests/run.sh <marker>`) while it waits.
+    let marker = "warm-kill-3.1415";
+    let exercises = slow_exercise(tmp.path(), "0.01");
+    let yaml = exercises.join("slow-sum/exercise.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap().replace(
+        "[\"sh\", \"tests/run.sh\"]",
+        &format!("[\"sh\", \"tests/run.sh\", \"{marker}\"]"),
+    );
+    std::fs::write(&yaml, text).unwrap();
+    let mut env = env(None);
+    env.push(("GAUNTLET_WARM_JAILS", "2".to_owned()));
+    let mut serve = node(
+        "serve",
+        &["serve"],
+        tmp.path().join("data"),
+        &exercises,
+        &env,
+    );
+    serve.start();
+    let first_pid = serve.pid().unwrap();
+    let api = serve.addr.clone().unwrap();
+    let id = submit_right(&api);
+    wait_for("the submission to finish", 60, || {
+        state(&api, &id)["state"] == "finished"
+    });
+    assert_eq!(state(&api, &id)["result"]["outcome"], "passed");
+    wait_for("a warm jail for the next submission", 30, || {
+        !processes_with(marker).is_empty()
+    });
+    serve.kill();
+    wait_for("the warm jail to die with its server", 10, || {
+        processes_with(marker).is_empty()
+    });
+    // The restarted server grades, and its first jail sweeps the dead one's cgroups.
+    serve.start();
+    let api = serve.addr.clone().unwrap();
+    let id = submit_right(&api);
+    wait_for("the next submission to finish", 60, || {
+        state(&api, &id)["state"] == "finished"
+    });
+    let left = cluster::run_cgroups_of(&[first_pid]);
+    assert!(
+        left.is_empty(),
+        "run cgroups of the killed server: {left:?}"
+    );
+    assert_eq!(state(&api, &id)["result"]["outcome"], "passed");
+}

@@ -60,6 +60,9 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+// ---- BEGIN shared job code: byte-identical in crates/grader/runners/warm.js and
+// toolchains/hardhat/lib/warm.js (crates/grader/tests/warm_preambles.py checks it).
+
 const MAGIC = Buffer.from('GJOB1\n', 'latin1');
 const MAX_HEADER = 1 << 20;
 const MAX_CONTENT = 256 * 1024 * 1024;
@@ -83,7 +86,7 @@ function show(p) {
 }
 
 // ---------------------------------------------------------------------------
-// What to run
+// Commands
 
 function which(name) {
   for (const dir of (process.env.PATH || '').split(':')) {
@@ -105,24 +108,6 @@ function sameNode(cmd) {
     return fs.realpathSync(found) === fs.realpathSync(process.execPath);
   } catch {
     return false;
-  }
-}
-
-function plan(cmd) {
-  if (cmd.length < 2 || !sameNode(cmd[0])) return { how: 'spawn' };
-  const first = cmd[1];
-  if (!first || first.startsWith('-')) return { how: 'spawn' }; // node's options: its own run
-  return { how: 'script', script: first, args: cmd.slice(2) };
-}
-
-function warmUp(what) {
-  if (what.how !== 'script') return;
-  const judge = path.join(__dirname, 'judge.js');
-  if (!fs.existsSync(judge)) return;
-  try {
-    require(judge); // the test script's require('../.gauntlet/runner/judge.js') reuses it
-  } catch {
-    // the script meets the same error itself, and reports it
   }
 }
 
@@ -559,6 +544,64 @@ function spawnCommand(cmd) {
   process.exit(r.status);
 }
 
+// ---------------------------------------------------------------------------
+// The protocol around the job
+
+// The job socket named by GAUNTLET_JOB_FD, which the command never sees.
+function jobFdFromEnv() {
+  const raw = process.env.GAUNTLET_JOB_FD || '';
+  delete process.env.GAUNTLET_JOB_FD;
+  const fd = Number(raw);
+  try {
+    if (!/^[0-9]{1,9}$/.test(raw)) throw new Error();
+    fs.fstatSync(fd);
+  } catch {
+    die('gauntlet-warm: GAUNTLET_JOB_FD does not name an open descriptor');
+  }
+  return fd;
+}
+
+// Writes R, reads the job, writes its files; then afterJob(env), with the header's
+// environment not yet applied. A bad job ends the process here (status 125).
+function serveJob(fd, afterJob) {
+  try {
+    fs.writeSync(fd, 'R');
+  } catch (e) {
+    die(`gauntlet-warm: cannot signal ready: ${e.code || e.message}`);
+  }
+  let env;
+  try {
+    env = receive(fd, afterJob);
+  } catch (e) {
+    if (e instanceof BadJob) die(`gauntlet-warm: bad job: ${e.message}`);
+    die(`gauntlet-warm: bad job: unexpected error: ${e.code || e.message}`);
+  }
+  if (env !== null) afterJob(env);
+}
+
+// ---- END shared job code
+
+// ---------------------------------------------------------------------------
+// What to run
+
+function plan(cmd) {
+  if (cmd.length < 2 || !sameNode(cmd[0])) return { how: 'spawn' };
+  const first = cmd[1];
+  if (!first || first.startsWith('-')) return { how: 'spawn' }; // node's options: its own run
+  return { how: 'script', script: first, args: cmd.slice(2) };
+}
+
+function warmUp(what) {
+  if (what.how !== 'script') return;
+  const judge = path.join(__dirname, 'judge.js');
+  if (!fs.existsSync(judge)) return;
+  try {
+    require(judge); // the test script's require('../.gauntlet/runner/judge.js') reuses it
+  } catch {
+    // the script meets the same error itself, and reports it
+  }
+}
+
 function runScript(script, args) {
   const Module = require('node:module');
   process.argv = [process.execPath, path.resolve(script), ...args];
@@ -569,22 +612,10 @@ function main() {
   const argv = process.argv.slice(2);
   if (argv[0] !== '--' || argv.length < 2) die('gauntlet-warm: usage: warm.js -- CMD [ARG]...');
   const cmd = argv.slice(1);
-  const jobFd = Number(process.env.GAUNTLET_JOB_FD);
-  delete process.env.GAUNTLET_JOB_FD;
-  try {
-    if (!Number.isInteger(jobFd) || jobFd < 0) throw new Error();
-    fs.fstatSync(jobFd);
-  } catch {
-    die('gauntlet-warm: GAUNTLET_JOB_FD does not name an open descriptor');
-  }
+  const jobFd = jobFdFromEnv();
   let what = plan(cmd);
   warmUp(what);
-  try {
-    fs.writeSync(jobFd, 'R');
-  } catch (e) {
-    die(`gauntlet-warm: cannot signal ready: ${e.code || e.message}`);
-  }
-  const afterJob = (env) => {
+  serveJob(jobFd, (env) => {
     Object.assign(process.env, env);
     if (what.how === 'script') {
       const names = Object.keys(env);
@@ -598,17 +629,9 @@ function main() {
         if (!isFile) what = { how: 'spawn' }; // node reports a missing script itself
       }
     }
-    if (what.how === 'spawn') return spawnCommand(cmd);
-    return runScript(what.script, what.args);
-  };
-  let env;
-  try {
-    env = receive(jobFd, afterJob);
-  } catch (e) {
-    if (e instanceof BadJob) die(`gauntlet-warm: bad job: ${e.message}`);
-    die(`gauntlet-warm: bad job: ${e.code || e.message}`);
-  }
-  if (env !== null) afterJob(env);
+    if (what.how === 'spawn') spawnCommand(cmd);
+    else runScript(what.script, what.args);
+  });
 }
 
 main();

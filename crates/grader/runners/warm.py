@@ -540,6 +540,7 @@ def main():
     except (TypeError, ValueError, OSError):
         die("gauntlet-warm: GAUNTLET_JOB_FD does not name an open descriptor")
     os.set_inheritable(job_fd, False)
+    os.set_blocking(job_fd, True)  # read with plain blocking reads, whatever we were given
     how = plan(cmd)
     warm_up(how)
     import atexit

@@ -42,7 +42,7 @@ fn give_starter_to_jail(root: &Path, rel: &Path, kept: &[PathBuf]) -> io::Result
     }
     for entry in fs::read_dir(&here)? {
         let child = rel.join(entry?.file_name());
-        if kept.iter().any(|k| *k == child) {
+        if kept.contains(&child) {
             continue;
         }
         give_starter_to_jail(root, &child, kept)?;

@@ -624,14 +624,14 @@ fn run_warm(
                 report,
                 service_log,
             }) => {
-                let undelivered = match &report {
+                let undelivered = match report.as_ref() {
                     Ok(r) => r.warm.is_some_and(|w| !w.delivered),
                     Err(_) => delivered.is_err(),
                 };
                 if undelivered || delivered.is_err() {
                     return None;
                 }
-                return Some((report, service_log));
+                return Some((*report, service_log));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if control.is_some_and(Control::kill_requested) {

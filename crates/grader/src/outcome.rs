@@ -322,6 +322,7 @@ mod tests {
             collected: vec![collected.map(|s| s.as_bytes().to_vec())],
             results: None,
             results_bytes: None,
+            warm: None,
         }
     }
 

@@ -108,7 +108,7 @@ pub struct WarmKey {
 pub enum JailMsg {
     Output(Stream, Vec<u8>),
     Done {
-        report: Result<Report, sandbox::Error>,
+        report: Box<Result<Report, sandbox::Error>>,
         service_log: Vec<String>,
     },
 }
@@ -405,16 +405,13 @@ fn supervise(
         attach: attach.clone(),
     };
     let report = sandbox::run_controlled(&spec, &mut relay, &control);
-    let service_log = lease
-        .as_mut()
-        .map(|l| l.service_log())
-        .unwrap_or_default();
+    let service_log = lease.as_mut().map(|l| l.service_log()).unwrap_or_default();
     // The chain (if any) goes back, reset, before anyone hears the end.
     drop(lease);
     let tx = lock(&attach).tx.take();
     if let Some(tx) = tx {
         let _ = tx.send(JailMsg::Done {
-            report,
+            report: Box::new(report),
             service_log,
         });
         lock(&state).failures.remove(&key);

@@ -85,8 +85,10 @@ fn warm_grades_equal_cold_ones() {
                 let content = fs::read_to_string(dir.join(variant).join(f.path.as_str())).unwrap();
                 files.push((f.path.as_str().to_owned(), content));
             }
-            let files: Vec<(&str, &str)> =
-                files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
             let c = grade(&cold, &ex, &files);
             // The first grade of an exercise starts cold and warms one for the next.
             let _ = grade(&warm, &ex, &files);
@@ -225,7 +227,11 @@ fn a_broken_preamble_is_reported_and_paused() {
             broken += 1;
         }
     }
-    assert!(broken > 0, "no prepared layer with warm.py under {}", layers.display());
+    assert!(
+        broken > 0,
+        "no prepared layer with warm.py under {}",
+        layers.display()
+    );
     // Each grade still passes (cold); each starts a preamble that fails; after three in
     // a row the exercise is paused and no further jail is started for it.
     for _ in 0..5 {

@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{c_int, c_uint};
 
-use crate::plan::{
-    BindOp, Plan, Source, JAIL_GID, JAIL_UID, JOB_FD, PROC_READ_ONLY, RESULTS_FD,
-};
+use crate::plan::{BindOp, Plan, Source, JAIL_GID, JAIL_UID, JOB_FD, PROC_READ_ONLY, RESULTS_FD};
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
@@ -41,7 +39,15 @@ pub struct Fds {
 impl Fds {
     /// Every descriptor the jail gets from the supervisor (-1: none).
     pub fn all(self) -> impl Iterator<Item = RawFd> {
-        [self.sync, self.msg, self.out, self.err, self.results, self.job].into_iter()
+        [
+            self.sync,
+            self.msg,
+            self.out,
+            self.err,
+            self.results,
+            self.job,
+        ]
+        .into_iter()
     }
 
     fn supervisor_in(self) -> FromSupervisor {

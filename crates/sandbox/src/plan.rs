@@ -381,7 +381,11 @@ fn rlimits(spec: &Spec) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
     let l = &spec.limits;
     // A warm jail's preamble spends CPU before its job's limit starts counting (the
     // supervisor enforces each exactly; this is the backstop for both together).
-    let cpu = l.cpu_time + spec.warm.as_ref().map_or(Duration::ZERO, |w| w.preamble_cpu);
+    let cpu = l.cpu_time
+        + spec
+            .warm
+            .as_ref()
+            .map_or(Duration::ZERO, |w| w.preamble_cpu);
     let cpu_s = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
     let fsize = l
         .tmp_size

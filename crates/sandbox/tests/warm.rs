@@ -86,7 +86,10 @@ fn a_delivered_job_runs_with_its_clocks_from_delivery() {
     let warm = report.warm.expect("a warm report");
     assert!(warm.delivered && warm.ready_at_delivery && !warm.early_output);
     assert!(warm.waited_ms >= 2500, "{warm:?}");
-    assert!(report.wall_ms < 2000, "wall counted from delivery: {report:?}");
+    assert!(
+        report.wall_ms < 2000,
+        "wall counted from delivery: {report:?}"
+    );
     // A second delivery is refused: one jail, one job.
     assert!(w.control.deliver(b"", Duration::from_secs(1)).is_err());
 }
@@ -124,7 +127,9 @@ fn the_job_gets_its_own_cpu_limit_after_the_preamble() {
 
 #[test]
 fn a_preamble_that_prints_before_its_job_is_stopped() {
-    let w = start(warm_spec(&format!("print('hello', flush=True)\n{PREAMBLE}")));
+    let w = start(warm_spec(&format!(
+        "print('hello', flush=True)\n{PREAMBLE}"
+    )));
     let (report, cap) = w.done.join().unwrap();
     let warm = report.warm.unwrap();
     assert!(!warm.delivered && warm.early_output, "{warm:?}");

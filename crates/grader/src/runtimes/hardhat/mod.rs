@@ -232,7 +232,9 @@ impl Runtime for Hardhat {
     /// loaded; only for the default test command, which it runs in-process.
     fn preamble(&self, test: &TestSpec) -> Option<Vec<String>> {
         let default = self.default_test()?;
-        if test.command != default.command {
+        // A toolchain prepared without the preamble (an older one) grades cold.
+        let has_preamble = self.toolchain.dir().join("lib/warm.js").is_file();
+        if test.command != default.command || !has_preamble {
             return None;
         }
         let mut argv = vec![
