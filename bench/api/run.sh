@@ -5,7 +5,11 @@
 #     event stream until `result`), against `gauntlet grade` of the same files; prints
 #     the ratio (requirement <= 1.5x, goal <= 1.1x);
 #  2. sustained submissions per second from a closed-loop load generator on loopback
-#     (C clients: submit, wait for the result, repeat).
+#     (C clients: submit, wait for the result, repeat);
+#  3. (real grading only) submit->result p50 at 2 and at 4 concurrent clients, against
+#     `gauntlet grade` in as many parallel loops (parallel_grade.py): the ratio the warm
+#     pool is held to (<= 1.1x). WARM=0 runs the server without warm jails, to see what
+#     the pool changes.
 #
 # Usage: bench/api/run.sh            real grading: `gauntlet serve` with embedded workers
 #        bench/api/run.sh --fixture  the API over the canned executor (runs nothing): the
@@ -40,6 +44,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
 common=(--listen "127.0.0.1:$port" --data-dir "$work/data" --exercises exercises)
+export GAUNTLET_WARM_JAILS=${WARM:-2}
 export GAUNTLET_RATE_LIMITS=off GAUNTLET_MAX_ACTIVE_PER_SESSION=1000 GAUNTLET_MAX_ACTIVE_PER_IP=1000 RUST_LOG=warn
 if [ "$mode" = fixture ]; then
     target/release/examples/api_fixture_server "${common[@]}" >"$work/out" 2>"$work/err" &
@@ -83,3 +88,18 @@ PY
 
 tp=$("$load" --url "$url" --exercise "$exercise" --files "$files" throughput --concurrency "$conc" --seconds "$secs" 2>/dev/null)
 echo "throughput:     $tp"
+
+[ "$mode" = serve ] || exit 0
+for c in ${BENCH_PAIRS:-2 4}; do
+    api_c=$("$load" --url "$url" --exercise "$exercise" --files "$files" throughput --concurrency "$c" --seconds "$secs" 2>/dev/null)
+    grade_c=$(python3 bench/api/parallel_grade.py "$c" "$secs" -- "${grade[@]}")
+    python3 - "$api_c" "$grade_c" "$c" "${WARM:-2}" <<'PY'
+import json, sys
+api, grade, c, warm = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+ratio = api["p50_ms"] / grade["p50_ms"] if grade["p50_ms"] else float("inf")
+verdict = "met" if ratio <= 1.1 else "OVER the 1.1x target"
+print(f"{c} clients: submit->result p50 api {api['p50_ms']:.1f} ms ({api['per_second']:.2f}/s), "
+      f"gauntlet grade {grade['p50_ms']:.1f} ms ({grade['per_second']:.2f}/s), ratio {ratio:.2f}x "
+      f"({verdict}; warm jails {warm})")
+PY
+done

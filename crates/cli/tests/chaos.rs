@@ -116,6 +116,10 @@ fn node_env(database: Option<&str>, concurrency: u32) -> Vec<(&'static str, Stri
         ("WORKER_MAX_CONCURRENCY", concurrency.to_string()),
         ("GAUNTLET_RATE_LIMITS", "off".to_owned()),
         ("GAUNTLET_MAX_QUEUE", "100000".to_owned()),
+        // The end check asserts that nothing of the run lives on while its nodes still
+        // run; warm jails do, by design. How they die with a killed server is tested in
+        // crash.rs (`a_killed_server_leaves_no_warm_jail_behind`).
+        ("GAUNTLET_WARM_JAILS", "0".to_owned()),
         ("GAUNTLET_MAX_ACTIVE_PER_SESSION", "100000".to_owned()),
     ];
     if let Some(url) = database {

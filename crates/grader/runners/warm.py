@@ -129,32 +129,43 @@ def plan(cmd):
     return ("script", first, cmd[2:])
 
 
+# What judge.py imports, for `python3 -m`: judge itself takes its tests folder from
+# sys.argv[0] when imported, which -m sets only once it has found the module.
+JUDGE_IMPORTS = (
+    "json", "select", "shutil", "signal", "subprocess", "tempfile", "time", "traceback",
+    "xml.sax.saxutils", "confine", "wire",
+)
+
+
 def warm_up(how):
     """Loads what the test script will load, as it will load it, and nothing of the
-    learner's (there is nothing of theirs yet). sys.argv is the script's already:
-    judge.py takes its tests folder from sys.argv[0] when imported."""
+    learner's (there is nothing of theirs yet). For a script, sys.argv is already
+    the script's, so judge.py, imported now, finds the script's tests folder."""
+    import importlib
+
     if how[0] == "script":
         sys.argv = [how[1]] + how[2]
         sys.path[0] = os.path.dirname(os.path.realpath(how[1]))
+        names = ("judge",)
     elif how[0] == "module":
         sys.argv = ["-m"] + how[2]
         sys.path[0] = os.getcwd()
+        names = JUDGE_IMPORTS
     else:
         return
-    if not os.path.isfile(os.path.join(RUNNER_DIR, "judge.py")):
-        return
-    # The test script puts the runner folder first, then imports judge: the same
-    # module (sys.modules) then, and the same standard modules it imported.
-    sys.path.insert(0, RUNNER_DIR)
-    try:
-        import judge  # noqa: F401
-    except Exception:
-        pass  # the script will meet the same error itself, and report it
-    finally:
-        if sys.path and sys.path[0] == RUNNER_DIR:
-            del sys.path[0]
+    if os.path.isfile(os.path.join(RUNNER_DIR, "judge.py")):
+        # The test script puts the runner folder first, then imports judge: the same
+        # modules (sys.modules) then, found the same way.
+        sys.path.insert(0, RUNNER_DIR)
+        try:
+            for name in names:
+                importlib.import_module(name)
+        except Exception:
+            pass  # the script will meet the same error itself, and report it
+        finally:
+            if sys.path and sys.path[0] == RUNNER_DIR:
+                del sys.path[0]
     import builtins  # noqa: F401
-    import traceback  # noqa: F401
     import types  # noqa: F401
 
     if how[0] == "module":
@@ -501,14 +512,16 @@ def run_script(path, args, cmd):
         code = compile(source, full, "exec", dont_inherit=True)
         exec(code, main.__dict__)
     except SystemExit:
-        raise
+        raise  # the interpreter ends with it, as for the script started directly
     except BaseException as exc:
         _uncaught(exc)
-        return 1
-    finally:
-        for name in ("__file__", "__cached__"):
-            main.__dict__.pop(name, None)
-    return 0
+        status = 1
+    else:
+        status = 0
+    # As CPython does once the main script has run.
+    for name in ("__file__", "__cached__"):
+        main.__dict__.pop(name, None)
+    return status
 
 
 def run_module(name, args, cmd):
