@@ -252,18 +252,9 @@ impl WarmPool {
             if st.held.len() < self.cfg.max_jails && used + memory_limit <= self.cfg.max_memory {
                 return true;
             }
-            let demand = &st.demand;
-            let victim = st
-                .held
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.key != *key)
-                .min_by_key(|(_, h)| demand.get(&h.key).copied())
-                .map(|(i, _)| i);
-            let Some(i) = victim else { return false };
-            let h = st.held.swap_remove(i);
-            h.control.kill();
-            self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            if !self.stop_least_wanted(&mut st, |h| h.key != *key) {
+                return false;
+            }
         }
     }
 
@@ -272,12 +263,18 @@ impl WarmPool {
     pub fn evict_one(&self, runtime: &str) -> bool {
         let mut st = self.lock();
         st.held.retain(|h| !h.control.finished());
+        self.stop_least_wanted(&mut st, |h| h.runtime == runtime)
+    }
+
+    /// Stops the held jail, among those `which` picks, whose exercise was asked for
+    /// least recently; false if `which` picks none.
+    fn stop_least_wanted(&self, st: &mut State, which: impl Fn(&Held) -> bool) -> bool {
         let demand = &st.demand;
         let victim = st
             .held
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.runtime == runtime)
+            .filter(|(_, h)| which(h))
             .min_by_key(|(_, h)| demand.get(&h.key).copied())
             .map(|(i, _)| i);
         let Some(i) = victim else { return false };

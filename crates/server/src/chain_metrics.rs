@@ -78,8 +78,8 @@ impl ChainPoolCollector {
     }
 }
 
-/// Moves a counter up to `value` (counters only go up; the pool's are monotonic too).
-fn catch_up(c: &IntCounter, value: u64) {
+/// Moves a counter up to `value` (counters only go up; the pools' are monotonic too).
+pub(crate) fn catch_up(c: &IntCounter, value: u64) {
     let now = c.get();
     if value > now {
         c.inc_by(value - now);

@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use gauntlet_grader::Grader;
+
+use crate::chain_metrics::catch_up;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
@@ -84,14 +86,6 @@ impl WarmPoolCollector {
             &self.started,
             &self.waited_ms,
         ]
-    }
-}
-
-/// Moves a counter up to `value` (the pool's counters only go up too).
-fn catch_up(c: &IntCounter, value: u64) {
-    let now = c.get();
-    if value > now {
-        c.inc_by(value - now);
     }
 }
 
