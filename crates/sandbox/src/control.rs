@@ -75,13 +75,8 @@ impl Control {
 
     /// True once [`Control::kill`] has been called.
     pub fn kill_requested(&self) -> bool {
-        let mut p = libc::pollfd {
-            fd: self.kill_r.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: a non-blocking poll on one pollfd; nothing is read.
-        unsafe { libc::poll(&mut p, 1, 0) > 0 }
+        // Nothing is read: the supervisor still sees the byte.
+        sys::poll_one(self.kill_r.as_raw_fd(), libc::POLLIN, 0) > 0
     }
 
     /// True once `run_controlled` has returned (or failed).
@@ -128,15 +123,8 @@ impl Control {
         let Some(pidfd) = &st.pidfd else {
             return false;
         };
-        let mut p = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: a non-blocking poll on one pollfd; a pidfd turns readable when the
-        // process has exited.
-        let n = unsafe { libc::poll(&mut p, 1, 0) };
-        n == 0
+        // A pidfd turns readable when the process has exited.
+        sys::poll_one(pidfd.as_raw_fd(), libc::POLLIN, 0) == 0
     }
 
     /// Memory charged to the run's cgroup, as last read by the supervisor (every
@@ -229,8 +217,7 @@ impl Control {
         self.memory.store(bytes, Ordering::Relaxed);
     }
 
-    /// The preamble's `R` and whether the job is in flight, read by the supervisor at
-    /// delivery.
+    /// Whether the preamble's `R` had arrived, read by the supervisor at delivery.
     pub(crate) fn was_ready(&self) -> bool {
         self.lock().ready
     }
@@ -274,13 +261,7 @@ fn poll_ready(st: &mut State, timeout_ms: i32) -> bool {
         return true;
     }
     let Some(fd) = &st.job else { return false };
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd.
-    if unsafe { libc::poll(&mut p, 1, timeout_ms) } <= 0 {
+    if sys::poll_one(fd.as_raw_fd(), libc::POLLIN, timeout_ms) <= 0 {
         return false;
     }
     let mut b = [0u8; 1];

@@ -160,14 +160,8 @@ pub fn connect_tcp_in(netns: &NetNs, addr: SocketAddr, timeout: Duration) -> io:
         if e.raw_os_error() != Some(libc::EINPROGRESS) {
             return Err(e);
         }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: poll on one pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        let n = crate::sys::poll_one(fd, libc::POLLOUT, ms);
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
         }

@@ -448,13 +448,8 @@ impl Child {
 
     /// Waits for init to be a zombie (its whole namespace gone) without reaping it.
     fn wait_until_dead(&self) {
-        let mut p = libc::pollfd {
-            fd: self.pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll on one pollfd.
-        while unsafe { libc::poll(&mut p, 1, -1) } < 0 && sys::errno() == libc::EINTR {}
+        let fd = self.pidfd.as_raw_fd();
+        while sys::poll_one(fd, libc::POLLIN, -1) < 0 && sys::errno() == libc::EINTR {}
     }
 }
 

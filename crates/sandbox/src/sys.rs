@@ -597,6 +597,18 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     }
 }
 
+/// poll(2) on one descriptor for `events`, waiting up to `timeout_ms` (-1: no
+/// bound); the count poll returns (1 ready, 0 not, -1 an error).
+pub fn poll_one(fd: RawFd, events: libc::c_short, timeout_ms: c_int) -> c_int {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd, a local.
+    unsafe { libc::poll(&mut p, 1, timeout_ms) }
+}
+
 /// Sends all of `buf` on a stream socket before `deadline` (no SIGPIPE: a closed peer
 /// is EPIPE; past the deadline, ETIMEDOUT).
 pub fn send_all(fd: RawFd, mut buf: &[u8], deadline: std::time::Instant) -> SysResult {
@@ -621,14 +633,8 @@ pub fn send_all(fd: RawFd, mut buf: &[u8], deadline: std::time::Instant) -> SysR
                 if left.is_zero() {
                     return Err(libc::ETIMEDOUT);
                 }
-                let mut p = libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                };
                 let ms = left.as_millis().min(i32::MAX as u128) as i32 + 1;
-                // SAFETY: poll on one pollfd.
-                unsafe { libc::poll(&mut p, 1, ms) };
+                poll_one(fd, libc::POLLOUT, ms);
             }
             e => return Err(e),
         }
