@@ -378,22 +378,30 @@ impl Grader {
                 what: "bundle the submission for a warm jail".into(),
                 source,
             })?;
-            match span.in_scope(|| run_warm(&taken, &job, &limits, &mut log, control)) {
-                Some((ran, service_log)) => {
-                    for line in service_log {
-                        log.service(&line);
-                    }
-                    return conclude(ex, &test, &limits, ran, log, job_id);
+            let ran = span.in_scope(|| run_warm(&taken, &job, &limits, &mut log, control));
+            if let Some(pool) = &self.warm {
+                pool.count_start(&taken, ran.is_some());
+            }
+            // `None`: the preamble died before it had the job; grade cold, as if no jail
+            // had been there.
+            if let Some((ran, service_log)) = ran {
+                for line in service_log {
+                    log.service(&line);
                 }
-                // The preamble died before it had the job: grade cold, as if no jail
-                // had been there.
-                None => self.warm_stats_cold(),
+                return conclude(ex, &test, &limits, ran, log, job_id);
             }
         }
-        let mut lease = match (&self.warm, runtime.lease_now()) {
-            (Some(pool), Err(_)) if pool.evict_one(runtime.name()) => runtime.lease()?,
-            (_, Ok(lease)) => lease,
-            (_, Err(_)) => runtime.lease()?,
+        let mut lease = match &self.warm {
+            // Warm jails may hold what the runtime lends (an Anvil chain): when nothing
+            // is free now, one of them gives its own back before this job waits.
+            Some(pool) => match runtime.lease_now() {
+                Ok(lease) => lease,
+                Err(_) => {
+                    pool.evict_one(runtime.name());
+                    runtime.lease()?
+                }
+            },
+            None => runtime.lease()?,
         };
         let spec = self.run_spec(
             ex,
@@ -428,14 +436,6 @@ impl Grader {
         self.warm.as_ref()
     }
 
-    fn warm_stats_cold(&self) {
-        if let Some(pool) = &self.warm {
-            pool.stats()
-                .misses
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
     /// A warm jail for this grade if the pool has one, and a new one started for the
     /// next grade of this exercise (in the background, at a lower priority).
     fn warm_jail(
@@ -450,7 +450,7 @@ impl Grader {
         let argv = runtime.preamble(test)?;
         let key = warm::WarmKey {
             layer: layer.to_owned(),
-            limits: format!("{limits:?}"),
+            limits: limits.clone(),
         };
         let taken = pool.take(&key);
         if pool.room_for(&key, limits.memory) {
@@ -612,23 +612,26 @@ fn run_warm(
     control: Option<&Control>,
 ) -> Option<(Result<sandbox::Report, sandbox::Error>, Vec<String>)> {
     use sandbox::OutputSink;
-    let delivered = taken.control.deliver(job, limits.wall_time);
-    if let Err(e) = &delivered {
-        tracing::warn!(error = %e, "a warm jail did not take its job");
-        taken.control.kill();
-    }
+    let delivered = match taken.control.deliver(job, limits.wall_time) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "a warm jail did not take its job");
+            taken.control.kill();
+            false
+        }
+    };
     loop {
         match taken.rx.recv_timeout(std::time::Duration::from_millis(50)) {
-            Ok(warm::JailMsg::Output(stream, bytes)) => log.output(stream, &bytes),
+            // What a jail that never had the job printed is not this grade's log.
+            Ok(warm::JailMsg::Output(stream, bytes)) if delivered => log.output(stream, &bytes),
+            Ok(warm::JailMsg::Output(..)) => {}
             Ok(warm::JailMsg::Done {
                 report,
                 service_log,
             }) => {
-                let undelivered = match report.as_ref() {
-                    Ok(r) => r.warm.is_some_and(|w| !w.delivered),
-                    Err(_) => delivered.is_err(),
-                };
-                if undelivered || delivered.is_err() {
+                let undelivered =
+                    matches!(report.as_ref(), Ok(r) if r.warm.is_some_and(|w| !w.delivered));
+                if !delivered || undelivered {
                     return None;
                 }
                 return Some((*report, service_log));

@@ -101,7 +101,7 @@ pub struct WarmGauges {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WarmKey {
     pub layer: PathBuf,
-    pub limits: String,
+    pub limits: sandbox::Limits,
 }
 
 /// What the jail's supervising thread sends the job that took it.
@@ -189,7 +189,8 @@ impl WarmPool {
         g
     }
 
-    /// Takes a jail for `key`, ready ones first; records the demand either way.
+    /// Takes a jail for `key`, ready ones first; records the demand either way, and a
+    /// miss when there is none ([`WarmPool::count_start`] counts the rest).
     pub fn take(&self, key: &WarmKey) -> Option<Taken> {
         let mut st = self.lock();
         st.demand.insert(key.clone(), Instant::now());
@@ -213,9 +214,23 @@ impl WarmPool {
             let mut a = lock(&held.attach);
             a.tx = Some(tx);
         }
-        let ready = held.control.is_ready();
-        let waited = held.started.elapsed();
-        let counter = if ready {
+        Some(Taken {
+            ready: held.control.is_ready(),
+            waited: held.started.elapsed(),
+            control: held.control,
+            rx,
+        })
+    }
+
+    /// Counts how a grade that took a jail started, once it is known: a hit (or a
+    /// warming one) when the jail ran the job, a miss when its preamble was gone and
+    /// the grade started cold. (A grade that found no jail is counted by `take`.)
+    pub fn count_start(&self, taken: &Taken, ran: bool) {
+        if !ran {
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let counter = if taken.ready {
             &self.stats.hits
         } else {
             &self.stats.warming_hits
@@ -223,14 +238,8 @@ impl WarmPool {
         counter.fetch_add(1, Ordering::Relaxed);
         self.stats
             .waited_ms_sum
-            .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+            .fetch_add(taken.waited.as_millis() as u64, Ordering::Relaxed);
         self.stats.waited_count.fetch_add(1, Ordering::Relaxed);
-        Some(Taken {
-            control: held.control,
-            rx,
-            ready,
-            waited,
-        })
     }
 
     /// Whether a jail for `key` may be started now: the pool is open, the key is not

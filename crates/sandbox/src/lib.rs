@@ -32,7 +32,7 @@ use serde::Serialize;
 
 /// Resource limits of one run. `Default` gives the defaults docs/sandbox.md lists
 /// ("`sandbox run` flags").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Limits {
     pub wall_time: Duration,
     /// No byte on stdout or stderr for this long ends the run with `idle_timeout`.
