@@ -2,7 +2,7 @@
 # A learner's edit-and-grade of a Solidity contract (compile + tests, sandboxed, on a
 # pooled chain) side by side with the same edit under a warm local `hardhat test`
 # against a running Anvil, interleaved round by round. Prints the ratio of medians.
-# Must: <= 1.2x; goal: <= 0.8x.
+# Cold jail: must <= 1.2x, goal <= 0.8x. Warm jail (the service's pool): must <= 0.45x, goal <= 0.3x.
 #
 #   bench/hardhat/edit-grade.sh [EXERCISE_DIR]   (default: exercises/access-registry)
 #   RUNS=10 RESUBMIT=1 bench/hardhat/edit-grade.sh

@@ -51,7 +51,11 @@ const EVM_VERSION = "prague"; // Anvil runs with `--hardfork prague` to match
 // solcjs runs in a child process, as in Hardhat, but through lib/solcjs-runner.js,
 // which loads the compiler from the WebAssembly decoded at prepare time
 // (tools/prepare-solc.js) when it is there, and from soljson.js as is otherwise.
+// When this process preloaded the compiler (the runtime's warm preamble does, while
+// its jail waits for a job), it compiles in-process instead: same compiler, same
+// output, without a child's start-up and the compiler's load.
 const SOLCJS_RUNNER = path.join(__dirname, "lib", "solcjs-runner.js");
+const solcjsRunner = require("./lib/solcjs-runner");
 const SOLC_WASM = path.join(__dirname, "prepared", "soljson.wasm");
 
 // Where compile outputs are shared between runs: $HARDHAT_COMPILE_CACHE when set
@@ -153,7 +157,11 @@ subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async ({ input, solcJsPath }) => {
     const cached = compileCache.read(COMPILE_CACHE_DIR, key);
     if (cached !== undefined) return cached;
   }
-  const output = await runSolcjs(solcJsPath, input);
+  const solc = solcjsRunner.preloaded(solcJsPath);
+  const output =
+    solc !== undefined
+      ? JSON.parse(solc.compile(JSON.stringify(input)))
+      : await runSolcjs(solcJsPath, input);
   if (cacheable) compileCache.write(COMPILE_CACHE_DIR, key, output);
   return output;
 });

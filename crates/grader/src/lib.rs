@@ -371,8 +371,8 @@ impl Grader {
         }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
-        let warm = self.warm_jail(ex, &test, runtime.as_ref(), &layer, &limits);
-        if let Some(taken) = warm {
+        let taken = self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits);
+        if let Some(taken) = taken {
             let env = [("RUN_OVERRIDES".to_owned(), overridden.join(","))];
             let job = warm::job_bundle(&env, &upper).map_err(|source| GradeError::Io {
                 what: "bundle the submission for a warm jail".into(),
@@ -388,7 +388,11 @@ impl Grader {
                 for line in service_log {
                     log.service(&line);
                 }
-                return conclude(ex, &test, &limits, ran, log, job_id);
+                let graded = conclude(ex, &test, &limits, ran, log, job_id);
+                // The next grade's jail starts once this run is over (and has given
+                // back what it borrowed): its warm-up never competes with the run.
+                self.refill_warm_pool(ex, &test, runtime.as_ref(), &layer, &limits);
+                return graded;
             }
         }
         let mut lease = match &self.warm {
@@ -408,7 +412,7 @@ impl Grader {
             &test,
             runtime.as_ref(),
             lease.as_deref(),
-            vec![upper, layer],
+            vec![upper, layer.clone()],
             &overridden,
             &limits,
         );
@@ -422,7 +426,9 @@ impl Grader {
             }
         }
         drop(lease);
-        conclude(ex, &test, &limits, ran, log, job_id)
+        let graded = conclude(ex, &test, &limits, ran, log, job_id);
+        self.refill_warm_pool(ex, &test, runtime.as_ref(), &layer, &limits);
+        graded
     }
 
     /// Turns on warm jails for the grades that follow (warm.rs). The service's workers
@@ -436,51 +442,64 @@ impl Grader {
         self.warm.as_ref()
     }
 
-    /// A warm jail for this grade if the pool has one, and a new one started for the
-    /// next grade of this exercise (in the background, at a lower priority).
-    fn warm_jail(
+    /// A warm jail for this grade if the pool has one.
+    fn take_warm_jail(
         &self,
-        ex: &Exercise,
         test: &TestSpec,
         runtime: &dyn Runtime,
         layer: &Path,
         limits: &Limits,
     ) -> Option<warm::Taken> {
         let pool = self.warm.as_ref()?;
-        let argv = runtime.preamble(test)?;
-        let key = warm::WarmKey {
-            layer: layer.to_owned(),
-            limits: limits.clone(),
+        runtime.preamble(test)?;
+        pool.take(&warm_key(layer, limits))
+    }
+
+    /// Starts a warm jail for the next grade of this exercise (in the background, at a
+    /// lower priority), if the pool has room and the runtime has what it lends free.
+    fn refill_warm_pool(
+        &self,
+        ex: &Exercise,
+        test: &TestSpec,
+        runtime: &dyn Runtime,
+        layer: &Path,
+        limits: &Limits,
+    ) {
+        let Some(pool) = self.warm.as_ref() else {
+            return;
         };
-        let taken = pool.take(&key);
-        if pool.room_for(&key, limits.memory) {
-            match runtime.lease_now() {
-                Ok(lease) => {
-                    let mut spec = self.run_spec(
-                        ex,
-                        test,
-                        runtime,
-                        lease.as_deref(),
-                        vec![layer.to_owned()],
-                        &[],
-                        limits,
-                    );
-                    spec.env.retain(|(k, _)| k != "RUN_OVERRIDES");
-                    spec.argv = argv.iter().map(Into::into).collect();
-                    spec.warm = Some(sandbox::Warm {
-                        max_wait: pool.config().max_wait,
-                        preamble_cpu: pool.config().preamble_cpu,
-                        // Rootless, the supervisor could not lower it again at delivery.
-                        nice: if sandbox::rootless() { 0 } else { 10 },
-                    });
-                    if let Err(e) = pool.spawn(key, runtime.name(), spec, lease) {
-                        tracing::warn!(error = %e, "could not start a warm jail");
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "no warm jail: nothing to lend it"),
-            }
+        let Some(argv) = runtime.preamble(test) else {
+            return;
+        };
+        let key = warm_key(layer, limits);
+        if !pool.room_for(&key, limits.memory) {
+            return;
         }
-        taken
+        match runtime.lease_now() {
+            Ok(lease) => {
+                let mut spec = self.run_spec(
+                    ex,
+                    test,
+                    runtime,
+                    lease.as_deref(),
+                    vec![layer.to_owned()],
+                    &[],
+                    limits,
+                );
+                spec.env.retain(|(k, _)| k != "RUN_OVERRIDES");
+                spec.argv = argv.iter().map(Into::into).collect();
+                spec.warm = Some(sandbox::Warm {
+                    max_wait: pool.config().max_wait,
+                    preamble_cpu: pool.config().preamble_cpu,
+                    // Rootless, the supervisor could not lower it again at delivery.
+                    nice: if sandbox::rootless() { 0 } else { 10 },
+                });
+                if let Err(e) = pool.spawn(key, runtime.name(), spec, lease) {
+                    tracing::warn!(error = %e, "could not start a warm jail");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "no warm jail: nothing to lend it"),
+        }
     }
 
     /// Writes the submission into `job_dir` (a package folder is copied) and returns
@@ -598,6 +617,14 @@ impl Grader {
     /// The run's limits: the server's defaults, overridden by the exercise's own.
     pub fn limits_for(&self, ex: &Exercise) -> Limits {
         limits_over(&self.cfg.defaults, ex)
+    }
+}
+
+/// Which warm jails can serve a grade: those of the same prepared layer and limits.
+fn warm_key(layer: &Path, limits: &Limits) -> warm::WarmKey {
+    warm::WarmKey {
+        layer: layer.to_owned(),
+        limits: limits.clone(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gauntlet_exercise::{self as exercise, Exercise, GradeResult, Maxima, Outcome};
 use gauntlet_grader::warm::WarmConfig;
-use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+use gauntlet_grader::{Grader, GraderConfig, Registry, Submission, Toolchains};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -42,15 +42,17 @@ fn grade(g: &Grader, ex: &Exercise, files: &[(&str, &str)]) -> GradeResult {
         .expect("graded")
 }
 
-/// Waits until the pool holds `n` ready jails.
+/// Waits until the pool holds `n` jails or more, every one of them ready (the jail
+/// just started for the exercise graded last among them).
 fn wait_ready(g: &Grader, n: usize) {
     let pool = g.warm_pool().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while pool.gauges().ready < n {
+    while pool.gauges().ready < n || pool.gauges().ready < pool.gauges().jails {
         assert!(
             Instant::now() < deadline,
-            "no ready warm jail: {:?}",
-            pool.gauges()
+            "no ready warm jail: {:?} {:?}",
+            pool.gauges(),
+            pool.stats()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -106,6 +108,147 @@ fn warm_grades_equal_cold_ones() {
     let stats = warm.warm_pool().unwrap().stats();
     assert!(stats.hits.load(Ordering::Relaxed) >= 6, "{stats:?}");
     assert_eq!(stats.preamble_failures.load(Ordering::Relaxed), 0);
+}
+
+/// A grader with the standard runtimes, Solidity included, on the machine's prepared
+/// toolchains (prepared here when they are not).
+fn standard_grader(tmp: &Path, warm: Option<WarmConfig>) -> Grader {
+    let toolchains = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
+    fs::create_dir_all(&toolchains).unwrap();
+    let mut g = Grader::standard(
+        GraderConfig::new(tmp.join("data")),
+        Toolchains {
+            sources: repo().join("toolchains"),
+            prepared: toolchains.canonicalize().unwrap(),
+            // One for the job, one for the warm jail, one for the jail a new exercise's
+            // jail replaces (it gives its chain back once it has stopped).
+            anvil_pool: 3,
+        },
+    )
+    .expect("grader");
+    g.hardhat()
+        .expect("standard grader")
+        .toolchain()
+        .prepare(&mut |_| {})
+        .expect("prepare the hardhat toolchain");
+    if let Some(cfg) = warm {
+        g.enable_warm_pool(cfg);
+    }
+    g
+}
+
+/// Hardhat's preamble (warm-hardhat.js) runs the CLI in the process that preloaded
+/// Hardhat and the compiler: the results must be a cold run's, for a passing
+/// contract, the failing starter, and one that does not compile.
+#[test]
+fn solidity_grades_in_warm_jails_equal_cold_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cold = standard_grader(&tmp.path().join("cold"), None);
+    let warm = standard_grader(
+        &tmp.path().join("warm"),
+        Some(WarmConfig {
+            max_jails: 1,
+            ..WarmConfig::default()
+        }),
+    );
+    for id in ["access-registry", "erc20-allowances", "timelock-vault"] {
+        let ex = bundled(id);
+        let dir = repo().join("exercises").join(id);
+        let contract = ex.starter_files[0].path.as_str().to_owned();
+        let read = |variant: &str| fs::read_to_string(dir.join(variant).join(&contract)).unwrap();
+        let solution = read("solution");
+        // A novel edit every time, so that no compile output is reused.
+        let variants = [
+            ("solution", format!("{solution}\n// warm {id}\n")),
+            ("starter", read("starter")),
+            ("no compile", solution.replacen('}', "} }", 1)),
+        ];
+        // The exercise's first grade starts cold and warms a jail for the next (the
+        // pool holds one: the previous exercise's jail makes room).
+        let _ = grade(&warm, &ex, &[(&contract, &solution)]);
+        for (variant, source) in &variants {
+            let c = grade(&cold, &ex, &[(&contract, source)]);
+            wait_ready(&warm, 1);
+            let w = grade(&warm, &ex, &[(&contract, source)]);
+            assert_eq!(
+                summary(&w),
+                summary(&c),
+                "{id} {variant}: warm log:\n{}\ncold log:\n{}",
+                w.log,
+                c.log
+            );
+        }
+        assert_eq!(
+            summary(&grade(&cold, &ex, &[(&contract, &solution)])).1,
+            100
+        );
+    }
+    let stats = warm.warm_pool().unwrap().stats();
+    assert!(stats.hits.load(Ordering::Relaxed) >= 9, "{stats:?}");
+    assert_eq!(stats.preamble_failures.load(Ordering::Relaxed), 0);
+    warm.warm_pool().unwrap().shutdown();
+}
+
+/// A Solidity exercise whose test checks that the chain it meets is fresh (block 0,
+/// the deployer's nonce 0, nothing at a marked address), then leaves it dirty: a
+/// warm jail rehearses on its chain before its job (warm-hardhat.js), and the job
+/// must meet the chain as a cold run does.
+#[test]
+fn solidity_jobs_in_warm_jails_meet_a_fresh_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh-chain");
+    let yaml = "id: fresh-chain\ntitle: Fresh chain\nruntime: hardhat\nsubmission: files\n\
+                starter:\n  files:\n    - path: contracts/Leftover.sol\n\
+                limits:\n  wall_time: 60s\n  cpu_time: 20s\n  memory: 1GiB\n\
+                scoring: per-test\n";
+    let contract = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\n\
+                    contract Leftover { uint256 public left = 1; }\n";
+    let test = r#"const { expect } = require("chai");
+const { ethers } = require("hardhat");
+const MARK = "0x000000000000000000000000000000000000dEaD";
+describe("Leftover", function () {
+  it("meets a fresh chain, then leaves it dirty", async function () {
+    const [owner] = await ethers.getSigners();
+    expect(await ethers.provider.getBlockNumber()).to.equal(0);
+    expect(await ethers.provider.getTransactionCount(owner.address)).to.equal(0);
+    expect(await ethers.provider.getBalance(MARK)).to.equal(0n);
+    await (await owner.sendTransaction({ to: MARK, value: 1n })).wait();
+    const left = await ethers.deployContract("Leftover");
+    expect(await left.left()).to.equal(1n);
+  });
+});
+"#;
+    for (path, content) in [
+        ("exercise.yaml", yaml),
+        ("starter/contracts/Leftover.sol", contract),
+        ("solution/contracts/Leftover.sol", contract),
+        ("tests/Leftover.js", test),
+    ] {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    let ex = exercise::load(&dir, &Maxima::default()).unwrap();
+    let g = standard_grader(
+        tmp.path(),
+        Some(WarmConfig {
+            max_jails: 1,
+            ..WarmConfig::default()
+        }),
+    );
+    for round in 0..4 {
+        if round > 0 {
+            wait_ready(&g, 1);
+        }
+        let source = format!("{contract}// round {round}\n");
+        let r = grade(&g, &ex, &[("contracts/Leftover.sol", &source)]);
+        assert_eq!(r.outcome, Outcome::Passed, "round {round}:\n{}", r.log);
+    }
+    let stats = g.warm_pool().unwrap().stats();
+    assert_eq!(stats.hits.load(Ordering::Relaxed), 3, "{stats:?}");
+    g.warm_pool().unwrap().shutdown();
 }
 
 /// The submission is itself the test command: it looks for what an earlier job could

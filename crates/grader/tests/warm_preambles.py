@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Tests of the warm preambles crates/grader/runners/warm.py and warm.js (stdlib only).
+"""Tests of the warm preambles crates/grader/runners/warm.py, warm.js and (its job side
+and its fallback; the rest needs a chain, see warm_pool.rs) warm-hardhat.js (stdlib only).
 
     python3 crates/grader/tests/warm_preambles.py [--timings N] [--keep]
 
@@ -605,6 +606,48 @@ def refusals(lang, cmd0, args):
 
 
 # ---------------------------------------------------------------------------
+# The hardhat preamble, without a toolchain or a chain: its job side is warm-job.js
+# (tested through warm.js above); here, that a command other than Hardhat's CLI is
+# spawned with the job in and its status passed on, and that it refuses what warm.js
+# refuses.
+
+
+def test_hardhat():
+    print("# warm-hardhat.js")
+    if NODE is None:
+        check("hh: node found", False)
+        return
+    pre = lambda ws: [NODE, os.path.join(ws, ".gauntlet", "runner", "warm-hardhat.js"), "--"]
+    ws = node_workspace()
+    cmd = ["sh", "-c", 'cat contracts/A.sol; echo "overrides=$RUN_OVERRIDES"; exit 3']
+    job = Job(env={"RUN_OVERRIDES": "contracts/A.sol"}).file("contracts/A.sol", "contract A {}\n")
+    r = run_preamble(ws, pre(ws) + cmd, job.bytes())
+    check(
+        "hh: another command runs as a child, with the job's files and env, status passed on",
+        r.ready == b"R" and r.quiet and r.rc == 3
+        and r.out == "contract A {}\noverrides=contracts/A.sol\n",
+        f"ready={r.ready!r} quiet={r.quiet} rc={r.rc} out={r.out!r} err={r.err!r}",
+    )
+    cleanup(ws)
+    for name, data, needle in [
+        ("'..' component", Job().file("../escape.txt", "x").bytes(), "'..'"),
+        ("runners' folder", Job().file(".gauntlet/runner/warm-hardhat.js", "x").bytes(), "runners"),
+    ]:
+        ws = node_workspace()
+        r = run_preamble(ws, pre(ws) + ["sh", "-c", "touch ran-marker"], data, timeout=30)
+        ok = (
+            r.rc == 125 and r.err.startswith("gauntlet-warm: bad job: ") and needle in r.err
+            and not os.path.exists(os.path.join(ws, "ran-marker"))
+        )
+        check(f"hh: refused, 125, nothing run: {name}", ok, f"rc={r.rc} err={r.err!r}")
+        cleanup(ws)
+    ws = node_workspace()
+    r = run_preamble(ws, pre(ws)[:-1] + ["sh", "-c", "touch ran-marker"], Job().bytes())
+    check("hh: usage without '--' -> 125", r.rc == 125 and "usage" in r.err, f"{r.rc} {r.err}")
+    cleanup(ws)
+
+
+# ---------------------------------------------------------------------------
 # The node preamble
 
 
@@ -836,6 +879,7 @@ def main():
         rounds = int(args[args.index("--timings") + 1])
     test_python()
     test_node()
+    test_hardhat()
     test_exercises(rounds)
     shutil.rmtree(PATH_DIR, ignore_errors=True)
     print(f"{passes} passed, {len(failures)} failed")

@@ -604,7 +604,8 @@ pub struct WorkerSettings {
 #[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Grading")]
 pub struct GraderSettings {
-    /// Anvil chains kept for Solidity exercises (started on the first Solidity job).
+    /// Anvil chains kept for Solidity jobs (started on the first Solidity job), plus
+    /// one for each warm jail.
     #[arg(long, env = "GAUNTLET_ANVIL_POOL", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub anvil_pool: u32,
@@ -733,7 +734,9 @@ impl WorkerSettings {
                 .toolchains_dir
                 .clone()
                 .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir),
-            anvil_pool: g.anvil_pool as usize,
+            // A warm jail of a Solidity exercise holds a chain of its own while it
+            // waits: the chains jobs use stay `anvil_pool`, whatever the pool holds.
+            anvil_pool: (g.anvil_pool + g.warm_jails) as usize,
         }
     }
 }

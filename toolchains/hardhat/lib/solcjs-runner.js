@@ -11,6 +11,12 @@
 // the compiler are otherwise untouched. Any mismatch (another soljson layout, a
 // wasm file of the wrong size, a missing file) falls back to loading soljson.js as
 // it is: slower, never wrong.
+//
+// In a process that compiles many times, or that can load the compiler before its
+// input exists (the hardhat runtime's warm preamble, which loads it while the jail
+// waits for a job), preload() loads it here once; hardhat.config.js then compiles
+// in-process with preloaded() instead of starting this runner as a child. Same
+// compiler, same input, same output.
 
 "use strict";
 
@@ -67,6 +73,26 @@ function loadSoljson(soljsonPath, wasm) {
   return compiled.exports;
 }
 
+// The compiler preload() loaded, with the soljson.js it came from.
+let preloadedCompiler;
+
+// Loads the compiler of SOLJSON_JS into this process (from the decoded WebAssembly
+// when `wasm` names it) and keeps it for preloaded(); returns it.
+function preload(soljsonPath, wasm) {
+  const wrapper = require(path.join(path.dirname(soljsonPath), "wrapper.js"));
+  const solc = wrapper(loadSoljson(soljsonPath, wasm));
+  preloadedCompiler = { soljsonPath, solc };
+  return solc;
+}
+
+// The compiler preload() loaded from this very soljson.js, or undefined.
+function preloaded(soljsonPath) {
+  if (preloadedCompiler === undefined || preloadedCompiler.soljsonPath !== soljsonPath) {
+    return undefined;
+  }
+  return preloadedCompiler.solc;
+}
+
 function readStdin() {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -94,4 +120,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { splitSoljson, loadSoljson };
+module.exports = { splitSoljson, loadSoljson, preload, preloaded };

@@ -4,7 +4,10 @@
 //! confinement every process running the learner's code starts in (`confine.py`, a
 //! Landlock domain of its own), and the value encoding both python sides share
 //! (`wire.py`). Why a submission cannot forge their results is written at the top of
-//! each judge; the trust model as a whole is in exercises/README.md.
+//! each judge; the trust model as a whole is in exercises/README.md. With them come
+//! the warm preambles (`warm.py`, `warm.js`, and `warm-job.js` which receives the
+//! job); the `hardhat` runtime ships only its own preamble (`warm-hardhat.js`) and
+//! `warm-job.js`.
 //!
 //! They live in the binary (so the one binary is all a host needs), are written into
 //! each prepared layer (root-owned lower layer: read-only to the jail, and
@@ -22,8 +25,8 @@ use sha2::{Digest, Sha256};
 /// Where the runners sit in the workspace.
 pub const DIR: &str = ".gauntlet/runner";
 
-/// The runner files, by name.
-pub const FILES: [(&str, &[u8]); 8] = [
+/// The runner files of the `python`, `node` and `shell` runtimes, by name.
+pub const FILES: [(&str, &[u8]); 9] = [
     ("judge.py", include_bytes!("../../runners/judge.py")),
     ("confine.py", include_bytes!("../../runners/confine.py")),
     ("harness.py", include_bytes!("../../runners/harness.py")),
@@ -34,25 +37,45 @@ pub const FILES: [(&str, &[u8]); 8] = [
     // before the job, then write the submission and run the test command in-process.
     ("warm.py", include_bytes!("../../runners/warm.py")),
     ("warm.js", include_bytes!("../../runners/warm.js")),
+    ("warm-job.js", WARM_JOB_JS),
 ];
+
+/// The `hardhat` runtime's: its warm preamble and the job code it shares with warm.js.
+pub const HARDHAT_FILES: [(&str, &[u8]); 2] = [
+    (
+        "warm-hardhat.js",
+        include_bytes!("../../runners/warm-hardhat.js"),
+    ),
+    ("warm-job.js", WARM_JOB_JS),
+];
+
+const WARM_JOB_JS: &[u8] = include_bytes!("../../runners/warm-job.js");
 
 /// A short hash of every runner's name and content.
 pub fn version() -> &'static str {
     static V: OnceLock<String> = OnceLock::new();
-    V.get_or_init(|| {
-        let mut h = Sha256::new();
-        for (name, bytes) in FILES {
-            h.update((name.len() as u64).to_le_bytes());
-            h.update(name.as_bytes());
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        }
-        h.finalize()
-            .iter()
-            .take(6)
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    })
+    V.get_or_init(|| hash(&FILES))
+}
+
+/// A short hash of the `hardhat` runtime's runner files.
+pub fn hardhat_version() -> &'static str {
+    static V: OnceLock<String> = OnceLock::new();
+    V.get_or_init(|| hash(&HARDHAT_FILES))
+}
+
+fn hash(files: &[(&str, &[u8])]) -> String {
+    let mut h = Sha256::new();
+    for (name, bytes) in files {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `confine.py` is a program test scripts run (`.gauntlet/runner/confine.py CMD…`).
@@ -72,19 +95,29 @@ const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// their bytecode: without it every test run would compile `judge.py` and every call
 /// into the learner's code `harness.py` again (the layer is read-only to the jail).
 pub fn install(layer: &Path) -> io::Result<()> {
+    write(layer, &FILES)?;
+    if let Err(e) = precompile(&layer.join(DIR)) {
+        // Slower runs, not wrong ones: python compiles the sources itself.
+        tracing::warn!(error = %e, "could not precompile the python runners");
+    }
+    Ok(())
+}
+
+/// Writes the `hardhat` runtime's runner files into a layer being assembled.
+pub fn install_hardhat(layer: &Path) -> io::Result<()> {
+    write(layer, &HARDHAT_FILES)
+}
+
+fn write(layer: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
     let dir = layer.join(DIR);
     fs::create_dir_all(&dir)?;
     for d in [layer.join(".gauntlet"), dir.clone()] {
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755))?;
     }
-    for (name, bytes) in FILES {
+    for (name, bytes) in files {
         let path = dir.join(name);
         fs::write(&path, bytes)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(mode(name)))?;
-    }
-    if let Err(e) = precompile(&dir) {
-        // Slower runs, not wrong ones: python compiles the sources itself.
-        tracing::warn!(error = %e, "could not precompile the python runners");
     }
     Ok(())
 }
@@ -168,5 +201,24 @@ mod tests {
         }
         fs::remove_dir_all(&layer).unwrap();
         assert_eq!(version().len(), 12);
+    }
+
+    #[test]
+    fn the_hardhat_runtime_gets_its_preamble_and_the_shared_job_code() {
+        let layer =
+            std::env::temp_dir().join(format!("gauntlet-runners-hh-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&layer);
+        fs::create_dir(&layer).unwrap();
+        install_hardhat(&layer).unwrap();
+        let mut names: Vec<String> = fs::read_dir(layer.join(DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["warm-hardhat.js", "warm-job.js"]);
+        let shared = fs::read(layer.join(DIR).join("warm-job.js")).unwrap();
+        assert_eq!(shared, WARM_JOB_JS);
+        fs::remove_dir_all(&layer).unwrap();
+        assert_ne!(hardhat_version(), version());
     }
 }

@@ -18,6 +18,7 @@ pub mod toolchain;
 
 use self::anvil::{AnvilPool, PoolConfig, TOOLCHAIN_INSIDE};
 use self::toolchain::HardhatToolchain;
+use super::runners;
 use super::runtime::{Lease, Runtime, RuntimeError};
 
 /// Where the shared compile cache is bound inside the jail (hardhat.config.js reads it).
@@ -163,7 +164,11 @@ impl Runtime for Hardhat {
     }
 
     fn version(&self) -> String {
-        format!("hh-{}", self.toolchain.version)
+        format!(
+            "hh-{}-w{}",
+            self.toolchain.version,
+            runners::hardhat_version()
+        )
     }
 
     fn default_test(&self) -> Option<TestSpec> {
@@ -180,7 +185,11 @@ impl Runtime for Hardhat {
     }
 
     fn protected_paths(&self) -> Vec<String> {
-        vec!["node_modules".into(), "package.json".into()]
+        vec![
+            "node_modules".into(),
+            "package.json".into(),
+            ".gauntlet".into(),
+        ]
     }
 
     fn binds(&self) -> Vec<Bind> {
@@ -200,8 +209,9 @@ impl Runtime for Hardhat {
             .collect()
     }
 
-    /// The workspace gets the toolchain's package.json and a `node_modules` link to the
-    /// toolchain inside the jail (Hardhat insists on a local install it can resolve).
+    /// The workspace gets the toolchain's package.json, a `node_modules` link to the
+    /// toolchain inside the jail (Hardhat insists on a local install it can resolve),
+    /// and the warm preamble at `.gauntlet/runner/` (runners.rs).
     fn prepare(&self, layer: &Path) -> Result<(), RuntimeError> {
         let dir = self.ready()?;
         let fail = |what: &str, e: std::io::Error| RuntimeError::Prepare {
@@ -217,6 +227,7 @@ impl Runtime for Hardhat {
             layer.join("node_modules"),
         )
         .map_err(|e| fail("node_modules link", e))?;
+        runners::install_hardhat(layer).map_err(|e| fail("the warm preamble", e))?;
         Ok(())
     }
 
@@ -228,18 +239,15 @@ impl Runtime for Hardhat {
         Ok(Some(Box::new(self.pool()?.try_acquire()?)))
     }
 
-    /// `lib/warm.js` of the toolchain: node with Hardhat, the config and the compiler
-    /// loaded; only for the default test command, which it runs in-process.
+    /// `warm-hardhat.js`: node with Hardhat's modules and the compiler loaded; only for
+    /// the default test command, which it runs in-process.
     fn preamble(&self, test: &TestSpec) -> Option<Vec<String>> {
-        let default = self.default_test()?;
-        // A toolchain prepared without the preamble (an older one) grades cold.
-        let has_preamble = self.toolchain.dir().join("lib/warm.js").is_file();
-        if test.command != default.command || !has_preamble {
+        if test.command != self.default_test()?.command {
             return None;
         }
         let mut argv = vec![
             "node".to_owned(),
-            format!("{TOOLCHAIN_INSIDE}/lib/warm.js"),
+            format!("{}/{}/warm-hardhat.js", crate::WORKSPACE, runners::DIR),
             "--".to_owned(),
         ];
         argv.extend(test.command.iter().cloned());
