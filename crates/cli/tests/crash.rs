@@ -435,6 +435,8 @@ fn a_killed_server_leaves_no_warm_jail_behind() {
     std::fs::write(&yaml, text).unwrap();
     let mut env = env(None);
     env.push(("GAUNTLET_WARM_JAILS", "2".to_owned()));
+    // A held jail takes an idle worker slot: two slots, whatever the machine's cores.
+    env.push(("WORKER_MAX_CONCURRENCY", "2".to_owned()));
     let mut serve = node(
         "serve",
         &["serve"],

@@ -17,7 +17,9 @@
 //      run: they register themselves with the context the CLI creates);
 //    - load the compiler (TOOLCHAIN/lib/solcjs-runner.js preload()), so that
 //      hardhat.config.js compiles in-process rather than in a child that would load
-//      it again (and the rehearsal's compile leaves its WebAssembly optimised);
+//      it again, and compile the exercise's starter contracts with it twice (read
+//      from the workspace, not written), so that its WebAssembly is optimised where
+//      the learner's contract will run it;
 //    - rehearse: run `test` once, in this process, on a probe project of ours in a
 //      fresh folder under /tmp (a contract and a test that deploy, send, call,
 //      revert, emit and snapshot, as exercises' tests do), with the same config
@@ -224,6 +226,9 @@ async function rehearse(toolchain) {
     // No compile cache (not a folder): the probe's output stays out of the exercise's.
     process.env.HARDHAT_COMPILE_CACHE = path.join(dir, 'no-compile-cache');
     delete process.env.GAUNTLET_RESULTS_FD;
+    // Hardhat's CLI installs it first thing; installed now, the rehearsal's errors
+    // (reverts) leave the source maps they needed parsed for the job's.
+    require(resolve('source-map-support/register'));
     hre = require(resolve('hardhat'));
     hre.config.mocha.reporter = require(resolve('mocha')).reporters.Base; // prints nothing
     await hre.run('test');
@@ -266,10 +271,45 @@ function warmUp(toolchain) {
     const runner = require(path.join(toolchain, 'lib', 'solcjs-runner.js'));
     if (typeof runner.preload !== 'function') return; // a toolchain without it
     const soljson = require.resolve('solc/soljson.js', { paths: [toolchain] });
-    runner.preload(soljson, path.join(toolchain, 'prepared', 'soljson.wasm'));
+    const solc = runner.preload(soljson, path.join(toolchain, 'prepared', 'soljson.wasm'));
+    compileStarter(solc);
   } catch {
     // compiled in a child, as in a cold run
   }
+}
+
+// Compiles the exercise's starter contracts (read from the workspace, never written)
+// twice, as Hardhat would: the learner's contract is most like them, and the compiler's
+// WebAssembly is optimised where it runs hot (V8 tiers it up as it runs: a first
+// compile in a process takes ~3x as long as a third).
+function compileStarter(solc) {
+  const sources = {};
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile() && entry.name.endsWith('.sol')) {
+        sources[path.relative(process.cwd(), full)] = { content: fs.readFileSync(full, 'utf8') };
+      }
+    }
+  };
+  walk(path.join(process.cwd(), 'contracts'));
+  if (Object.keys(sources).length === 0) return;
+  const input = JSON.stringify({
+    language: 'Solidity',
+    sources,
+    settings: {
+      evmVersion: 'prague',
+      optimizer: { enabled: false },
+      outputSelection: {
+        '*': {
+          '*': ['abi', 'evm.bytecode', 'evm.deployedBytecode', 'evm.methodIdentifiers', 'metadata'],
+          '': ['ast'],
+        },
+      },
+    },
+  });
+  for (let i = 0; i < 2; i++) solc.compile(input);
 }
 
 async function main() {

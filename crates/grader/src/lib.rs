@@ -372,6 +372,8 @@ impl Grader {
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
         let taken = self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits);
+        // This grade takes a worker slot; held jails only ever fill idle ones.
+        let _slot = self.warm.as_ref().map(warm::WarmPool::grade_started);
         if let Some(taken) = taken {
             let env = [("RUN_OVERRIDES".to_owned(), overridden.join(","))];
             let job = warm::job_bundle(&env, &upper).map_err(|source| GradeError::Io {

@@ -11,8 +11,10 @@
 //! process in the jail may mount. So the pool keeps jails for the exercises that were
 //! graded last; another exercise starts cold and is warmed from then on.
 //!
-//! Sizing (docs/grading.md, "Warm jails"): at most `max_jails` jails, whose memory
-//! limits together stay under `max_memory`; each waits at most `max_wait` and is then
+//! Sizing (docs/queue.md, "Warm jails"): at most `max_jails` jails, whose memory
+//! limits together stay under `max_memory`, and a held jail takes one of the worker's
+//! `slots` (its concurrency) as a running grade does: jails are held in idle slots
+//! only, so a busy worker runs its jobs, not warm-ups; each waits at most `max_wait` and is then
 //! stopped and replaced only if its exercise was graded meanwhile, so an idle pool
 //! empties. A preamble that fails (ends, prints, overruns its CPU or is not ready in
 //! time) is logged with its output; after [`FAILURES_TO_PAUSE`] in a row its exercise
@@ -50,6 +52,10 @@ pub struct WarmConfig {
     pub max_wait: Duration,
     /// CPU a preamble may spend before its job.
     pub preamble_cpu: Duration,
+    /// Grades the worker runs at once (its concurrency; 0: no bound). A held jail
+    /// counts as one: running grades plus held jails stay within it, so jails are
+    /// started in idle slots only (a worker with one slot holds none).
+    pub slots: usize,
 }
 
 impl Default for WarmConfig {
@@ -59,6 +65,7 @@ impl Default for WarmConfig {
             max_memory: 2 << 30,
             max_wait: Duration::from_secs(600),
             preamble_cpu: Duration::from_secs(30),
+            slots: 0,
         }
     }
 }
@@ -147,6 +154,8 @@ struct State {
     failures: HashMap<WarmKey, (u32, Option<Instant>)>,
     /// When each key was last asked for.
     demand: HashMap<WarmKey, Instant>,
+    /// Grades in progress (see [`WarmPool::grade_started`]).
+    running: usize,
     closed: bool,
 }
 
@@ -258,12 +267,34 @@ impl WarmPool {
         st.held.retain(|h| !h.control.finished());
         loop {
             let used: u64 = st.held.iter().map(|h| h.memory_limit).sum();
-            if st.held.len() < self.cfg.max_jails && used + memory_limit <= self.cfg.max_memory {
+            // The grade asking is still running: a new jail needs another idle slot.
+            let busy = st.held.len() + st.running;
+            if st.held.len() < self.cfg.max_jails
+                && used + memory_limit <= self.cfg.max_memory
+                && (self.cfg.slots == 0 || busy < self.cfg.slots)
+            {
                 return true;
             }
             if !self.stop_least_wanted(&mut st, |h| h.key != *key) {
                 return false;
             }
+        }
+    }
+
+    /// Counts a grade as running until the guard is dropped; when running grades and
+    /// held jails then exceed the worker's slots, the least wanted jails are stopped
+    /// (a jail this grade took is no longer held). Call it after [`WarmPool::take`].
+    pub fn grade_started(&self) -> GradeSlot {
+        let mut st = self.lock();
+        st.running += 1;
+        st.held.retain(|h| !h.control.finished());
+        while self.cfg.slots > 0 && st.held.len() + st.running > self.cfg.slots {
+            if !self.stop_least_wanted(&mut st, |_| true) {
+                break;
+            }
+        }
+        GradeSlot {
+            state: self.state.clone(),
         }
     }
 
@@ -457,6 +488,18 @@ fn supervise(
         paused_for_s = if paused { PAUSE.as_secs() } else { 0 },
         "a warm jail's preamble failed before its job"
     );
+}
+
+/// A grade in progress, for [`WarmConfig::slots`]; counted until dropped.
+pub struct GradeSlot {
+    state: Arc<Mutex<State>>,
+}
+
+impl Drop for GradeSlot {
+    fn drop(&mut self) {
+        let mut st = lock(&self.state);
+        st.running = st.running.saturating_sub(1);
+    }
 }
 
 /// The warm jail's output sink: to the job once one has taken the jail, kept (capped)

@@ -342,6 +342,75 @@ fn without_a_jail_a_job_starts_cold_and_the_pool_refills() {
     assert_eq!(pool.gauges().jails, 0);
 }
 
+/// A held jail takes one of the worker's slots: with two, one grade at a time leaves
+/// one idle for a jail, and the jail held for one exercise is stopped when another
+/// exercise's grade takes the slot; the pool then holds that exercise's jail only
+/// (two jails would fit `max_jails`). With one slot, no jail is ever held.
+#[test]
+fn held_jails_fill_idle_worker_slots_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(
+        tmp.path(),
+        Some(WarmConfig {
+            max_jails: 2,
+            slots: 2,
+            ..WarmConfig::default()
+        }),
+    );
+    let pool = g.warm_pool().unwrap();
+    let solution = |id: &str, file: &str| {
+        fs::read_to_string(
+            repo()
+                .join("exercises")
+                .join(id)
+                .join("solution")
+                .join(file),
+        )
+        .unwrap()
+    };
+    let (a, b) = (bundled("reverse-words"), bundled("word-frequency"));
+    let r = grade(
+        &g,
+        &a,
+        &[("words.py", &solution("reverse-words", "words.py"))],
+    );
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    wait_ready(&g, 1);
+    assert_eq!(pool.gauges().jails, 1);
+    let file = b.starter_files[0].path.as_str().to_owned();
+    let r = grade(&g, &b, &[(&file, &solution("word-frequency", &file))]);
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    wait_ready(&g, 1);
+    assert_eq!(pool.gauges().jails, 1, "{:?}", pool.stats());
+    // The jail held is the one for the exercise graded last.
+    let r = grade(&g, &b, &[(&file, &solution("word-frequency", &file))]);
+    assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    assert_eq!(
+        pool.stats().hits.load(Ordering::Relaxed),
+        1,
+        "{:?}",
+        pool.stats()
+    );
+
+    let one = grader(
+        &tmp.path().join("one"),
+        Some(WarmConfig {
+            slots: 1,
+            ..WarmConfig::default()
+        }),
+    );
+    for _ in 0..2 {
+        let r = grade(
+            &one,
+            &a,
+            &[("words.py", &solution("reverse-words", "words.py"))],
+        );
+        assert_eq!(r.outcome, Outcome::Passed, "{}", r.log);
+    }
+    let s = one.warm_pool().unwrap().stats();
+    assert_eq!(s.started.load(Ordering::Relaxed), 0, "{s:?}");
+}
+
 #[test]
 fn a_broken_preamble_is_reported_and_paused() {
     let tmp = tempfile::tempdir().unwrap();
