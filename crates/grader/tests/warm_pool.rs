@@ -73,6 +73,17 @@ fn summary(r: &GradeResult) -> (Outcome, u32, Vec<(String, String)>) {
     )
 }
 
+/// A warm grade's outcome, score and tests are the cold grade's.
+fn assert_same(what: &str, warm: &GradeResult, cold: &GradeResult) {
+    assert_eq!(
+        summary(warm),
+        summary(cold),
+        "{what}: warm log:\n{}\ncold log:\n{}",
+        warm.log,
+        cold.log
+    );
+}
+
 #[test]
 fn warm_grades_equal_cold_ones() {
     let tmp = tempfile::tempdir().unwrap();
@@ -96,13 +107,7 @@ fn warm_grades_equal_cold_ones() {
             let _ = grade(&warm, &ex, &files);
             wait_ready(&warm, 1);
             let w = grade(&warm, &ex, &files);
-            assert_eq!(
-                summary(&w),
-                summary(&c),
-                "{id} {variant}: warm log:\n{}\ncold log:\n{}",
-                w.log,
-                c.log
-            );
+            assert_same(&format!("{id} {variant}"), &w, &c);
         }
     }
     let stats = warm.warm_pool().unwrap().stats();
@@ -172,13 +177,7 @@ fn solidity_grades_in_warm_jails_equal_cold_ones() {
             let c = grade(&cold, &ex, &[(&contract, source)]);
             wait_ready(&warm, 1);
             let w = grade(&warm, &ex, &[(&contract, source)]);
-            assert_eq!(
-                summary(&w),
-                summary(&c),
-                "{id} {variant}: warm log:\n{}\ncold log:\n{}",
-                w.log,
-                c.log
-            );
+            assert_same(&format!("{id} {variant}"), &w, &c);
         }
         assert_eq!(
             summary(&grade(&cold, &ex, &[(&contract, &solution)])).1,
