@@ -205,6 +205,7 @@ async function rehearse(toolchain) {
     env: { ...process.env },
     stdout: process.stdout.write,
     stderr: process.stderr.write,
+    exit: process.exit,
   };
   const quiet = (_chunk, encoding, done) => {
     const callback = typeof encoding === 'function' ? encoding : done;
@@ -221,6 +222,11 @@ async function rehearse(toolchain) {
     fs.symlinkSync(path.join(toolchain, 'node_modules'), path.join(dir, 'node_modules'));
     process.stdout.write = quiet;
     process.stderr.write = quiet;
+    // The config ends a run with process.exit on a compile error or a chain that does
+    // not answer: here that ends the rehearsal, not the preamble.
+    process.exit = (code) => {
+      throw new Error(`the rehearsal's run ended with status ${code}`);
+    };
     process.chdir(dir);
     process.env.HARDHAT_CONFIG = path.join(toolchain, 'hardhat.config.js');
     // No compile cache (not a folder): the probe's output stays out of the exercise's.
@@ -236,6 +242,7 @@ async function rehearse(toolchain) {
     // less warm, still correct: the chain is reset below all the same
   } finally {
     process.exitCode = undefined; // the test task sets it to its failure count
+    process.exit = saved.exit;
     process.stdout.write = saved.stdout;
     process.stderr.write = saved.stderr;
     process.chdir(saved.cwd);

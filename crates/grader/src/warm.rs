@@ -14,9 +14,9 @@
 //! Sizing (docs/queue.md, "Warm jails"): at most `max_jails` jails, whose memory
 //! limits together stay under `max_memory`, and a held jail takes one of the worker's
 //! `slots` (its concurrency) as a running grade does: jails are held in idle slots
-//! only, so a busy worker runs its jobs, not warm-ups; each waits at most `max_wait` and is then
-//! stopped and replaced only if its exercise was graded meanwhile, so an idle pool
-//! empties. A preamble that fails (ends, prints, overruns its CPU or is not ready in
+//! only, so a busy worker runs its jobs, not warm-ups. Each waits at most `max_wait`
+//! and is then stopped and replaced only if its exercise was graded meanwhile, so an
+//! idle pool empties. A preamble that fails (ends, prints, overruns its CPU or is not ready in
 //! time) is logged with its output; after [`FAILURES_TO_PAUSE`] in a row its exercise
 //! is not warmed for [`PAUSE`].
 
