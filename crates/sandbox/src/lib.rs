@@ -136,8 +136,9 @@ pub struct Warm {
     pub max_wait: Duration,
     pub preamble_cpu: Duration,
     /// The preamble's niceness until delivery (0–19): warming up yields to running
-    /// jobs. As root the supervisor puts every task back to 0 at delivery; rootless
-    /// it cannot, so callers pass 0 there.
+    /// jobs. As root the supervisor also gives it to the preamble's session autogroup
+    /// (what the kernel weighs sessions by), and puts every task and that autogroup
+    /// back to 0 at delivery; rootless it cannot, so callers pass 0 there.
     pub nice: i32,
 }
 

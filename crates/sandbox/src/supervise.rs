@@ -488,6 +488,20 @@ struct WarmPhase {
     cpu_base: u64,
     ready_at_delivery: bool,
     early_output: bool,
+    autogroup: Autogroup,
+}
+
+/// The preamble's session is a scheduling autogroup of its own (it called `setsid`),
+/// weighed against other sessions by the autogroup's niceness, not its tasks': as
+/// root, the supervisor gives that autogroup the preamble's niceness until delivery.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Autogroup {
+    /// Not yet seen (the payload may not have made its session yet).
+    Pending,
+    /// Lowered: the session's id.
+    Lowered(libc::pid_t),
+    /// Nothing to do: rootless, niceness 0, or a kernel without autogroups.
+    Untouched,
 }
 
 /// Index of each stream in the array [`Supervision::watch`] takes.
@@ -513,12 +527,17 @@ impl<'a> Supervision<'a> {
             results_bytes: 0,
             results_cap: spec.results.unwrap_or(0),
             warm: spec.warm.clone().map(|w| WarmPhase {
-                spec: w,
                 cloned: start,
                 delivered: None,
                 cpu_base: 0,
                 ready_at_delivery: false,
                 early_output: false,
+                autogroup: if w.nice > 0 && !crate::rootless() {
+                    Autogroup::Pending
+                } else {
+                    Autogroup::Untouched
+                },
+                spec: w,
             }),
         }
     }
@@ -545,6 +564,33 @@ impl<'a> Supervision<'a> {
             for tid in cg.tasks() {
                 let _ = sys::set_task_nice(tid, 0);
             }
+        }
+        if let Autogroup::Lowered(session) = w.autogroup {
+            for tid in cg.tasks() {
+                if sys::session_of(tid) == Some(session) && sys::set_autogroup_nice(tid, 0).is_ok()
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Gives the waiting preamble's session autogroup its niceness, once the payload
+    /// has made its session (the one session leader in the jail besides init).
+    fn lower_preamble_autogroup(&mut self, jail: &Child, cg: &RunCgroup) {
+        let Some(w) = self.warm.as_mut() else { return };
+        if w.autogroup != Autogroup::Pending {
+            return;
+        }
+        let leader = cg
+            .tasks()
+            .into_iter()
+            .find(|&tid| tid != jail.pid && sys::session_of(tid) == Some(tid));
+        if let Some(session) = leader {
+            w.autogroup = match sys::set_autogroup_nice(session, w.spec.nice) {
+                Ok(()) => Autogroup::Lowered(session),
+                Err(_) => Autogroup::Untouched,
+            };
         }
     }
 
@@ -738,6 +784,9 @@ impl<'a> Supervision<'a> {
             return;
         }
         *next_tick = now + TICK;
+        if waiting {
+            self.lower_preamble_autogroup(jail, cg);
+        }
         if let Some(c) = control {
             c.set_memory(cg.memory_current());
         }

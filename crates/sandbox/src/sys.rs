@@ -362,6 +362,23 @@ pub fn set_nice(nice: i32) -> SysResult {
     cvt_i(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
 }
 
+/// The session of task `tid` (host PID namespace), from `/proc/<tid>/stat`.
+pub fn session_of(tid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    // After the command (which may hold spaces and parentheses): state ppid pgrp session.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Sets the niceness of the scheduling autogroup of task `tid`'s session (host PID
+/// namespace). Where the kernel groups sessions (`sched_autogroup_enabled`), each
+/// autogroup is weighed against the others by this niceness, and a task's own only
+/// orders it within its session. NotFound: the kernel has no autogroups. As root,
+/// CAP_SYS_ADMIN spares the kernel's rate limit on changes.
+pub fn set_autogroup_nice(tid: libc::pid_t, nice: i32) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/{tid}/autogroup"), nice.to_string())
+}
+
 /// Sets the niceness of one task (a thread id in the host's PID namespace). Lowering
 /// it needs CAP_SYS_NICE.
 pub fn set_task_nice(tid: libc::pid_t, nice: i32) -> SysResult {

@@ -94,6 +94,53 @@ fn a_delivered_job_runs_with_its_clocks_from_delivery() {
     assert!(w.control.deliver(b"", Duration::from_secs(1)).is_err());
 }
 
+/// Where the kernel groups sessions for scheduling (autogroups), a task's niceness
+/// only orders it within its session, and each jail is a session of its own: as root,
+/// the supervisor gives the waiting preamble's autogroup its niceness too, and puts it
+/// back to 0 at delivery.
+#[test]
+fn a_waiting_preamble_yields_across_sessions_too() {
+    let enabled = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false);
+    if !enabled || gauntlet_sandbox::rootless() {
+        eprintln!("skipped: needs root and scheduler autogroups (sched_autogroup_enabled=1)");
+        return;
+    }
+    // It waits (up to 5 s) to see its autogroup lowered before it says it is ready,
+    // and (up to 2 s) to see it back at 0 once its job is in.
+    let preamble = r#"
+import os, time
+def group():
+    return open("/proc/self/autogroup").read().strip()
+deadline = time.monotonic() + 5
+while not group().endswith(" nice 10") and time.monotonic() < deadline:
+    time.sleep(0.01)
+before = group()
+fd = int(os.environ["GAUNTLET_JOB_FD"])
+os.write(fd, b"R")
+while os.read(fd, 65536):
+    pass
+# The supervisor hears of the delivery beside the job itself: give it a moment.
+deadline = time.monotonic() + 2
+while not group().endswith(" nice 0") and time.monotonic() < deadline:
+    time.sleep(0.005)
+print("before:", before)
+print("after:", group())
+"#;
+    let w = start(warm_spec(preamble));
+    assert!(w.control.wait_ready(Duration::from_secs(10)), "never ready");
+    w.control.deliver(b"", Duration::from_secs(5)).unwrap();
+    let (report, cap) = w.done.join().unwrap();
+    assert_eq!(report.exit_code, Some(0), "{}", text(&cap.err));
+    let out = text(&cap.out);
+    assert!(
+        out.starts_with("before: /autogroup-") && out.contains(" nice 10\n"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(" nice 0"), "{out}");
+}
+
 #[test]
 fn the_job_gets_its_own_cpu_limit_after_the_preamble() {
     // The preamble burns ~0.6 s of CPU; the job's limit is 0.5 s and the job itself is
