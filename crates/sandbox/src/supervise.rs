@@ -561,15 +561,17 @@ impl<'a> Supervision<'a> {
         self.start = now;
         self.last_output = now;
         if plan.nice > 0 && !plan.rootless {
+            // The session's autogroup is set through any one of its tasks.
+            let mut lowered = match w.autogroup {
+                Autogroup::Lowered(session) => Some(session),
+                _ => None,
+            };
             for tid in cg.tasks() {
                 let _ = sys::set_task_nice(tid, 0);
-            }
-        }
-        if let Autogroup::Lowered(session) = w.autogroup {
-            for tid in cg.tasks() {
-                if sys::session_of(tid) == Some(session) && sys::set_autogroup_nice(tid, 0).is_ok()
+                if lowered.is_some_and(|s| sys::session_of(tid) == Some(s))
+                    && sys::set_autogroup_nice(tid, 0).is_ok()
                 {
-                    break;
+                    lowered = None;
                 }
             }
         }
