@@ -57,25 +57,17 @@ fn main() {
     let tc =
         HardhatToolchain::new(&repo.join("toolchains/hardhat"), &toolchains).expect("toolchain");
     let tool = tc.prepare(&mut |_| {}).expect("prepared toolchain");
-    let grader = Grader::standard(
-        GraderConfig::new(data.clone()),
-        Toolchains {
+    let standard = |data: PathBuf, anvil_pool: usize| {
+        let toolchains = Toolchains {
             sources: repo.join("toolchains"),
             prepared: toolchains.clone(),
-            anvil_pool: 1,
-        },
-    )
-    .expect("grader");
+            anvil_pool,
+        };
+        Grader::standard(GraderConfig::new(data), toolchains).expect("grader")
+    };
+    let grader = standard(data.clone(), 1);
     // One chain for the job, one for the warm jail waiting for the next.
-    let mut warm = Grader::standard(
-        GraderConfig::new(data.join("warm")),
-        Toolchains {
-            sources: repo.join("toolchains"),
-            prepared: toolchains.clone(),
-            anvil_pool: 2,
-        },
-    )
-    .expect("grader");
+    let mut warm = standard(data.join("warm"), 2);
     warm.enable_warm_pool(WarmConfig {
         max_jails: 1,
         ..WarmConfig::default()
@@ -84,6 +76,18 @@ fn main() {
     let contract = ex.starter_files[0].path.as_str().to_owned();
     let solution =
         std::fs::read_to_string(ex_dir.join("solution").join(&contract)).expect("solution");
+    // The contract as a submission.
+    let submission = |source: String| {
+        let files = BTreeMap::from([(contract.clone(), source.into_bytes())]);
+        Submission::Files(exercise::validate_file_bytes(&ex, &files).expect("valid"))
+    };
+    // One grade that must pass, timed (ms).
+    let timed = |g: &Grader, sub: &Submission, id: String| {
+        let t = Instant::now();
+        let r = g.grade(&ex, sub, &id, &mut |_| {}).expect("grade");
+        assert_eq!(r.score, 100, "{}", r.log);
+        t.elapsed().as_secs_f64() * 1000.0
+    };
 
     // The local peer's workspace: starter, tests, the solution, package.json, node_modules.
     let local = data.join("local-peer");
@@ -129,36 +133,18 @@ fn main() {
             std::process::id()
         );
         // Warm: another novel edit of the same size, in a jail from the pool.
-        let mut files = BTreeMap::new();
-        files.insert(contract.clone(), format!("{edited}// warm\n").into_bytes());
-        let sub = Submission::Files(exercise::validate_file_bytes(&ex, &files).expect("valid"));
-        let t = Instant::now();
-        let r = warm
-            .grade(&ex, &sub, &format!("bench-warm-{round}"), &mut |_| {})
-            .expect("grade");
-        let w = t.elapsed().as_secs_f64() * 1000.0;
-        assert_eq!(r.score, 100, "{}", r.log);
+        let sub = submission(format!("{edited}// warm\n"));
+        let w = timed(&warm, &sub, format!("bench-warm-{round}"));
         // The pool refills after the run; a learner's next edit takes longer than that,
         // so the columns after this one do not share the CPU with the warm-up.
         wait_ready(&warm);
         // Gauntlet: validate, prepare (cached), jail, pooled chain, parse, score.
-        let mut files = BTreeMap::new();
-        files.insert(contract.clone(), edited.clone().into_bytes());
-        let sub = Submission::Files(exercise::validate_file_bytes(&ex, &files).expect("valid"));
-        let t = Instant::now();
-        let r = grader
-            .grade(&ex, &sub, &format!("bench-{round}"), &mut |_| {})
-            .expect("grade");
-        let g = t.elapsed().as_secs_f64() * 1000.0;
-        assert_eq!(r.score, 100, "{}", r.log);
+        let sub = submission(edited.clone());
+        let g = timed(&grader, &sub, format!("bench-{round}"));
         if std::env::var_os("RESUBMIT").is_some() {
-            let t = Instant::now();
-            let r = grader
-                .grade(&ex, &sub, &format!("bench-{round}-again"), &mut |_| {})
-                .expect("grade");
-            assert_eq!(r.score, 100);
+            let again = timed(&grader, &sub, format!("bench-{round}-again"));
             if round > 0 {
-                resub.push(t.elapsed().as_secs_f64() * 1000.0);
+                resub.push(again);
             }
         }
         // Local: the same edit, a warm `hardhat test`.
