@@ -1,35 +1,20 @@
 //! The Anvil pool against real chains in real jails: a lent chain comes back fresh or
 //! is replaced, chains are isolated from each other, dead chains are restarted.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use gauntlet_grader::runtimes::hardhat::anvil::{rpc, AnvilPool, PoolConfig, CHAIN_ID};
-use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
 use gauntlet_sandbox::NetNs;
 use serde_json::json;
-
-/// The toolchain tests share (`scripts/test.sh` prepares it; preparing here is a no-op
-/// then, and an `npm ci` from the lockfile otherwise).
-fn toolchain() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir = dir.canonicalize().unwrap();
-    let t =
-        HardhatToolchain::new(&repo.join("toolchains/hardhat"), &dir).expect("toolchain source");
-    t.prepare(&mut |_| {})
-        .expect("prepare the hardhat toolchain")
-}
 
 fn hex(v: &serde_json::Value) -> u128 {
     u128::from_str_radix(v.as_str().expect("hex string").trim_start_matches("0x"), 16).expect("hex")
 }
 
 fn pool(size: usize) -> AnvilPool {
-    let mut cfg = PoolConfig::new(toolchain(), size);
+    let mut cfg = PoolConfig::new(common::hardhat_toolchain(), size);
     cfg.health_interval = Duration::from_millis(200);
     cfg.acquire_timeout = Duration::from_secs(20);
     AnvilPool::start(cfg).expect("pool starts")
@@ -115,7 +100,7 @@ fn chains_are_isolated_and_bounded() {
     assert_eq!(pool.status().lent, 2);
 
     // A third job waits for a chain, and is refused past the bound.
-    let mut cfg = PoolConfig::new(toolchain(), 1);
+    let mut cfg = PoolConfig::new(common::hardhat_toolchain(), 1);
     cfg.acquire_timeout = Duration::from_millis(300);
     let small = AnvilPool::start(cfg).expect("pool");
     let held = small.acquire().expect("lease");
@@ -202,7 +187,7 @@ fn signal_all(ns: &NetNs, signal: &str) {
 /// A one-chain pool whose health check never runs during the test: what happens to
 /// an idle chain is the lend's business alone.
 fn pool_without_health_check() -> AnvilPool {
-    let mut cfg = PoolConfig::new(toolchain(), 1);
+    let mut cfg = PoolConfig::new(common::hardhat_toolchain(), 1);
     cfg.health_interval = Duration::from_secs(3600);
     cfg.lend_check_timeout = Duration::from_millis(500);
     AnvilPool::start(cfg).expect("pool starts")

@@ -16,16 +16,15 @@
 //! open, listdir, glob, relative and `/proc/self/cwd` paths, links from /tmp, and
 //! every ancestor's `/proc/<pid>/{cmdline,environ,mem,fd/*,cwd}`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::repo;
 use gauntlet_exercise::{self as exercise, GradeResult, Maxima, Outcome, TestStatus};
-use gauntlet_grader::{Grader, GraderConfig, Registry, Submission, Toolchains};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
 
 struct Bench {
     tmp: tempfile::TempDir,
@@ -745,25 +744,7 @@ fn node_code_cannot_read_the_hidden_tests() {
 #[test]
 fn a_contract_cannot_forge_results_or_import_the_tests() {
     let tmp = tempfile::tempdir().unwrap();
-    let toolchains = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
-    fs::create_dir_all(&toolchains).unwrap();
-    let grader = Grader::standard(
-        GraderConfig::new(tmp.path().join("data")),
-        Toolchains {
-            sources: repo().join("toolchains"),
-            prepared: toolchains.canonicalize().unwrap(),
-            anvil_pool: 1,
-        },
-    )
-    .expect("grader");
-    grader
-        .hardhat()
-        .expect("standard grader")
-        .toolchain()
-        .prepare(&mut |_| {})
-        .expect("prepare the hardhat toolchain");
+    let grader = common::standard_grader(&tmp.path().join("data"), 1);
     let ex = exercise::load(
         &repo().join("exercises/erc20-allowances"),
         &Maxima::default(),

@@ -2,19 +2,18 @@
 //! equal cold ones, nothing one job leaves reaches the next, the pool refills and
 //! falls back to a cold start, and a broken preamble is paused, not retried for ever.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::repo;
 use gauntlet_exercise::{self as exercise, Exercise, GradeResult, Maxima, Outcome};
 use gauntlet_grader::warm::WarmConfig;
-use gauntlet_grader::{Grader, GraderConfig, Registry, Submission, Toolchains};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
 
 fn grader(tmp: &Path, warm: Option<WarmConfig>) -> Grader {
     let mut g = Grader::new(GraderConfig::new(tmp.join("data")), Registry::system()).unwrap();
@@ -115,29 +114,11 @@ fn warm_grades_equal_cold_ones() {
     assert_eq!(stats.preamble_failures.load(Ordering::Relaxed), 0);
 }
 
-/// A grader with the standard runtimes, Solidity included, on the machine's prepared
-/// toolchains (prepared here when they are not).
+/// A grader with the standard runtimes, Solidity included (common.rs), and a warm pool.
 fn standard_grader(tmp: &Path, warm: Option<WarmConfig>) -> Grader {
-    let toolchains = std::env::var_os("GAUNTLET_TOOLCHAINS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(gauntlet_grader::locations::default_toolchains_dir);
-    fs::create_dir_all(&toolchains).unwrap();
-    let mut g = Grader::standard(
-        GraderConfig::new(tmp.join("data")),
-        Toolchains {
-            sources: repo().join("toolchains"),
-            prepared: toolchains.canonicalize().unwrap(),
-            // One for the job, one for the warm jail, one for the jail a new exercise's
-            // jail replaces (it gives its chain back once it has stopped).
-            anvil_pool: 3,
-        },
-    )
-    .expect("grader");
-    g.hardhat()
-        .expect("standard grader")
-        .toolchain()
-        .prepare(&mut |_| {})
-        .expect("prepare the hardhat toolchain");
+    // One chain for the job, one for the warm jail, one for the jail a new exercise's
+    // jail replaces (it gives its chain back once it has stopped).
+    let mut g = common::standard_grader(&tmp.join("data"), 3);
     if let Some(cfg) = warm {
         g.enable_warm_pool(cfg);
     }
