@@ -28,29 +28,16 @@ load=target/release/examples/api_load
 tool=$("$gauntlet" toolchains prepare 2>&1 | sed -n 's/^hardhat toolchain .* ready in //p' | tail -n1)
 [ -d "$tool" ] || { echo "bench: no prepared hardhat toolchain" >&2; exit 1; }
 
-work=$(mktemp -d)
-chmod 711 "$work"   # the jail's user reaches the data dir's layers and job folders
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# The service.
-port=$(free_port)
-url=http://127.0.0.1:$port
-GAUNTLET_WARM_JAILS=$warm GAUNTLET_RATE_LIMITS=off RUST_LOG=warn \
-    WORKER_ENABLED=true RUN_UNTRUSTED_CODE=true \
-    "$gauntlet" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --exercises exercises \
-    >"$work/serve.out" 2>"$work/serve.err" &
-pids+=($!)
-for _ in $(seq 1 300); do
-    curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "$url/readyz" >/dev/null || { cat "$work/serve.err" >&2; echo "bench: the service did not start" >&2; exit 1; }
+# The service: tests/e2e/lib/serve.sh starts it on a free port with a fresh data dir
+# and stops it on exit.
+export GAUNTLET_BIN=$gauntlet
+# shellcheck source=../../tests/e2e/lib/serve.sh
+source tests/e2e/lib/serve.sh
+anvil_pid=
+trap '[ -n "$anvil_pid" ] && kill "$anvil_pid" 2>/dev/null; serve_cleanup' EXIT
+serve_start svc GAUNTLET_WARM_JAILS="$warm" GAUNTLET_RATE_LIMITS=off RUST_LOG=warn
+url=$SERVE_URL_svc
+work=$SERVE_TMP
 
 # The local peer: the exercise as an author has it, the toolchain's config, an Anvil.
 local=$work/local
@@ -61,10 +48,10 @@ cp -r "exercises/$ex/solution/." "$local/"
 cp "$tool/workspace/package.json" "$local/"
 ln -s "$tool/node_modules" "$local/node_modules"
 contract=$(cd "exercises/$ex/solution" && find . -name '*.sol' | head -n1)
-anvil_port=$(free_port)
+anvil_port=$(serve_free_port)
 "$tool/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" --host 127.0.0.1 --port "$anvil_port" \
     --silent --chain-id 31337 --hardfork prague --gas-limit 30000000 >/dev/null 2>&1 &
-pids+=($!)
+anvil_pid=$!
 sleep 0.5
 
 ready_jails() {
