@@ -721,10 +721,9 @@ impl WorkerSettings {
             max_memory: g.warm_memory,
             max_wait: g.warm_max_wait,
             // A held jail takes one of the worker's slots (docs/queue.md).
-            slots: self.max_concurrency.map_or_else(
-                || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                |n| n as usize,
-            ),
+            slots: self
+                .max_concurrency
+                .map_or_else(gauntlet_queue::worker::default_concurrency, |n| n as usize),
             ..Default::default()
         })
     }

@@ -63,15 +63,20 @@ pub struct EngineConfig {
     pub retry_backoff: Duration,
 }
 
+/// Jobs a worker runs at once unless told: one per core.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 impl EngineConfig {
     pub fn new(runs_dir: PathBuf, exercise_hashes: Vec<String>) -> Self {
         EngineConfig {
             worker_id: default_worker_id(),
             exercise_hashes,
             runs_dir,
-            max_concurrency: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            max_concurrency: default_concurrency(),
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             poll_interval: Duration::from_secs(5),
