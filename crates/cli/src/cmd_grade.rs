@@ -20,17 +20,27 @@ pub struct GradeArgs {
     #[arg(long)]
     exercise: PathBuf,
     /// A folder of files laid over the starter (for `submission: files`).
-    #[arg(long, conflicts_with = "archive", required_unless_present = "archive")]
+    #[arg(long, group = "submission")]
     files: Option<PathBuf>,
     /// A ZIP laid over the workspace (for `submission: archive`).
-    #[arg(long)]
+    #[arg(long, group = "submission")]
     archive: Option<PathBuf>,
+    /// A git repository (https URL) whose commit is the submission; its host must be
+    /// in --git-hosts.
+    #[arg(long, group = "submission")]
+    git: Option<String>,
+    /// The branch, tag or full commit hash to grade (with --git; default: the
+    /// remote's HEAD).
+    #[arg(long = "ref", requires = "git")]
+    reference: Option<String>,
     /// How to print the result: `json` (Gauntlet's result JSON), `exercism` (Exercism's
     /// results.json, version 3) or `junit` (JUnit XML).
     #[arg(long, default_value = "json", value_parser = format_parser())]
     format: ResultFormat,
     #[command(flatten)]
     data: DataDirArg,
+    #[command(flatten)]
+    egress: common::EgressArgs,
 }
 
 /// clap's parser for `--format`: its own error lists the choices.
@@ -41,11 +51,15 @@ pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = ResultFor
 
 pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
     let dir = common::exercise_dir(&args.exercise)?;
-    let grader = common::grader(&args.data)?;
+    let grader = common::grader(&args.data, &args.egress)?;
     let ex =
         exercise::load_with(&dir, &grader.load_options(Maxima::default())).map_err(Exit::usage)?;
-    let submission = match (&args.files, &args.archive) {
-        (Some(dir), _) => {
+    let submission = match (&args.files, &args.archive, &args.git) {
+        (_, _, Some(url)) => Submission::Git(gauntlet_grader::git::GitSource {
+            url: url.clone(),
+            reference: args.reference.clone(),
+        }),
+        (Some(dir), _, _) => {
             if ex.submission != SubmissionKind::Files {
                 return Err(Exit::usage(format!(
                     "{} takes an archive: use --archive FILE.zip",
@@ -54,7 +68,7 @@ pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
             }
             Submission::Files(files_from_dir(&ex, dir)?)
         }
-        (None, Some(zip)) => {
+        (None, Some(zip), _) => {
             if ex.submission != SubmissionKind::Archive {
                 return Err(Exit::usage(format!(
                     "{} takes files: use --files DIR",
@@ -63,7 +77,11 @@ pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
             }
             Submission::Archive(read_archive(&grader, zip)?)
         }
-        (None, None) => unreachable!("clap requires --files or --archive"),
+        (None, None, None) => {
+            return Err(Exit::usage(
+                "give the submission: --files DIR, --archive FILE.zip or --git URL",
+            ))
+        }
     };
     let result = grade(&grader, &ex, &submission)?;
     let text = match args.format {

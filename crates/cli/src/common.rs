@@ -43,6 +43,7 @@ impl DataDirArg {
 }
 
 pub use gauntlet_server::app::bundled;
+pub use gauntlet_server::settings::EgressArgs;
 
 /// The Hardhat toolchain of this build, prepared or not.
 pub fn hardhat_toolchain(toolchains: &Path) -> Result<HardhatToolchain, Exit> {
@@ -58,14 +59,16 @@ pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
 }
 
 /// A grader for local commands (`grade`, `exercises check`): one chain is enough.
-pub fn grader(dirs: &DataDirArg) -> Result<Grader, Exit> {
+pub fn grader(dirs: &DataDirArg, egress: &EgressArgs) -> Result<Grader, Exit> {
     let (data_dir, prepared) = dirs.resolve()?;
+    let mut cfg = GraderConfig::new(data_dir);
+    egress.apply(&mut cfg);
     let toolchains = Toolchains {
         sources: bundled("toolchains"),
         prepared,
         anvil_pool: 1,
     };
-    Grader::standard(GraderConfig::new(data_dir), toolchains).map_err(|e| match e {
+    Grader::standard(cfg, toolchains).map_err(|e| match e {
         // An unreachable data dir is the caller's choice of folder: bad input.
         gauntlet_grader::GradeError::Exercise(m) => Exit::usage(m),
         other => Exit::failed(other),

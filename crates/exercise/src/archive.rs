@@ -102,6 +102,8 @@ pub enum ArchiveError {
         roots: String,
         expected: String,
     },
+    #[error("{path}: this exercise takes only its starter files ({expected}), nothing else")]
+    NotStarter { path: String, expected: String },
     #[error("{path}: inflates to more than the {} per-file cap", format_size(*max))]
     EntryTooLarge { path: String, max: u64 },
     #[error("{path}: the archive inflates to more than the {} total cap here", format_size(*max))]
@@ -128,6 +130,8 @@ struct Entry {
     path: RelPath,
     is_dir: bool,
     compressed: u64,
+    /// Any execute bit in its Unix mode (kept only by [`extract_build_output`]).
+    executable: bool,
     /// The name as the archive spells it, for messages.
     shown: String,
 }
@@ -160,13 +164,40 @@ pub fn extract_archive(
     let mut protected = protected.to_vec();
     protected.push(tests_dir());
     let (entries, notes) = check_entries(&archive, exercise, &protected, limits)?;
+    let files = write_entries(&mut archive, &entries, dest, limits, false)?;
+    Ok(Extracted { files, notes })
+}
 
+/// Extracts the ZIP a build step made of its `/build` folder into `dest` (created by
+/// this call): the same entry checks and caps as a submission's archive, no layout,
+/// and a file's execute bits kept (a compiled program must run). On any error `dest`
+/// is removed again.
+pub fn extract_build_output(
+    bytes: &[u8],
+    dest: &Path,
+    limits: &ArchiveLimits,
+) -> Result<Vec<RelPath>, ArchiveError> {
+    let mut archive = open(bytes, limits)?;
+    let (entries, _) = read_entries(&archive, limits)?;
+    check_paths(&entries, &[])?;
+    write_entries(&mut archive, &entries, dest, limits, true)
+}
+
+/// The second pass: creates `dest` and writes each checked entry, counting the bytes
+/// as they inflate against the caps.
+fn write_entries(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    entries: &[Entry],
+    dest: &Path,
+    limits: &ArchiveLimits,
+    keep_exec: bool,
+) -> Result<Vec<RelPath>, ArchiveError> {
     let err = |path: PathBuf| move |source| ArchiveError::Write { path, source };
     let root = FreshDir::create(dest).map_err(err(dest.to_owned()))?;
     let mut total = 0u64;
     let mut written = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
-    for e in &entries {
+    for e in entries {
         let target = e.path.under(dest);
         if e.is_dir {
             root.create_dir_all(&e.path).map_err(err(target))?;
@@ -222,14 +253,73 @@ pub fn extract_archive(
             }
             out.write_all(&buf[..n]).map_err(err(target.clone()))?;
         }
+        if keep_exec && e.executable {
+            use std::os::unix::fs::PermissionsExt;
+            out.set_permissions(std::fs::Permissions::from_mode(0o755))
+                .map_err(err(target.clone()))?;
+        }
         total += n_entry;
         written.push(e.path.clone());
     }
     root.keep();
-    Ok(Extracted {
-        files: written,
-        notes,
-    })
+    Ok(written)
+}
+
+/// The starter files of a `files` exercise, read out of an archive whose root is the
+/// workspace root (a git tree, say): the same entry checks as [`extract_archive`] (no
+/// symlinks, devices, encryption, odd methods, bombs), folders ignored, and every file
+/// must be one of the exercise's `starter.files` paths. The contents go on to
+/// [`crate::validate_file_bytes`] like any `files` submission.
+pub fn starter_files_from_archive(
+    exercise: &Exercise,
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+) -> Result<BTreeMap<String, Vec<u8>>, ArchiveError> {
+    let mut archive = open(bytes, limits)?;
+    let (entries, _) = read_entries(&archive, limits)?;
+    let expected = || {
+        exercise
+            .starter_files
+            .iter()
+            .map(|f| f.path.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut files = BTreeMap::new();
+    for e in entries.iter().filter(|e| !e.is_dir) {
+        if exercise.starter_file(&e.path).is_none() {
+            return Err(ArchiveError::NotStarter {
+                path: e.path.to_string(),
+                expected: expected(),
+            });
+        }
+        let reader = archive.by_index(e.index).map_err(|z| ArchiveError::Read {
+            path: e.path.to_string(),
+            reason: z.to_string(),
+        })?;
+        let mut content = Vec::new();
+        reader
+            .take(limits.max_entry_bytes + 1)
+            .read_to_end(&mut content)
+            .map_err(|io| ArchiveError::Read {
+                path: e.path.to_string(),
+                reason: io.to_string(),
+            })?;
+        if content.len() as u64 > limits.max_entry_bytes {
+            return Err(ArchiveError::EntryTooLarge {
+                path: e.path.to_string(),
+                max: limits.max_entry_bytes,
+            });
+        }
+        files.insert(e.path.to_string(), content);
+    }
+    if files.is_empty() {
+        return Err(ArchiveError::Layout {
+            expected: expected(),
+            found: "none of them".into(),
+        });
+    }
+    Ok(files)
 }
 
 fn open<'a>(
@@ -393,6 +483,7 @@ fn read_entries(
             path,
             is_dir,
             compressed: data.compressed_size(),
+            executable: mode & 0o111 != 0,
             shown,
         });
     }
@@ -477,6 +568,7 @@ pub(crate) fn layout_error(exercise: &Exercise, paths: &[RelPath]) -> Option<Arc
             path: p.clone(),
             is_dir: false,
             compressed: 0,
+            executable: false,
             shown: p.to_string(),
         })
         .collect();

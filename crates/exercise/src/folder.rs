@@ -8,10 +8,15 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::deps::{
+    check_package_lock, check_requirements, DepsError, DepsFile, MAX_LOCK_BYTES,
+    MAX_PACKAGE_JSON_BYTES, MAX_REQUIREMENTS_BYTES,
+};
 use crate::fsutil::open_nofollow;
 use crate::package::{
-    parse_in_context, tests_dir, Exercise, LoadError, LoadOptions, Maxima, SubmissionKind,
-    MANIFEST, MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES,
+    parse_in_context, tests_dir, Dependencies, Exercise, LoadError, LoadOptions, Maxima,
+    SubmissionKind, MANIFEST, MAX_MANIFEST_BYTES, MAX_MAX_BYTES, MAX_PACKAGE_BYTES,
+    MAX_PACKAGE_FILES,
 };
 use crate::path::RelPath;
 use crate::statement::{check_statement, MAX_STATEMENT_BYTES, STATEMENT};
@@ -27,7 +32,8 @@ const MAX_PACKAGE_DEPTH: usize = 32;
 /// most [`MAX_MANIFEST_BYTES`] and valid ([`parse_manifest`], `id` equal to the folder
 /// name); no symlink, device or fifo anywhere in the package; `starter/`, `tests/` and
 /// `solution/` are folders; every `starter.files` path is a file in `starter/` within its
-/// `max_bytes`; every file in `solution/` is one a submission may write.
+/// `max_bytes`; the lock files of `dependencies:` are files of the package that
+/// [`crate::deps`] accepts; every file in `solution/` is one a submission may write.
 pub fn load(dir: &Path, maxima: &Maxima) -> Result<Exercise, LoadError> {
     let options = LoadOptions {
         maxima: maxima.clone(),
@@ -125,6 +131,9 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
             });
         }
     }
+    if let Some(deps) = &m.dependencies {
+        check_dependencies(dir, &tree, deps)?;
+    }
     let statement = read_statement(dir, &tree)?;
     let content_hash = hash_tree(dir, &tree)?;
     let exercise = Exercise {
@@ -137,6 +146,8 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
         test: m.test,
         scoring: m.scoring,
         hidden: m.hidden,
+        dependencies: m.dependencies,
+        build: m.build,
         statement,
         dir: dir.to_owned(),
         content_hash,
@@ -162,6 +173,58 @@ fn read_statement(dir: &Path, tree: &Tree) -> Result<Option<String>, LoadError> 
         message: e.to_string(),
     })?;
     Ok(Some(text))
+}
+
+/// Each lock file of `dependencies:` is a file of the package (the walk saw only
+/// regular files) that [`check_requirements`] or [`check_package_lock`] accepts.
+fn check_dependencies(dir: &Path, tree: &Tree, deps: &Dependencies) -> Result<(), LoadError> {
+    let read = |rel: &str, key: &str, max: u64| -> Result<String, LoadError> {
+        let path = dir.join(rel);
+        if !tree.files.contains_key(rel) {
+            return Err(LoadError::Layout {
+                path,
+                message: format!("named by {key} but not a file in the package"),
+            });
+        }
+        let bytes = read_capped(&path, max)?;
+        String::from_utf8(bytes).map_err(|_| LoadError::Layout {
+            path,
+            message: "not UTF-8 text".into(),
+        })
+    };
+    let refused = |path: &Path, e: DepsError| LoadError::Deps {
+        path: path.to_owned(),
+        line: e.line,
+        message: e.message,
+    };
+    if let Some(p) = &deps.python {
+        let text = read(p.as_str(), "dependencies.python", MAX_REQUIREMENTS_BYTES)?;
+        check_requirements(&text).map_err(|e| refused(&dir.join(p.as_str()), e))?;
+    }
+    if let Some(p) = &deps.node {
+        let manifest = match p.as_str().rsplit_once('/') {
+            Some((folder, _)) => format!("{folder}/package.json"),
+            None => "package.json".to_owned(),
+        };
+        if !tree.files.contains_key(&manifest) {
+            return Err(LoadError::Layout {
+                path: dir.join(&manifest),
+                message: format!(
+                    "dependencies.node needs package.json beside {p}: npm ci reads both"
+                ),
+            });
+        }
+        let lock = read(p.as_str(), "dependencies.node", MAX_LOCK_BYTES)?;
+        let package_json = read(&manifest, "dependencies.node", MAX_PACKAGE_JSON_BYTES)?;
+        check_package_lock(&lock, &package_json).map_err(|e| {
+            let path = match e.file {
+                DepsFile::PackageJson => dir.join(&manifest),
+                DepsFile::PackageLock | DepsFile::Requirements => dir.join(p.as_str()),
+            };
+            refused(&path, e)
+        })?;
+    }
+    Ok(())
 }
 
 /// The solution must be something a learner could submit.

@@ -90,6 +90,8 @@ fn archive_exercise() -> Exercise {
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent"),
         hidden: Vec::new(),
+        dependencies: None,
+        build: None,
         statement: None,
         content_hash: String::new(),
     }

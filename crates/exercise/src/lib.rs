@@ -5,6 +5,7 @@
 //! - [`path`]: [`RelPath`], the only way a submitted path reaches the filesystem.
 //! - [`units`]: the one grammar of sizes (`64KiB`, `1G`) and durations (`250ms`, `1.5s`, `30d`).
 //! - [`package`]: `exercise.yaml` and the types of a loaded exercise ([`parse_manifest`]).
+//! - [`deps`]: the lock files of `dependencies:` ([`check_requirements`], [`check_package_lock`]).
 //! - [`folder`]: the package folder: layout checks and version hash ([`load`], [`content_hash`]).
 //! - [`submission`]: `files` overrides ([`validate_files`], [`write_files`]).
 //! - [`archive`]: `archive` submissions ([`extract_archive`]).
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod deps;
 pub mod export;
 pub mod folder;
 mod fsutil;
@@ -29,12 +31,19 @@ pub mod statement;
 pub mod submission;
 pub mod units;
 
-pub use archive::{extract_archive, ArchiveError, ArchiveLimits, Extracted};
+pub use archive::{
+    extract_archive, extract_build_output, starter_files_from_archive, ArchiveError, ArchiveLimits,
+    Extracted,
+};
+pub use deps::{
+    check_package_lock, check_requirements, DepsError, DepsFile, LockSummary, PinnedRequirement,
+};
 pub use export::{ResultFormat, UnknownFormat};
 pub use folder::{content_hash, load, load_with};
 pub use package::{
-    parse_manifest, parse_manifest_with, Exercise, ExerciseId, ExerciseLimits, IdError, LoadError,
-    LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile, SubmissionKind, TestSpec,
+    parse_manifest, parse_manifest_with, BuildSpec, Dependencies, Exercise, ExerciseId,
+    ExerciseLimits, IdError, LoadError, LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile,
+    SubmissionKind, TestSpec,
 };
 pub use path::{PathError, RelPath};
 pub use results::{

@@ -179,6 +179,32 @@ pub struct TestSpec {
     pub results: ResultsFormat,
 }
 
+/// `dependencies:`: lock files of the package, by path from its root (never under
+/// `starter/`, `tests/` or `solution/`). Their contents are checked when the package
+/// is loaded ([`crate::deps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependencies {
+    /// A pip requirements file, every line pinned with `--hash`
+    /// ([`crate::deps::check_requirements`]); runtimes `python` and `shell`.
+    pub python: Option<RelPath>,
+    /// An npm `package-lock.json` (or `npm-shrinkwrap.json`), with `package.json` in
+    /// the same folder ([`crate::deps::check_package_lock`]); runtime `node`.
+    pub node: Option<RelPath>,
+}
+
+/// `build:`: a command run before the tests, in a jail of its own over the submission
+/// laid over the starter (no `tests/`), writing its output to `/build`. A non-zero exit
+/// is a `compile_error`; the test run then sees `/build` read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// Same rules as `test.command`, and no `tests/…` argument (the step runs without
+    /// `tests/`).
+    pub command: Vec<String>,
+    /// Whether the test run's workspace has the submission's files (default `true`);
+    /// `false` leaves the starter and the tests, and the build's output in `/build`.
+    pub keep_sources: bool,
+}
+
 /// What `exercise.yaml` says, validated; [`Exercise`] adds the folder and the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -194,6 +220,10 @@ pub struct Manifest {
     /// Workspace paths the code under test may not read, besides `tests/` (always
     /// hidden): files or folders of `starter/` that only the tests need.
     pub hidden: Vec<RelPath>,
+    /// Lock files of third-party packages to install for the runs.
+    pub dependencies: Option<Dependencies>,
+    /// A build step before the test run.
+    pub build: Option<BuildSpec>,
 }
 
 /// A loaded, validated package.
@@ -211,6 +241,10 @@ pub struct Exercise {
     /// Workspace paths the code under test may not read, besides `tests/`
     /// ([`Manifest::hidden`]).
     pub hidden: Vec<RelPath>,
+    /// Lock files of third-party packages, checked at load ([`Manifest::dependencies`]).
+    pub dependencies: Option<Dependencies>,
+    /// A build step before the test run ([`Manifest::build`]).
+    pub build: Option<BuildSpec>,
     /// `statement.md`'s Markdown, when the package has one ([`crate::statement`]).
     pub statement: Option<String>,
     /// The package folder.
@@ -254,8 +288,22 @@ pub enum LoadError {
     NotUtf8Name { path: PathBuf },
     #[error("{}: {message}", path.display())]
     Layout { path: PathBuf, message: String },
+    /// A lock file of `dependencies:` refused by [`crate::deps`].
+    #[error("{}", deps_message(path, *line, message))]
+    Deps {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error("{}: package has more than {MAX_PACKAGE_FILES} files or {} in total", path.display(), format_size(MAX_PACKAGE_BYTES))]
     PackageTooLarge { path: PathBuf },
+}
+
+fn deps_message(path: &Path, line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(line) => format!("{}:{line}: {message}", path.display()),
+        None => format!("{}: {message}", path.display()),
+    }
 }
 
 fn yaml_message(file: &Path, line: Option<usize>, key: &str, message: &str) -> String {
@@ -389,7 +437,24 @@ pub(crate) fn parse_in_context(
         }),
         scoring: raw.scoring,
         hidden: raw.hidden,
+        dependencies: raw.dependencies,
+        build: raw.build.map(|b| BuildSpec {
+            command: b.command.into_iter().map(|a| a.0).collect(),
+            keep_sources: b.keep_sources,
+        }),
     };
+    if let Some(message) = manifest
+        .dependencies
+        .as_ref()
+        .and_then(|d| runtime_misfit(&manifest.runtime, d))
+    {
+        return Err(LoadError::Yaml {
+            file: file.to_owned(),
+            line: None,
+            key: "dependencies".into(),
+            message,
+        });
+    }
     if let Some((hidden, starter)) = manifest.hidden.iter().find_map(|h| {
         manifest
             .starter_files
@@ -468,6 +533,78 @@ struct RawManifest {
     scoring: Scoring,
     #[serde(default, deserialize_with = "de_hidden")]
     hidden: Vec<RelPath>,
+    #[serde(default)]
+    dependencies: Option<Dependencies>,
+    #[serde(default)]
+    build: Option<RawBuild>,
+}
+
+/// `dependencies:` read key by key (rather than derived), so that an empty map is
+/// refused inside the visitor, with its line.
+impl<'de> Deserialize<'de> for Dependencies {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const KEYS: &[&str] = &["python", "node"];
+        /// Refuses an unknown key while its value is read, so that the error carries
+        /// the key path and the line.
+        struct Unknown(String);
+        impl<'de> de::DeserializeSeed<'de> for Unknown {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                de::IgnoredAny::deserialize(d)?;
+                Err(de::Error::unknown_field(&self.0, KEYS))
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dependencies;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map with python or node")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Dependencies, A::Error> {
+                let mut deps = Dependencies {
+                    python: None,
+                    node: None,
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    let (slot, lock) = match key.as_str() {
+                        "python" => (&mut deps.python, map.next_value::<PythonLock>()?.0),
+                        "node" => (&mut deps.node, map.next_value::<NodeLock>()?.0),
+                        _ => {
+                            map.next_value_seed(Unknown(key))?;
+                            continue;
+                        }
+                    };
+                    if slot.replace(lock).is_some() {
+                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                }
+                if deps.python.is_none() && deps.node.is_none() {
+                    return Err(de::Error::custom(
+                        "give python (a hashed requirements.txt) or node (a \
+                         package-lock.json), or leave dependencies out",
+                    ));
+                }
+                Ok(deps)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    #[serde(deserialize_with = "de_command")]
+    command: Vec<BuildArg>,
+    #[serde(default = "default_keep_sources")]
+    keep_sources: bool,
+}
+
+fn default_keep_sources() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -535,15 +672,44 @@ struct Arg(String);
 impl<'de> Deserialize<'de> for Arg {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         scalar(d, "a command argument", |s| {
-            if s.len() > MAX_ARG_BYTES {
-                Err(format!("argument is longer than {MAX_ARG_BYTES} bytes"))
-            } else if s.contains('\0') {
-                Err("argument contains a NUL byte".into())
-            } else {
-                context(|ctx| check_tests_path(s, ctx.tests.as_ref()))?;
-                Ok(Arg(s.to_owned()))
-            }
+            check_arg(s)?;
+            context(|ctx| check_tests_path(s, ctx.tests.as_ref()))?;
+            Ok(Arg(s.to_owned()))
         })
+    }
+}
+
+/// One argument of `build.command`: as `test.command`'s, but the build step has no
+/// `tests/` to name.
+struct BuildArg(String);
+
+impl<'de> Deserialize<'de> for BuildArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a command argument", |s| {
+            check_arg(s)?;
+            let rel = s.strip_prefix("./").unwrap_or(s);
+            if rel
+                .get(..6)
+                .is_some_and(|h| h.eq_ignore_ascii_case("tests/"))
+            {
+                return Err(format!(
+                    "{s}: the build step runs without tests/ (it sees the submission over \
+                     the starter): build from those, test in test.command"
+                ));
+            }
+            Ok(BuildArg(s.to_owned()))
+        })
+    }
+}
+
+/// The rules every command argument keeps.
+fn check_arg(s: &str) -> Result<(), String> {
+    if s.len() > MAX_ARG_BYTES {
+        Err(format!("argument is longer than {MAX_ARG_BYTES} bytes"))
+    } else if s.contains('\0') {
+        Err("argument contains a NUL byte".into())
+    } else {
+        Ok(())
     }
 }
 
@@ -809,12 +975,94 @@ fn de_max_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     })
 }
 
-fn de_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arg>, D::Error> {
-    let args: Vec<Arg> = capped_seq(d, MAX_COMMAND_ARGS, "arguments")?;
+fn de_command<'de, D, A>(d: D) -> Result<Vec<A>, D::Error>
+where
+    D: Deserializer<'de>,
+    A: Deserialize<'de>,
+{
+    let args: Vec<A> = capped_seq(d, MAX_COMMAND_ARGS, "arguments")?;
     if args.is_empty() {
         return Err(de::Error::custom("command is empty"));
     }
     Ok(args)
+}
+
+/// A `dependencies:` path: a relative path of the package, outside the folders a
+/// submission writes over or the code under test cannot read.
+fn check_lock_path(s: &str) -> Result<RelPath, String> {
+    let p = RelPath::parse(s).map_err(|e| e.to_string())?;
+    let inside = |dir: &str| p.is_within(&RelPath::parse(dir).expect("valid"));
+    if inside("starter") {
+        Err(format!(
+            "{p} is inside starter/, which a submission could override: put it at the \
+             package root"
+        ))
+    } else if inside("tests") {
+        Err(format!(
+            "{p} is inside tests/, which is hidden from the runs: put it at the package root"
+        ))
+    } else if inside("solution") {
+        Err(format!(
+            "{p} is inside solution/, the reference answer, which no run sees: put it at \
+             the package root"
+        ))
+    } else {
+        Ok(p)
+    }
+}
+
+/// `dependencies.python`.
+struct PythonLock(RelPath);
+
+impl<'de> Deserialize<'de> for PythonLock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a relative path", |s| check_lock_path(s).map(PythonLock))
+    }
+}
+
+/// `dependencies.node`: named as npm ci reads it.
+struct NodeLock(RelPath);
+
+impl<'de> Deserialize<'de> for NodeLock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a relative path", |s| {
+            let p = check_lock_path(s)?;
+            let base = p.segments().last().unwrap_or_default();
+            if base == "package-lock.json" || base == "npm-shrinkwrap.json" {
+                Ok(NodeLock(p))
+            } else {
+                Err(format!(
+                    "{p} is not named package-lock.json (or npm-shrinkwrap.json), which is \
+                     what npm ci reads beside package.json"
+                ))
+            }
+        })
+    }
+}
+
+/// Why these dependencies do not fit `runtime`, if they do not.
+fn runtime_misfit(runtime: &str, deps: &Dependencies) -> Option<String> {
+    if deps.python.is_some() && !matches!(runtime, "python" | "shell") {
+        return Some(format!(
+            "python dependencies need runtime python or shell, not {runtime}{}",
+            hardhat_note(runtime)
+        ));
+    }
+    if deps.node.is_some() && runtime != "node" {
+        return Some(format!(
+            "node dependencies need runtime node, not {runtime}{}",
+            hardhat_note(runtime)
+        ));
+    }
+    None
+}
+
+fn hardhat_note(runtime: &str) -> &'static str {
+    if runtime == "hardhat" {
+        " (hardhat has its own toolchain, and what its tests can require is fixed)"
+    } else {
+        ""
+    }
 }
 
 const RESULTS_CHOICES: &str = "channel:tap, channel:junit, tap, junit:<path> or exit-code";

@@ -29,6 +29,7 @@ fn result(outcome: Outcome, tests: Vec<TestResult>, log: &str) -> GradeResult {
         tests,
         log: log.into(),
         duration_ms: 1234,
+        commit: None,
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::MANIFEST;
 use gauntlet_exercise::{
-    parse_manifest, LoadError, Manifest, Maxima, ResultsFormat, Scoring, SubmissionKind,
+    parse_manifest, BuildSpec, Dependencies, LoadError, Manifest, Maxima, RelPath, ResultsFormat,
+    Scoring, SubmissionKind,
 };
 
 fn parse(yaml: &str) -> Result<Manifest, LoadError> {
@@ -111,7 +112,7 @@ fn values_table() {
     let err = |from: &str, to: &str, want: &str| (edit(from, to), format!("{F}:{want}"));
     let table = [
         // Unknown and missing keys.
-        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`, `hidden`"),
+        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`, `hidden`, `dependencies`, `build`"),
         err("memory:", "memory: 512MiB\nswap: 1GiB", "13: limits.swap: unknown field `swap`, expected one of `wall_time`, `idle_timeout`, `cpu_time`, `memory`, `pids`, `output`"),
         err("- path:", "- path: words.py\n  mode: 0755", "8: starter.files[0].mode: unknown field `mode`, expected `path` or `max_bytes`"),
         err("scoring:", "", "1: missing field `scoring`"),
@@ -180,6 +181,95 @@ fn values_table() {
         err("command:", &format!("command: [{}]", vec!["x"; 65].join(", ")), "14: test.command: more than 64 arguments"),
         err("command:", &format!("command: [\"{}\"]", "x".repeat(4097)), "14: test.command[0]: argument is longer than 4096 bytes"),
         err("results:", "", "14: test: missing field `results`"),
+    ];
+    let mut failures = Vec::new();
+    for (yaml, want) in table {
+        let got = match parse(&yaml) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        if got != want {
+            failures.push(format!("want {want}\n got {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn dependencies_and_build_parse() {
+    let m = parse(MANIFEST).unwrap();
+    assert_eq!((m.dependencies, m.build), (None, None));
+    let yaml = format!(
+        "{MANIFEST}dependencies:\n  python: deps/requirements.txt\nbuild:\n  command: [\"python3\", \"-m\", \"compileall\", \"-b\", \"/build\"]\n"
+    );
+    let m = parse(&yaml).unwrap();
+    assert_eq!(
+        m.dependencies,
+        Some(Dependencies {
+            python: Some(RelPath::parse("deps/requirements.txt").unwrap()),
+            node: None,
+        })
+    );
+    // keep_sources defaults to true.
+    assert_eq!(
+        m.build,
+        Some(BuildSpec {
+            command: ["python3", "-m", "compileall", "-b", "/build"]
+                .map(String::from)
+                .to_vec(),
+            keep_sources: true,
+        })
+    );
+    let yaml = edit("runtime:", "runtime: node")
+        + "dependencies:\n  node: package-lock.json\nbuild:\n  command: [tsc]\n  keep_sources: false\n";
+    let m = parse(&yaml).unwrap();
+    let deps = m.dependencies.unwrap();
+    assert_eq!(
+        (deps.python, deps.node.unwrap().as_str()),
+        (None, "package-lock.json")
+    );
+    assert!(!m.build.unwrap().keep_sources);
+}
+
+#[test]
+fn dependencies_and_build_table() {
+    let with = |runtime: &str, extra: &str| {
+        edit("runtime:", &format!("runtime: {runtime}")) + extra + "\n"
+    };
+    let py = |extra: &str| with("python", extra);
+    let table: Vec<(String, String)> = vec![
+        (py("dependencies:\n  python: requirements.txt"), "ok".into()),
+        (with("shell", "dependencies:\n  python: requirements.txt"), "ok".into()),
+        (with("node", "dependencies:\n  node: package-lock.json"), "ok".into()),
+        (with("node", "dependencies:\n  node: js/npm-shrinkwrap.json"), "ok".into()),
+        (py("dependencies: {}"), format!("{F}:17: dependencies: give python (a hashed requirements.txt) or node (a package-lock.json), or leave dependencies out")),
+        (py("dependencies:\n  python: a.txt\n  python: b.txt"), format!("{F}:18: dependencies: duplicate field `python`")),
+        (py("dependencies: [requirements.txt]"), format!("{F}:17: dependencies: invalid type: sequence, expected a map with python or node")),
+        (py("dependencies:\n  ruby: Gemfile.lock"), format!("{F}:18: dependencies.ruby: unknown field `ruby`, expected `python` or `node`")),
+        (py("dependencies:\n  python: starter/requirements.txt"), format!("{F}:18: dependencies.python: starter/requirements.txt is inside starter/, which a submission could override: put it at the package root")),
+        (py("dependencies:\n  python: Starter/requirements.txt"), format!("{F}:18: dependencies.python: Starter/requirements.txt is inside starter/, which a submission could override: put it at the package root")),
+        (py("dependencies:\n  python: tests/requirements.txt"), format!("{F}:18: dependencies.python: tests/requirements.txt is inside tests/, which is hidden from the runs: put it at the package root")),
+        (py("dependencies:\n  python: solution/requirements.txt"), format!("{F}:18: dependencies.python: solution/requirements.txt is inside solution/, the reference answer, which no run sees: put it at the package root")),
+        (py("dependencies:\n  python: ../requirements.txt"), format!("{F}:18: dependencies.python: path \"../requirements.txt\" has a `..` segment")),
+        (py("dependencies:\n  python: /etc/requirements.txt"), format!("{F}:18: dependencies.python: path \"/etc/requirements.txt\" is absolute")),
+        (with("node", "dependencies:\n  node: deps/lock.json"), format!("{F}:18: dependencies.node: deps/lock.json is not named package-lock.json (or npm-shrinkwrap.json), which is what npm ci reads beside package.json")),
+        (with("node", "dependencies:\n  node: starter/package-lock.json"), format!("{F}:18: dependencies.node: starter/package-lock.json is inside starter/, which a submission could override: put it at the package root")),
+        // The runtime must be able to use them.
+        (py("dependencies:\n  node: package-lock.json"), format!("{F}: dependencies: node dependencies need runtime node, not python")),
+        (with("node", "dependencies:\n  python: requirements.txt"), format!("{F}: dependencies: python dependencies need runtime python or shell, not node")),
+        (with("hardhat", "dependencies:\n  node: package-lock.json"), format!("{F}: dependencies: node dependencies need runtime node, not hardhat (hardhat has its own toolchain, and what its tests can require is fixed)")),
+        // build.
+        (py("build:\n  command: [gcc, -o, /build/prog, words.c]\n  keep_sources: true"), "ok".into()),
+        (py("build:\n  command: []"), format!("{F}:18: build.command: command is empty")),
+        (py("build:\n  command: make all"), format!("{F}:18: build.command: invalid type: string \"make all\", expected a list of at most 64 arguments")),
+        (py(&format!("build:\n  command: [{}]", vec!["x"; 65].join(", "))), format!("{F}:18: build.command: more than 64 arguments")),
+        (py(&format!("build:\n  command: [\"{}\"]", "x".repeat(4097))), format!("{F}:18: build.command[0]: argument is longer than 4096 bytes")),
+        (py("build:\n  command: [\"a\\0b\"]"), format!("{F}:18: build.command[0]: argument contains a NUL byte")),
+        (py("build:\n  command: [cc, ./tests/helper.c]"), format!("{F}:18: build.command[1]: ./tests/helper.c: the build step runs without tests/ (it sees the submission over the starter): build from those, test in test.command")),
+        (py("build:\n  command: [make, tests]"), "ok".into()),
+        (py("build:\n  keep_sources: false"), format!("{F}:18: build: missing field `command`")),
+        (py("build:\n  command: [make]\n  keep_sources: maybe"), format!("{F}:19: build.keep_sources: invalid type: string \"maybe\", expected a boolean")),
+        (py("build:\n  command: [make]\n  output: /build"), format!("{F}:19: build.output: unknown field `output`, expected `command` or `keep_sources`")),
     ];
     let mut failures = Vec::new();
     for (yaml, want) in table {

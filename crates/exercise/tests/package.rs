@@ -283,3 +283,192 @@ fn package_folder_itself_may_not_be_a_symlink() {
         Err(LoadError::Symlink { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------
+// dependencies:
+
+const HASH: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn requirements() -> String {
+    format!("# pinned\nrequests==2.31.0 \\\n    --hash={HASH}\n")
+}
+
+const PACKAGE_JSON: &str = r#"{
+  "name": "ex",
+  "dependencies": { "left-pad": "^1.3.0" }
+}
+"#;
+
+fn package_lock() -> String {
+    let sri = format!("sha512-{}==", "A".repeat(86));
+    format!(
+        r#"{{
+  "lockfileVersion": 3,
+  "packages": {{
+    "": {{ "name": "ex", "dependencies": {{ "left-pad": "^1.3.0" }} }},
+    "node_modules/left-pad": {{
+      "version": "1.3.0",
+      "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz",
+      "integrity": "{sri}"
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// The valid package with `dependencies: { python: requirements.txt }` and its file.
+fn python_package(tmp: &std::path::Path) -> std::path::PathBuf {
+    let dir = package(tmp);
+    write_tree(
+        &dir,
+        &[
+            (
+                "exercise.yaml",
+                &format!("{MANIFEST}dependencies:\n  python: requirements.txt\n"),
+            ),
+            ("requirements.txt", &requirements()),
+        ],
+    );
+    dir
+}
+
+/// The valid package as a node one with `dependencies: { node: js/package-lock.json }`.
+fn node_package(tmp: &std::path::Path) -> std::path::PathBuf {
+    let dir = package(tmp);
+    let yaml = MANIFEST.replace("runtime: python", "runtime: node")
+        + "dependencies:\n  node: js/package-lock.json\n";
+    write_tree(
+        &dir,
+        &[
+            ("exercise.yaml", &yaml),
+            ("js/package.json", PACKAGE_JSON),
+            ("js/package-lock.json", &package_lock()),
+        ],
+    );
+    dir
+}
+
+#[test]
+fn packages_with_dependencies_load_and_hash_their_locks() {
+    let t = tmp();
+    let dir = python_package(t.path());
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    let deps = ex.dependencies.unwrap();
+    assert_eq!(deps.python.unwrap().as_str(), "requirements.txt");
+    assert_eq!(deps.node, None);
+    // The lock is part of the version.
+    let before = ex.content_hash;
+    std::fs::write(dir.join("requirements.txt"), requirements() + "\n").unwrap();
+    assert_ne!(before, load(&dir, &Maxima::default()).unwrap().content_hash);
+
+    let t = tmp();
+    let dir = node_package(t.path());
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    assert_eq!(
+        ex.dependencies.unwrap().node.unwrap().as_str(),
+        "js/package-lock.json"
+    );
+    let before = ex.content_hash;
+    std::fs::write(
+        dir.join("js/package.json"),
+        PACKAGE_JSON.replace("ex", "ex2"),
+    )
+    .unwrap();
+    assert_ne!(before, load(&dir, &Maxima::default()).unwrap().content_hash);
+}
+
+#[test]
+fn build_loads_onto_the_exercise() {
+    let t = tmp();
+    let dir = package(t.path());
+    std::fs::write(
+        dir.join("exercise.yaml"),
+        format!(
+            "{MANIFEST}build:\n  command: [python3, -m, compileall, .]\n  keep_sources: false\n"
+        ),
+    )
+    .unwrap();
+    let build = load(&dir, &Maxima::default()).unwrap().build.unwrap();
+    assert_eq!(build.command, ["python3", "-m", "compileall", "."]);
+    assert!(!build.keep_sources);
+}
+
+#[test]
+fn dependency_files_table() {
+    let table: &[Case] = &[
+        ("requirements.txt missing", |d| std::fs::remove_file(d.join("requirements.txt")).unwrap(),
+            "{dir}/requirements.txt: named by dependencies.python but not a file in the package"),
+        ("requirements.txt is a folder", |d| {
+            std::fs::remove_file(d.join("requirements.txt")).unwrap();
+            write_tree(d, &[("requirements.txt/x", "")]);
+        }, "{dir}/requirements.txt: named by dependencies.python but not a file in the package"),
+        ("requirements.txt is a symlink", |d| {
+            std::fs::rename(d.join("requirements.txt"), d.join("real.txt")).unwrap();
+            symlink("real.txt", d.join("requirements.txt")).unwrap();
+        }, "{dir}/requirements.txt: symlinks are not allowed in a package"),
+        ("requirement without a hash", |d| {
+            std::fs::write(d.join("requirements.txt"), "# pinned\n\nrequests==2.31.0\n").unwrap()
+        }, "{dir}/requirements.txt:3: requests==2.31.0 has no --hash: every requirement needs its digests (--hash=sha256:…), so that pip installs exactly the files they name"),
+        ("requirement with an index", |d| {
+            std::fs::write(d.join("requirements.txt"), "--index-url https://example.org/simple\n").unwrap()
+        }, "{dir}/requirements.txt:1: option --index-url chooses where packages come from, which is the operator's setting (GAUNTLET_PACKAGE_HOSTS, mirrors), not the package's"),
+        ("empty requirements", |d| std::fs::write(d.join("requirements.txt"), "# nothing\n").unwrap(),
+            "{dir}/requirements.txt: no requirement in the file: pin at least one package (name==version --hash=sha256:…), or leave dependencies.python out"),
+        ("requirements not UTF-8", |d| std::fs::write(d.join("requirements.txt"), b"\xff\xfe").unwrap(),
+            "{dir}/requirements.txt: not UTF-8 text"),
+        ("requirements too large", |d| {
+            std::fs::write(d.join("requirements.txt"), "#".repeat((4 << 20) + 1)).unwrap()
+        }, "{dir}/requirements.txt: file is larger than the 4MiB cap"),
+    ];
+    run_table(table, python_package);
+    let table: &[Case] = &[
+        ("lock missing", |d| std::fs::remove_file(d.join("js/package-lock.json")).unwrap(),
+            "{dir}/js/package-lock.json: named by dependencies.node but not a file in the package"),
+        ("package.json missing", |d| std::fs::remove_file(d.join("js/package.json")).unwrap(),
+            "{dir}/js/package.json: dependencies.node needs package.json beside js/package-lock.json: npm ci reads both"),
+        ("package.json only at the root", |d| {
+            std::fs::rename(d.join("js/package.json"), d.join("package.json")).unwrap()
+        }, "{dir}/js/package.json: dependencies.node needs package.json beside js/package-lock.json: npm ci reads both"),
+        ("entry without integrity", |d| {
+            let lock = package_lock();
+            let cut = lock.find(",\n      \"integrity\"").unwrap();
+            let end = lock[cut..].find('\n').unwrap() + cut;
+            let end = lock[end + 1..].find('\n').unwrap() + end + 1;
+            let lock = format!("{}{}", &lock[..cut], &lock[end..]);
+            std::fs::write(d.join("js/package-lock.json"), lock).unwrap()
+        }, "{dir}/js/package-lock.json:5: left-pad is not pinned by integrity: regenerate the lock with npm ≥ 7 against a registry that serves integrity"),
+        ("lock out of date", |d| {
+            std::fs::write(d.join("js/package.json"), PACKAGE_JSON.replace("^1.3.0", "^1.2.0")).unwrap()
+        }, "{dir}/js/package-lock.json:4: package-lock.json is out of date with package.json (dependencies.left-pad is \"^1.2.0\" in package.json, \"^1.3.0\" in the lock): run npm install --package-lock-only --ignore-scripts"),
+        ("package.json install script", |d| {
+            std::fs::write(d.join("js/package.json"), PACKAGE_JSON.replace("\"name\": \"ex\",", "\"name\": \"ex\",\n  \"scripts\": { \"postinstall\": \"node setup.js\" },")).unwrap()
+        }, "{dir}/js/package.json:3: scripts.postinstall would never run (dependencies install with --ignore-scripts): the package must not rely on it; remove it"),
+        ("lock too large", |d| {
+            std::fs::write(d.join("js/package-lock.json"), " ".repeat((8 << 20) + 1)).unwrap()
+        }, "{dir}/js/package-lock.json: file is larger than the 8MiB cap"),
+    ];
+    run_table(table, node_package);
+}
+
+fn run_table(table: &[Case], make: fn(&std::path::Path) -> std::path::PathBuf) {
+    let mut failures = Vec::new();
+    for (what, mutate, want) in table {
+        let t = tmp();
+        let dir = make(t.path());
+        assert!(
+            load(&dir, &Maxima::default()).is_ok(),
+            "{what}: the base loads"
+        );
+        mutate(&dir);
+        let want = want.replace("{dir}", dir.to_str().unwrap());
+        match load(&dir, &Maxima::default()) {
+            Ok(_) => failures.push(format!("{what}: loaded")),
+            Err(e) if e.to_string() != want => {
+                failures.push(format!("{what}:\n want {want}\n  got {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

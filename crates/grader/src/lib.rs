@@ -8,10 +8,16 @@
 
 #![forbid(unsafe_code)]
 
+mod build;
+pub mod deps;
+pub mod egress;
+mod gateway;
+pub mod git;
 pub mod layer;
 pub mod locations;
 pub mod log;
 pub mod outcome;
+mod phase;
 pub mod runtimes;
 mod tree;
 pub mod trust;
@@ -62,6 +68,12 @@ pub struct GraderConfig {
     /// Values that must never appear in a log (tokens, passwords).
     pub secrets: Vec<String>,
     pub archive_limits: exercise::ArchiveLimits,
+    /// Where exercise dependencies come from, and what their installs may reach.
+    pub packages: deps::PackageSources,
+    /// The hosts git submissions may be fetched from (`GAUNTLET_GIT_HOSTS`); empty
+    /// turns git submissions off.
+    pub git_hosts: Vec<egress::HostPort>,
+    pub git_limits: git::GitLimits,
 }
 
 impl GraderConfig {
@@ -76,6 +88,9 @@ impl GraderConfig {
             log_limit: DEFAULT_LOG_LIMIT,
             secrets: Vec::new(),
             archive_limits: exercise::ArchiveLimits::default(),
+            packages: deps::PackageSources::default(),
+            git_hosts: Vec::new(),
+            git_limits: git::GitLimits::default(),
         }
     }
 }
@@ -103,6 +118,9 @@ pub enum Submission {
     /// A folder of the package itself (its `solution/` or `starter/`), copied into the
     /// job folder and laid over as it is (no submission rules: the author's own files).
     PackageDir(PathBuf),
+    /// A commit of a git repository, fetched in a jail (git.rs) and then checked as an
+    /// archive is.
+    Git(git::GitSource),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +172,7 @@ pub struct Grader {
     cfg: GraderConfig,
     registry: Registry,
     layers: LayerCache,
+    deps: deps::DepsCache,
     runs: PathBuf,
     hardhat: Option<Arc<Hardhat>>,
     /// Warm jails, when the caller turned them on (the service's workers).
@@ -204,6 +223,7 @@ impl Grader {
             LayerCache::new(cfg.data_dir.join("prepared")).map_err(io("create prepared/"))?;
         // Local grades (the CLI) get folders of their own: the service's worker engine
         // owns `runs/` and sweeps whatever it does not hold.
+        let deps = deps::DepsCache::new(cfg.data_dir.join("deps")).map_err(io("create deps/"))?;
         let runs = cfg.data_dir.join("local-runs");
         fs::create_dir_all(&runs).map_err(io("create local-runs/"))?;
         fs::set_permissions(&runs, fs::Permissions::from_mode(0o711))
@@ -214,6 +234,7 @@ impl Grader {
             cfg,
             registry,
             layers,
+            deps,
             runs,
             hardhat: None,
             warm: None,
@@ -285,6 +306,10 @@ impl Grader {
             })
             .collect::<Result<Vec<_>, _>>()?;
         paths.extend(ex.hidden.iter().cloned());
+        if ex.dependencies.as_ref().is_some_and(|d| d.node.is_some()) {
+            // The installed packages, shared by every job: never the submission's.
+            paths.push(RelPath::parse("node_modules").expect("a valid path"));
+        }
         if let ResultsFormat::Junit(path) = self.test_spec(ex)?.results {
             paths.push(path);
         }
@@ -295,6 +320,21 @@ impl Grader {
     /// it; exercises/README.md, "Results you can trust", explains it).
     pub fn trust(&self, ex: &Exercise) -> Result<trust::Trust, GradeError> {
         Ok(trust::assess(ex, &self.test_spec(ex)?))
+    }
+
+    /// The exercise's dependencies (`dependencies:`), installed on first use and shared
+    /// by every exercise with the same lock (deps.rs). Blocks while they install.
+    pub fn dependencies(&self, ex: &Exercise) -> Result<deps::Installed, GradeError> {
+        self.deps
+            .ensure(ex, &self.cfg.packages)
+            .map_err(|e| match e.permanent {
+                true => GradeError::Exercise(format!("{}: {}", ex.id.as_str(), e.message)),
+                // The grade's log says why, then how the install ended.
+                false => GradeError::Host {
+                    log: format!("[gauntlet] {}\n{}", e.message, e.log),
+                    reason: e.message,
+                },
+            })
     }
 
     /// Checks a submission against the exercise's rules without grading it; the API
@@ -358,7 +398,9 @@ impl Grader {
         let runtime = self.registry.get(&ex.runtime)?.clone();
         let test = self.test_spec(ex)?;
         let layer = self.layers.prepare(ex, runtime.as_ref())?;
-        let (upper, overridden, notes) = self.lay_submission(ex, submission, job_dir)?;
+        let installed = self.dependencies(ex)?;
+        let (upper, overridden, notes, commit) =
+            self.lay_submission(ex, submission, job_dir, job_id)?;
         let limits = self.limits_for(ex);
         let mut log = log::LogBuilder::new(
             &self.cfg.secrets,
@@ -371,7 +413,46 @@ impl Grader {
         }
         let span =
             tracing::info_span!("sandbox", submission_id = job_id, exercise = ex.id.as_str());
-        let taken = self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits);
+        let mut build_out = None;
+        if let Some(spec) = &ex.build {
+            let built = span.in_scope(|| {
+                build::run(
+                    spec,
+                    &upper,
+                    &ex.dir.join("starter"),
+                    job_dir,
+                    &limits,
+                    self.cfg.workspace_size,
+                    &self.cfg.archive_limits,
+                    &installed,
+                    &mut log,
+                )
+            });
+            match built {
+                Ok(build::Built::Output(dir)) => build_out = Some(dir),
+                Ok(build::Built::Failed { why, wall_ms }) => {
+                    log.note(&why);
+                    let (text, _) = log.finish();
+                    let mut result = outcome::internal_error(text);
+                    result.outcome = exercise::Outcome::CompileError;
+                    result.duration_ms = wall_ms;
+                    return with_commit(Ok(result), commit);
+                }
+                Err(e) => {
+                    return with_commit(conclude(ex, &test, &limits, Err(e), log, job_id), commit)
+                }
+            }
+        }
+        // A build's test run is sealed (its own output, maybe no sources): never warm.
+        let taken = match ex.build {
+            None => self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits),
+            Some(_) => None,
+        };
+        let base = Base {
+            layer: &layer,
+            installed: &installed,
+            build: build_out.as_deref(),
+        };
         // This grade takes a worker slot; held jails only ever fill idle ones.
         let _slot = self.warm.as_ref().map(warm::WarmPool::grade_started);
         if let Some(taken) = taken {
@@ -390,10 +471,10 @@ impl Grader {
                 for line in service_log {
                     log.service(&line);
                 }
-                let graded = conclude(ex, &test, &limits, ran, log, job_id);
+                let graded = with_commit(conclude(ex, &test, &limits, ran, log, job_id), commit);
                 // The next grade's jail starts once this run is over (and has given
                 // back what it borrowed): its warm-up never competes with the run.
-                self.refill_warm_pool(ex, &test, runtime.as_ref(), &layer, &limits);
+                self.refill_warm_pool(ex, &test, runtime.as_ref(), &base, &limits);
                 return graded;
             }
         }
@@ -414,7 +495,11 @@ impl Grader {
             &test,
             runtime.as_ref(),
             lease.as_deref(),
-            vec![upper, layer.clone()],
+            &base,
+            ex.build
+                .as_ref()
+                .is_none_or(|b| b.keep_sources)
+                .then_some(upper),
             &overridden,
             &limits,
         );
@@ -428,8 +513,8 @@ impl Grader {
             }
         }
         drop(lease);
-        let graded = conclude(ex, &test, &limits, ran, log, job_id);
-        self.refill_warm_pool(ex, &test, runtime.as_ref(), &layer, &limits);
+        let graded = with_commit(conclude(ex, &test, &limits, ran, log, job_id), commit);
+        self.refill_warm_pool(ex, &test, runtime.as_ref(), &base, &limits);
         graded
     }
 
@@ -464,30 +549,23 @@ impl Grader {
         ex: &Exercise,
         test: &TestSpec,
         runtime: &dyn Runtime,
-        layer: &Path,
+        base: &Base<'_>,
         limits: &Limits,
     ) {
-        let Some(pool) = self.warm.as_ref() else {
+        let Some(pool) = self.warm.as_ref().filter(|_| ex.build.is_none()) else {
             return;
         };
         let Some(argv) = runtime.preamble(test) else {
             return;
         };
-        let key = warm_key(layer, limits);
+        let key = warm_key(base.layer, limits);
         if !pool.room_for(&key, limits.memory) {
             return;
         }
         match runtime.lease_now() {
             Ok(lease) => {
-                let mut spec = self.run_spec(
-                    ex,
-                    test,
-                    runtime,
-                    lease.as_deref(),
-                    vec![layer.to_owned()],
-                    &[],
-                    limits,
-                );
+                let mut spec =
+                    self.run_spec(ex, test, runtime, lease.as_deref(), base, None, &[], limits);
                 spec.env.retain(|(k, _)| k != "RUN_OVERRIDES");
                 spec.argv = argv.iter().map(Into::into).collect();
                 spec.warm = Some(sandbox::Warm {
@@ -504,15 +582,51 @@ impl Grader {
         }
     }
 
-    /// Writes the submission into `job_dir` (a package folder is copied) and returns
-    /// the folder to lay over the prepared layer, the paths it overrides, and what
-    /// extraction has to say in the log (a wrapping folder stripped, …).
+    /// Writes the submission into `job_dir` (a package folder is copied, a git commit
+    /// fetched) and returns the folder to lay over the prepared layer, the paths it
+    /// overrides, what extraction has to say in the log (a wrapping folder stripped,
+    /// …), and the commit of a git submission.
     fn lay_submission(
         &self,
         ex: &Exercise,
         submission: &Submission,
         job_dir: &Path,
-    ) -> Result<(PathBuf, Vec<String>, Vec<String>), GradeError> {
+        job_id: &str,
+    ) -> Result<Laid, GradeError> {
+        if let Submission::Git(source) = submission {
+            let fetched = git::fetch(
+                source,
+                &self.cfg.git_hosts,
+                &self.cfg.git_limits,
+                job_id,
+                self.cfg.packages.counters.clone(),
+            )
+            .map_err(|e| match e {
+                git::GitError::Refused(why) => GradeError::Rejected(why),
+                git::GitError::Host(reason) => GradeError::Host {
+                    reason,
+                    log: String::new(),
+                },
+            })?;
+            let as_files = |zip: &[u8]| -> Result<Submission, GradeError> {
+                let files = exercise::starter_files_from_archive(ex, zip, &self.cfg.archive_limits)
+                    .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
+                let files = exercise::validate_file_bytes(ex, &files)
+                    .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
+                Ok(Submission::Files(files))
+            };
+            let laid = match ex.submission {
+                exercise::SubmissionKind::Archive => Submission::Archive(fetched.zip),
+                exercise::SubmissionKind::Files => as_files(&fetched.zip)?,
+            };
+            let (upper, overridden, mut notes, _) =
+                self.lay_submission(ex, &laid, job_dir, job_id)?;
+            notes.insert(
+                0,
+                format!("fetched {} at commit {}", source.url, fetched.commit),
+            );
+            return Ok((upper, overridden, notes, Some(fetched.commit)));
+        }
         // The jail's set-up reaches the submission through this folder.
         fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
             GradeError::Io {
@@ -528,7 +642,7 @@ impl Grader {
                     source: io::Error::other(e.to_string()),
                 })?;
                 let names = files.0.keys().map(|p| p.as_str().to_owned()).collect();
-                (dest, names, Vec::new())
+                (dest, names, Vec::new(), None)
             }
             Submission::Archive(zip) => {
                 let dest = job_dir.join("submission");
@@ -537,7 +651,7 @@ impl Grader {
                     exercise::extract_archive(ex, zip, &dest, &protected, &self.cfg.archive_limits)
                         .map_err(|e| GradeError::Rejected(e.to_string()))?;
                 let names = extracted.files.iter().map(|p| p.as_str().to_owned());
-                (dest, names.collect(), extracted.notes)
+                (dest, names.collect(), extracted.notes, None)
             }
             Submission::PackageDir(dir) => {
                 // Copied, not bound in place: the package may sit in a folder the jail's
@@ -553,13 +667,15 @@ impl Grader {
                     what: format!("copy {}", dir.display()),
                     source,
                 })?;
-                (dest, Vec::new(), Vec::new())
+                (dest, Vec::new(), Vec::new(), None)
             }
+            Submission::Git(_) => unreachable!("fetched above"),
         })
     }
 
-    /// The sandbox run of the test command: the workspace overlay, the runtime's binds
-    /// and environment, the lease's network, and where the results come from.
+    /// The sandbox run of the test command: the workspace overlay (`upper`, the
+    /// submission, over the base), the runtime's binds and environment, the
+    /// dependencies, the lease's network, and where the results come from.
     #[allow(clippy::too_many_arguments)]
     fn run_spec(
         &self,
@@ -567,11 +683,19 @@ impl Grader {
         test: &TestSpec,
         runtime: &dyn Runtime,
         lease: Option<&dyn Lease>,
-        lowers: Vec<PathBuf>,
+        base: &Base<'_>,
+        upper: Option<PathBuf>,
         overridden: &[String],
         limits: &Limits,
     ) -> Spec {
+        let mut lowers: Vec<PathBuf> = upper.into_iter().collect();
+        lowers.push(base.layer.to_owned());
+        lowers.extend(base.installed.lowers());
+        let mut ro_binds = runtime.binds();
+        ro_binds.extend(base.installed.binds());
+        ro_binds.extend(base.build.map(build::bind));
         let mut env = runtime.env();
+        env.extend(base.installed.env());
         env.push(("RUN_OVERRIDES".into(), overridden.join(",")));
         env.push(("GAUNTLET_HIDDEN".into(), hidden_inside(ex)));
         let mut network = Network::None;
@@ -600,7 +724,7 @@ impl Grader {
         Spec {
             argv: test.command.iter().map(Into::into).collect(),
             limits: limits.clone(),
-            ro_binds: runtime.binds(),
+            ro_binds,
             rw_binds: runtime.rw_binds(ex),
             overlays: vec![Overlay {
                 lowers,
@@ -620,6 +744,30 @@ impl Grader {
     pub fn limits_for(&self, ex: &Exercise) -> Limits {
         limits_over(&self.cfg.defaults, ex)
     }
+}
+
+/// A submission laid into its job folder: the folder to lay over the layer, the paths
+/// it overrides, notes for the log, and a git submission's commit.
+type Laid = (PathBuf, Vec<String>, Vec<String>, Option<String>);
+
+/// Puts the graded commit of a git submission into its result.
+fn with_commit(
+    graded: Result<GradeResult, GradeError>,
+    commit: Option<String>,
+) -> Result<GradeResult, GradeError> {
+    graded.map(|mut result| {
+        result.commit = commit;
+        result
+    })
+}
+
+/// What every job of an exercise version runs over: its prepared layer and its
+/// installed dependencies.
+struct Base<'a> {
+    layer: &'a Path,
+    installed: &'a deps::Installed,
+    /// The build step's output, for this job only.
+    build: Option<&'a Path>,
 }
 
 /// Which warm jails can serve a grade: those of the same prepared layer and limits.

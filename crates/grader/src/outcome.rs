@@ -44,6 +44,7 @@ pub fn internal_error(log: String) -> GradeResult {
         tests: Vec::new(),
         log,
         duration_ms: 0,
+        commit: None,
     }
 }
 
@@ -145,6 +146,7 @@ pub fn judge(
         let (log, _) = log.finish();
         return GradeResult {
             duration_ms: report.wall_ms,
+            commit: None,
             ..internal_error(log)
         };
     }
@@ -197,6 +199,7 @@ pub fn judge(
         tests,
         log: log_text,
         duration_ms: report.wall_ms,
+        commit: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Network namespaces held by an open descriptor ([`NetNs`]), and what the host does
-//! inside one: run a closure there ([`in_netns`]) or open a TCP connection from
-//! there ([`connect_tcp_in`]).
+//! inside one: run a closure there ([`in_netns`]), open a TCP connection from there
+//! ([`connect_tcp_in`]), or make a fresh one with a listener of the host's inside
+//! ([`NetNs::with_listener`]: the egress proxy's front door).
 //!
 //! A descriptor names one namespace for as long as it is open, whatever happens to
 //! the processes that were in it; a `/proc/<pid>/ns/net` path names whatever process
@@ -10,7 +11,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -53,6 +54,21 @@ impl NetNs {
             fd: Arc::new(fd),
             id,
         })
+    }
+
+    /// A fresh network namespace with only `lo`, up, and a TCP listener of the
+    /// caller's bound at `addr` in it (127.0.0.1:3128, say): a jail that joins it
+    /// ([`crate::Network::Join`]) reaches that listener and nothing else. The namespace
+    /// belongs to the host's user namespace, so the jail holds no capability in it (no
+    /// devices, routes or sysctls of its own), as with the pool's (netpool.rs). The
+    /// listener's accepted connections are served from the host side. Needs
+    /// CAP_SYS_ADMIN (root); rootless callers get the `unshare` error.
+    pub fn with_listener(addr: SocketAddr) -> io::Result<(NetNs, TcpListener)> {
+        let (ns, listener) = in_new_netns(|| {
+            crate::sys::loopback_up().map_err(io::Error::from_raw_os_error)?;
+            TcpListener::bind(addr)
+        })?;
+        Ok((NetNs::from_fd(ns)?, listener))
     }
 
     /// The namespace's inode number, as `readlink /proc/self/ns/net` shows it
@@ -125,6 +141,27 @@ pub(crate) fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Resu
         std::process::abort();
     }
     Ok(out)
+}
+
+/// Runs `f` with this thread inside a new, empty network namespace, then returns to
+/// its own; gives back that namespace (which lives on while the descriptor is open)
+/// and what `f` made there. Needs CAP_SYS_ADMIN; an error means nothing is left
+/// behind but what `f` undid itself.
+pub(crate) fn in_new_netns<T>(f: impl FnOnce() -> io::Result<T>) -> io::Result<(OwnedFd, T)> {
+    let orig = File::open("/proc/thread-self/ns/net")?;
+    // SAFETY: unshare affects only this thread's network namespace; it is restored
+    // below before anything else runs on this thread.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let made = f().and_then(|t| Ok((OwnedFd::from(File::open("/proc/thread-self/ns/net")?), t)));
+    // SAFETY: back to this thread's own network namespace.
+    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        // This thread would keep working inside the new namespace: never continue.
+        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
+        std::process::abort();
+    }
+    made
 }
 
 /// Opens a TCP connection to `addr` from inside `netns` (e.g. a controlled jail's,

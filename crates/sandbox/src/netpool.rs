@@ -171,13 +171,7 @@ fn create(path: &Path) -> std::io::Result<OwnedFd> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    let orig = fs::File::open("/proc/thread-self/ns/net")?;
-    // SAFETY: unshare affects only this thread's network namespace; it is restored
-    // below before anything else runs on this thread.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let r = (|| -> std::io::Result<OwnedFd> {
+    let r = crate::netns::in_new_netns(|| {
         crate::sys::loopback_up().map_err(std::io::Error::from_raw_os_error)?;
         // /proc/sys/net is the opening thread's namespace's.
         fs::OpenOptions::new()
@@ -198,14 +192,9 @@ fn create(path: &Path) -> std::io::Result<OwnedFd> {
         if rc != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(OwnedFd::from(fs::File::open("/proc/thread-self/ns/net")?))
-    })();
-    // SAFETY: back to this thread's own network namespace.
-    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        // This thread would keep working inside the pool's namespace: never continue.
-        eprintln!("gauntlet-sandbox: cannot restore the network namespace; aborting");
-        std::process::abort();
-    }
+        Ok(())
+    })
+    .map(|(ns, ())| ns);
     if r.is_err() {
         // SAFETY: as above; undo a half-made slot.
         unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };

@@ -449,6 +449,41 @@ fn network_join_enters_the_given_namespace() {
 }
 
 #[test]
+fn a_listener_namespace_gives_the_jail_that_port_and_nothing_else() {
+    use std::io::{Read, Write};
+    // The egress proxy's front door: a host-owned namespace with the host's listener in it.
+    let own = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:3128".parse().unwrap();
+    let (ns, listener) = gauntlet_sandbox::NetNs::with_listener(addr).unwrap();
+    assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), own);
+    let served = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut got = [0u8; 5];
+        c.read_exact(&mut got).unwrap();
+        c.write_all(b"front door:").unwrap();
+        c.write_all(&got).unwrap();
+    });
+    let mut spec = py(r#"
+import socket
+c = socket.create_connection(('127.0.0.1', 3128), timeout=2); c.sendall(b'hello')
+print(c.recv(64).decode())
+for where in [('127.0.0.1', 5432), ('127.0.0.1', 6379), ('1.1.1.1', 443), ('10.0.0.1', 80)]:
+    try:
+        socket.create_connection(where, timeout=1); print('reached', where)
+    except OSError as e:
+        print('no', e.errno)
+print(sorted(n for _, n in socket.if_nameindex()))
+"#);
+    spec.network = Network::Join(ns);
+    let r = ok(&spec);
+    served.join().unwrap();
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines[0], "front door:hello", "{}", r.out);
+    assert!(!r.out.contains("reached"), "{}", r.out);
+    assert_eq!(lines.last().copied(), Some("['lo']"), "{}", r.out);
+}
+
+#[test]
 fn pids_limit_is_enforced() {
     let mut spec = py(r#"
 import os, time

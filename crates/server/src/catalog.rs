@@ -25,6 +25,11 @@ pub trait SubmissionGate: Send + Sync + 'static {
     }
     /// Validates a ZIP for `exercise` without grading it; `Err` is a 400.
     fn check_archive(&self, exercise: &Exercise, zip: &[u8]) -> Result<(), String>;
+    /// Checks a git submission's URL and ref against the operator's git hosts before it
+    /// is queued (the clone itself happens when a worker grades it).
+    fn check_git(&self, _url: &str, _reference: Option<&str>) -> Result<(), String> {
+        Err("git submissions are off on this server".into())
+    }
     /// The runtimes packages may name, when the gate knows them: an unknown one is then
     /// refused while `exercise.yaml` is read, with its line and the valid choices.
     fn runtimes(&self) -> Option<Vec<String>> {

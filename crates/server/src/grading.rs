@@ -47,6 +47,11 @@ impl SubmissionGate for GraderGate {
             .map_err(|e| e.to_string())
     }
 
+    fn check_git(&self, url: &str, reference: Option<&str>) -> Result<(), String> {
+        gauntlet_grader::git::check_url(url, &self.grader.config().git_hosts)?;
+        reference.map_or(Ok(()), gauntlet_grader::git::check_ref)
+    }
+
     fn runtimes(&self) -> Option<Vec<String>> {
         Some(self.grader.registry().names().map(str::to_owned).collect())
     }
@@ -127,9 +132,18 @@ async fn wait_for_toolchain(
     }
 }
 
-/// Decodes a stored payload: the JSON file map of a `files` submission (validated
-/// again: the payload is data from the store, not trusted), or the ZIP bytes.
+/// Decodes a stored payload: a git source ([`GIT_PAYLOAD`]), the JSON file map of a
+/// `files` submission (validated again: the payload is data from the store, not
+/// trusted), or the ZIP bytes.
 fn submission(ex: &Exercise, payload: &[u8]) -> Result<Submission, ExecError> {
+    if let Some(json) = payload.strip_prefix(GIT_PAYLOAD) {
+        let git: GitPayload = serde_json::from_slice(json)
+            .map_err(|e| ExecError::Internal(format!("stored git submission: {e}")))?;
+        return Ok(Submission::Git(gauntlet_grader::git::GitSource {
+            url: git.url,
+            reference: git.reference,
+        }));
+    }
     match ex.submission {
         SubmissionKind::Files => {
             let files: BTreeMap<String, String> = serde_json::from_slice(payload).map_err(|e| {
@@ -141,6 +155,18 @@ fn submission(ex: &Exercise, payload: &[u8]) -> Result<Submission, ExecError> {
         }
         SubmissionKind::Archive => Ok(Submission::Archive(payload.to_vec())),
     }
+}
+
+/// How a git submission's payload starts: neither a ZIP (`PK`) nor a file map (`{`)
+/// can.
+pub const GIT_PAYLOAD: &[u8] = b"gauntlet-git:1\n";
+
+/// A git submission as stored, after [`GIT_PAYLOAD`].
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct GitPayload {
+    pub url: String,
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 fn stream_name(source: Source) -> &'static str {

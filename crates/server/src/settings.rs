@@ -655,6 +655,62 @@ pub struct GraderSettings {
     /// Cap on the log kept in a result.
     #[arg(long, env = "GAUNTLET_LOG_LIMIT", default_value = "64KiB", value_parser = size)]
     pub log_limit: u64,
+
+    #[command(flatten)]
+    pub egress: EgressArgs,
+}
+
+/// What dependency installs and git clones may reach (docs/api.md, "Egress"): the
+/// service's workers and the CLI's `grade` and `exercises check` read the same ones.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Egress")]
+pub struct EgressArgs {
+    /// Hosts a dependency install may reach through the egress proxy:
+    /// comma-separated host[:port], a bare host meaning port 443.
+    #[arg(long, env = "GAUNTLET_PACKAGE_HOSTS",
+          default_value = gauntlet_grader::deps::DEFAULT_PACKAGE_HOSTS, value_parser = https_hosts)]
+    pub package_hosts: HostList,
+    /// A PyPI mirror's simple index (https://…/simple); its host is allowed too.
+    #[arg(long, env = "GAUNTLET_PIP_INDEX_URL", value_parser = mirror_url)]
+    pub pip_index_url: Option<String>,
+    /// A local folder of wheels: python dependencies install from it alone, offline.
+    #[arg(long, env = "GAUNTLET_PIP_FIND_LINKS")]
+    pub pip_find_links: Option<PathBuf>,
+    /// An npm registry mirror (https://…/); its host is allowed too.
+    #[arg(long, env = "GAUNTLET_NPM_REGISTRY", value_parser = mirror_url)]
+    pub npm_registry: Option<String>,
+    /// A local npm cache folder: node dependencies install from it alone, offline.
+    #[arg(long, env = "GAUNTLET_NPM_CACHE")]
+    pub npm_cache: Option<PathBuf>,
+    /// Hosts git submissions may be fetched from: comma-separated host[:port], a bare
+    /// host meaning port 443. Empty (the default) turns git submissions off.
+    #[arg(long, env = "GAUNTLET_GIT_HOSTS", default_value = "", value_parser = https_hosts)]
+    pub git_hosts: HostList,
+}
+
+/// A parsed `host[:port],…` list.
+#[derive(Clone, Debug, Default)]
+pub struct HostList(pub Vec<gauntlet_grader::egress::HostPort>);
+
+fn https_hosts(s: &str) -> Result<HostList, String> {
+    gauntlet_grader::egress::parse_host_list(s, 443).map(HostList)
+}
+
+fn mirror_url(s: &str) -> Result<String, String> {
+    gauntlet_grader::deps::host_of_url(s).map(|_| s.to_owned())
+}
+
+impl EgressArgs {
+    /// Puts these settings into a grader's configuration.
+    pub fn apply(&self, cfg: &mut GraderConfig) {
+        let packages = &mut cfg.packages;
+        packages.hosts = self.package_hosts.0.clone();
+        packages.pip_index_url = self.pip_index_url.clone();
+        packages.pip_find_links = self.pip_find_links.clone();
+        packages.npm_registry = self.npm_registry.clone();
+        packages.npm_cache = self.npm_cache.clone();
+        cfg.git_hosts = self.git_hosts.0.clone();
+    }
 }
 
 impl Default for WorkerSettings {
@@ -706,6 +762,7 @@ impl WorkerSettings {
         cfg.defaults.pids = g.pids;
         cfg.workspace_size = g.workspace_size;
         cfg.log_limit = usize::try_from(g.log_limit).unwrap_or(usize::MAX);
+        g.egress.apply(&mut cfg);
         cfg.secrets = secrets
             .iter()
             .map(|s| s.expose_secret().to_owned())

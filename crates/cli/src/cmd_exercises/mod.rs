@@ -22,6 +22,8 @@ pub enum ExercisesCommand {
         jobs: Option<usize>,
         #[command(flatten)]
         data: DataDirArg,
+        #[command(flatten)]
+        egress: common::EgressArgs,
     },
     /// Create a package that passes `check` as it is, to make your own from.
     New {
@@ -41,13 +43,18 @@ pub enum ExercisesCommand {
 
 pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
     match cmd {
-        ExercisesCommand::Check { dirs, jobs, data } => {
+        ExercisesCommand::Check {
+            dirs,
+            jobs,
+            data,
+            egress,
+        } => {
             let dirs = if dirs.is_empty() {
                 vec![common::bundled("exercises")]
             } else {
                 dirs
             };
-            let grader = common::grader(&data)?;
+            let grader = common::grader(&data, &egress)?;
             Ok(if check::check(&grader, &dirs, jobs)? {
                 ExitCode::SUCCESS
             } else {

@@ -101,6 +101,9 @@ pub struct GradeResult {
     pub tests: Vec<TestResult>,
     pub log: String,
     pub duration_ms: u64,
+    /// The commit graded, for a git submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

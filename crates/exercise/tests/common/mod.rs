@@ -48,6 +48,8 @@ pub fn exercise(kind: SubmissionKind, starter: &[(&str, u64)]) -> Exercise {
         scoring: Scoring::PerTest,
         dir: PathBuf::from("/nonexistent/demo"),
         hidden: Vec::new(),
+        dependencies: None,
+        build: None,
         statement: None,
         content_hash: String::new(),
     }

@@ -76,6 +76,7 @@ struct Incoming {
 enum IncomingBody {
     Files(BTreeMap<String, String>),
     Archive(Vec<u8>),
+    Git(super::types::GitSubmission),
 }
 
 async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError> {
@@ -157,10 +158,20 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
         let Json(body) = Json::<SubmitJson>::from_request(req, state)
             .await
             .map_err(|e| ApiError::from_json(e, s.max_body))?;
+        let body_kind = match (body.files, body.git) {
+            (Some(files), None) => IncomingBody::Files(files),
+            (None, Some(git)) => IncomingBody::Git(git),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "give either files or git, not both".into(),
+                ))
+            }
+            (None, None) => return Err(ApiError::BadRequest("missing field `files`".into())),
+        };
         return Ok(Incoming {
             exercise: body.exercise,
             display_name: body.display_name,
-            body: IncomingBody::Files(body.files),
+            body: body_kind,
         });
     }
     Err(ApiError::UnsupportedMediaType)
@@ -230,6 +241,7 @@ fn check_request(state: &AppState, incoming: &Incoming) -> Result<Entry, ApiErro
         .get(&incoming.exercise)
         .ok_or_else(|| ApiError::ExerciseNotFound(truncate(&incoming.exercise)))?;
     match (&incoming.body, entry.kind()) {
+        (IncomingBody::Git(_), _) => Ok(entry),
         (IncomingBody::Files(_), SubmissionKind::Files)
         | (IncomingBody::Archive(_), SubmissionKind::Archive) => Ok(entry),
         (IncomingBody::Files(_), SubmissionKind::Archive) => Err(ApiError::InvalidSubmission(
@@ -365,6 +377,20 @@ async fn validated_payload(
             .await
             .map_err(|e| ApiError::Internal(format!("archive check: {e}")))?
             .map_err(ApiError::InvalidSubmission)
+        }
+        IncomingBody::Git(git) => {
+            state
+                .catalog()
+                .gate()
+                .check_git(&git.url, git.reference.as_deref())
+                .map_err(ApiError::InvalidSubmission)?;
+            let stored = crate::grading::GitPayload {
+                url: git.url,
+                reference: git.reference,
+            };
+            let json =
+                serde_json::to_vec(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok([crate::grading::GIT_PAYLOAD, json.as_slice()].concat())
         }
     }
 }

@@ -130,14 +130,31 @@ pub struct SessionSubmissionsQuery {
     pub limit: Option<u32>,
 }
 
-/// `POST /api/v1/submissions` as JSON (exercises with `submission: files`).
+/// A git submission: a repository and the commit to grade.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitSubmission {
+    /// `https://host/owner/repo(.git)`; no credentials.
+    pub url: String,
+    /// A branch, a tag or a full commit hash (default: the remote's HEAD).
+    #[serde(rename = "ref", default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /api/v1/submissions` as JSON: `files` (exercises with `submission: files`),
+/// or `git` (any exercise, when the operator allows git hosts).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitJson {
     /// Exercise id.
     pub exercise: String,
-    /// Overrides of starter files: path -> content.
-    pub files: BTreeMap<String, String>,
+    /// Overrides of starter files: path -> content. Give `files` or `git`.
+    #[serde(default)]
+    pub files: Option<BTreeMap<String, String>>,
+    /// A git repository whose commit is the submission (its host must be one the
+    /// operator allows, `GAUNTLET_GIT_HOSTS`). Give `files` or `git`.
+    #[serde(default)]
+    pub git: Option<GitSubmission>,
     /// 1-32 characters: letters, digits, space, `_`, `-`, `.`, starting and ending with a
     /// letter or digit; not a reserved name (admin, root, system, ...).
     #[schema(

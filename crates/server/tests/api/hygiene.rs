@@ -598,6 +598,7 @@ fn openapi_types_the_result_as_it_is_written() {
         }],
         log: String::new(),
         duration_ms: 1,
+        commit: None,
     };
     let written = serde_json::to_value(&result).unwrap();
     let mut want = keys(&written);
