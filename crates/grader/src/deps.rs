@@ -371,20 +371,20 @@ fn seal(dir: &Path) -> io::Result<(u64, u64)> {
             let path = entry?.path();
             let meta = fs::symlink_metadata(&path)?;
             let ft = meta.file_type();
-            std::os::unix::fs::lchown(&path, Some(0), Some(0))?;
+            give_to_root(&path)?;
             if ft.is_symlink() {
                 continue;
             }
             let mode = if ft.is_dir() {
                 stack.push(path.clone());
-                0o755
+                0o555
             } else if ft.is_file() {
                 files += 1;
                 bytes += meta.size();
                 if meta.mode() & 0o111 != 0 {
-                    0o755
+                    0o555
                 } else {
-                    0o644
+                    0o444
                 }
             } else {
                 return Err(io::Error::other(format!(
@@ -395,9 +395,18 @@ fn seal(dir: &Path) -> io::Result<(u64, u64)> {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
         }
     }
-    std::os::unix::fs::lchown(dir, Some(0), Some(0))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
+    give_to_root(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555))?;
     Ok((bytes, files))
+}
+
+/// As root, the set becomes root's (the jail's user is another); rootless, the jail's
+/// user is the caller, and the dropped write bits are what keeps it read-only.
+fn give_to_root(path: &Path) -> io::Result<()> {
+    if gauntlet_sandbox::rootless() {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(path, Some(0), Some(0))
 }
 
 /// The install jail's limits: an install is trusted code (pip, npm) on pinned,

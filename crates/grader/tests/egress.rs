@@ -1,0 +1,418 @@
+//! Controlled egress end to end: dependency installs through the proxy (once, shared,
+//! sealed; another host refused), git submissions from a loopback git server (graded
+//! right; malicious repositories refused), and the build step.
+//!
+//! The dependency tests need PyPI through this machine's network; without it they
+//! print why and skip.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use gauntlet_exercise::{self as exercise, Exercise, Maxima, Outcome};
+use gauntlet_grader::egress::{parse_host_list, HostPort};
+use gauntlet_grader::git::GitSource;
+use gauntlet_grader::{GradeError, Grader, GraderConfig, Registry, Submission};
+
+mod common;
+use common::repo;
+
+fn grader(data: &Path, cfg: impl FnOnce(&mut GraderConfig)) -> Grader {
+    let mut c = GraderConfig::new(data.to_owned());
+    cfg(&mut c);
+    Grader::new(c, Registry::system()).expect("grader")
+}
+
+fn load(g: &Grader, dir: &Path) -> Exercise {
+    exercise::load_with(dir, &g.load_options(Maxima::default())).expect("package")
+}
+
+/// A copy of a bundled package under `root`, renamed to `id`.
+fn copy_package(name: &str, root: &Path, id: &str) -> std::path::PathBuf {
+    let to = root.join(id);
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("exercises").join(name))
+        .arg(&to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let yaml = to.join("exercise.yaml");
+    let text = fs::read_to_string(&yaml).unwrap();
+    fs::write(
+        &yaml,
+        text.replacen(&format!("id: {name}"), &format!("id: {id}"), 1),
+    )
+    .unwrap();
+    to
+}
+
+fn pypi_reachable() -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(mut addrs) = ("pypi.org", 443).to_socket_addrs() else {
+        return false;
+    };
+    addrs.next().is_some_and(|a| {
+        std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)).is_ok()
+    })
+}
+
+fn grade(g: &Grader, ex: &Exercise, sub: &Submission) -> Result<exercise::GradeResult, GradeError> {
+    let id = gauntlet_grader::local_job_id();
+    g.grade(ex, sub, &id, &mut |_| {})
+}
+
+#[test]
+fn dependencies_install_once_are_shared_and_sealed() {
+    if !pypi_reachable() {
+        eprintln!("SKIP dependencies_install_once_are_shared_and_sealed: pypi.org:443 is not reachable from this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(&tmp.path().join("data"), |_| {});
+    let one = load(
+        &g,
+        &copy_package("pytest-anagrams", tmp.path(), "anagrams-one"),
+    );
+    let two = load(
+        &g,
+        &copy_package("pytest-anagrams", tmp.path(), "anagrams-two"),
+    );
+    let first = g.dependencies(&one).expect("installed");
+    let set = first.python.as_ref().expect("a python set");
+    assert!(set.info.fresh, "the first exercise installs");
+    assert!(
+        set.info.bytes > 100_000 && set.info.files > 10,
+        "{:?}",
+        set.info
+    );
+    let second = g.dependencies(&two).expect("installed");
+    let shared = second.python.as_ref().unwrap();
+    assert!(
+        !shared.info.fresh,
+        "the second exercise, on the same lock, reuses the set"
+    );
+    assert_eq!(shared.dir, set.dir);
+    // Sealed: root's, with no write bit anywhere (a job cannot change it).
+    for entry in walk(&set.dir) {
+        let meta = fs::symlink_metadata(&entry).unwrap();
+        assert_eq!(meta.uid(), 0, "{}", entry.display());
+        if !meta.file_type().is_symlink() {
+            assert_eq!(meta.mode() & 0o222, 0, "{} is writable", entry.display());
+        }
+    }
+    // And the exercise grades on it, offline.
+    let result = grade(&g, &two, &Submission::PackageDir(two.dir.join("solution"))).unwrap();
+    assert_eq!(
+        (result.outcome, result.score),
+        (Outcome::Passed, 100),
+        "{}",
+        result.log
+    );
+    let starter = grade(&g, &two, &Submission::PackageDir(two.dir.join("starter"))).unwrap();
+    assert!(starter.score < 100, "{}", starter.log);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if fs::symlink_metadata(&p).unwrap().is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn an_install_that_reaches_for_another_host_fails_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The operator allows one host; pip asks for pypi.org.
+    let g = grader(&tmp.path().join("data"), |c| {
+        c.packages.hosts = parse_host_list("registry.npmjs.org", 443).unwrap();
+    });
+    let ex = load(&g, &copy_package("pytest-anagrams", tmp.path(), "anagrams"));
+    let err = g.dependencies(&ex).expect_err("pypi.org is not allowed");
+    let text = err.to_string();
+    assert!(text.contains("did not install"), "{text}");
+    assert!(
+        text.contains("egress refused: pypi.org:443 is not on the allow-list"),
+        "{text}"
+    );
+    assert!(!tmp.path().join("data/deps").read_dir().unwrap().any(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.starts_with("python-") && !name.ends_with(".lock")
+    }));
+}
+
+/// A loopback git smart-HTTP server over the repositories in `root`.
+struct GitServer {
+    child: Child,
+    port: u16,
+}
+
+impl GitServer {
+    fn start(root: &Path) -> GitServer {
+        let mut child = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/git_http_server.py"))
+            .arg(root)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        GitServer {
+            child,
+            port: line.trim().parse().expect("a port"),
+        }
+    }
+
+    fn url(&self, repo: &str) -> String {
+        format!("http://127.0.0.1:{}/{repo}", self.port)
+    }
+
+    fn host(&self) -> Vec<HostPort> {
+        parse_host_list(&format!("127.0.0.1:{}", self.port), 443).unwrap()
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A bare repository `<root>/<name>` with one commit of `files` (and `extra` git steps
+/// run in its work tree before the commit); returns the commit.
+fn repository(root: &Path, name: &str, files: &[(&str, &str)], extra: &dyn Fn(&Path)) -> String {
+    let work = root.join(format!("{name}.work"));
+    fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    for (path, content) in files {
+        let p = work.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    extra(&work);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "submission"]);
+    git(&work, &["tag", "v1"]);
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            &format!("{name}.git"),
+        ],
+    );
+    git(&work, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn git_submissions_grade_right_and_malicious_repositories_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    fs::create_dir_all(&repos).unwrap();
+    let server = GitServer::start(&repos);
+    let solution =
+        fs::read_to_string(repo().join("exercises/reverse-words/solution/words.py")).unwrap();
+    let starter =
+        fs::read_to_string(repo().join("exercises/reverse-words/starter/words.py")).unwrap();
+    let good = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
+    let wrong = repository(&repos, "wrong", &[("words.py", &starter)], &|_| {});
+    let hosts = server.host();
+    let mut g = grader(&tmp.path().join("data"), |c| c.git_hosts = hosts.clone());
+    let ex = load(&g, &repo().join("exercises/reverse-words"));
+    let sub = |name: &str, reference: Option<&str>| {
+        Submission::Git(GitSource {
+            url: server.url(&format!("{name}.git")),
+            reference: reference.map(str::to_owned),
+        })
+    };
+    // The remote's HEAD, a tag and a full hash all grade the same commit.
+    for reference in [None, Some("v1"), Some("main"), Some(good.as_str())] {
+        let r = grade(&g, &ex, &sub("good", reference)).expect("graded");
+        assert_eq!(
+            (r.outcome, r.score),
+            (Outcome::Passed, 100),
+            "{reference:?}: {}",
+            r.log
+        );
+        assert_eq!(r.commit.as_deref(), Some(good.as_str()));
+        assert!(r.log.contains(&format!("at commit {good}")), "{}", r.log);
+    }
+    let r = grade(&g, &ex, &sub("wrong", None)).expect("graded");
+    assert!(r.score < 100);
+    assert_eq!(r.commit.as_deref(), Some(wrong.as_str()));
+
+    let refused = |g: &Grader, name: &str, reference: Option<&str>| match grade(
+        g,
+        &ex,
+        &sub(name, reference),
+    ) {
+        Err(GradeError::Rejected(why)) => why,
+        other => panic!("{name}: expected a refusal, got {other:?}"),
+    };
+    // A symlink to a host file, a submodule, files beyond the starter's, a missing ref.
+    repository(&repos, "symlink", &[("words.py", &solution)], &|w| {
+        std::os::unix::fs::symlink("/etc/passwd", w.join("passwd")).unwrap();
+    });
+    assert!(refused(&g, "symlink", None).contains("symlink"));
+    repository(&repos, "submodule", &[("words.py", &solution)], &|w| {
+        git(
+            w,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("160000,{good},vendor"),
+            ],
+        );
+        fs::write(
+            w.join(".gitmodules"),
+            "[submodule \"vendor\"]\n\tpath = vendor\n\turl = https://example.org/x\n",
+        )
+        .unwrap();
+    });
+    assert!(refused(&g, "submodule", None).contains("submodule"));
+    repository(
+        &repos,
+        "extra",
+        &[("words.py", &solution), ("notes/secret.txt", "x")],
+        &|_| {},
+    );
+    assert!(refused(&g, "extra", None).contains("only its starter files"));
+    assert!(refused(&g, "good", Some("no-such-branch")).contains("could not fetch"));
+    // A hook planted in the tree never runs: nothing is checked out, hooks are off.
+    repository(
+        &repos,
+        "hooked",
+        &[
+            ("words.py", &solution),
+            (".githooks/post-checkout", "#!/bin/sh\ntouch /tmp/hooked\n"),
+        ],
+        &|w| {
+            git(w, &["config", "core.hooksPath", ".githooks"]);
+        },
+    );
+    assert!(refused(&g, "hooked", None).contains("only its starter files"));
+    // A huge tree: more objects than the cap.
+    let many: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("d/f{i}.txt"), format!("{i}")))
+        .collect();
+    let many_refs: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    repository(&repos, "huge", &many_refs, &|_| {});
+    let mut cfg = g.config().clone();
+    cfg.git_limits.max_objects = 20;
+    g = Grader::new(cfg, Registry::system()).unwrap();
+    assert!(refused(&g, "huge", None).contains("more than the 20 allowed"));
+    // Hosts: not on the list, credentials, plain http elsewhere, git turned off.
+    let url = |u: &str| {
+        Submission::Git(GitSource {
+            url: u.into(),
+            reference: None,
+        })
+    };
+    for (u, why) in [
+        (
+            "https://github.com/a/b",
+            "not a git host this server allows",
+        ),
+        (
+            &format!("http://user:pw@127.0.0.1:{}/good.git", server.port),
+            "credentials",
+        ),
+        ("ssh://127.0.0.1/good.git", "use https"),
+    ] {
+        match grade(&g, &ex, &url(u)) {
+            Err(GradeError::Rejected(m)) => assert!(m.contains(why), "{u}: {m}"),
+            other => panic!("{u}: {other:?}"),
+        }
+    }
+    let off = grader(&tmp.path().join("data2"), |_| {});
+    match grade(&off, &ex, &sub("good", None)) {
+        Err(GradeError::Rejected(m)) => assert!(m.contains("off on this server"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_build_step_seals_its_output_and_a_broken_build_is_a_compile_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(&tmp.path().join("data"), |_| {});
+    let ex = load(&g, &repo().join("exercises/c-checksum"));
+    let r = grade(&g, &ex, &Submission::PackageDir(ex.dir.join("solution"))).unwrap();
+    assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
+    let broken = tmp.path().join("broken");
+    fs::create_dir_all(&broken).unwrap();
+    fs::write(
+        broken.join("checksum.c"),
+        "int main(void) { return nope; }\n",
+    )
+    .unwrap();
+    let r = grade(&g, &ex, &Submission::PackageDir(broken)).unwrap();
+    assert_eq!(r.outcome, Outcome::CompileError, "{}", r.log);
+    assert!(
+        r.log.contains("nope"),
+        "the build log is the result's: {}",
+        r.log
+    );
+    assert!(
+        r.log.contains("the build step failed (exit 1)"),
+        "{}",
+        r.log
+    );
+    // The build cannot read the hidden tests, and the test run cannot write /build.
+    let spy = tmp.path().join("spy");
+    fs::create_dir_all(&spy).unwrap();
+    fs::write(
+        spy.join("checksum.c"),
+        "#include <stdio.h>\nint main(void){return 0;}\n",
+    )
+    .unwrap();
+    let mut spec = ex.build.clone().unwrap();
+    spec.command = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "test ! -e tests/run.py && gcc -o /build/checksum checksum.c".into(),
+    ];
+    let mut spied = ex.clone();
+    spied.build = Some(spec);
+    let r = grade(&g, &spied, &Submission::PackageDir(spy)).unwrap();
+    assert_ne!(
+        r.outcome,
+        Outcome::CompileError,
+        "the build saw tests/: {}",
+        r.log
+    );
+}
