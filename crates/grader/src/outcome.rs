@@ -48,6 +48,16 @@ pub fn internal_error(log: String) -> GradeResult {
     }
 }
 
+/// The result of a submission refused once it was fetched (a git repository the rules
+/// refuse): `compile_error`, nothing ran, the log says why.
+pub fn refused_submission(why: &str) -> GradeResult {
+    GradeResult {
+        outcome: Outcome::CompileError,
+        log: format!("[gauntlet] {why}\n"),
+        ..internal_error(String::new())
+    }
+}
+
 /// The limit the run hit, its outcome, and the line that explains it to a learner.
 fn limit_hit(report: &Report, limits: &Limits, flood: &Flood) -> Option<(Outcome, String)> {
     Some(match report.status {

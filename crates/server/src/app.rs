@@ -157,6 +157,9 @@ fn grader(
     crate::metrics::Metrics::global().register(Box::new(
         crate::warm_metrics::WarmPoolCollector::new(grader.clone()),
     ));
+    crate::metrics::Metrics::global().register(Box::new(
+        crate::egress_metrics::EgressCollector::new(grader.config().packages.counters.clone()),
+    ));
     Ok((grader, hardhat))
 }
 

@@ -189,6 +189,7 @@ impl JobExecutor for GradingExecutor {
         let ex = self.exercise(&job)?;
         self.wait_for_toolchain(&ex, &ctx).await?;
         let sub = submission(&ex, &job.payload)?;
+        let from_git = matches!(sub, Submission::Git(_));
         let control = Arc::new(Control::new());
         let grader = self.grader.clone();
         let logs = ctx.logs.clone();
@@ -217,6 +218,12 @@ impl JobExecutor for GradingExecutor {
             // The host failed the run (a folder, a layer, a sandbox set-up step): the
             // queue tries again, and says why after the last attempt.
             Ok(Err(e)) if e.is_host_fault() => return Err(ExecError::Host(e.to_string())),
+            // A repository the rules refuse (a symlink, a submodule, files beyond the
+            // starter's, a ref that is not there) is only known once it is fetched: the
+            // learner's submission did not build into something gradable.
+            Ok(Err(GradeError::Rejected(why))) if from_git => {
+                gauntlet_grader::outcome::refused_submission(&why)
+            }
             Ok(Err(e)) => return Err(ExecError::Internal(e.to_string())),
             Err(join) => {
                 return Err(ExecError::Internal(format!(

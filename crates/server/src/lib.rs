@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod chain_metrics;
+pub mod egress_metrics;
 pub mod grading;
 pub mod limits;
 pub mod markdown;

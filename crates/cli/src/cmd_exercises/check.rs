@@ -84,6 +84,9 @@ struct Package {
     loaded: Result<(Exercise, TestSpec), String>,
     solution: Option<Graded>,
     starter: Option<Graded>,
+    /// Its dependency sets (`dependencies:`), installed before its grades, or why
+    /// they did not install; `None` when it declares none.
+    deps: Option<Result<gauntlet_grader::deps::Installed, String>>,
 }
 
 impl Package {
@@ -105,6 +108,9 @@ impl Package {
             Err(e) => return vec![format!("invalid package: {e}")],
         };
         let mut out = Vec::new();
+        if let Some(Err(why)) = &self.deps {
+            out.push(format!("dependencies did not install: {why}"));
+        }
         match &self.solution {
             Some(Graded::Refused(why)) => out.push(format!("solution could not be graded: {why}")),
             Some(Graded::Result(r)) if r.outcome != Outcome::Passed => {
@@ -381,11 +387,21 @@ pub fn check(grader: &Grader, dirs: &[PathBuf], jobs: Option<usize>) -> Result<b
                 dir,
                 solution: None,
                 starter: None,
+                deps: None,
             }
         })
         .collect();
     if packages.is_empty() {
         return Err(Exit::usage("no exercise packages found (no exercise.yaml)"));
+    }
+    // Installed first, one package at a time: the grades then find them ready, and
+    // each set's install time is its own.
+    for p in &mut packages {
+        if let Ok((ex, _)) = &p.loaded {
+            if ex.dependencies.is_some() {
+                p.deps = Some(grader.dependencies(ex).map_err(|e| e.to_string()));
+            }
+        }
     }
     grade_all(grader, &mut packages, jobs)?;
 
@@ -398,11 +414,18 @@ pub fn check(grader: &Grader, dirs: &[PathBuf], jobs: Option<usize>) -> Result<b
             .trust
             .as_ref()
             .filter(|t| t.level == gauntlet_grader::trust::TrustLevel::Advisory);
-        if problems.is_empty() && warnings.is_empty() && advisory.is_none() {
+        let sets: Vec<String> = match &p.deps {
+            Some(Ok(installed)) => installed.sets().map(describe_set).collect(),
+            _ => Vec::new(),
+        };
+        if problems.is_empty() && warnings.is_empty() && advisory.is_none() && sets.is_empty() {
             continue;
         }
         println!();
         println!("{} ({})", p.name(), p.dir.display());
+        for set in sets {
+            println!("  dependencies: {set}");
+        }
         if let Some(t) = advisory {
             println!("  results are advisory: {}", t.reason);
         }
@@ -428,6 +451,23 @@ pub fn check(grader: &Grader, dirs: &[PathBuf], jobs: Option<usize>) -> Result<b
         );
     }
     Ok(failed == 0)
+}
+
+/// One line on an installed dependency set: its size, and its install time.
+fn describe_set(set: &gauntlet_grader::deps::InstalledSet) -> String {
+    let i = &set.info;
+    format!(
+        "{} {}, {} files, installed in {}{}",
+        i.kind.as_str(),
+        gauntlet_grader::log::approx_size(i.bytes),
+        i.files,
+        format_time(Duration::from_millis(i.install_ms)),
+        if i.fresh {
+            ""
+        } else {
+            " (already installed here)"
+        }
+    )
 }
 
 fn load(grader: &Grader, dir: &Path) -> Result<(Exercise, TestSpec), String> {
