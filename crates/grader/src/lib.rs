@@ -11,7 +11,7 @@
 mod build;
 pub mod deps;
 pub mod egress;
-mod gateway;
+pub mod gateway;
 pub mod git;
 pub mod layer;
 pub mod locations;
@@ -593,40 +593,6 @@ impl Grader {
         job_dir: &Path,
         job_id: &str,
     ) -> Result<Laid, GradeError> {
-        if let Submission::Git(source) = submission {
-            let fetched = git::fetch(
-                source,
-                &self.cfg.git_hosts,
-                &self.cfg.git_limits,
-                job_id,
-                self.cfg.packages.counters.clone(),
-            )
-            .map_err(|e| match e {
-                git::GitError::Refused(why) => GradeError::Rejected(why),
-                git::GitError::Host(reason) => GradeError::Host {
-                    reason,
-                    log: String::new(),
-                },
-            })?;
-            let as_files = |zip: &[u8]| -> Result<Submission, GradeError> {
-                let files = exercise::starter_files_from_archive(ex, zip, &self.cfg.archive_limits)
-                    .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
-                let files = exercise::validate_file_bytes(ex, &files)
-                    .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
-                Ok(Submission::Files(files))
-            };
-            let laid = match ex.submission {
-                exercise::SubmissionKind::Archive => Submission::Archive(fetched.zip),
-                exercise::SubmissionKind::Files => as_files(&fetched.zip)?,
-            };
-            let (upper, overridden, mut notes, _) =
-                self.lay_submission(ex, &laid, job_dir, job_id)?;
-            notes.insert(
-                0,
-                format!("fetched {} at commit {}", source.url, fetched.commit),
-            );
-            return Ok((upper, overridden, notes, Some(fetched.commit)));
-        }
         // The jail's set-up reaches the submission through this folder.
         fs::set_permissions(job_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
             GradeError::Io {
@@ -669,8 +635,50 @@ impl Grader {
                 })?;
                 (dest, Vec::new(), Vec::new(), None)
             }
-            Submission::Git(_) => unreachable!("fetched above"),
+            Submission::Git(source) => return self.lay_git(ex, source, job_dir, job_id),
         })
+    }
+
+    /// A git submission: fetched in a jail (git.rs), then laid as the archive or the
+    /// starter files its tree holds.
+    fn lay_git(
+        &self,
+        ex: &Exercise,
+        source: &git::GitSource,
+        job_dir: &Path,
+        job_id: &str,
+    ) -> Result<Laid, GradeError> {
+        let fetched = git::fetch(
+            source,
+            &self.cfg.git_hosts,
+            &self.cfg.git_limits,
+            job_id,
+            self.cfg.packages.counters.clone(),
+        )
+        .map_err(|e| match e {
+            git::GitError::Refused(why) => GradeError::Rejected(why),
+            git::GitError::Host(reason) => GradeError::Host {
+                reason,
+                log: String::new(),
+            },
+        })?;
+        let as_files = |zip: &[u8]| -> Result<Submission, GradeError> {
+            let files = exercise::starter_files_from_archive(ex, zip, &self.cfg.archive_limits)
+                .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
+            let files = exercise::validate_file_bytes(ex, &files)
+                .map_err(|e| GradeError::Rejected(format!("git submission refused: {e}")))?;
+            Ok(Submission::Files(files))
+        };
+        let laid = match ex.submission {
+            exercise::SubmissionKind::Archive => Submission::Archive(fetched.zip),
+            exercise::SubmissionKind::Files => as_files(&fetched.zip)?,
+        };
+        let (upper, overridden, mut notes, _) = self.lay_submission(ex, &laid, job_dir, job_id)?;
+        notes.insert(
+            0,
+            format!("fetched {} at commit {}", source.url, fetched.commit),
+        );
+        Ok((upper, overridden, notes, Some(fetched.commit)))
     }
 
     /// The sandbox run of the test command: the workspace overlay (`upper`, the

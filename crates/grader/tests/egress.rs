@@ -416,3 +416,200 @@ fn a_build_step_seals_its_output_and_a_broken_build_is_a_compile_error() {
         r.log
     );
 }
+
+/// Makes `<dir>/gauntletdemo-1.0-py3-none-any.whl` (a module `gauntletdemo` with
+/// `VALUE = 42`) and returns its SHA-256.
+fn demo_wheel(dir: &Path) -> String {
+    let script = r#"
+import base64, hashlib, sys, zipfile
+files = {
+    "gauntletdemo/__init__.py": b"VALUE = 42\n",
+    "gauntletdemo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: gauntletdemo\nVersion: 1.0\n",
+    "gauntletdemo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = "".join(
+    f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b'=').decode()},{len(b)}\n"
+    for p, b in files.items()
+) + "gauntletdemo-1.0.dist-info/RECORD,,\n"
+path = sys.argv[1] + "/gauntletdemo-1.0-py3-none-any.whl"
+with zipfile.ZipFile(path, "w") as z:
+    for p, b in files.items():
+        z.writestr(p, b)
+    z.writestr("gauntletdemo-1.0.dist-info/RECORD", record)
+print(hashlib.sha256(open(path, "rb").read()).hexdigest())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn dependencies_install_offline_from_a_local_wheelhouse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheelhouse");
+    fs::create_dir_all(&wheels).unwrap();
+    let hash = demo_wheel(&wheels);
+    let pkg = tmp.path().join("uses-demo");
+    for d in ["starter", "solution", "tests"] {
+        fs::create_dir_all(pkg.join(d)).unwrap();
+    }
+    fs::write(
+        pkg.join("exercise.yaml"),
+        "id: uses-demo\ntitle: Uses a wheel\nruntime: python\nsubmission: files\n\
+         starter:\n  files:\n    - path: answer.py\ndependencies:\n  python: requirements.txt\n\
+         test:\n  command: [\"python3\", \"tests/run.py\"]\n  results: tap\nscoring: per-test\n",
+    )
+    .unwrap();
+    fs::write(
+        pkg.join("requirements.txt"),
+        format!("gauntletdemo==1.0 --hash=sha256:{hash}\n"),
+    )
+    .unwrap();
+    fs::write(
+        pkg.join("starter/answer.py"),
+        "def answer():\n    return 0\n",
+    )
+    .unwrap();
+    fs::write(
+        pkg.join("solution/answer.py"),
+        "import gauntletdemo\n\ndef answer():\n    return gauntletdemo.VALUE\n",
+    )
+    .unwrap();
+    fs::write(
+        pkg.join("tests/run.py"),
+        "import sys\nsys.path.insert(0, '.')\nfrom answer import answer\nprint('1..1')\n\
+         print('ok 1 - answer' if answer() == 42 else 'not ok 1 - answer')\n",
+    )
+    .unwrap();
+    // No host at all: the proxy never opens, the install reads the wheelhouse alone.
+    let g = grader(&tmp.path().join("data"), |c| {
+        c.packages.hosts = Vec::new();
+        c.packages.pip_find_links = Some(wheels.clone());
+    });
+    let ex = load(&g, &pkg);
+    let set = g.dependencies(&ex).expect("installed offline");
+    assert!(set
+        .python
+        .unwrap()
+        .dir
+        .join("gauntletdemo/__init__.py")
+        .is_file());
+    let r = grade(&g, &ex, &Submission::PackageDir(pkg.join("solution"))).unwrap();
+    assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
+    // A wheel whose bytes do not match the pinned hash is refused.
+    let other = tmp.path().join("wheelhouse2");
+    fs::create_dir_all(&other).unwrap();
+    demo_wheel(&other);
+    let wheel = other.join("gauntletdemo-1.0-py3-none-any.whl");
+    let mut bytes = fs::read(&wheel).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    fs::write(&wheel, bytes).unwrap();
+    let g2 = grader(&tmp.path().join("data2"), |c| {
+        c.packages.hosts = Vec::new();
+        c.packages.pip_find_links = Some(other.clone());
+    });
+    let err = g2.dependencies(&ex).expect_err("the hash does not match");
+    assert!(err.to_string().contains("did not install"), "{err}");
+}
+
+#[test]
+fn a_jail_with_a_gateway_reaches_the_allowed_host_and_nothing_else() {
+    use gauntlet_grader::egress::{Counters, Policy};
+    use gauntlet_grader::gateway::{proxy_env, Gateway};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    // Two services on the host's loopback: one the operator allows, one not.
+    let serve = |reply: &'static [u8]| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 64];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(reply);
+            }
+        });
+        port
+    };
+    let allowed = serve(b"allowed service");
+    let other = serve(b"other service");
+    let counters = Arc::new(Counters::default());
+    let policy = Policy::new(parse_host_list(&format!("127.0.0.1:{allowed}"), 443).unwrap());
+    let gateway = Gateway::open(policy, "test-job", counters.clone()).expect("gateway");
+    let script = format!(
+        r#"
+import socket
+def via_proxy(target):
+    s = socket.create_connection(('127.0.0.1', 3128), timeout=5)
+    s.sendall(('CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n' % (target, target)).encode())
+    head = s.recv(4096).decode(errors='replace')
+    status = head.split(' ')[1] if ' ' in head else '?'
+    if status == '200':
+        s.sendall(b'hi')
+        return status + ' ' + s.recv(64).decode()
+    return status
+print('allowed', via_proxy('127.0.0.1:{allowed}'))
+print('other', via_proxy('127.0.0.1:{other}'))
+print('private', via_proxy('10.0.0.1:80'))
+print('metadata', via_proxy('169.254.169.254:80'))
+print('name', via_proxy('pypi.org:443'))
+for where in [('127.0.0.1', {allowed}), ('127.0.0.1', {other}), ('10.0.0.1', 80)]:
+    try:
+        socket.create_connection(where, timeout=1); print('direct reached', where)
+    except OSError:
+        print('direct refused')
+try:
+    socket.getaddrinfo('pypi.org', 443); print('dns answered')
+except OSError:
+    print('no dns')
+"#
+    );
+    let mut spec = gauntlet_sandbox::Spec::new(["/usr/bin/python3", "-c", script.as_str()]);
+    spec.network = gateway.network();
+    spec.env.extend(proxy_env());
+    struct Out(Vec<u8>);
+    impl gauntlet_sandbox::OutputSink for Out {
+        fn output(&mut self, _: gauntlet_sandbox::Stream, b: &[u8]) {
+            self.0.extend_from_slice(b);
+        }
+    }
+    let mut out = Out(Vec::new());
+    let report = gauntlet_sandbox::run(&spec, &mut out).unwrap();
+    let stats = gateway.close();
+    let text = String::from_utf8_lossy(&out.0).into_owned();
+    assert_eq!(report.exit_code, Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "allowed 200 allowed service",
+            "other 403",
+            "private 403",
+            "metadata 403",
+            "name 403",
+            "direct refused",
+            "direct refused",
+            "direct refused",
+            "no dns",
+        ],
+        "{text}"
+    );
+    assert_eq!((stats.allowed, stats.denied), (1, 4), "{stats:?}");
+    assert!(
+        stats
+            .denials
+            .iter()
+            .any(|d| d.contains("not on the allow-list")),
+        "{stats:?}"
+    );
+    use std::sync::atomic::Ordering;
+    assert_eq!(counters.denied.load(Ordering::Relaxed), 4);
+}
