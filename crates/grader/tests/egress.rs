@@ -613,3 +613,79 @@ except OSError:
     use std::sync::atomic::Ordering;
     assert_eq!(counters.denied.load(Ordering::Relaxed), 4);
 }
+
+#[test]
+fn node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache() {
+    use std::net::ToSocketAddrs;
+    let reachable = ("registry.npmjs.org", 443)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)).is_ok()
+        });
+    if !reachable {
+        eprintln!("SKIP node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache: registry.npmjs.org:443 is not reachable from this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grader(&tmp.path().join("data"), |_| {});
+    let ex = load(&g, &copy_package("jest-isbn", tmp.path(), "isbn"));
+    let installed = g.dependencies(&ex).expect("installed through the proxy");
+    let set = installed.node.expect("a node set");
+    // Where npm would put them, `.bin` links included, and read-only.
+    let bin = set.dir.join("node_modules/.bin/jest");
+    assert!(fs::symlink_metadata(&bin).unwrap().file_type().is_symlink());
+    assert!(set.dir.join("node_modules/jest/bin/jest.js").is_file());
+    assert!(!set.dir.join("package.json").exists());
+    let r = grade(&g, &ex, &Submission::PackageDir(ex.dir.join("solution"))).unwrap();
+    assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
+    // A submission cannot bring its own node_modules.
+    assert!(g
+        .protected_paths(&ex)
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str() == "node_modules"));
+
+    // Offline: an npm cache the operator filled, and no host at all.
+    let cache = tmp.path().join("npm-cache");
+    let work = tmp.path().join("fill");
+    fs::create_dir_all(&work).unwrap();
+    for f in ["package.json", "package-lock.json"] {
+        fs::copy(ex.dir.join(f), work.join(f)).unwrap();
+    }
+    let filled = Command::new("npm")
+        .current_dir(&work)
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--cache",
+        ])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(
+        filled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filled.stderr)
+    );
+    let offline = grader(&tmp.path().join("data2"), |c| {
+        c.packages.hosts = Vec::new();
+        c.packages.npm_cache = Some(cache.clone());
+    });
+    let set = offline
+        .dependencies(&ex)
+        .expect("installed offline")
+        .node
+        .unwrap();
+    assert!(set.info.fresh);
+    let r = grade(
+        &offline,
+        &ex,
+        &Submission::PackageDir(ex.dir.join("solution")),
+    )
+    .unwrap();
+    assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
+}
