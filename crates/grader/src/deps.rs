@@ -223,6 +223,12 @@ impl DepsCache {
         Ok(DepsCache { root })
     }
 
+    /// Removes install folders older than `age` that never became a set: left by a
+    /// process that died mid-install (an install ends within its 10-minute limit).
+    pub fn sweep_staging(&self, age: Duration) -> io::Result<usize> {
+        crate::tree::sweep_staging(&self.root, age)
+    }
+
     /// The sets `ex` declares, installing what is not there yet. Blocks while another
     /// job installs the same set.
     pub fn ensure(&self, ex: &Exercise, sources: &PackageSources) -> Result<Installed, DepsError> {

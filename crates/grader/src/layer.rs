@@ -139,19 +139,6 @@ impl LayerCache {
     /// Removes staging folders older than `age`: left by a process that died
     /// mid-prepare (a live preparer finishes long before; a young folder may be one).
     pub fn sweep_staging(&self, age: std::time::Duration) -> io::Result<usize> {
-        let mut removed = 0;
-        for entry in fs::read_dir(&self.root)? {
-            let entry = entry?;
-            let stale = entry
-                .metadata()?
-                .modified()?
-                .elapsed()
-                .is_ok_and(|a| a > age);
-            if stale && entry.file_name().to_string_lossy().starts_with(".tmp-") {
-                fs::remove_dir_all(entry.path())?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        crate::tree::sweep_staging(&self.root, age)
     }
 }

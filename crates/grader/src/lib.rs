@@ -230,6 +230,7 @@ impl Grader {
             .map_err(io("set local-runs/ mode"))?;
         sweep_dead_local_runs(&runs);
         let _ = layers.sweep_staging(STALE_STAGING);
+        let _ = deps.sweep_staging(STALE_STAGING);
         Ok(Grader {
             cfg,
             registry,

@@ -1,4 +1,5 @@
-//! Copying a package's folders into a layer or a toolchain tree being assembled.
+//! Copying a package's folders into a layer or a toolchain tree being assembled, and
+//! sweeping the staging folders such assembling leaves when its process dies.
 
 use std::fs;
 use std::io;
@@ -33,4 +34,24 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Removes the `.tmp-*` staging folders in `root` older than `age`: what a process
+/// that died while assembling a layer or installing dependencies left behind (a live
+/// one finishes long before; a young folder may be one).
+pub fn sweep_staging(root: &Path, age: std::time::Duration) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let stale = entry
+            .metadata()?
+            .modified()?
+            .elapsed()
+            .is_ok_and(|a| a > age);
+        if stale && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

@@ -2,11 +2,12 @@
 //! decides, connects and pumps client → upstream), one more per tunnel (upstream →
 //! client).
 //!
-//! Stopping must never hang, and the crate forbids `unsafe` (so no `poll(2)`): the
-//! listener is non-blocking and the accept thread sleeps [`POLL`] between empty
-//! accepts, checking the stop flag and the deadline; every socket of every connection
-//! is registered so that stopping (or the byte cap) can `shutdown(2)` it, which wakes
-//! whichever thread is blocked on it. A thread stuck where no socket can wake it (a
+//! Stopping must never hang, and a new connection must never wait: the accept thread
+//! blocks in `accept(2)`, and stopping (by [`Proxy::stop`], or by a small timer thread
+//! at the deadline) shuts the listening socket down (socket2's `shutdown`, which std
+//! lacks), which wakes it. Every socket of every connection is registered so that
+//! stopping (or the byte cap) can `shutdown(2)` it, which wakes whichever thread is
+//! blocked on it. A thread stuck where no socket can wake it (a
 //! name lookup, a connect in progress) is given up on after [`GRACE`]: it finds the
 //! proxy closed when it comes back and ends.
 
@@ -24,8 +25,7 @@ use super::{decide, parse_authority, quote, Cap, Counters, Denied, HostPort, Pol
 const MAX_HEAD: usize = 16 << 10;
 /// How long a client has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// The accept thread's sleep when there is nothing to accept: the delay a new
-/// connection may wait, and the delay before a stop is noticed.
+/// The accept thread's sleep while `max_concurrent` connections are being served.
 const POLL: Duration = Duration::from_millis(20);
 /// How long stopping waits for connection threads to end once their sockets are shut.
 const GRACE: Duration = Duration::from_millis(900);
@@ -89,7 +89,7 @@ impl Proxy {
         job: String,
         counters: Arc<Counters>,
     ) -> io::Result<Proxy> {
-        listener.set_nonblocking(true)?;
+        let waker = listener.try_clone()?;
         let deadline = Instant::now().checked_add(policy.max_time);
         tracing::info!(
             submission_id = %job,
@@ -109,14 +109,28 @@ impl Proxy {
             bytes: AtomicU64::new(0),
             notes: Mutex::new(Notes::default()),
             resolved: Mutex::default(),
+            listener: Mutex::new(Some(waker)),
+            stop_signal: (Mutex::new(false), std::sync::Condvar::new()),
             open: Mutex::new(Open::default()),
         });
         let acceptor = {
             let shared = shared.clone();
             thread::Builder::new()
                 .name("egress-accept".into())
-                .spawn(move || accept_loop(listener, &shared, deadline))?
+                .spawn(move || accept_loop(listener, &shared))?
         };
+        if let Some(deadline) = deadline {
+            let shared = shared.clone();
+            thread::Builder::new()
+                .name("egress-deadline".into())
+                .spawn(move || {
+                    if shared.wait_stop_until(deadline) {
+                        return;
+                    }
+                    tracing::info!(submission_id = %shared.job, "egress proxy reached its time limit");
+                    shared.wake_acceptor();
+                })?;
+        }
         Ok(Proxy {
             shared,
             acceptor: Some(acceptor),
@@ -136,7 +150,7 @@ impl Proxy {
     }
 
     fn halt(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake_acceptor();
         self.shared.close_all(true);
         let Some(acceptor) = self.acceptor.take() else {
             return;
@@ -188,9 +202,42 @@ struct Shared {
     /// the proxy (one job) and holds answers, not decisions: each request is still
     /// checked against the policy.
     resolved: Mutex<HashMap<(String, u16), Lookup>>,
+    /// A second handle on the listening socket, shut down to wake the blocked accept.
+    listener: Mutex<Option<TcpListener>>,
+    /// Set (and signalled) once the proxy is stopping: ends the deadline's timer.
+    stop_signal: (Mutex<bool>, std::sync::Condvar),
 }
 
 impl Shared {
+    /// Marks the proxy stopping and wakes the accept thread (and the deadline's timer).
+    fn wake_acceptor(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(listener) = lock(&self.listener).take() {
+            // Linux: shutdown(2) on a listening socket makes a blocked accept return.
+            let _ = socket2::SockRef::from(&listener).shutdown(Shutdown::Both);
+        }
+        let (flag, signal) = &self.stop_signal;
+        *lock(flag) = true;
+        signal.notify_all();
+    }
+
+    /// Waits until the proxy stops (true) or `deadline` passes (false).
+    fn wait_stop_until(&self, deadline: Instant) -> bool {
+        let (flag, signal) = &self.stop_signal;
+        let mut stopped = lock(flag);
+        while !*stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            stopped = signal
+                .wait_timeout(stopped, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
     fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         let once = {
             let mut cache = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
@@ -356,16 +403,12 @@ impl Shared {
 }
 
 /// Accepts until stopped or past `deadline`, then closes everything.
-fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, deadline: Option<Instant>) {
+fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
     let mut handlers: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id: u64 = 0;
     let max_concurrent = shared.policy.max_concurrent.max(1);
     loop {
         if shared.stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            tracing::info!(submission_id = %shared.job, "egress proxy reached its time limit");
             break;
         }
         handlers.retain(|h| !h.is_finished());
@@ -379,10 +422,6 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, deadline: Option<Ins
                 next_id += 1;
                 let id = next_id;
                 shared.connections.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = stream.set_nonblocking(false) {
-                    tracing::warn!(submission_id = %shared.job, error = %e, "egress: could not set up an accepted connection");
-                    continue;
-                }
                 shared.active.fetch_add(1, Ordering::SeqCst);
                 let slot = Slot {
                     shared: shared.clone(),
@@ -403,7 +442,8 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, deadline: Option<Ins
                     }
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL),
+            // Woken by a stop: the listening socket was shut down.
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
                 tracing::error!(submission_id = %shared.job, error = %e, "egress listener unusable");

@@ -184,7 +184,7 @@ async fn read_body(state: &AppState, req: Request) -> Result<Incoming, ApiError>
 /// rate limits per address, session and display name (429), the submission itself (400).
 #[utoipa::path(post, path = "/api/v1/submissions", tag = "submissions",
     request_body(content(
-        (SubmitJson = "application/json"),
+        (SubmitJsonForms = "application/json"),
         (SubmitMultipart = "multipart/form-data"),
     )),
     responses(

@@ -165,6 +165,51 @@ pub struct SubmitJson {
     pub display_name: String,
 }
 
+/// The JSON forms of `POST /api/v1/submissions`, for the OpenAPI document: exactly one
+/// of `files` and `git` ([`SubmitJson`] is what the handler reads).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the JSON forms only
+pub enum SubmitJsonForms {
+    Files(SubmitFilesForm),
+    Git(SubmitGitForm),
+}
+
+/// A `files` submission (exercises with `submission: files`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the JSON form only
+pub struct SubmitFilesForm {
+    /// Exercise id.
+    pub exercise: String,
+    /// Overrides of starter files: path -> content.
+    pub files: BTreeMap<String, String>,
+    /// As in [`SubmitJson`].
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9]([A-Za-z0-9 _.-]{0,30}[A-Za-z0-9])?$"
+    )]
+    pub display_name: String,
+}
+
+/// A `git` submission (any exercise, when the operator allows git hosts).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the JSON form only
+pub struct SubmitGitForm {
+    /// Exercise id.
+    pub exercise: String,
+    pub git: GitSubmission,
+    /// As in [`SubmitJson`].
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9]([A-Za-z0-9 _.-]{0,30}[A-Za-z0-9])?$"
+    )]
+    pub display_name: String,
+}
+
 /// `POST /api/v1/submissions` as `multipart/form-data` (exercises with `submission: archive`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +297,9 @@ pub struct GradeResultDoc {
     /// attempts): why.
     #[schema(nullable = false)]
     pub reason: Option<String>,
+    /// Only for a git submission: the full hash of the commit graded.
+    #[schema(nullable = false)]
+    pub commit: Option<String>,
 }
 
 /// The outcome of a graded submission (docs/results.md gives each one's message).
