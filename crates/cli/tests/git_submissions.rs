@@ -4,85 +4,17 @@
 //! (`compile_error` with the reason); the proxy's counts in `/metrics`.
 
 mod cluster;
+#[path = "../../grader/tests/common/git_server.rs"]
+mod git_server;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use cluster::{http, submission, wait_for, Node};
+use git_server::{repository, GitServer};
 use serde_json::{json, Value};
 
 fn repo_root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct GitServer(Child, u16);
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git_server(root: &Path) -> GitServer {
-    let mut child = Command::new("python3")
-        .arg(repo_root().join("crates/grader/tests/fixtures/git_http_server.py"))
-        .arg(root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().expect("a port");
-    GitServer(child, port)
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A bare repository `<root>/<name>.git` with one commit; `extra` runs in its work
-/// tree before the commit. Returns the commit.
-fn repository(root: &Path, name: &str, words_py: &str, extra: &dyn Fn(&Path)) -> String {
-    let work = root.join(format!("{name}.work"));
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q"]);
-    std::fs::write(work.join("words.py"), words_py).unwrap();
-    extra(&work);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "submission"]);
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            &format!("{name}.git"),
-        ],
-    );
-    git(&work, &["rev-parse", "HEAD"])
 }
 
 fn post(addr: &str, body: &Value) -> (u16, Value) {
@@ -117,17 +49,17 @@ fn git_submissions_through_the_service() {
     let solution =
         std::fs::read_to_string(repo_root().join("exercises/reverse-words/solution/words.py"))
             .unwrap();
-    let commit = repository(&repos, "good", &solution, &|_| {});
-    repository(&repos, "linked", &solution, &|w| {
+    let commit = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
+    repository(&repos, "linked", &[("words.py", &solution)], &|w| {
         std::os::unix::fs::symlink("/etc/shadow", w.join("shadow")).unwrap();
     });
-    let server = git_server(&repos);
+    let server = GitServer::start(&repos);
     let exercises = repo_root().join("exercises").display().to_string();
     let env = [
         ("WORKER_ENABLED", "true".to_owned()),
         ("RUN_UNTRUSTED_CODE", "true".to_owned()),
         ("GAUNTLET_RATE_LIMITS", "off".to_owned()),
-        ("GAUNTLET_GIT_HOSTS", format!("127.0.0.1:{}", server.1)),
+        ("GAUNTLET_GIT_HOSTS", server.host()),
     ];
     let mut node = Node::new(
         "git",
@@ -137,7 +69,7 @@ fn git_submissions_through_the_service() {
     );
     node.start();
     let addr = node.addr.clone().unwrap();
-    let url = |name: &str| format!("http://127.0.0.1:{}/{name}.git", server.1);
+    let url = |name: &str| server.url(&format!("{name}.git"));
 
     let (status, body) = post(
         &addr,

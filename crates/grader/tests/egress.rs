@@ -6,17 +6,17 @@
 //! print why and skip.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use gauntlet_exercise::{self as exercise, Exercise, Maxima, Outcome};
-use gauntlet_grader::egress::{parse_host_list, HostPort};
+use gauntlet_grader::egress::parse_host_list;
 use gauntlet_grader::git::GitSource;
 use gauntlet_grader::{GradeError, Grader, GraderConfig, Registry, Submission};
 
 mod common;
+use common::git_server::{git, repository, GitServer};
 use common::repo;
 
 fn grader(data: &Path, cfg: impl FnOnce(&mut GraderConfig)) -> Grader {
@@ -148,96 +148,6 @@ fn an_install_that_reaches_for_another_host_fails_with_the_reason() {
     }));
 }
 
-/// A loopback git smart-HTTP server over the repositories in `root`.
-struct GitServer {
-    child: Child,
-    port: u16,
-}
-
-impl GitServer {
-    fn start(root: &Path) -> GitServer {
-        let mut child = Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/git_http_server.py"))
-            .arg(root)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        GitServer {
-            child,
-            port: line.trim().parse().expect("a port"),
-        }
-    }
-
-    fn url(&self, repo: &str) -> String {
-        format!("http://127.0.0.1:{}/{repo}", self.port)
-    }
-
-    fn host(&self) -> Vec<HostPort> {
-        parse_host_list(&format!("127.0.0.1:{}", self.port), 443).unwrap()
-    }
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A bare repository `<root>/<name>` with one commit of `files` (and `extra` git steps
-/// run in its work tree before the commit); returns the commit.
-fn repository(root: &Path, name: &str, files: &[(&str, &str)], extra: &dyn Fn(&Path)) -> String {
-    let work = root.join(format!("{name}.work"));
-    fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q"]);
-    for (path, content) in files {
-        let p = work.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, content).unwrap();
-    }
-    extra(&work);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "submission"]);
-    git(&work, &["tag", "v1"]);
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            &format!("{name}.git"),
-        ],
-    );
-    git(&work, &["rev-parse", "HEAD"])
-}
-
 #[test]
 fn git_submissions_grade_right_and_malicious_repositories_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
@@ -250,7 +160,7 @@ fn git_submissions_grade_right_and_malicious_repositories_are_refused() {
         fs::read_to_string(repo().join("exercises/reverse-words/starter/words.py")).unwrap();
     let good = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
     let wrong = repository(&repos, "wrong", &[("words.py", &starter)], &|_| {});
-    let hosts = server.host();
+    let hosts = parse_host_list(&server.host(), 443).unwrap();
     let mut g = grader(&tmp.path().join("data"), |c| c.git_hosts = hosts.clone());
     let ex = load(&g, &repo().join("exercises/reverse-words"));
     let sub = |name: &str, reference: Option<&str>| {
