@@ -165,12 +165,28 @@ impl Installed {
             .collect()
     }
 
-    /// The job's environment for them.
+    /// The job's environment for them: `PYTHONPATH`, and a `PATH` that starts with
+    /// their commands (`pytest`, `jest`), as a virtualenv or an npm script would.
     pub fn env(&self) -> Vec<(String, String)> {
-        self.python
-            .iter()
-            .map(|_| ("PYTHONPATH".to_owned(), PYTHON_INSIDE.to_owned()))
-            .collect()
+        let mut env = Vec::new();
+        let mut path = Vec::new();
+        if self.python.is_some() {
+            // The workspace too, after the packages: a bare `pytest` then imports the
+            // learner's modules as `python3 -m pytest` (cwd on the path) does.
+            env.push((
+                "PYTHONPATH".to_owned(),
+                format!("{PYTHON_INSIDE}:{}", crate::WORKSPACE),
+            ));
+            path.push(format!("{PYTHON_INSIDE}/bin"));
+        }
+        if self.node.is_some() {
+            path.push(format!("{}/node_modules/.bin", crate::WORKSPACE));
+        }
+        if !path.is_empty() {
+            path.push(gauntlet_sandbox::DEFAULT_PATH.to_owned());
+            env.push(("PATH".to_owned(), path.join(":")));
+        }
+        env
     }
 
     /// Lowers under the workspace (the folder holding `node_modules/`).

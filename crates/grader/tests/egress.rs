@@ -113,6 +113,29 @@ fn dependencies_install_once_are_shared_and_sealed() {
     );
     let starter = grade(&g, &two, &Submission::PackageDir(two.dir.join("starter"))).unwrap();
     assert!(starter.score < 100, "{}", starter.log);
+    // A bare `pytest`: the set's commands are on PATH, and the learner's modules are
+    // importable as with `python3 -m pytest`.
+    let bare = copy_package("pytest-anagrams", tmp.path(), "anagrams-bare");
+    let yaml = bare.join("exercise.yaml");
+    let text = fs::read_to_string(&yaml).unwrap();
+    fs::write(
+        &yaml,
+        text.replacen(
+            "    - python3\n    - -m\n    - pytest\n",
+            "    - pytest\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let bare = load(&g, &bare);
+    assert_eq!(bare.test.as_ref().unwrap().command[0], "pytest");
+    let r = grade(
+        &g,
+        &bare,
+        &Submission::PackageDir(bare.dir.join("solution")),
+    )
+    .unwrap();
+    assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -550,6 +573,42 @@ fn node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache() {
     assert!(!set.dir.join("package.json").exists());
     let r = grade(&g, &ex, &Submission::PackageDir(ex.dir.join("solution"))).unwrap();
     assert_eq!((r.outcome, r.score), (Outcome::Passed, 100), "{}", r.log);
+    // A bare `jest` (node_modules/.bin on PATH) and `npx jest` (offline) work too.
+    for (name, command) in [
+        ("isbn-bare", "    - jest\n"),
+        ("isbn-npx", "    - npx\n    - jest\n"),
+    ] {
+        let dir = copy_package("jest-isbn", tmp.path(), name);
+        let yaml = dir.join("exercise.yaml");
+        let text = fs::read_to_string(&yaml).unwrap();
+        let text = text.replacen(
+            "    - node\n    - node_modules/jest/bin/jest.js\n",
+            command,
+            1,
+        );
+        // npx starts jest without fd 3: the JUnit report goes to a file.
+        let text = text.replacen("results: channel:junit", "results: junit:junit.xml", 1);
+        fs::write(&yaml, text).unwrap();
+        let config = dir.join("tests/jest.config.js");
+        let js = fs::read_to_string(&config).unwrap();
+        fs::write(
+            &config,
+            js.replace(
+                "outputDirectory: '/dev/fd'",
+                "outputDirectory: '/workspace'",
+            )
+            .replace("outputName: '3'", "outputName: 'junit.xml'"),
+        )
+        .unwrap();
+        let ex = load(&g, &dir);
+        let r = grade(&g, &ex, &Submission::PackageDir(dir.join("solution"))).unwrap();
+        assert_eq!(
+            (r.outcome, r.score),
+            (Outcome::Passed, 100),
+            "{name}: {}",
+            r.log
+        );
+    }
     // A submission cannot bring its own node_modules.
     assert!(g
         .protected_paths(&ex)

@@ -21,6 +21,7 @@ mod wire;
 pub use control::Control;
 pub use doctor::{doctor, Doctor};
 pub use netns::{connect_tcp_in, NetNs};
+pub use plan::DEFAULT_PATH;
 pub use steps::{Side, Step};
 pub use supervise::{run, run_controlled};
 

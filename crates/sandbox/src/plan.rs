@@ -329,7 +329,8 @@ const RESULTS_FD_VAR: &str = "GAUNTLET_RESULTS_FD";
 /// A warm jail's job socket (`Spec::warm`), and the variable that says so.
 pub const JOB_FD: libc::c_int = 4;
 const JOB_FD_VAR: &str = "GAUNTLET_JOB_FD";
-const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+/// The command's PATH unless the spec gives its own.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
 /// Validates `spec` and prepares everything the jail will need, in the jail's order.
 pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
