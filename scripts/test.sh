@@ -20,5 +20,9 @@ tests/schemathesis/run.sh
 scripts/web.sh check
 bench/web/size.sh
 tests/e2e/run.sh
+# The sandbox rootless: its tests and a CLI run as an unprivileged user in a delegated
+# cgroup (as root; prints why and passes when it cannot run); the systemd units verify.
+tests/rootless/run.sh
+deploy/systemd/verify.sh
 # Last, so its summary closes the output.
 cargo test --workspace --locked --no-fail-fast -- --color never

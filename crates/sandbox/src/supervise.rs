@@ -74,6 +74,7 @@ fn run_inner(
     let start = Instant::now();
     let jail = clone_jail(&plan, &pipes, &network, early_cg.as_ref())?;
     let (streams, to_jail, job) = pipes.close_jail_ends();
+    let handles = control.map(|_| jail_handles(&jail));
     let cg = match hand_over(&jail, &plan, to_jail, cg_host, early_cg, spec) {
         Ok(cg) => cg,
         Err(e) => {
@@ -81,7 +82,7 @@ fn run_inner(
             return Err(e);
         }
     };
-    announce(control, &jail, job);
+    announce(control, &jail, handles, job);
     let mut sup = Supervision::new(spec, sink, start);
     sup.watch(&jail, &cg, streams, control, &plan);
     drop(jail);
@@ -402,18 +403,32 @@ fn write_file(path: &str, v: &str) -> std::io::Result<()> {
         .write_all(v.as_bytes())
 }
 
-/// Tells a `Control` the jail is up: its PID, its network namespace (opened while
-/// init is our unreaped child, so the PID cannot name anyone else), a pidfd, and a
-/// warm jail's job socket.
-fn announce(control: Option<&Control>, jail: &Child, job: Option<OwnedFd>) {
-    let Some(c) = control else { return };
+/// The jail's network namespace and a pidfd, for a `Control`: opened right after the
+/// clone, while init is our unreaped child (so the PID cannot name anyone else) and
+/// still waits for `start-jail`. Later, init has made itself non-dumpable
+/// (`hide-from-ptrace`), and only a caller with CAP_SYS_PTRACE (root) could still
+/// open its `/proc/<pid>/ns/net`: rootless, the open would race init and fail.
+fn jail_handles(jail: &Child) -> std::io::Result<(NetNs, OwnedFd)> {
     let path = format!("/proc/{}/ns/net", jail.pid);
-    let started =
-        NetNs::open(std::path::Path::new(&path)).and_then(|ns| Ok((ns, jail.pidfd.try_clone()?)));
-    match started {
+    let ns = NetNs::open(std::path::Path::new(&path))?;
+    Ok((ns, jail.pidfd.try_clone()?))
+}
+
+/// Tells a `Control` the jail is up: its PID, the handles [`jail_handles`] opened,
+/// and a warm jail's job socket.
+fn announce(
+    control: Option<&Control>,
+    jail: &Child,
+    handles: Option<std::io::Result<(NetNs, OwnedFd)>>,
+    job: Option<OwnedFd>,
+) {
+    let (Some(c), Some(handles)) = (control, handles) else {
+        return;
+    };
+    match handles {
         Ok((ns, pidfd)) => c.started(jail.pid as u32, ns, pidfd, job),
-        // Init is already gone (its own failure is in the messages), or this process
-        // is out of descriptors: the run ends without ever being lent.
+        // Init was already gone (its own failure is in the messages), or this
+        // process is out of descriptors: the run ends without ever being lent.
         Err(_) => jail.kill(),
     }
 }

@@ -38,13 +38,50 @@ fn identity_capabilities_and_flags_are_dropped() {
     };
     assert_eq!(field("Uid"), "1000\t1000\t1000\t1000");
     assert_eq!(field("Gid"), "1000\t1000\t1000\t1000");
-    assert_eq!(field("Groups"), "");
+    // Rootless, `setgroups` is denied: the caller's own groups stay, its gid seen as
+    // 1000 and any other as nogroup (65534). As root there are none.
+    let want = if gauntlet_sandbox::rootless() {
+        caller_groups_as_the_jail_sees_them()
+    } else {
+        Vec::new()
+    };
+    let mut groups: Vec<u32> = field("Groups")
+        .split_whitespace()
+        .map(|g| g.parse().unwrap())
+        .collect();
+    groups.sort_unstable();
+    assert_eq!(groups, want, "supplementary groups");
     for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(field(cap), "0000000000000000", "{cap}");
     }
     assert_eq!(field("NoNewPrivs"), "1");
     assert_eq!(field("Seccomp"), "2");
-    assert_eq!(r.out.lines().last(), Some("1000"), "supplementary groups");
+    let id_g = r.out.lines().last().unwrap_or_default();
+    if gauntlet_sandbox::rootless() {
+        assert!(
+            id_g.split(' ').all(|g| g == "1000" || g == "65534"),
+            "{id_g}"
+        );
+    } else {
+        assert_eq!(id_g, "1000", "supplementary groups");
+    }
+}
+
+/// The caller's supplementary groups as a rootless jail sees them (`1000 <gid> 1` is
+/// the only mapping: its gid is 1000, any other group nogroup, 65534), sorted.
+fn caller_groups_as_the_jail_sees_them() -> Vec<u32> {
+    let mut groups = vec![0; 256];
+    // SAFETY: getgroups fills at most `groups.len()` entries of the buffer.
+    let n = unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) };
+    assert!(n >= 0, "getgroups");
+    // SAFETY: a getter.
+    let gid = unsafe { libc::getegid() };
+    let mut seen: Vec<u32> = groups[..n as usize]
+        .iter()
+        .map(|&g| if g == gid { 1000 } else { 65534 })
+        .collect();
+    seen.sort_unstable();
+    seen
 }
 
 #[test]
@@ -370,6 +407,10 @@ c = socket.create_connection(srv.getsockname()); print('loopback works')
 /// that would make `bind` fail, and the jail can change nothing in it.
 #[test]
 fn a_lent_network_namespace_carries_nothing_between_runs() {
+    if gauntlet_sandbox::rootless() {
+        eprintln!("skipped: without root every run gets a fresh network namespace");
+        return;
+    }
     let first = ok(&py(r#"
 import os, socket
 print(os.readlink('/proc/self/ns/net'))
@@ -405,11 +446,6 @@ except OSError as e: print('lo', errno.errorcode[e.errno])
             break;
         }
     }
-    // SAFETY: a getter.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: without root every run gets a fresh network namespace");
-        return;
-    }
     let r = reused.expect("a later run was lent the same network namespace");
     assert!(r.out.contains("bind 8080 ok"), "{}", r.out);
     assert!(!r.out.contains("CONNECTED"), "{}", r.out);
@@ -421,6 +457,22 @@ except OSError as e: print('lo', errno.errorcode[e.errno])
 
 #[test]
 fn network_join_enters_the_given_namespace() {
+    if gauntlet_sandbox::rootless() {
+        // Joining needs CAP_SYS_ADMIN over the namespace and in the caller's own user
+        // namespace: rootless, a join fails closed, even into the caller's own.
+        let mut spec = sh("true");
+        spec.network = Network::Join(
+            gauntlet_sandbox::NetNs::open(Path::new("/proc/thread-self/ns/net")).unwrap(),
+        );
+        assert!(matches!(
+            run(&spec, &mut Capture::default()),
+            Err(Error::Unsupported(_))
+        ));
+        eprintln!(
+            "skipped: joining a network namespace needs root (rootless it fails closed: checked)"
+        );
+        return;
+    }
     // A helper netns (as the Anvil pool would lend one): `unshare --net sleep`.
     let mut holder = std::process::Command::new("unshare")
         .args(["--net", "sleep", "30"])
@@ -454,6 +506,15 @@ fn a_listener_namespace_gives_the_jail_that_port_and_nothing_else() {
     // The egress proxy's front door: a host-owned namespace with the host's listener in it.
     let own = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
     let addr: std::net::SocketAddr = "127.0.0.1:3128".parse().unwrap();
+    if gauntlet_sandbox::rootless() {
+        // `unshare(CLONE_NEWNET)` needs CAP_SYS_ADMIN: no egress rootless.
+        assert!(gauntlet_sandbox::NetNs::with_listener(addr).is_err());
+        assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), own);
+        eprintln!(
+            "skipped: a listener namespace (egress) needs root (rootless it is refused: checked)"
+        );
+        return;
+    }
     let (ns, listener) = gauntlet_sandbox::NetNs::with_listener(addr).unwrap();
     assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), own);
     let served = std::thread::spawn(move || {
@@ -859,6 +920,24 @@ while True:
         }
     }
     let addr: std::net::SocketAddr = "127.0.0.1:8545".parse().unwrap();
+    if gauntlet_sandbox::rootless() {
+        // Entering the jail's namespace (to connect, or for a jail to join it) needs
+        // CAP_SYS_ADMIN in the caller's own user namespace: both fail closed.
+        assert!(gauntlet_sandbox::connect_tcp_in(&netns, addr, Duration::from_secs(1)).is_err());
+        let mut client = sh("true");
+        client.network = Network::Join(netns);
+        assert!(matches!(
+            run(&client, &mut Capture::default()),
+            Err(Error::Unsupported(_))
+        ));
+        eprintln!(
+            "skipped: lending a jail's network needs root (rootless it fails closed: checked)"
+        );
+        control.kill();
+        let report = service.join().unwrap();
+        assert_eq!((report.status, report.signal), (Status::Signaled, Some(9)));
+        return;
+    }
     // The host reaches it only through the namespace, never on its own loopback.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut stream = loop {
@@ -964,6 +1043,15 @@ fn a_netns_handle_never_names_another_namespace_after_its_jail_died() {
         None => eprintln!("PID {pid} was not reused (needs root): checking the handle only"),
     }
     let mut probe = sh("readlink /proc/self/ns/net; cat /proc/net/tcp | wc -l");
+    if gauntlet_sandbox::rootless() {
+        probe.network = Network::Join(handle);
+        assert!(matches!(
+            run(&probe, &mut Capture::default()),
+            Err(Error::Unsupported(_))
+        ));
+        eprintln!("skipped: joining the handle's namespace needs root (rootless it fails closed: checked)");
+        return;
+    }
     probe.network = Network::Join(handle);
     let r = ok(&probe);
     assert_eq!(
