@@ -73,6 +73,9 @@ async fn core(
     let catalog = load_exercises(&common.exercises, &grader, gated).await?;
     if grading_here {
         prepare_toolchains(&toolchains, &catalog);
+        if workers.grader.prepare_toolchains {
+            install_dependencies(&grader, &catalog);
+        }
     }
     Ok(Core {
         data_dir,
@@ -94,6 +97,42 @@ fn prepare_toolchains(toolchains: &Toolchains, catalog: &Catalog) {
             .values()
             .map(|e| e.exercise.runtime.as_str()),
     );
+}
+
+/// Installs, in the background and one at a time, the dependency sets the exercises
+/// declare and this data dir lacks, so that the first submissions find them ready
+/// (a grade that comes first installs its own, and the other waits for it). A set
+/// that fails is logged; its exercise's grades try again.
+fn install_dependencies(grader: &Arc<Grader>, catalog: &Catalog) {
+    let exercises: Vec<_> = catalog
+        .snapshot()
+        .exercises
+        .values()
+        .filter(|e| e.exercise.dependencies.is_some())
+        .map(|e| e.exercise.clone())
+        .collect();
+    if exercises.is_empty() {
+        return;
+    }
+    let grader = grader.clone();
+    tokio::task::spawn_blocking(move || {
+        for ex in exercises {
+            match grader.dependencies(&ex) {
+                Ok(installed) => {
+                    for set in installed.sets().filter(|s| s.info.fresh) {
+                        tracing::info!(
+                            exercise = ex.id.as_str(),
+                            set = set.info.key.as_str(),
+                            bytes = set.info.bytes,
+                            install_ms = set.info.install_ms,
+                            "dependencies ready"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(exercise = ex.id.as_str(), error = %e, "dependencies did not install"),
+            }
+        }
+    });
 }
 
 /// The data dir, created and made absolute (jails mount below it by absolute path).

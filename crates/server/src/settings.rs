@@ -625,8 +625,9 @@ pub struct GraderSettings {
     #[arg(long, env = "GAUNTLET_TOOLCHAINS_DIR")]
     pub toolchains_dir: Option<PathBuf>,
     /// Prepare a missing toolchain at start-up, in the background (its exercises are
-    /// unavailable, 503, until it is ready); `false` leaves them unavailable until
-    /// `gauntlet toolchains prepare` has run.
+    /// unavailable, 503, until it is ready), and install the exercises' missing
+    /// dependency sets; `false` leaves toolchain exercises unavailable until
+    /// `gauntlet toolchains prepare` has run, and dependencies to the first grade.
     #[arg(long, env = "GAUNTLET_PREPARE_TOOLCHAINS", value_parser = BoolishValueParser::new(),
           num_args = 0..=1, default_missing_value = "true", default_value = "true")]
     pub prepare_toolchains: bool,
