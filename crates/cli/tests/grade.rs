@@ -469,6 +469,9 @@ fn exercises_check_accepts_the_bundled_packages() {
         "word-frequency",
         "csv-column",
         "erc20-allowances",
+        "pytest-anagrams",
+        "jest-isbn",
+        "c-checksum",
     ] {
         let row = r
             .stdout
@@ -479,8 +482,22 @@ fn exercises_check_accepts_the_bundled_packages() {
     }
     assert_eq!(
         r.stderr.trim().lines().last().unwrap(),
-        "checked 11 packages: all OK"
+        "checked 14 packages: all OK"
     );
+    // Each dependency set is installed before the grades and reported.
+    for (id, kind) in [("pytest-anagrams", "python"), ("jest-isbn", "node")] {
+        let at = r
+            .stdout
+            .find(&format!("\n{id} ("))
+            .unwrap_or_else(|| panic!("{id}: {}", r.stdout));
+        let section = r.stdout[at..].lines().nth(2).unwrap_or_default();
+        assert!(
+            section.starts_with(&format!("  dependencies: {kind} "))
+                && section.contains("installed in"),
+            "{id}: {section}\n{}",
+            r.stdout
+        );
+    }
 }
 
 #[test]

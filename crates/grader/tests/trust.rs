@@ -74,8 +74,12 @@ fn verdicts() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The bundled exercises whose test framework loads the learner's code into its own
+/// process (pytest, jest): their results are advisory by nature, and say so.
+const IN_PROCESS_FRAMEWORKS: [&str; 2] = ["pytest-anagrams", "jest-isbn"];
+
 #[test]
-fn every_bundled_exercise_is_forge_proof() {
+fn every_bundled_exercise_is_forge_proof_but_the_in_process_frameworks() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut checked = 0;
     for entry in fs::read_dir(repo.join("exercises")).unwrap() {
@@ -92,13 +96,12 @@ fn every_bundled_exercise_is_forge_proof() {
             }
         });
         let trust = assess(&ex, &test);
-        assert_eq!(
-            trust.level,
-            TrustLevel::ForgeProof,
-            "{}: {}",
-            ex.id,
-            trust.reason
-        );
+        let want = if IN_PROCESS_FRAMEWORKS.contains(&ex.id.as_str()) {
+            TrustLevel::Advisory
+        } else {
+            TrustLevel::ForgeProof
+        };
+        assert_eq!(trust.level, want, "{}: {}", ex.id, trust.reason);
         checked += 1;
     }
     assert!(checked >= 11, "only {checked} bundled exercises found");

@@ -129,7 +129,9 @@ fn install_dependencies(grader: &Arc<Grader>, catalog: &Catalog) {
                         );
                     }
                 }
-                Err(e) => tracing::warn!(exercise = ex.id.as_str(), error = %e, "dependencies did not install"),
+                Err(e) => {
+                    tracing::warn!(exercise = ex.id.as_str(), error = %e, "dependencies did not install")
+                }
             }
         }
     });
