@@ -23,6 +23,9 @@ struct State {
     /// The preamble wrote its `R`.
     ready: bool,
     delivered: bool,
+    /// The supervisor has taken the delivery in: the run's clocks started and the
+    /// preamble's niceness was put back.
+    acknowledged: bool,
     /// The job socket after delivery, kept open (write side shut) so a preamble that
     /// says `R` late is not hit by EPIPE.
     spent_job: Option<OwnedFd>,
@@ -197,8 +200,24 @@ impl Control {
             (fd, ready)
         };
         sys::write_all(self.deliver_w.as_raw_fd(), b"d").map_err(io::Error::from_raw_os_error)?;
-        sys::send_all(fd.as_raw_fd(), job, Instant::now() + timeout)
-            .map_err(io::Error::from_raw_os_error)?;
+        // The job goes in only once the supervisor has started the clocks and reset
+        // the niceness: sent earlier, a quick preamble could run part of its job
+        // still niced and off the clocks (a busy machine delays the supervisor's wake).
+        let deadline = Instant::now() + timeout;
+        {
+            let mut st = self.lock();
+            while !st.acknowledged && !st.finished {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                st = self
+                    .changed
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+        sys::send_all(fd.as_raw_fd(), job, deadline).map_err(io::Error::from_raw_os_error)?;
         // SAFETY: shutdown on a socket we own.
         unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_WR) };
         self.lock().spent_job = Some(fd);
@@ -215,6 +234,12 @@ impl Control {
 
     pub(crate) fn set_memory(&self, bytes: u64) {
         self.memory.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The supervisor took the delivery in ([`Control::deliver`] waits for this).
+    pub(crate) fn acknowledge_delivery(&self) {
+        self.lock().acknowledged = true;
+        self.changed.notify_all();
     }
 
     /// Whether the preamble's `R` had arrived, read by the supervisor at delivery.

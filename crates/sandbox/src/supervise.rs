@@ -708,6 +708,7 @@ impl<'a> Supervision<'a> {
                 let mut b = [0u8; 8];
                 let _ = sys::read(c.deliver_fd(), &mut b);
                 self.delivered(cg, c, plan);
+                c.acknowledge_delivery();
             }
             self.read_ready(jail, &fds, &mut open, &pfds, &mut buf);
             let exited = pfds[4].revents != 0;
