@@ -156,6 +156,19 @@ fn summary(d: &sandbox::Doctor) -> String {
             ),
         ),
     ];
+    if let Some(l) = d
+        .layers
+        .as_ref()
+        .filter(|l| !l.landlock_unrestricted.is_empty())
+    {
+        rows.push((
+            "landlock misses",
+            format!(
+                "this ABI cannot restrict: {} (a newer kernel's can)",
+                l.landlock_unrestricted.join(", ")
+            ),
+        ));
+    }
     if let Some(l) = &d.layers {
         rows.push((
             "probe layers",

@@ -84,6 +84,28 @@ pub fn handled_fs(abi: u32) -> u64 {
     all
 }
 
+/// What the sandbox's Landlock domain would restrict on the newest ABI but cannot on
+/// `abi`, one name each, for the report ([`crate::Layers::landlock_unrestricted`]).
+/// ABI 1 refuses every cross-folder link and rename (stricter, not looser); ABI 4's
+/// TCP rules are not used (the jail's network is empty), nor ABI 7's logging.
+pub fn unrestricted(abi: u32) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if abi == 0 {
+        return vec!["filesystem"];
+    }
+    if abi < 3 {
+        missing.push("truncate");
+    }
+    if abi < 5 {
+        missing.push("ioctl on devices");
+    }
+    if abi < 6 {
+        missing.push("abstract unix sockets outside the jail");
+        missing.push("signals to processes outside the jail");
+    }
+    missing
+}
+
 /// Full write access below a writable path, except creating device nodes.
 pub fn writable(abi: u32) -> u64 {
     handled_fs(abi) & !(MAKE_CHAR | MAKE_BLOCK)
@@ -166,4 +188,25 @@ fn add_rule(ruleset: c_int, path: &CStr, access: u64) -> Result<(), i32> {
     // SAFETY: closing the O_PATH descriptor opened above.
     unsafe { libc::close(fd) };
     sys::cvt(rc).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unrestricted;
+
+    #[test]
+    fn the_report_names_what_an_older_abi_cannot_restrict() {
+        assert_eq!(unrestricted(0), ["filesystem"]);
+        assert_eq!(
+            unrestricted(2),
+            [
+                "truncate",
+                "ioctl on devices",
+                "abstract unix sockets outside the jail",
+                "signals to processes outside the jail"
+            ]
+        );
+        assert_eq!(unrestricted(5).len(), 2);
+        assert!(unrestricted(6).is_empty() && unrestricted(7).is_empty());
+    }
 }

@@ -253,6 +253,10 @@ pub struct Layers {
     pub capabilities_dropped: bool,
     /// Landlock ABI version used (0 when the kernel has none).
     pub landlock_abi: u32,
+    /// What that ABI could not restrict that the newest one the sandbox knows would
+    /// (empty on ABI 6 and later): e.g. `truncate` below ABI 3. The other layers still
+    /// hold (the PID namespace keeps signals in; the mount namespace, devices).
+    pub landlock_unrestricted: Vec<&'static str>,
     /// `none` (own namespace, loopback only) or `joined`.
     pub network: String,
     /// True when the jail user maps to the caller's own uid (no root involved).

@@ -941,6 +941,7 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
         no_new_privs: true,
         capabilities_dropped: true,
         landlock_abi,
+        landlock_unrestricted: landlock::unrestricted(landlock_abi),
         network: match spec.network {
             Network::None => "none".into(),
             Network::Join(_) => "joined".into(),
