@@ -327,6 +327,12 @@ async fn drain_lets_short_jobs_finish(fx: &Fixture) {
     let engine = start_engine(fx.store.clone(), fake.clone(), test_config(fx, &[H1])).await;
     let id = submit(&fx.store, H1, json!({"do": "gate"})).await;
     running(&fx.store, &id).await;
+    // Running in the store is the claim; the job is the executor's once it started (a
+    // claim still on its way to the executor is handed back by a drain, by design).
+    eventually("the executor to start the job", WAIT, || async {
+        (fake.runs_of(&id) == 1).then_some(())
+    })
+    .await;
     let drain = tokio::spawn(engine.drain(Duration::from_secs(20)));
     let queued_meanwhile = submit(&fx.store, H1, json!({"do": "pass"})).await;
     fake.gate.notify_one();
