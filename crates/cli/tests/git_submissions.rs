@@ -119,3 +119,59 @@ fn git_submissions_through_the_service() {
     assert!(allowed >= 2, "{metrics}");
     node.stop();
 }
+
+#[test]
+fn gauntlet_grade_takes_a_git_submission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    let solution =
+        std::fs::read_to_string(repo_root().join("exercises/reverse-words/solution/words.py"))
+            .unwrap();
+    let commit = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
+    repository(
+        &repos,
+        "extra",
+        &[("words.py", &solution), ("README.md", "hi")],
+        &|_| {},
+    );
+    let server = GitServer::start(&repos);
+    let grade = |url: &str, hosts: &str| {
+        std::process::Command::new(cluster::binary())
+            .args([
+                "grade",
+                "--exercise",
+                "reverse-words",
+                "--git",
+                url,
+                "--ref",
+                "main",
+            ])
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"))
+            .args(["--git-hosts", hosts])
+            .current_dir(repo_root())
+            .output()
+            .unwrap()
+    };
+    let out = grade(&server.url("good.git"), &server.host());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["outcome"], "passed", "{result}");
+    assert_eq!(result["commit"], commit.as_str());
+    // Refused: bad input, exit 2, with the reason.
+    let out = grade(&server.url("extra.git"), &server.host());
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("README.md") && said.contains("only its starter files"),
+        "{said}"
+    );
+    let out = grade(&server.url("good.git"), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("git submissions are off"));
+}
