@@ -434,10 +434,7 @@ impl Grader {
                 Ok(build::Built::Failed { why, wall_ms }) => {
                     log.note(&why);
                     let (text, _) = log.finish();
-                    let mut result = outcome::internal_error(text);
-                    result.outcome = exercise::Outcome::CompileError;
-                    result.duration_ms = wall_ms;
-                    return with_commit(Ok(result), commit);
+                    return with_commit(Ok(outcome::compile_error(text, wall_ms)), commit);
                 }
                 Err(e) => {
                     return with_commit(conclude(ex, &test, &limits, Err(e), log, job_id), commit)

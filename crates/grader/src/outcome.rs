@@ -48,14 +48,20 @@ pub fn internal_error(log: String) -> GradeResult {
     }
 }
 
+/// A submission that never became something to test: `compile_error`, no tests,
+/// `log` says why (a failed build step, after `duration_ms` of it).
+pub fn compile_error(log: String, duration_ms: u64) -> GradeResult {
+    GradeResult {
+        outcome: Outcome::CompileError,
+        duration_ms,
+        ..internal_error(log)
+    }
+}
+
 /// The result of a submission refused once it was fetched (a git repository the rules
 /// refuse): `compile_error`, nothing ran, the log says why.
 pub fn refused_submission(why: &str) -> GradeResult {
-    GradeResult {
-        outcome: Outcome::CompileError,
-        log: format!("[gauntlet] {why}\n"),
-        ..internal_error(String::new())
-    }
+    compile_error(format!("[gauntlet] {why}\n"), 0)
 }
 
 /// The limit the run hit, its outcome, and the line that explains it to a learner.
