@@ -18,13 +18,14 @@
 //!    name itself and refuses the request if *any* address is one a job must not reach
 //!    (loopback, private, link-local, metadata, …: [`classify`]), unless the operator
 //!    named that address or `localhost` (see [`decide`]). Cloud metadata addresses are
-//!    refused always.
+//!    refused always; documentation ranges are allowed (they route nowhere on the
+//!    internet; some sites' resolvers give them to a relay in front of registries).
 //! 4. The proxy connects to the addresses it checked (never resolving again, so there
 //!    is no DNS-rebinding window) and tunnels bytes both ways until either side is done.
 //!
 //! Every decision is logged (`submission_id`, `host`, `port`, `decision`, `reason`) and
-//! counted, in the process's [`Counters`] and in the proxy's own [`ProxyStats`], whose
-//! refusals go into the job's log so a learner sees why an install failed.
+//! counted, in the process's [`Counters`] (for `/metrics`) and in the proxy's own
+//! [`ProxyStats`], whose first refusal the failed install's or clone's message quotes.
 //!
 //! Why hand-written: no well-kept synchronous crate is an allow-listing CONNECT proxy
 //! that checks addresses *after* resolving them, and the HTTP this needs is one request
