@@ -41,19 +41,27 @@ fn finished(addr: &str, id: &str) -> Value {
     result
 }
 
-#[test]
-fn git_submissions_through_the_service() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repos = tmp.path().join("repos");
+/// A git server over `<tmp>/repos`, which holds `good` (reverse-words' solution) and
+/// whatever `more` adds (given the folder and that solution); returns `good`'s commit.
+fn serve_repositories(tmp: &Path, more: impl FnOnce(&Path, &str)) -> (GitServer, String) {
+    let repos = tmp.join("repos");
     std::fs::create_dir_all(&repos).unwrap();
     let solution =
         std::fs::read_to_string(repo_root().join("exercises/reverse-words/solution/words.py"))
             .unwrap();
     let commit = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
-    repository(&repos, "linked", &[("words.py", &solution)], &|w| {
-        std::os::unix::fs::symlink("/etc/shadow", w.join("shadow")).unwrap();
+    more(&repos, &solution);
+    (GitServer::start(&repos), commit)
+}
+
+#[test]
+fn git_submissions_through_the_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, commit) = serve_repositories(tmp.path(), |repos, solution| {
+        repository(repos, "linked", &[("words.py", solution)], &|w| {
+            std::os::unix::fs::symlink("/etc/shadow", w.join("shadow")).unwrap();
+        });
     });
-    let server = GitServer::start(&repos);
     let exercises = repo_root().join("exercises").display().to_string();
     let env = [
         ("WORKER_ENABLED", "true".to_owned()),
@@ -123,19 +131,10 @@ fn git_submissions_through_the_service() {
 #[test]
 fn gauntlet_grade_takes_a_git_submission() {
     let tmp = tempfile::tempdir().unwrap();
-    let repos = tmp.path().join("repos");
-    std::fs::create_dir_all(&repos).unwrap();
-    let solution =
-        std::fs::read_to_string(repo_root().join("exercises/reverse-words/solution/words.py"))
-            .unwrap();
-    let commit = repository(&repos, "good", &[("words.py", &solution)], &|_| {});
-    repository(
-        &repos,
-        "extra",
-        &[("words.py", &solution), ("README.md", "hi")],
-        &|_| {},
-    );
-    let server = GitServer::start(&repos);
+    let (server, commit) = serve_repositories(tmp.path(), |repos, solution| {
+        let files = [("words.py", solution), ("README.md", "hi")];
+        repository(repos, "extra", &files, &|_| {});
+    });
     let grade = |url: &str, hosts: &str| {
         std::process::Command::new(cluster::binary())
             .args([

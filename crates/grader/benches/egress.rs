@@ -23,7 +23,7 @@
 //! Prints medians and ratios; lines starting with `|` are rows of run.sh's table.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -33,6 +33,10 @@ use std::time::{Duration, Instant};
 use gauntlet_exercise::{self as exercise, Exercise, Maxima, Outcome};
 use gauntlet_grader::egress::{Counters, HostPort, Policy, Proxy};
 use gauntlet_grader::{Grader, GraderConfig, Registry, Submission};
+
+#[path = "../tests/common/packages.rs"]
+mod packages;
+use packages::{copy_package, reachable};
 
 /// One write of the bulk senders.
 const CHUNK: usize = 256 << 10;
@@ -362,32 +366,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Whether `host:443` answers a TCP connect within 5 s; why not otherwise.
-fn reachable(host: &str) -> Result<(), String> {
-    let addr = (host, 443)
-        .to_socket_addrs()
-        .map_err(|e| format!("{host} does not resolve: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} has no address"))?;
-    TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map(drop)
-        .map_err(|e| format!("{host}:443 is not reachable: {e}"))
-}
-
 /// A copy of the bundled package `name` under `root` as `id`, with `extra` appended to
 /// its exercise.yaml and `files` (paths under exercises/) copied to its root.
-fn copy_package(name: &str, root: &Path, id: &str, extra: &str, files: &[&str]) -> PathBuf {
-    let to = root.join(id);
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("exercises").join(name))
-        .arg(&to)
-        .status()
-        .expect("cp");
-    assert!(status.success(), "cp -r {name}");
+fn copy_with(name: &str, root: &Path, id: &str, extra: &str, files: &[&str]) -> PathBuf {
+    let to = copy_package(name, root, id);
     let yaml = to.join("exercise.yaml");
-    let text = std::fs::read_to_string(&yaml).expect("exercise.yaml");
-    let mut text = text.replacen(&format!("id: {name}"), &format!("id: {id}"), 1);
+    let mut text = std::fs::read_to_string(&yaml).expect("exercise.yaml");
     text.push_str(extra);
     std::fs::write(&yaml, text).expect("write exercise.yaml");
     for file in files {
@@ -432,8 +416,8 @@ fn deps_pair(g: &Grader, root: &Path, runs: usize, pair: &Pair) {
     }
     let load =
         |dir: &Path| exercise::load_with(dir, &g.load_options(Maxima::default())).expect("package");
-    let plain = load(&copy_package(pair.base, root, pair.ids.0, "", &[]));
-    let deps = load(&copy_package(
+    let plain = load(&copy_with(pair.base, root, pair.ids.0, "", &[]));
+    let deps = load(&copy_with(
         pair.base, root, pair.ids.1, pair.yaml, pair.files,
     ));
     let installed = g.dependencies(&deps).expect("the dependency set installs");

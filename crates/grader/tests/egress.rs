@@ -17,6 +17,7 @@ use gauntlet_grader::{GradeError, Grader, GraderConfig, Registry, Submission};
 
 mod common;
 use common::git_server::{git, repository, GitServer};
+use common::packages::{copy_package, reachable};
 use common::repo;
 
 fn grader(data: &Path, cfg: impl FnOnce(&mut GraderConfig)) -> Grader {
@@ -29,36 +30,6 @@ fn load(g: &Grader, dir: &Path) -> Exercise {
     exercise::load_with(dir, &g.load_options(Maxima::default())).expect("package")
 }
 
-/// A copy of a bundled package under `root`, renamed to `id`.
-fn copy_package(name: &str, root: &Path, id: &str) -> std::path::PathBuf {
-    let to = root.join(id);
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("exercises").join(name))
-        .arg(&to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let yaml = to.join("exercise.yaml");
-    let text = fs::read_to_string(&yaml).unwrap();
-    fs::write(
-        &yaml,
-        text.replacen(&format!("id: {name}"), &format!("id: {id}"), 1),
-    )
-    .unwrap();
-    to
-}
-
-fn pypi_reachable() -> bool {
-    use std::net::ToSocketAddrs;
-    let Ok(mut addrs) = ("pypi.org", 443).to_socket_addrs() else {
-        return false;
-    };
-    addrs.next().is_some_and(|a| {
-        std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)).is_ok()
-    })
-}
-
 fn grade(g: &Grader, ex: &Exercise, sub: &Submission) -> Result<exercise::GradeResult, GradeError> {
     let id = gauntlet_grader::local_job_id();
     g.grade(ex, sub, &id, &mut |_| {})
@@ -66,8 +37,8 @@ fn grade(g: &Grader, ex: &Exercise, sub: &Submission) -> Result<exercise::GradeR
 
 #[test]
 fn dependencies_install_once_are_shared_and_sealed() {
-    if !pypi_reachable() {
-        eprintln!("SKIP dependencies_install_once_are_shared_and_sealed: pypi.org:443 is not reachable from this machine");
+    if let Err(why) = reachable("pypi.org") {
+        eprintln!("SKIP dependencies_install_once_are_shared_and_sealed: {why}");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -549,16 +520,10 @@ except OSError:
 
 #[test]
 fn node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache() {
-    use std::net::ToSocketAddrs;
-    let reachable = ("registry.npmjs.org", 443)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| {
-            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)).is_ok()
-        });
-    if !reachable {
-        eprintln!("SKIP node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache: registry.npmjs.org:443 is not reachable from this machine");
+    if let Err(why) = reachable("registry.npmjs.org") {
+        eprintln!(
+            "SKIP node_dependencies_install_through_the_proxy_and_offline_from_an_npm_cache: {why}"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

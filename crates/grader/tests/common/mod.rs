@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod git_server;
+pub mod packages;
 
 use std::fs;
 use std::path::{Path, PathBuf};
