@@ -20,11 +20,12 @@
 //! - **Once.** Installs of one key are serialized by a lock file; the second waiter
 //!   finds the folder made.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gauntlet_exercise::{self as exercise, Exercise};
@@ -226,9 +227,12 @@ impl DepsError {
 }
 
 /// Installed sets under `<data-dir>/deps`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DepsCache {
     root: PathBuf,
+    /// The sets of each exercise version (content hash) found or installed by this
+    /// process: a grade then neither reads nor hashes the lock files again.
+    known: Mutex<HashMap<String, Installed>>,
 }
 
 impl DepsCache {
@@ -236,7 +240,10 @@ impl DepsCache {
         fs::create_dir_all(&root)?;
         // Traversable, not listable: jobs reach their set by its path.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o711))?;
-        Ok(DepsCache { root })
+        Ok(DepsCache {
+            root,
+            known: Mutex::default(),
+        })
     }
 
     /// Removes install folders older than `age` that never became a set: left by a
@@ -251,6 +258,10 @@ impl DepsCache {
         let Some(deps) = &ex.dependencies else {
             return Ok(Installed::default());
         };
+        let known = |installed: &Installed| installed.sets().all(|set| set.dir.is_dir());
+        if let Some(installed) = self.lock_known().get(&ex.content_hash).filter(|i| known(i)) {
+            return Ok(installed.clone());
+        }
         let read = |rel: &exercise::RelPath| {
             let path = ex.dir.join(rel.as_str());
             fs::read(&path).map_err(|e| DepsError::io(&format!("read {}", path.display()), e))
@@ -274,7 +285,21 @@ impl DepsCache {
                 install_node(dir, &lock_bytes, &package_json, sources)
             })?);
         }
+        let mut remembered = installed.clone();
+        for set in remembered
+            .python
+            .iter_mut()
+            .chain(remembered.node.iter_mut())
+        {
+            set.info.fresh = false;
+        }
+        self.lock_known()
+            .insert(ex.content_hash.clone(), remembered);
         Ok(installed)
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, HashMap<String, Installed>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The set's key: its kind and a hash of what decides its content.
