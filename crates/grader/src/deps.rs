@@ -470,8 +470,8 @@ fn install_limits() -> Limits {
     }
 }
 
-/// An install's jail: `/out` is the set being made (the jail user's), and the system's
-/// CA certificates are there for TLS. No network until [`run_install`] gives it one.
+/// An install's jail: `/out` is the set being made (the jail user's). No network until
+/// [`run_install`] gives it a gateway (which brings the host's CA certificates).
 fn install_spec(argv: Vec<String>, out: &Path) -> Spec {
     let mut spec = Spec::new(argv);
     spec.limits = install_limits();
@@ -479,7 +479,6 @@ fn install_spec(argv: Vec<String>, out: &Path) -> Spec {
         host: out.to_owned(),
         inside: "/out".into(),
     });
-    spec.ro_binds.push(gateway::ca_bind());
     spec.workdir = "/out".into();
     spec.network = Network::None;
     spec
@@ -488,27 +487,20 @@ fn install_spec(argv: Vec<String>, out: &Path) -> Spec {
 /// Runs an install jail, with the proxy when `policy`, and explains a failure.
 fn run_install(
     kind: Kind,
-    mut spec: Spec,
+    spec: Spec,
     policy: Option<Policy>,
     sources: &PackageSources,
 ) -> Result<(), DepsError> {
-    let gateway = match policy {
-        Some(policy) => Some(
-            Gateway::open(
-                policy,
-                &format!("deps-{}", kind.as_str()),
-                sources.counters.clone(),
-            )
-            .map_err(|e| DepsError::config(format!("{} dependencies: {e}", kind.as_str())))?,
-        ),
-        None => None,
+    let (ran, refused) = match policy {
+        Some(policy) => {
+            let job = format!("deps-{}", kind.as_str());
+            let gateway = Gateway::open(policy, &job, sources.counters.clone())
+                .map_err(|e| DepsError::config(format!("{} dependencies: {e}", kind.as_str())))?;
+            let (ran, stats) = gateway.run(spec, 64 << 10);
+            (ran, stats.denials)
+        }
+        None => (phase::run(&spec, 64 << 10), Vec::new()),
     };
-    if let Some(g) = &gateway {
-        spec.network = g.network();
-        spec.env.extend(gateway::proxy_env());
-    }
-    let ran = phase::run(&spec, 64 << 10);
-    let refused = gateway.map(|g| g.close().denials).unwrap_or_default();
     let ran = ran.map_err(|e| DepsError {
         message: format!(
             "{} dependencies: the install jail failed: {e}",
@@ -563,8 +555,6 @@ fn install_python(
         "--only-binary",
         ":all:",
         "--no-warn-script-location",
-        "--cert",
-        gateway::CA_FILE,
         "--target",
         "/out/site",
         "-r",
@@ -572,27 +562,27 @@ fn install_python(
     ]
     .map(String::from)
     .to_vec();
-    let policy = if let Some(wheels) = &sources.pip_find_links {
-        argv.extend([
-            "--no-index".into(),
-            "--find-links".into(),
-            "/wheelhouse".into(),
-        ]);
-        let mut spec = install_spec(argv, out);
-        spec.ro_binds.push(Bind {
-            host: wheels.clone(),
-            inside: "/wheelhouse".into(),
-        });
-        return finish_python(out, run_install(Kind::Python, spec, None, sources));
-    } else {
-        argv.extend(["--proxy".into(), PROXY_URL.into()]);
-        if let Some(index) = &sources.pip_index_url {
-            argv.extend(["--index-url".into(), index.clone()]);
+    let (spec, policy) = match &sources.pip_find_links {
+        // Offline: the wheelhouse alone, and no network at all.
+        Some(wheels) => {
+            argv.extend(["--no-index", "--find-links", "/wheelhouse"].map(String::from));
+            let mut spec = install_spec(argv, out);
+            spec.ro_binds.push(Bind {
+                host: wheels.clone(),
+                inside: "/wheelhouse".into(),
+            });
+            (spec, None)
         }
-        install_policy(sources.allow_list(sources.pip_index_url.as_deref())?)
+        None => {
+            argv.extend(["--cert", gateway::CA_FILE, "--proxy", PROXY_URL].map(String::from));
+            if let Some(index) = &sources.pip_index_url {
+                argv.extend(["--index-url".into(), index.clone()]);
+            }
+            let allow = sources.allow_list(sources.pip_index_url.as_deref())?;
+            (install_spec(argv, out), Some(install_policy(allow)))
+        }
     };
-    let spec = install_spec(argv, out);
-    finish_python(out, run_install(Kind::Python, spec, Some(policy), sources))
+    finish_python(out, run_install(Kind::Python, spec, policy, sources))
 }
 
 /// Moves the site folder up to be the set itself.

@@ -8,9 +8,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gauntlet_sandbox::{NetNs, Network};
+use gauntlet_sandbox::{NetNs, Network, Spec};
 
 use crate::egress::{Counters, Policy, Proxy, ProxyStats};
+use crate::phase;
 
 /// Where a jail with egress finds the proxy, inside its own namespace.
 pub const PROXY_ADDR: &str = "127.0.0.1:3128";
@@ -42,6 +43,21 @@ impl Gateway {
         let proxy = Proxy::serve(listener, policy, job.to_owned(), counters)
             .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
         Ok(Gateway { netns, proxy })
+    }
+
+    /// Runs `spec` with this way out (the gateway's network, the proxy's environment
+    /// and the host's CA certificates), keeping the last `keep` bytes of its output,
+    /// then stops the proxy and says what it allowed and refused.
+    pub fn run(
+        self,
+        mut spec: Spec,
+        keep: usize,
+    ) -> (Result<phase::Ran, gauntlet_sandbox::Error>, ProxyStats) {
+        spec.network = self.network();
+        spec.env.extend(proxy_env());
+        spec.ro_binds.push(ca_bind());
+        let ran = phase::run(&spec, keep);
+        (ran, self.close())
     }
 
     /// The network a jail using this gateway joins.

@@ -19,7 +19,6 @@ use gauntlet_sandbox::{Collect, Limits, Spec};
 
 use crate::egress::{Counters, HostPort, Policy};
 use crate::gateway::{self, Gateway};
-use crate::phase;
 
 /// What a git submission names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,8 +222,6 @@ pub fn fetch(
         tmp_size: limits.max_bytes.saturating_mul(3),
         output_limit: 64 << 10,
     };
-    spec.ro_binds.push(gateway::ca_bind());
-    spec.env.extend(gateway::proxy_env());
     spec.env.extend(
         [
             ("GAUNTLET_PROXY", gateway::PROXY_URL),
@@ -238,7 +235,6 @@ pub fn fetch(
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    spec.network = gateway.network();
     spec.workdir = "/tmp".into();
     spec.collect = vec![
         Collect {
@@ -250,8 +246,7 @@ pub fn fetch(
             max_bytes: 64,
         },
     ];
-    let ran = phase::run(&spec, 16 << 10);
-    let stats = gateway.close();
+    let (ran, stats) = gateway.run(spec, 16 << 10);
     let mut ran = ran.map_err(|e| GitError::Host(format!("the git jail failed: {e}")))?;
     if !ran.succeeded() {
         let refused = ran
