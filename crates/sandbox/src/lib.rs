@@ -99,6 +99,48 @@ pub struct Collect {
     pub max_bytes: u64,
 }
 
+/// What runs the command inside the jail (docs/sandbox.md, "gVisor").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// The command runs on the host kernel, behind every layer of the jail.
+    #[default]
+    Namespaces,
+    /// The command runs on gVisor's user-space kernel (`runsc`), which itself runs
+    /// inside the jail's namespaces, cgroup, watchdogs and output capture. Stronger:
+    /// the host kernel sees only gVisor's own, filtered system calls. Ordered after
+    /// [`Isolation::Namespaces`], so `max` gives the stronger of two.
+    Gvisor,
+}
+
+impl Isolation {
+    pub const ALL: [Isolation; 2] = [Isolation::Namespaces, Isolation::Gvisor];
+
+    /// The name flags, settings and `exercise.yaml` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Namespaces => "namespaces",
+            Isolation::Gvisor => "gvisor",
+        }
+    }
+}
+
+impl std::fmt::Display for Isolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Isolation, String> {
+        Isolation::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| format!("unknown isolation {s:?}: expected namespaces or gvisor"))
+    }
+}
+
 /// Everything one run needs.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -119,8 +161,11 @@ pub struct Spec {
     /// runner that starts the learner's code without fd 3 owns the channel alone.
     pub results: Option<u64>,
     /// Start the jail before its job is known (a warm jail, docs/sandbox.md "Warm
-    /// jails"): `None` for an ordinary run.
+    /// jails"): `None` for an ordinary run. Namespaces only.
     pub warm: Option<Warm>,
+    /// What runs the command: the host kernel behind the jail's layers, or gVisor
+    /// inside them. gVisor asked for and unusable is [`Error::Unsupported`].
+    pub isolation: Isolation,
 }
 
 /// A jail started ahead of its job. The command (a trusted preamble) starts at once
@@ -181,6 +226,7 @@ impl Spec {
             collect: Vec::new(),
             results: None,
             warm: None,
+            isolation: Isolation::Namespaces,
         }
     }
 }
@@ -268,6 +314,11 @@ pub struct Layers {
     /// The host uid that owns the jail's user namespace (990000 as root, the
     /// caller's uid when rootless): kernel per-user counters charge it, not root.
     pub userns_owner: u32,
+    /// `namespaces` or `gvisor` ([`Spec::isolation`]).
+    pub isolation: Isolation,
+    /// Under gVisor: the platform its sentry ran the command on (`ptrace` or `kvm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gvisor_platform: Option<&'static str>,
 }
 
 /// The report of one run; its JSON is documented in docs/sandbox.md, "The report".

@@ -948,6 +948,8 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
         },
         rootless,
         userns_owner: crate::jail_host_ids().0,
+        isolation: spec.isolation,
+        gvisor_platform: None,
     }
 }
 
