@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# chromium: the browser the end-to-end tests (tests/e2e) and bench/web drive.
+# chromium: the browser the end-to-end tests (tests/e2e) and bench/web drive; runsc:
+# gVisor, the `--isolation gvisor` backend, whose tests run in CI.
 need_pkgs=()
 for pair in "hyperfine:hyperfine" "bwrap:bubblewrap" "gcc:gcc" "python3:python3" "node:nodejs" "npm:npm" \
-           "promtool:prometheus" "psql:postgresql-client" "chromium:chromium"; do
+           "promtool:prometheus" "psql:postgresql-client" "chromium:chromium" "runsc:runsc"; do
     bin=${pair%%:*} pkg=${pair##*:}
     [ -x "/usr/bin/$bin" ] || need_pkgs+=("$pkg")
 done

@@ -27,5 +27,9 @@ tests/e2e/run.sh
 # cgroup (as root; prints why and passes when it cannot run); the systemd units verify.
 tests/rootless/run.sh
 deploy/systemd/verify.sh
+# The sandbox's hostile, leak and results-channel tests again, every jail under gVisor
+# (`--isolation gvisor`); crates/sandbox/tests/gvisor.rs runs with the rest below.
+GAUNTLET_TEST_ISOLATION=gvisor cargo test -p gauntlet-sandbox --locked \
+    --test hostile --test leaks --test results_channel -- --color never
 # Last, so its summary closes the output.
 cargo test --workspace --locked --no-fail-fast -- --color never

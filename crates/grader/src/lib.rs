@@ -743,6 +743,7 @@ impl Grader {
             collect,
             results,
             warm: None,
+            isolation: gauntlet_sandbox::Isolation::Namespaces,
         }
     }
 

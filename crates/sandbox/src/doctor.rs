@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{cgroup, landlock, netpool, seccomp, Spec};
+use crate::{cgroup, gvisor, landlock, netpool, seccomp, Isolation, Spec};
 
 /// The host support report (serialisable for `gauntlet sandbox doctor`).
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +34,8 @@ pub struct Doctor {
     pub probe: String,
     /// Layers the probe had.
     pub layers: Option<crate::Layers>,
+    /// gVisor (`--isolation gvisor`): runsc's version, the platform, and a probe.
+    pub gvisor: gvisor::Doctor,
 }
 
 struct Discard;
@@ -53,20 +55,8 @@ pub fn doctor() -> Doctor {
         Ok(h) => h.name().to_string(),
         Err(e) => e.to_string(),
     };
-    let (probe, layers, ok) = match crate::run(&Spec::new(["/bin/true"]), &mut Discard) {
-        Ok(r) => {
-            let ok = r.status == crate::Status::Exited && r.exit_code == Some(0);
-            (
-                serde_json::to_value(r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-                Some(r.layers),
-                ok,
-            )
-        }
-        Err(e) => (e.to_string(), None, false),
-    };
+    let (probe, layers, ok) = run_probe(Isolation::Namespaces);
+    let gvisor = gvisor::doctor(|| run_probe(Isolation::Gvisor).0);
     Doctor {
         ok,
         kernel,
@@ -86,6 +76,28 @@ pub fn doctor() -> Doctor {
         seccomp_unknown: "ENOSYS",
         probe,
         layers,
+        gvisor,
+    }
+}
+
+/// Runs `/bin/true` under `isolation`: its status (or the error that stopped it),
+/// its layers, and whether it exited 0.
+fn run_probe(isolation: Isolation) -> (String, Option<crate::Layers>, bool) {
+    let mut spec = Spec::new(["/bin/true"]);
+    spec.isolation = isolation;
+    match crate::run(&spec, &mut Discard) {
+        Ok(r) => {
+            let ok = r.status == crate::Status::Exited && r.exit_code == Some(0);
+            (
+                serde_json::to_value(r.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                Some(r.layers),
+                ok,
+            )
+        }
+        Err(e) => (e.to_string(), None, false),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::plan::{BindOp, Plan, Source, JAIL_GID, JAIL_UID, JOB_FD, PROC_READ_ON
 use crate::steps::{At, Failure, Fault, Item, Step};
 use crate::sys::{self, SysResult};
 use crate::wire::{FromSupervisor, ToSupervisor};
-use crate::{landlock, seccomp};
+use crate::{gvisor, landlock, seccomp};
 
 /// The descriptors the jail inherits, all opened by the supervisor before the clone
 /// and numbered above 9.
@@ -90,6 +90,9 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     mask_proc(plan).at(Step::MaskProc)?;
     mount_tmp(plan).at(Step::MountTmp)?;
     mount_overlays(plan).at(Step::MountOverlay)?;
+    if plan.gvisor.is_some() {
+        mount_gvisor_state().at(Step::GvisorState)?;
+    }
     detach_old_root().at(Step::DetachOldRoot)?;
     remount_root_read_only().at(Step::RemountRootReadOnly)?;
     sys::sethostname(b"gauntlet").at(Step::SetHostname)?;
@@ -111,9 +114,16 @@ fn init_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
 fn payload_steps(plan: &Plan, fds: Fds) -> Result<Never, Failure> {
     sys::setsid().at(Step::NewSession)?;
     sys::set_parent_death_signal(libc::SIGKILL).at(Step::DieWithInit)?;
-    stdio(fds).at(Step::Stdio)?;
+    stdio(fds, plan.gvisor.is_some()).at(Step::Stdio)?;
     workdir(plan).at(Step::Workdir)?;
     rlimits(plan).at(Step::Rlimits)?;
+    if plan.gvisor.is_some() {
+        // runsc builds its own sandbox and needs its capabilities for it; the
+        // command inside has none (gvisor.rs).
+        runsc_ids().at(Step::GvisorIds)?;
+        sys::set_no_new_privs().at(Step::NoNewPrivs)?;
+        return Err(exec(plan)).at(Step::Exec);
+    }
     drop_capabilities().at(Step::DropCapabilities)?;
     sys::set_no_new_privs().at(Step::NoNewPrivs)?;
     if plan.landlock_abi > 0 {
@@ -353,6 +363,19 @@ fn mask_proc(plan: &Plan) -> SysResult {
         }
     }
     Ok(())
+}
+
+/// runsc's state folder: a small tmpfs of its own (the root is about to go
+/// read-only, and `/tmp` is the command's).
+fn mount_gvisor_state() -> SysResult {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    sys::mount(
+        Some(c"tmpfs"),
+        gvisor::STATE,
+        Some(c"tmpfs"),
+        flags,
+        Some(gvisor::STATE_OPTS),
+    )
 }
 
 fn mount_tmp(plan: &Plan) -> SysResult {
@@ -615,13 +638,22 @@ fn create_file(path: &CStr, content: &[u8]) -> SysResult {
 /// channel when it is on; nothing else. (The supervisor numbers every descriptor it
 /// hands over above 9, so none of these dup2s overwrites another.) The message pipe
 /// is close-on-exec: it reports an exec failure, then vanishes.
-fn stdio(fds: Fds) -> SysResult {
+fn stdio(fds: Fds, gvisor: bool) -> SysResult {
     // Not closed here: with the host process's stdio closed it may have become 0-2,
     // and the dup2s below put the right pipes there; from 3 up it is closed below.
     let null = std::os::fd::IntoRawFd::into_raw_fd(sys::open(c"/dev/null", libc::O_RDONLY, 0)?);
     sys::dup2(null, 0)?;
     sys::dup2(fds.out, 1)?;
     sys::dup2(fds.err, 2)?;
+    if gvisor {
+        // runsc passes its stdio, and nothing else, to the command: the results
+        // channel goes in as stdin (gvisor.rs).
+        if fds.results >= 0 {
+            sys::dup2(fds.results, 0)?;
+        }
+        close_all_but(3, &[fds.msg]);
+        return Ok(());
+    }
     let mut first_closed = if fds.results >= 0 {
         sys::dup2(fds.results, RESULTS_FD)?;
         RESULTS_FD + 1
@@ -655,6 +687,16 @@ fn rlimits(plan: &Plan) -> SysResult {
         sys::set_nice(plan.nice)?;
     }
     Ok(())
+}
+
+/// runsc runs as uid/gid 0 of the jail's user namespace (mapped to an unprivileged
+/// host id): as any other uid it would take itself for an unprivileged caller and
+/// ask for a user namespace it cannot map. Going from 1000 to 0 keeps the
+/// capabilities init had in this namespace.
+fn runsc_ids() -> SysResult {
+    sys::setresgid(0, 0, 0)?;
+    sys::setresuid(0, 0, 0)?;
+    sys::set_parent_death_signal(libc::SIGKILL)
 }
 
 /// The bounding set first (that needs CAP_SETPCAP, which we still hold), then the

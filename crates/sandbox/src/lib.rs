@@ -7,6 +7,7 @@
 mod cgroup;
 mod control;
 mod doctor;
+mod gvisor;
 mod jail;
 mod landlock;
 mod netns;
@@ -230,6 +231,10 @@ impl Spec {
         }
     }
 }
+
+/// Memory and threads a gVisor run's cgroup gets on top of `Limits::memory` and
+/// `Limits::pids`, for gVisor's own processes (docs/sandbox.md, "gVisor").
+pub const GVISOR_MEMORY_ALLOWANCE: u64 = gvisor::MEMORY_ALLOWANCE;
 
 /// The uid and gid inside every jail.
 pub const JAIL_UID: u32 = plan::JAIL_UID;

@@ -9,9 +9,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::gvisor::{self, GvisorPlan};
 use crate::steps::Step;
 use crate::sys::{self, CStrArray, MmLayout};
-use crate::{Error, Network, Spec};
+use crate::{Error, Isolation, Network, Spec};
 
 /// Directories that hold the jail's own mounts: user paths may not go there.
 const RESERVED: &[&str] = &[
@@ -28,6 +29,7 @@ const RESERVED: &[&str] = &[
     "/tmp",
     "/.oldroot",
     "/.ovl",
+    crate::gvisor::DIR,
 ];
 
 /// Where a bind's (or an overlay lower's) source comes from.
@@ -145,6 +147,10 @@ pub struct Plan {
     pub first_user_bind: usize,
     /// A warm jail's preamble starts at this niceness (0: unchanged).
     pub nice: i32,
+    /// Under gVisor: the payload becomes runsc (see gvisor.rs) and these are its
+    /// platform and bundle; `argv`, `envp`, `exec_candidates` and `rlimits` are then
+    /// runsc's, and the command's are in the bundle.
+    pub gvisor: Option<GvisorPlan>,
 }
 
 impl Plan {
@@ -351,7 +357,10 @@ pub fn build(spec: &Spec, landlock_abi: u32) -> Result<Plan, Error> {
         }
         p.nice = w.nice;
     }
-    p.command(spec)?;
+    let env = p.command(spec)?;
+    if spec.isolation == Isolation::Gvisor {
+        p.under_gvisor(spec, &env)?;
+    }
     p.collect = spec
         .collect
         .iter()
@@ -457,6 +466,7 @@ impl Plan {
             keep_fds: Vec::new(),
             first_user_bind: 0,
             nice: 0,
+            gvisor: None,
         })
     }
 
@@ -596,9 +606,30 @@ impl Plan {
         Ok(())
     }
 
+    /// The payload becomes runsc, which runs the command in gVisor with the
+    /// environment `env`, the jail's root read-only and its writable paths writable.
+    fn under_gvisor(&mut self, spec: &Spec, env: &[(String, String)]) -> Result<(), Error> {
+        let writable: Vec<PathBuf> = self
+            .landlock_rw
+            .iter()
+            .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
+            .collect();
+        let (plan, runsc, argv) = gvisor::prepare(spec, env, &writable, &self.rlimits)?;
+        self.dirs.push(cstr(gvisor::DIR)?);
+        self.dirs.push(CString::from(gvisor::STATE));
+        self.files.push(plan.config.clone());
+        self.exec_candidates = vec![runsc];
+        self.argv = CStrArray::new(argv);
+        self.envp = CStrArray::new(vec![cstr(format!("PATH={DEFAULT_PATH}"))?]);
+        self.rlimits = gvisor::runsc_rlimits(&self.rlimits);
+        self.gvisor = Some(plan);
+        Ok(())
+    }
+
     /// The command and its environment: exactly `spec.env` over PATH, HOME and LANG
     /// (and the results channel's variable), and the PATH candidates for `execve`.
-    fn command(&mut self, spec: &Spec) -> Result<(), Error> {
+    /// Returns the environment.
+    fn command(&mut self, spec: &Spec) -> Result<Vec<(String, String)>, Error> {
         self.argv = CStrArray::new(spec.argv.iter().map(cstr).collect::<Result<_, _>>()?);
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), DEFAULT_PATH.into()),
@@ -630,7 +661,7 @@ impl Plan {
         let cmd = spec.argv[0].as_bytes();
         if cmd.contains(&b'/') {
             self.exec_candidates.push(cstr(&spec.argv[0])?);
-            return Ok(());
+            return Ok(env);
         }
         let path = env
             .iter()
@@ -642,7 +673,7 @@ impl Plan {
             full.extend_from_slice(cmd);
             self.exec_candidates.push(cstr(OsStr::from_bytes(&full))?);
         }
-        Ok(())
+        Ok(env)
     }
 }
 

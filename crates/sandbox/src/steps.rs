@@ -72,13 +72,13 @@ steps! {
     Supervisor CgroupLimits "cgroup-limits"
         "memory (no swap), pids and, on v1, kernel TCP buffer limits written into it";
     Supervisor Pipes "pipes"
-        "stdout, stderr, the message pipe, the results channel and the sync socket; the jail's ends numbered above 9 and handed to the jail user";
+        "stdout, stderr, the message pipe, the results channel and the sync socket (under gVisor stdout, stderr and the results channel are sockets); the jail's ends numbered above 9 and handed to the jail user";
     Supervisor Network "network"
         "the namespace to join (`Network::Join`), or an empty one lent from the pool; otherwise the clone makes one";
     Supervisor Clone "clone"
         "`clone3` with a new user, mount, PID, IPC and UTS namespace (and network, unless one is joined) and a pidfd, into the v2 cgroup; as root, with the thread's effective ids switched to 990000 for the call, so that uid owns the new user namespace";
     Supervisor UidMap "uid-map"
-        "`1000 <host uid> 1`: the caller's uid when rootless, 990000 as root (`setgroups deny` when rootless)";
+        "`1000 <host uid> 1`: the caller's uid when rootless, 990000 as root (`setgroups deny` when rootless); under gVisor (root only) also `0 990001 1` for runsc and `65534 990002 1` for its sentry";
     Supervisor GidMap "gid-map"
         "`1000 <host gid> 1`";
     Supervisor StartJail "start-jail"
@@ -115,6 +115,8 @@ steps! {
         "the per-run `/tmp`, size-capped";
     Init MountOverlay "mount-overlay"
         "per overlay: a size-capped tmpfs staged under the old root for `upper/`, `work/` and, as root, the supervisor's copies of the lowers (`move_mount`), then the overlay over them";
+    Init GvisorState "gvisor-state"
+        "under gVisor: runsc's state folder, a 1 MiB tmpfs at `/.gvisor/state` (its bundle, `/.gvisor/config.json`, was written with the skeleton)";
     Init DetachOldRoot "detach-old-root"
         "`umount2(/.oldroot, MNT_DETACH)` by a helper that sleeps through the RCU grace period while init goes on once `rmdir` proves the detach";
     Init RemountRootReadOnly "remount-root-read-only"
@@ -134,11 +136,13 @@ steps! {
     Payload DieWithInit "die-with-init"
         "`PR_SET_PDEATHSIG(SIGKILL)`";
     Payload Stdio "stdio"
-        "stdin `/dev/null`, stdout and stderr the pipes, fd 3 the results channel when on, fd 4 a warm jail's job socket; everything else closed";
+        "stdin `/dev/null`, stdout and stderr the pipes, fd 3 the results channel when on, fd 4 a warm jail's job socket; everything else closed (under gVisor the results channel is stdin, which a shim inside gVisor moves to fd 3)";
     Payload Workdir "workdir"
         "`chdir` to the working directory, `umask 022`";
     Payload Rlimits "rlimits"
         "core 0, nofile 1024, fsize, stack 8 MiB, cpu, memlock 64 KiB, msgqueue 0; a warm jail's niceness";
+    Payload GvisorIds "gvisor-ids"
+        "under gVisor: become uid/gid 0 of the jail's user namespace (host 990001), with the capabilities runsc needs there to build its sandbox; drop-capabilities, landlock and seccomp are then skipped: the command inside gVisor runs as 1000 with no capabilities and `no_new_privs`, and runsc filters its sentry's system calls itself";
     Payload DropCapabilities "drop-capabilities"
         "the bounding set one by one, the ambient set, then effective, permitted and inheritable";
     Payload NoNewPrivs "no-new-privs"
@@ -148,7 +152,7 @@ steps! {
     Payload Seccomp "seccomp"
         "the BPF filter, last, so it need not allow the set-up";
     Payload Exec "exec"
-        "`execve` of each PATH candidate, with exactly the prepared environment";
+        "`execve` of each PATH candidate, with exactly the prepared environment (under gVisor: `runsc run` on the bundle)";
     Init ReapPayload "reap-payload"
         "reap until the payload ends, then send its wait status";
     Init KillLeftovers "kill-leftovers"

@@ -20,7 +20,7 @@ use crate::netpool::{self, Lease};
 use crate::plan::{self, Plan, JAIL_GID, JAIL_UID};
 use crate::steps::{Failure, Step};
 use crate::wire::{self, Message, ToJail};
-use crate::{landlock, netns, sys, NetNs};
+use crate::{gvisor, landlock, netns, sys, Isolation, NetNs};
 use crate::{Control, Error, Layers, Network, OutputSink, Report, Spec, Status, Stream};
 
 const TICK: Duration = Duration::from_millis(20);
@@ -66,7 +66,11 @@ fn run_inner(
     plan.open_sources()?;
     let cg_host = cgroup::host()?;
     let early_cg = create_cgroup_before_clone(cg_host, spec)?;
-    let pipes = Pipes::open(spec.results.is_some(), spec.warm.is_some())?;
+    let pipes = Pipes::open(
+        spec.results.is_some(),
+        spec.warm.is_some(),
+        plan.gvisor.is_some(),
+    )?;
     plan.keep_fds = pipes.jail_fds().all().chain(plan.tree_fds()).collect();
     plan.keep_fds.sort_unstable();
     let network = JailNetwork::choose(spec, control);
@@ -104,7 +108,20 @@ fn create_cgroup_before_clone(
     if !host.is_v2() {
         return Ok(None);
     }
-    RunCgroup::create(host, spec.limits.memory, spec.limits.pids).map(Some)
+    let (memory, pids) = cgroup_limits(spec);
+    RunCgroup::create(host, memory, pids).map(Some)
+}
+
+/// The run's cgroup memory and pids limits: the spec's, plus under gVisor what
+/// gVisor's own processes need (gvisor.rs), so the limits still bound the command.
+fn cgroup_limits(spec: &Spec) -> (u64, u64) {
+    match spec.isolation {
+        Isolation::Namespaces => (spec.limits.memory, spec.limits.pids),
+        Isolation::Gvisor => (
+            spec.limits.memory + gvisor::MEMORY_ALLOWANCE,
+            spec.limits.pids + gvisor::pids_allowance(),
+        ),
+    }
 }
 
 /// Every descriptor between the supervisor and the jail: the supervisor's ends, and
@@ -131,13 +148,16 @@ struct JailEnds {
 }
 
 impl Pipes {
-    fn open(results: bool, warm: bool) -> Result<Pipes, Error> {
+    /// `sockets`: stdout, stderr and the results channel are socket pairs, not
+    /// pipes (gVisor's ptrace platform cuts large writes to pipes: gvisor.rs).
+    fn open(results: bool, warm: bool, sockets: bool) -> Result<Pipes, Error> {
+        let stream = if sockets { socketpair } else { pipe };
         let (to_jail, sync) = socketpair()?;
         let (msg_r, msg) = pipe()?;
-        let (out_r, out) = pipe()?;
-        let (err_r, err) = pipe()?;
+        let (out_r, out) = stream()?;
+        let (err_r, err) = stream()?;
         let (res_r, res_w) = match results {
-            true => pipe().map(|(r, w)| (Some(r), Some(w)))?,
+            true => stream().map(|(r, w)| (Some(r), Some(w)))?,
             false => (None, None),
         };
         let (job, job_jail) = match warm {
@@ -380,16 +400,28 @@ fn hand_over(
     if plan.rootless {
         write_file(&format!("{proc}/setgroups"), "deny").map_err(io_err(Step::UidMap))?;
     }
-    let uid_map = format!("{JAIL_UID} {host_uid} 1\n");
+    let mut uid_map = format!("{JAIL_UID} {host_uid} 1\n");
+    let mut gid_map = format!("{JAIL_GID} {host_gid} 1\n");
+    if plan.gvisor.is_some() {
+        // runsc as 0 and its sentry as nobody, each an unprivileged host id of its own.
+        for map in [&mut uid_map, &mut gid_map] {
+            map.push_str(&format!(
+                "0 {} 1\n{} {} 1\n",
+                gvisor::RUNSC_HOST_ID,
+                gvisor::NOBODY,
+                gvisor::SENTRY_HOST_ID
+            ));
+        }
+    }
     write_file(&format!("{proc}/uid_map"), &uid_map).map_err(io_err(Step::UidMap))?;
-    let gid_map = format!("{JAIL_GID} {host_gid} 1\n");
     write_file(&format!("{proc}/gid_map"), &gid_map).map_err(io_err(Step::GidMap))?;
     to_jail.start().map_err(io_err(Step::StartJail))?;
     if let Some(cg) = early_cg {
         to_jail.cgroup(&[]).map_err(io_err(Step::SendCgroup))?;
         return Ok(cg);
     }
-    let cg = RunCgroup::create(host, spec.limits.memory, spec.limits.pids)?;
+    let (memory, pids) = cgroup_limits(spec);
+    let cg = RunCgroup::create(host, memory, pids)?;
     let entry = cg.entry()?;
     let tasks: Vec<BorrowedFd<'_>> = entry.tasks.iter().map(|f| f.as_fd()).collect();
     to_jail.cgroup(&tasks).map_err(io_err(Step::SendCgroup))?;
@@ -861,7 +893,7 @@ impl<'a> Supervision<'a> {
             stdout_bytes: self.stdout_bytes,
             stderr_bytes: self.stderr_bytes,
             truncated: self.truncated,
-            layers: layers(spec, plan.landlock_abi, plan.rootless),
+            layers: layers(spec, plan),
             error,
             collected: from_jail.collected,
             results: spec
@@ -889,6 +921,12 @@ impl<'a> Supervision<'a> {
                 exit_code = Some(libc::WEXITSTATUS(ws));
             } else if libc::WIFSIGNALED(ws) {
                 signal = Some(libc::WTERMSIG(ws));
+            }
+        }
+        // runsc reports a command killed by signal N as its own exit code 128 + N.
+        if spec.isolation == Isolation::Gvisor {
+            if let Some(code @ 129..=192) = exit_code {
+                (exit_code, signal) = (None, Some(code - 128));
             }
         }
         let status = if error.is_some() {
@@ -927,11 +965,16 @@ fn pollfd(fd: RawFd) -> libc::pollfd {
     }
 }
 
-fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
+/// The layers the command had. Under gVisor the jail's own seccomp, Landlock and
+/// capability drop are not applied (runsc needs what they take away; gvisor.rs):
+/// the report says so, and names the platform.
+fn layers(spec: &Spec, plan: &Plan) -> Layers {
+    let native = plan.gvisor.is_none();
+    let landlock_abi = if native { plan.landlock_abi } else { 0 };
     Layers {
         namespaces: true,
         pivot_root: true,
-        seccomp: true,
+        seccomp: native,
         landlock: landlock_abi > 0,
         cgroup: cgroup::host().map(|h| h.name()).unwrap_or("").into(),
         socket_memory: cgroup::host()
@@ -939,17 +982,20 @@ fn layers(spec: &Spec, landlock_abi: u32, rootless: bool) -> Layers {
             .unwrap_or("uncapped")
             .into(),
         no_new_privs: true,
-        capabilities_dropped: true,
+        capabilities_dropped: native,
         landlock_abi,
-        landlock_unrestricted: landlock::unrestricted(landlock_abi),
+        landlock_unrestricted: match native {
+            true => landlock::unrestricted(landlock_abi),
+            false => Vec::new(),
+        },
         network: match spec.network {
             Network::None => "none".into(),
             Network::Join(_) => "joined".into(),
         },
-        rootless,
+        rootless: plan.rootless,
         userns_owner: crate::jail_host_ids().0,
         isolation: spec.isolation,
-        gvisor_platform: None,
+        gvisor_platform: plan.gvisor.as_ref().map(|g| g.platform.name()),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use gauntlet_sandbox::{run, OutputSink, Report, Spec, Status, Stream};
+use gauntlet_sandbox::{run, Isolation, OutputSink, Report, Spec, Status, Stream};
 
 pub const PY: &str = "/usr/bin/python3";
 
@@ -40,12 +40,36 @@ pub fn jail(spec: &Spec) -> Ran {
     }
 }
 
+/// The isolation these tests run under: `GAUNTLET_TEST_ISOLATION` (`namespaces`,
+/// the default, or `gvisor`). scripts/test.sh runs the hostile tests under both.
+pub fn isolation() -> Isolation {
+    match std::env::var("GAUNTLET_TEST_ISOLATION") {
+        Ok(v) => v.parse().expect("GAUNTLET_TEST_ISOLATION"),
+        Err(_) => Isolation::Namespaces,
+    }
+}
+
+pub fn gvisor() -> bool {
+    isolation() == Isolation::Gvisor
+}
+
+/// A spec for `argv` under the tests' isolation.
+pub fn spec<I, S>(argv: I) -> Spec
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let mut s = Spec::new(argv);
+    s.isolation = isolation();
+    s
+}
+
 pub fn py(code: &str) -> Spec {
-    Spec::new([PY, "-c", code])
+    spec([PY, "-c", code])
 }
 
 pub fn sh(script: &str) -> Spec {
-    Spec::new(["/bin/sh", "-c", script])
+    spec(["/bin/sh", "-c", script])
 }
 
 /// Runs `spec` and requires a clean exit 0, showing the output otherwise.
