@@ -15,7 +15,10 @@
 //! ([`SENTRY_HOST_ID`]). runsc needs its capabilities there to build its own
 //! namespaces and mounts, so the payload keeps them, and skips Landlock (a Landlock
 //! domain forbids mounting) and the jail's seccomp filter (runsc needs `ptrace`,
-//! `mount`, `clone` with namespace flags); the command inside has none of them.
+//! `mount`, `clone` with namespace flags). The command inside has no capabilities,
+//! and runsc applies the seccomp policy's refusals to it inside gVisor's kernel
+//! (`--oci-seccomp` with [`crate::seccomp::oci_rules`]): the same EPERMs as under
+//! the namespace backend.
 //!
 //! What differs for the command:
 //! - fd 3 (the results channel) reaches it as runsc's stdin, which gVisor passes
@@ -255,6 +258,7 @@ pub fn prepare(
         "runsc".to_string(),
         format!("--root={}", STATE.to_str().unwrap_or_default()),
         "--ignore-cgroups".into(),
+        "--oci-seccomp".into(),
         format!("--network={network}"),
         format!("--platform={}", platform.name()),
         "run".into(),
@@ -352,7 +356,7 @@ fn config(
         "root": {"path": "/", "readonly": true},
         "hostname": "gauntlet",
         "mounts": mounts,
-        "linux": {"namespaces": namespaces},
+        "linux": {"namespaces": namespaces, "seccomp": crate::seccomp::oci_rules()},
     }))
 }
 

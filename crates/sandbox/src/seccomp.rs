@@ -1097,6 +1097,68 @@ fn names(pick: impl Fn(Action) -> bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// The part of the policy an OCI runtime spec can state, for gVisor to apply to the
+/// command inside its own kernel (`runsc --oci-seccomp`; gvisor.rs): every refused
+/// group with its errno, and each conditional refusal decided by one test (`clone`
+/// with a namespace flag, one rule per flag bit; `ioctl` TIOCSTI and TIOCLINUX).
+/// Not stated: the allow-list's default (gVisor answers a call it does not
+/// implement with ENOSYS itself), refusals with another errno than EPERM, and the
+/// allowed socket families and personalities (gVisor has none of the refused
+/// families, and refuses every personality change).
+pub fn oci_rules() -> serde_json::Value {
+    use serde_json::json;
+    // The runsc of Debian 12 (2022-12) ignores `errnoRet` and answers EPERM: only
+    // EPERM refusals are stated (clone3's ENOSYS, which libc falls back from, is
+    // what gVisor answers by itself).
+    let errno = |action: Action| match action {
+        Action::Errno(e) if e == libc::EPERM => Some(e),
+        _ => None,
+    };
+    let mut rules = Vec::new();
+    for g in POLICY {
+        let Some(e) = errno(g.action) else { continue };
+        let names: Vec<&str> = g
+            .syscalls
+            .iter()
+            .filter(|s| s.1 >= 0)
+            .map(|s| s.0)
+            .collect();
+        if !names.is_empty() {
+            rules.push(json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": e}));
+        }
+    }
+    for c in CONDITIONAL
+        .iter()
+        .filter(|c| c.otherwise == Action::Allow && c.syscall.1 >= 0)
+    {
+        for (tests, action) in c.arms {
+            let (Some(e), [test]) = (errno(*action), tests) else {
+                continue;
+            };
+            let args: Vec<serde_json::Value> = match *test {
+                Test::In { arg, values } => values
+                    .iter()
+                    .map(|v| json!({"index": arg, "value": v, "op": "SCMP_CMP_EQ"}))
+                    .collect(),
+                Test::AnyBit { arg, mask } => (0..32)
+                    .map(|b| 1u32 << b)
+                    .filter(|bit| mask & bit != 0)
+                    .map(|bit| {
+                        json!({"index": arg, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"})
+                    })
+                    .collect(),
+            };
+            for arg in args {
+                rules.push(json!({
+                    "names": [c.syscall.0], "action": "SCMP_ACT_ERRNO", "errnoRet": e,
+                    "args": [arg],
+                }));
+            }
+        }
+    }
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
