@@ -41,6 +41,8 @@ pub struct GradeArgs {
     data: DataDirArg,
     #[command(flatten)]
     egress: common::EgressArgs,
+    #[command(flatten)]
+    isolation: common::IsolationArg,
 }
 
 /// clap's parser for `--format`: its own error lists the choices.
@@ -51,7 +53,7 @@ pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = ResultFor
 
 pub fn run(args: GradeArgs) -> Result<ExitCode, Exit> {
     let dir = common::exercise_dir(&args.exercise)?;
-    let grader = common::grader(&args.data, &args.egress)?;
+    let grader = common::grader(&args.data, &args.egress, args.isolation)?;
     let ex =
         exercise::load_with(&dir, &grader.load_options(Maxima::default())).map_err(Exit::usage)?;
     let submission = match (&args.files, &args.archive, &args.git) {

@@ -83,6 +83,11 @@ pub struct RunArgs {
     /// Cap on the results channel (with --results).
     #[arg(long, default_value = "1MiB", requires = "results", value_parser = parse_size)]
     results_limit: u64,
+    /// What runs the command: `namespaces` (the jail's layers on the host kernel) or
+    /// `gvisor` (gVisor's kernel inside the jail); exit 3 when gVisor is missing or broken.
+    #[arg(long, default_value = "namespaces",
+          value_parser = gauntlet_server::settings::isolation_parser())]
+    isolation: sandbox::Isolation,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -337,6 +342,7 @@ fn spec(args: &RunArgs) -> Result<sandbox::Spec, String> {
     if args.results.is_some() {
         spec.results = Some(args.results_limit);
     }
+    spec.isolation = args.isolation;
     Ok(spec)
 }
 

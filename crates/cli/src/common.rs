@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use gauntlet_grader::locations;
 use gauntlet_grader::runtimes::hardhat::toolchain::HardhatToolchain;
 use gauntlet_grader::{Grader, GraderConfig, Toolchains};
+use gauntlet_sandbox::Isolation;
 
 use crate::Exit;
 
@@ -42,6 +43,18 @@ impl DataDirArg {
     }
 }
 
+/// `--isolation` / `GAUNTLET_ISOLATION` of `grade` and `exercises check`: what runs the
+/// learner's code, as the service's workers read it.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct IsolationArg {
+    /// What runs the submission's code: `namespaces` (the jail's layers on the host
+    /// kernel) or `gvisor` (gVisor's kernel inside the jail). An exercise's own
+    /// `isolation:` can only make it stronger; exit 3 when gVisor is missing or broken.
+    #[arg(long, env = "GAUNTLET_ISOLATION", default_value = "namespaces",
+          value_parser = gauntlet_server::settings::isolation_parser())]
+    pub isolation: Isolation,
+}
+
 pub use gauntlet_server::app::bundled;
 pub use gauntlet_server::settings::EgressArgs;
 
@@ -59,10 +72,15 @@ pub fn resolve_data_dir(dir: &Path) -> Result<PathBuf, Exit> {
 }
 
 /// A grader for local commands (`grade`, `exercises check`): one chain is enough.
-pub fn grader(dirs: &DataDirArg, egress: &EgressArgs) -> Result<Grader, Exit> {
+pub fn grader(
+    dirs: &DataDirArg,
+    egress: &EgressArgs,
+    isolation: IsolationArg,
+) -> Result<Grader, Exit> {
     let (data_dir, prepared) = dirs.resolve()?;
     let mut cfg = GraderConfig::new(data_dir);
     egress.apply(&mut cfg);
+    cfg.isolation = isolation.isolation;
     let toolchains = Toolchains {
         sources: bundled("toolchains"),
         prepared,

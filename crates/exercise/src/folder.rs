@@ -148,6 +148,7 @@ pub fn load_with(dir: &Path, options: &LoadOptions) -> Result<Exercise, LoadErro
         hidden: m.hidden,
         dependencies: m.dependencies,
         build: m.build,
+        isolation: m.isolation,
         statement,
         dir: dir.to_owned(),
         content_hash,

@@ -92,6 +92,7 @@ fn archive_exercise() -> Exercise {
         hidden: Vec::new(),
         dependencies: None,
         build: None,
+        isolation: Default::default(),
         statement: None,
         content_hash: String::new(),
     }

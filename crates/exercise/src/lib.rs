@@ -42,8 +42,8 @@ pub use export::{ResultFormat, UnknownFormat};
 pub use folder::{content_hash, load, load_with};
 pub use package::{
     parse_manifest, parse_manifest_with, BuildSpec, Dependencies, Exercise, ExerciseId,
-    ExerciseLimits, IdError, LoadError, LoadOptions, Manifest, Maxima, ResultsFormat, StarterFile,
-    SubmissionKind, TestSpec,
+    ExerciseLimits, IdError, Isolation, LoadError, LoadOptions, Manifest, Maxima, ResultsFormat,
+    StarterFile, SubmissionKind, TestSpec,
 };
 pub use path::{PathError, RelPath};
 pub use results::{

@@ -205,6 +205,39 @@ pub struct BuildSpec {
     pub keep_sources: bool,
 }
 
+/// `isolation:`: the least isolation every run of the exercise's submissions gets (the
+/// test run, and the build step when there is one). The server's own setting may make it
+/// stronger, never weaker, and nothing in a request changes it. The grader maps it onto
+/// the sandbox's isolation; this crate knows only the names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// The jail's own layers on the host kernel (the default).
+    #[default]
+    Namespaces,
+    /// gVisor's user-space kernel inside the jail. Ordered after
+    /// [`Isolation::Namespaces`], so `max` gives the stronger of two.
+    Gvisor,
+}
+
+impl Isolation {
+    pub const ALL: [Isolation; 2] = [Isolation::Namespaces, Isolation::Gvisor];
+
+    /// The name `exercise.yaml` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Namespaces => "namespaces",
+            Isolation::Gvisor => "gvisor",
+        }
+    }
+}
+
+impl fmt::Display for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What `exercise.yaml` says, validated; [`Exercise`] adds the folder and the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -224,6 +257,8 @@ pub struct Manifest {
     pub dependencies: Option<Dependencies>,
     /// A build step before the test run.
     pub build: Option<BuildSpec>,
+    /// The least isolation the exercise's submissions run under (`isolation:`).
+    pub isolation: Isolation,
 }
 
 /// A loaded, validated package.
@@ -245,6 +280,10 @@ pub struct Exercise {
     pub dependencies: Option<Dependencies>,
     /// A build step before the test run ([`Manifest::build`]).
     pub build: Option<BuildSpec>,
+    /// The least isolation the exercise's submissions run under
+    /// ([`Manifest::isolation`]): the grader runs them under the stronger of this and
+    /// its own default.
+    pub isolation: Isolation,
     /// `statement.md`'s Markdown, when the package has one ([`crate::statement`]).
     pub statement: Option<String>,
     /// The package folder.
@@ -442,6 +481,7 @@ pub(crate) fn parse_in_context(
             command: b.command.into_iter().map(|a| a.0).collect(),
             keep_sources: b.keep_sources,
         }),
+        isolation: raw.isolation,
     };
     if let Some(message) = manifest
         .dependencies
@@ -537,6 +577,8 @@ struct RawManifest {
     dependencies: Option<Dependencies>,
     #[serde(default)]
     build: Option<RawBuild>,
+    #[serde(default, deserialize_with = "de_isolation")]
+    isolation: Isolation,
 }
 
 /// `dependencies:` read key by key (rather than derived), so that an empty map is
@@ -1063,6 +1105,21 @@ fn hardhat_note(runtime: &str) -> &'static str {
     } else {
         ""
     }
+}
+
+fn de_isolation<'de, D: Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {
+    scalar(d, "namespaces or gvisor", |s| {
+        if let Some(i) = Isolation::ALL.into_iter().find(|i| i.name() == s) {
+            return Ok(i);
+        }
+        let names = Isolation::ALL.map(|i| i.name().to_owned()).to_vec();
+        Err(format!(
+            "unknown isolation {:?}: expected {}{}",
+            s.chars().take(40).collect::<String>(),
+            names.join(" or "),
+            did_you_mean(s, &names)
+        ))
+    })
 }
 
 const RESULTS_CHOICES: &str = "channel:tap, channel:junit, tap, junit:<path> or exit-code";

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::MANIFEST;
 use gauntlet_exercise::{
-    parse_manifest, BuildSpec, Dependencies, LoadError, Manifest, Maxima, RelPath, ResultsFormat,
-    Scoring, SubmissionKind,
+    parse_manifest, BuildSpec, Dependencies, Isolation, LoadError, Manifest, Maxima, RelPath,
+    ResultsFormat, Scoring, SubmissionKind,
 };
 
 fn parse(yaml: &str) -> Result<Manifest, LoadError> {
@@ -112,7 +112,7 @@ fn values_table() {
     let err = |from: &str, to: &str, want: &str| (edit(from, to), format!("{F}:{want}"));
     let table = [
         // Unknown and missing keys.
-        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`, `hidden`, `dependencies`, `build`"),
+        err("", "colour: blue", "17: colour: unknown field `colour`, expected one of `id`, `title`, `runtime`, `submission`, `starter`, `limits`, `test`, `scoring`, `hidden`, `dependencies`, `build`, `isolation`"),
         err("memory:", "memory: 512MiB\nswap: 1GiB", "13: limits.swap: unknown field `swap`, expected one of `wall_time`, `idle_timeout`, `cpu_time`, `memory`, `pids`, `output`"),
         err("- path:", "- path: words.py\n  mode: 0755", "8: starter.files[0].mode: unknown field `mode`, expected `path` or `max_bytes`"),
         err("scoring:", "", "1: missing field `scoring`"),
@@ -181,6 +181,12 @@ fn values_table() {
         err("command:", &format!("command: [{}]", vec!["x"; 65].join(", ")), "14: test.command: more than 64 arguments"),
         err("command:", &format!("command: [\"{}\"]", "x".repeat(4097)), "14: test.command[0]: argument is longer than 4096 bytes"),
         err("results:", "", "14: test: missing field `results`"),
+        // isolation: one of two names, exactly.
+        ok("", "isolation: namespaces"),
+        ok("", "isolation: gvisor"),
+        err("", "isolation: runsc", "17: isolation: unknown isolation \"runsc\": expected namespaces or gvisor"),
+        err("", "isolation: gVisor", "17: isolation: unknown isolation \"gVisor\": expected namespaces or gvisor (did you mean \"gvisor\"?)"),
+        err("", "isolation: [gvisor]", "17: isolation: invalid type: sequence, expected namespaces or gvisor"),
     ];
     let mut failures = Vec::new();
     for (yaml, want) in table {
@@ -193,6 +199,27 @@ fn values_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn isolation_is_namespaces_unless_the_manifest_asks_for_gvisor() {
+    assert_eq!(parse(MANIFEST).unwrap().isolation, Isolation::Namespaces);
+    let m = parse(&edit("", "isolation: gvisor")).unwrap();
+    assert_eq!(m.isolation, Isolation::Gvisor);
+    assert_eq!(m.isolation.to_string(), "gvisor");
+    // The stronger of two is their maximum: what the grader runs under.
+    assert_eq!(
+        Isolation::Namespaces.max(Isolation::Gvisor),
+        Isolation::Gvisor
+    );
+    // A bad value is refused with its line and both valid choices.
+    let err = parse(&edit("", "isolation: docker"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("{F}:17: isolation: unknown isolation \"docker\": expected namespaces or gvisor")
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::symlink;
 
 use common::{package, write_tree, MANIFEST};
-use gauntlet_exercise::{content_hash, load, LoadError, Maxima};
+use gauntlet_exercise::{content_hash, load, Isolation, LoadError, Maxima};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -21,6 +21,21 @@ fn valid_package_loads() {
     assert_eq!(ex.content_hash.len(), 64);
     assert!(ex.content_hash.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(ex.content_hash, content_hash(&dir).unwrap());
+}
+
+#[test]
+fn a_loaded_package_keeps_its_isolation() {
+    let t = tmp();
+    let dir = package(t.path());
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    assert_eq!(ex.isolation, Isolation::Namespaces);
+    std::fs::write(
+        dir.join("exercise.yaml"),
+        format!("{MANIFEST}isolation: gvisor\n"),
+    )
+    .unwrap();
+    let ex = load(&dir, &Maxima::default()).unwrap();
+    assert_eq!(ex.isolation, Isolation::Gvisor);
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub enum Built {
 }
 
 /// Runs `build` over the submission (`upper`) laid over a copy of the exercise's
-/// starter, with the exercise's dependencies, its output going to
+/// starter, under `isolation`, with the exercise's dependencies, its output going to
 /// `log`, and extracts what it left in `/build` into `<job_dir>/build`. An error is
 /// the sandbox's own (the caller concludes the grade with it).
 #[allow(clippy::too_many_arguments)]
@@ -73,6 +73,7 @@ pub fn run(
     starter: &Path,
     job_dir: &Path,
     limits: &Limits,
+    isolation: sandbox::Isolation,
     workspace_size: u64,
     archive_limits: &exercise::ArchiveLimits,
     deps: &crate::deps::Installed,
@@ -98,6 +99,9 @@ pub fn run(
     argv.extend(build.command.iter().cloned());
     let mut spec = Spec::new(argv);
     spec.limits = limits.clone();
+    // The build runs the learner's code too (a Makefile, a build script of theirs):
+    // under the grade's isolation.
+    spec.isolation = isolation;
     spec.ro_binds = deps.binds();
     spec.env = deps.env();
     let mut lowers = vec![upper.to_owned(), base];
@@ -120,7 +124,7 @@ pub fn run(
         max_bytes: archive_limits.max_compressed_bytes,
     }];
     log.note(&format!("build: {}", build.command.join(" ")));
-    let mut report = sandbox::run(&spec, log)?;
+    let mut report = crate::held_to(isolation, sandbox::run(&spec, log))?;
     let wall_ms = report.wall_ms;
     let failed = |why: String| Ok(Built::Failed { why, wall_ms });
     let succeeded = report.status == sandbox::Status::Exited && report.exit_code == Some(0);

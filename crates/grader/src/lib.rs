@@ -33,7 +33,9 @@ use std::sync::Arc;
 use gauntlet_exercise::{
     self as exercise, Exercise, GradeResult, RelPath, ResultsFormat, TestSpec, ValidatedFiles,
 };
-use gauntlet_sandbox::{self as sandbox, Collect, Control, Limits, Network, Overlay, Spec};
+use gauntlet_sandbox::{
+    self as sandbox, Collect, Control, Isolation, Limits, Network, Overlay, Spec,
+};
 
 pub use layer::LayerCache;
 pub use log::{LogLine, Source};
@@ -74,6 +76,12 @@ pub struct GraderConfig {
     /// turns git submissions off.
     pub git_hosts: Vec<egress::HostPort>,
     pub git_limits: git::GitLimits,
+    /// What runs learner code (the test run, the build step) unless the exercise asks
+    /// for more (`GAUNTLET_ISOLATION`, `--isolation`): each grade runs under the stronger
+    /// of this and the exercise's `isolation:` ([`Grader::isolation_for`]). Dependency
+    /// installs, git fetches and Anvil chains run trusted programs and stay on
+    /// namespaces.
+    pub isolation: Isolation,
 }
 
 impl GraderConfig {
@@ -91,6 +99,7 @@ impl GraderConfig {
             packages: deps::PackageSources::default(),
             git_hosts: Vec::new(),
             git_limits: git::GitLimits::default(),
+            isolation: Isolation::Namespaces,
         }
     }
 }
@@ -403,6 +412,7 @@ impl Grader {
         let (upper, overridden, notes, commit) =
             self.lay_submission(ex, submission, job_dir, job_id)?;
         let limits = self.limits_for(ex);
+        let isolation = self.isolation_for(ex);
         let mut log = log::LogBuilder::new(
             &self.cfg.secrets,
             self.cfg.log_limit,
@@ -423,6 +433,7 @@ impl Grader {
                     &ex.dir.join("starter"),
                     job_dir,
                     &limits,
+                    isolation,
                     self.cfg.workspace_size,
                     &self.cfg.archive_limits,
                     &installed,
@@ -441,10 +452,9 @@ impl Grader {
                 }
             }
         }
-        // A build's test run is sealed (its own output, maybe no sources): never warm.
-        let taken = match ex.build {
-            None => self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits),
-            Some(_) => None,
+        let taken = match may_run_warm(ex, isolation) {
+            true => self.take_warm_jail(&test, runtime.as_ref(), &layer, &limits),
+            false => None,
         };
         let base = Base {
             layer: &layer,
@@ -459,7 +469,9 @@ impl Grader {
                 what: "bundle the submission for a warm jail".into(),
                 source,
             })?;
-            let ran = span.in_scope(|| run_warm(&taken, &job, &limits, &mut log, control));
+            let ran = span
+                .in_scope(|| run_warm(&taken, &job, &limits, &mut log, control))
+                .map(|(ran, service_log)| (held_to(isolation, ran), service_log));
             if let Some(pool) = &self.warm {
                 pool.count_start(&taken, ran.is_some());
             }
@@ -505,6 +517,7 @@ impl Grader {
             Some(control) => sandbox::run_controlled(&spec, &mut log, control),
             None => sandbox::run(&spec, &mut log),
         });
+        let ran = held_to(isolation, ran);
         if let Some(lease) = lease.as_mut() {
             for line in lease.service_log() {
                 log.service(&line);
@@ -550,7 +563,8 @@ impl Grader {
         base: &Base<'_>,
         limits: &Limits,
     ) {
-        let Some(pool) = self.warm.as_ref().filter(|_| ex.build.is_none()) else {
+        let warmable = may_run_warm(ex, self.isolation_for(ex));
+        let Some(pool) = self.warm.as_ref().filter(|_| warmable) else {
             return;
         };
         let Some(argv) = runtime.preamble(test) else {
@@ -681,7 +695,8 @@ impl Grader {
 
     /// The sandbox run of the test command: the workspace overlay (`upper`, the
     /// submission, over the base), the runtime's binds and environment, the
-    /// dependencies, the lease's network, and where the results come from.
+    /// dependencies, the lease's network, where the results come from, and the
+    /// grade's isolation.
     #[allow(clippy::too_many_arguments)]
     fn run_spec(
         &self,
@@ -743,7 +758,8 @@ impl Grader {
             collect,
             results,
             warm: None,
-            isolation: gauntlet_sandbox::Isolation::Namespaces,
+            // A warm jail's spec is one too: only ever made for namespaces grades.
+            isolation: self.isolation_for(ex),
         }
     }
 
@@ -751,6 +767,54 @@ impl Grader {
     pub fn limits_for(&self, ex: &Exercise) -> Limits {
         limits_over(&self.cfg.defaults, ex)
     }
+
+    /// What runs this exercise's learner code: the stronger of the grader's default
+    /// ([`GraderConfig::isolation`]) and the exercise's own minimum (`isolation:`).
+    /// Nothing a submission carries can lower it.
+    pub fn isolation_for(&self, ex: &Exercise) -> Isolation {
+        isolation_over(self.cfg.isolation, ex.isolation)
+    }
+}
+
+/// `default`, raised to an exercise's `isolation:` (`minimum`) when that is stronger.
+pub fn isolation_over(default: Isolation, minimum: exercise::Isolation) -> Isolation {
+    let minimum = match minimum {
+        exercise::Isolation::Namespaces => Isolation::Namespaces,
+        exercise::Isolation::Gvisor => Isolation::Gvisor,
+    };
+    default.max(minimum)
+}
+
+/// Whether a grade of `ex` under `isolation` may take a warm jail (and whether its
+/// exercise is warmed for the next one). Not with a build step: its test run is sealed
+/// (its own output, maybe no sources). Not under gVisor: warm jails run on namespaces
+/// only, so such a grade always starts cold.
+fn may_run_warm(ex: &Exercise, isolation: Isolation) -> bool {
+    ex.build.is_none() && isolation == Isolation::Namespaces
+}
+
+/// Fails closed when a run's report says it had weaker isolation than was asked for: its
+/// result is not used, and the grade ends as when the isolation is unavailable. A run
+/// under gVisor names the platform gVisor ran it on; a report that claims gVisor without
+/// one is not taken at its word either.
+fn held_to(
+    wanted: Isolation,
+    ran: Result<sandbox::Report, sandbox::Error>,
+) -> Result<sandbox::Report, sandbox::Error> {
+    let report = ran?;
+    let had = &report.layers;
+    if had.isolation < wanted {
+        return Err(sandbox::Error::Unsupported(format!(
+            "{wanted} was asked for, but the run had {}",
+            had.isolation
+        )));
+    }
+    if wanted == Isolation::Gvisor && had.gvisor_platform.is_none() {
+        return Err(sandbox::Error::Unsupported(
+            "gvisor was asked for, but the run's report names no gVisor platform".into(),
+        ));
+    }
+    Ok(report)
 }
 
 /// A submission laid into its job folder: the folder to lay over the layer, the paths
@@ -873,6 +937,8 @@ fn conclude(
         peak_memory_bytes = report.peak_memory_bytes,
         results_bytes = report.results_bytes,
         warm = report.warm.is_some(),
+        isolation = report.layers.isolation.name(),
+        gvisor_platform = report.layers.gvisor_platform,
         "sandbox report"
     );
     Ok(outcome::judge(ex.scoring, test, limits, report, log))
@@ -1022,4 +1088,131 @@ pub fn local_job_id() -> String {
         std::process::id(),
         rand::random::<u64>()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise(isolation: exercise::Isolation, build: bool) -> Exercise {
+        Exercise {
+            id: exercise::ExerciseId::parse("demo").unwrap(),
+            title: "Demo".into(),
+            runtime: "python".into(),
+            submission: exercise::SubmissionKind::Files,
+            starter_files: Vec::new(),
+            limits: exercise::ExerciseLimits::default(),
+            test: None,
+            scoring: exercise::Scoring::PerTest,
+            hidden: Vec::new(),
+            dependencies: None,
+            build: build.then(|| exercise::BuildSpec {
+                command: vec!["make".into()],
+                keep_sources: true,
+            }),
+            isolation,
+            statement: None,
+            dir: PathBuf::from("/nonexistent/demo"),
+            content_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_stronger_of_the_default_and_the_exercise_minimum_wins() {
+        use exercise::Isolation as Minimum;
+        for (default, minimum, want) in [
+            (
+                Isolation::Namespaces,
+                Minimum::Namespaces,
+                Isolation::Namespaces,
+            ),
+            (Isolation::Namespaces, Minimum::Gvisor, Isolation::Gvisor),
+            // The server may make it stronger than the exercise asks for...
+            (Isolation::Gvisor, Minimum::Namespaces, Isolation::Gvisor),
+            (Isolation::Gvisor, Minimum::Gvisor, Isolation::Gvisor),
+        ] {
+            assert_eq!(
+                isolation_over(default, minimum),
+                want,
+                "{default} over {minimum}"
+            );
+        }
+        // ...and every name means the same thing on both sides.
+        for minimum in exercise::Isolation::ALL {
+            assert_eq!(
+                isolation_over(Isolation::Namespaces, minimum).name(),
+                minimum.name()
+            );
+        }
+    }
+
+    #[test]
+    fn only_namespaces_grades_without_a_build_run_warm() {
+        use exercise::Isolation as Minimum;
+        let plain = exercise(Minimum::Namespaces, false);
+        assert!(may_run_warm(&plain, Isolation::Namespaces));
+        assert!(!may_run_warm(&plain, Isolation::Gvisor));
+        let built = exercise(Minimum::Namespaces, true);
+        assert!(!may_run_warm(&built, Isolation::Namespaces));
+        // An exercise that asks for gVisor is graded under it, hence cold.
+        let strict = exercise(Minimum::Gvisor, false);
+        assert!(!may_run_warm(
+            &strict,
+            isolation_over(Isolation::Namespaces, strict.isolation)
+        ));
+    }
+
+    fn report(isolation: Isolation, platform: Option<&'static str>) -> sandbox::Report {
+        sandbox::Report {
+            status: sandbox::Status::Exited,
+            exit_code: Some(0),
+            signal: None,
+            wall_ms: 1,
+            cpu_ms: 1,
+            peak_memory_bytes: 0,
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            truncated: false,
+            layers: sandbox::Layers {
+                isolation,
+                gvisor_platform: platform,
+                ..sandbox::Layers::default()
+            },
+            error: None,
+            collected: Vec::new(),
+            results: None,
+            results_bytes: None,
+            warm: None,
+        }
+    }
+
+    #[test]
+    fn a_run_with_weaker_isolation_than_asked_is_refused() {
+        let refused = |wanted, report| match held_to(wanted, Ok(report)) {
+            Err(sandbox::Error::Unsupported(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(Isolation::Gvisor, report(Isolation::Namespaces, None)),
+            "gvisor was asked for, but the run had namespaces"
+        );
+        assert_eq!(
+            refused(Isolation::Gvisor, report(Isolation::Gvisor, None)),
+            "gvisor was asked for, but the run's report names no gVisor platform"
+        );
+        for (wanted, had, platform) in [
+            (Isolation::Namespaces, Isolation::Namespaces, None),
+            (Isolation::Namespaces, Isolation::Gvisor, Some("ptrace")),
+            (Isolation::Gvisor, Isolation::Gvisor, Some("kvm")),
+        ] {
+            let ran = held_to(wanted, Ok(report(had, platform)));
+            assert!(ran.is_ok(), "{wanted} / {had}");
+        }
+        // The sandbox's own refusal passes through as it is.
+        let ran = held_to(
+            Isolation::Gvisor,
+            Err(sandbox::Error::Unsupported("runsc: not found".into())),
+        );
+        assert!(matches!(ran, Err(sandbox::Error::Unsupported(w)) if w == "runsc: not found"));
+    }
 }

@@ -21,6 +21,7 @@ use gauntlet_grader::{GraderConfig, Toolchains};
 use gauntlet_queue::store::{StoreError, StoreLocation};
 use gauntlet_queue::worker::EngineConfig;
 use gauntlet_queue::{KillSwitch, KillSwitchError};
+use gauntlet_sandbox::Isolation;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -656,6 +657,13 @@ pub struct GraderSettings {
     /// Cap on the log kept in a result.
     #[arg(long, env = "GAUNTLET_LOG_LIMIT", default_value = "64KiB", value_parser = size)]
     pub log_limit: u64,
+    /// What runs learner code (test runs, build steps): `namespaces` (the jail's layers
+    /// on the host kernel) or `gvisor` (gVisor's kernel inside the jail). An exercise's
+    /// `isolation:` can only make it stronger; gVisor asked for and unusable fails the
+    /// grade, never falls back.
+    #[arg(long, env = "GAUNTLET_ISOLATION", default_value = "namespaces",
+          value_parser = isolation_parser())]
+    pub isolation: Isolation,
 
     #[command(flatten)]
     pub egress: EgressArgs,
@@ -763,6 +771,7 @@ impl WorkerSettings {
         cfg.defaults.pids = g.pids;
         cfg.workspace_size = g.workspace_size;
         cfg.log_limit = usize::try_from(g.log_limit).unwrap_or(usize::MAX);
+        cfg.isolation = g.isolation;
         g.egress.apply(&mut cfg);
         cfg.secrets = secrets
             .iter()
@@ -915,6 +924,14 @@ fn read_secret_file(path: &Path) -> Result<SecretString, String> {
 
 fn secret(s: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(s.to_owned()))
+}
+
+/// clap's parser for `--isolation` (the workers', `grade`'s and `sandbox run`'s): the
+/// names `namespaces` and `gvisor`, exactly; its error and `--help` list both.
+pub fn isolation_parser() -> impl clap::builder::TypedValueParser<Value = Isolation> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Isolation::ALL.map(Isolation::name))
+        .try_map(|s| s.parse::<Isolation>())
 }
 
 /// A size flag or variable, in the grammar of `gauntlet_exercise::units` (docs/cli.md).
@@ -1137,6 +1154,7 @@ mod tests {
             ("GAUNTLET_PIDS", "pids"),
             ("GAUNTLET_WORKSPACE_SIZE", "workspace-size"),
             ("GAUNTLET_LOG_LIMIT", "log-limit"),
+            ("GAUNTLET_ISOLATION", "isolation"),
         ];
         let reads = |cmd: &clap::Command, var: &str, flag: &str| {
             cmd.get_arguments().any(|a| {
@@ -1223,6 +1241,28 @@ mod tests {
         assert_eq!(s.workers.drain_grace, Duration::from_millis(1500));
         let g = s.workers.grader_config(Path::new("/d"), &[]);
         assert_eq!(g.defaults.memory, 1 << 30);
+        assert_eq!(g.isolation, Isolation::Namespaces);
+        // The isolation of learner code: namespaces unless told, gvisor when asked, and
+        // nothing else (no case folding, no other runtimes).
+        for w in [
+            worker(&["--isolation", "gvisor"]).unwrap().workers,
+            serve(&["--isolation", "gvisor"]).unwrap().workers,
+        ] {
+            assert_eq!(
+                w.grader_config(Path::new("/d"), &[]).isolation,
+                Isolation::Gvisor
+            );
+        }
+        let s = serve(&["--isolation", "namespaces"]).unwrap();
+        assert_eq!(s.workers.grader.isolation, Isolation::Namespaces);
+        for bad in ["gVisor", "runsc", "docker", ""] {
+            let err = serve(&["--isolation", bad]).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("namespaces") && e.contains("gvisor")),
+                "{bad}: {err:?}"
+            );
+        }
         // Defaults, and the checks clap cannot make.
         let d = WorkerSettings::default();
         assert_eq!(d.drain_grace, Duration::from_secs(30));

@@ -24,6 +24,8 @@ pub enum ExercisesCommand {
         data: DataDirArg,
         #[command(flatten)]
         egress: common::EgressArgs,
+        #[command(flatten)]
+        isolation: common::IsolationArg,
     },
     /// Create a package that passes `check` as it is, to make your own from.
     New {
@@ -48,13 +50,14 @@ pub fn run(cmd: ExercisesCommand) -> Result<ExitCode, Exit> {
             jobs,
             data,
             egress,
+            isolation,
         } => {
             let dirs = if dirs.is_empty() {
                 vec![common::bundled("exercises")]
             } else {
                 dirs
             };
-            let grader = common::grader(&data, &egress)?;
+            let grader = common::grader(&data, &egress, isolation)?;
             Ok(if check::check(&grader, &dirs, jobs)? {
                 ExitCode::SUCCESS
             } else {

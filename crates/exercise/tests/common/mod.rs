@@ -50,6 +50,7 @@ pub fn exercise(kind: SubmissionKind, starter: &[(&str, u64)]) -> Exercise {
         hidden: Vec::new(),
         dependencies: None,
         build: None,
+        isolation: Default::default(),
         statement: None,
         content_hash: String::new(),
     }
