@@ -191,6 +191,17 @@ fn summary(d: &sandbox::Doctor) -> String {
             ),
         ));
     }
+    let g = &d.gvisor;
+    rows.push((
+        "gvisor",
+        match g.platform {
+            Some(platform) => format!(
+                "{}; platform {platform}; probe under gVisor: {} (--isolation gvisor)",
+                g.runsc, g.probe
+            ),
+            None => format!("not usable: {}", g.runsc),
+        },
+    ));
     let mut out = String::new();
     for (k, v) in rows {
         out.push_str(&format!("{k:<16} {v}\n"));

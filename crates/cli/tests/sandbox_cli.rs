@@ -264,6 +264,7 @@ fn doctor_prints_a_summary_and_json_for_scripts() {
         "landlock ",
         "network pool ",
         "seccomp ",
+        "gvisor ",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(row)),
@@ -288,8 +289,18 @@ fn doctor_prints_a_summary_and_json_for_scripts() {
         "seccomp_denied_syscalls",
         "seccomp_policy",
         "layers",
+        "gvisor",
     ] {
         assert!(d.get(key).is_some(), "{key} missing in {d}");
+    }
+    // gVisor: usable (with its platform and a probe that ran) or why not.
+    let g = &d["gvisor"];
+    match g["platform"].as_str() {
+        Some(p) => {
+            assert!(p == "ptrace" || p == "kvm", "{g}");
+            assert_eq!(g["probe"], "exited", "{g}");
+        }
+        None => assert!(g["runsc"].as_str().unwrap().contains("gVisor"), "{g}"),
     }
     let denied = d["seccomp_denied_syscalls"].as_array().unwrap();
     assert!(denied.len() > 40 && denied.contains(&"ptrace".into()));
@@ -507,4 +518,66 @@ fn fails_closed_with_exit_3_when_a_layer_is_missing() {
     assert!(stderr.contains("cgroup"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(!marker.exists());
+}
+
+/// runsc is installed where CI runs (scripts/setup.sh); elsewhere the gVisor tests
+/// say they are skipped.
+fn gvisor_available() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let runsc = std::path::Path::new("/usr/bin/runsc").exists();
+    if !root || !runsc {
+        eprintln!("skipped: gVisor runs need root and /usr/bin/runsc (apt install runsc)");
+    }
+    root && runsc
+}
+
+#[test]
+fn isolation_gvisor_runs_the_command_under_gvisor_and_says_so() {
+    if !gvisor_available() {
+        return;
+    }
+    let out = gauntlet(&[
+        "sandbox",
+        "run",
+        "--isolation",
+        "gvisor",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo inside; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "inside\n");
+    let r = report_from_stderr(&out);
+    assert_eq!((&r["status"], &r["exit_code"]), (&"exited".into(), &4.into()));
+    assert_eq!(r["layers"]["isolation"], "gvisor");
+    assert!(r["layers"]["gvisor_platform"].is_string(), "{r}");
+    let out = gauntlet(&["sandbox", "run", "--isolation", "gvisr", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn isolation_gvisor_fails_closed_with_exit_3_when_runsc_is_missing_or_broken() {
+    let marker = std::env::temp_dir().join(format!("gauntlet-gvisor-missing-{}", std::process::id()));
+    for (runsc, says) in [
+        ("/usr/bin/no-such-runsc", "runsc is not installed"),
+        ("/usr/bin/false", "--version` failed"),
+        ("/tmp/runsc", "is not under /usr"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+            .args(["sandbox", "run", "--isolation", "gvisor", "--", "/bin/sh", "-c"])
+            .arg(format!("echo ran > {}", marker.display()))
+            .env("GAUNTLET_RUNSC", runsc)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{runsc}: {stderr}");
+        assert!(stderr.contains(says), "{runsc}: {stderr}");
+        assert!(stderr.contains("gVisor was asked for"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!marker.exists(), "nothing runs without gVisor");
+    }
 }

@@ -233,6 +233,7 @@ pub fn prepare(
     writable: &[PathBuf],
     rlimits: &[(libc::__rlimit_resource_t, u64, u64)],
 ) -> Result<(GvisorPlan, CString, Vec<CString>), Error> {
+    let runsc = runsc()?;
     if crate::rootless() {
         return Err(Error::Unsupported(
             "gVisor needs Gauntlet to run as root: runsc needs uids 0 and 65534 in the jail's \
@@ -246,7 +247,6 @@ pub fn prepare(
                 .into(),
         ));
     }
-    let runsc = runsc()?;
     let platform = platform_for_run();
     let config = serde_json::to_vec_pretty(&config(spec, env, writable, rlimits)?)
         .map_err(|e| Error::InvalidSpec(format!("gVisor bundle: {e}")))?;
