@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # gVisor's cost, side by side in the same run with the namespace backend (and, for
 # start-up, bubblewrap):
-#   1. start-up: `gauntlet sandbox run [--isolation gvisor] -- /bin/true` and the
-#      bwrap line of bench/sandbox/startup.sh, in ROUNDS hyperfine runs that
-#      alternate the order (this VM's speed drifts by more than some differences);
+#   1. start-up: `gauntlet sandbox run [--isolation gvisor] -- /bin/true`, the bwrap
+#      line of bench/sandbox/startup.sh, and gVisor's own quickest start
+#      (`runsc --network=none do /bin/true`: no jail, no cgroup, no watchdogs around
+#      it), in ROUNDS hyperfine runs that rotate the order (this VM's speed drifts by
+#      more than some differences);
 #   2. per grade: `gauntlet grade --isolation namespaces|gvisor` of a python
 #      exercise (exercises/reverse-words) and a Solidity one
 #      (exercises/erc20-allowances: Hardhat tests against an Anvil chain).
@@ -34,13 +36,15 @@ $GV 2>/dev/null || { echo "gVisor does not work here: run '$G sandbox doctor'" >
 work=$(mktemp -d)
 chmod 755 "$work"   # the jail user reaches the data dirs below it by path
 trap 'rm -rf "$work"' EXIT
+RUNSC="runsc --network=none --root=$work/runsc do /bin/true"
 
 per_round=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
 for r in $(seq "$ROUNDS"); do
-  case $(( r % 3 )) in
-    1) order=("$NS" "$GV" "$BWRAP") ;;
-    2) order=("$GV" "$BWRAP" "$NS") ;;
-    0) order=("$BWRAP" "$NS" "$GV") ;;
+  case $(( r % 4 )) in
+    1) order=("$NS" "$GV" "$BWRAP" "$RUNSC") ;;
+    2) order=("$GV" "$BWRAP" "$RUNSC" "$NS") ;;
+    3) order=("$BWRAP" "$RUNSC" "$NS" "$GV") ;;
+    0) order=("$RUNSC" "$NS" "$GV" "$BWRAP") ;;
   esac
   hyperfine -N --style basic --warmup 5 --runs "$per_round" \
     --export-json "$work/start-$r.json" "${order[@]}" >&2
@@ -62,16 +66,17 @@ for ex in exercises/reverse-words exercises/erc20-allowances; do
     -n namespaces "$(grade namespaces "$ex")" -n gvisor "$(grade gvisor "$ex")" >&2
 done
 
-python3 - "$work" "$NS" "$GV" <<'PY'
+python3 - "$work" "$NS" "$GV" "$RUNSC" <<'PY'
 import glob, json, statistics, sys
-work, ns_cmd, gv_cmd = sys.argv[1], sys.argv[2], sys.argv[3]
-t = {"ns": [], "gv": [], "bwrap": []}
+work, ns_cmd, gv_cmd, runsc_cmd = sys.argv[1:5]
+t = {"ns": [], "gv": [], "bwrap": [], "runsc": []}
 for f in sorted(glob.glob(f"{work}/start-*.json")):
     for r in json.load(open(f))["results"]:
-        t[{ns_cmd: "ns", gv_cmd: "gv"}.get(r["command"], "bwrap")] += r["times"]
-ns, gv, bw = (statistics.median(t[k]) * 1000 for k in ("ns", "gv", "bwrap"))
-print(f"start-up, /bin/true          namespaces {ns:7.2f} ms   gvisor {gv:7.2f} ms   bwrap {bw:6.2f} ms")
-print(f"  ratios                     gvisor/namespaces {gv/ns:5.1f}x   gvisor/bwrap {gv/bw:5.1f}x   namespaces/bwrap {ns/bw:4.2f}x")
+        t[{ns_cmd: "ns", gv_cmd: "gv", runsc_cmd: "runsc"}.get(r["command"], "bwrap")] += r["times"]
+ns, gv, bw, rd = (statistics.median(t[k]) * 1000 for k in ("ns", "gv", "bwrap", "runsc"))
+print(f"start-up, /bin/true          namespaces {ns:7.2f} ms   gvisor {gv:7.2f} ms   bwrap {bw:6.2f} ms   runsc do {rd:7.2f} ms")
+print(f"  ratios                     gvisor/namespaces {gv/ns:5.1f}x   gvisor/bwrap {gv/bw:5.1f}x   "
+      f"gvisor/runsc do {gv/rd:4.2f}x   namespaces/bwrap {ns/bw:4.2f}x")
 for name in ("reverse-words", "erc20-allowances"):
     res = {x["command"]: x for x in json.load(open(f"{work}/grade-{name}.json"))["results"]}
     a, b = res["namespaces"]["median"] * 1000, res["gvisor"]["median"] * 1000

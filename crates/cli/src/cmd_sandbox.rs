@@ -196,8 +196,13 @@ fn summary(d: &sandbox::Doctor) -> String {
         "gvisor",
         match g.platform {
             Some(platform) => format!(
-                "{}; platform {platform}; probe under gVisor: {} (--isolation gvisor)",
-                g.runsc, g.probe
+                "{}; platform {platform}{}; probe under gVisor: {} (--isolation gvisor)",
+                g.runsc,
+                match g.platform_reason.as_str() {
+                    "" => String::new(),
+                    why => format!(" ({why})"),
+                },
+                g.probe
             ),
             None => format!("not usable: {}", g.runsc),
         },

@@ -527,7 +527,10 @@ fn gvisor_available() -> bool {
         .unwrap()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    let runsc = std::path::Path::new("/usr/bin/runsc").exists();
+    let runsc = std::path::Path::new(
+        &std::env::var_os("GAUNTLET_RUNSC").unwrap_or_else(|| "/usr/bin/runsc".into()),
+    )
+    .exists();
     if !root || !runsc {
         eprintln!("skipped: gVisor runs need root and /usr/bin/runsc (apt install runsc)");
     }
@@ -552,7 +555,10 @@ fn isolation_gvisor_runs_the_command_under_gvisor_and_says_so() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "inside\n");
     let r = report_from_stderr(&out);
-    assert_eq!((&r["status"], &r["exit_code"]), (&"exited".into(), &4.into()));
+    assert_eq!(
+        (&r["status"], &r["exit_code"]),
+        (&"exited".into(), &4.into())
+    );
     assert_eq!(r["layers"]["isolation"], "gvisor");
     assert!(r["layers"]["gvisor_platform"].is_string(), "{r}");
     let out = gauntlet(&["sandbox", "run", "--isolation", "gvisr", "--", "/bin/true"]);
@@ -561,14 +567,23 @@ fn isolation_gvisor_runs_the_command_under_gvisor_and_says_so() {
 
 #[test]
 fn isolation_gvisor_fails_closed_with_exit_3_when_runsc_is_missing_or_broken() {
-    let marker = std::env::temp_dir().join(format!("gauntlet-gvisor-missing-{}", std::process::id()));
+    let marker =
+        std::env::temp_dir().join(format!("gauntlet-gvisor-missing-{}", std::process::id()));
     for (runsc, says) in [
         ("/usr/bin/no-such-runsc", "runsc is not installed"),
         ("/usr/bin/false", "--version` failed"),
         ("/tmp/runsc", "is not under /usr"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-            .args(["sandbox", "run", "--isolation", "gvisor", "--", "/bin/sh", "-c"])
+            .args([
+                "sandbox",
+                "run",
+                "--isolation",
+                "gvisor",
+                "--",
+                "/bin/sh",
+                "-c",
+            ])
             .arg(format!("echo ran > {}", marker.display()))
             .env("GAUNTLET_RUNSC", runsc)
             .output()

@@ -167,15 +167,24 @@ fn find() -> Result<Runsc, String> {
 /// The platform gVisor runs on here, chosen once: KVM when `/dev/kvm` is usable by
 /// the jail's unprivileged users and a probe jail boots on it within a few seconds,
 /// otherwise ptrace. (A `/dev/kvm` can exist and still not work for gVisor: nested
-/// or paravirtualised KVM, such as PVM, hangs the KVM platform; the probe's timeout
-/// catches that.)
+/// or paravirtualised KVM, such as PVM, hangs or fails the KVM platform; the probe
+/// catches that.) Also returns why KVM was not chosen, for `doctor`.
 pub fn platform() -> Platform {
-    static CHOSEN: OnceLock<Platform> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
-        if kvm_usable() && probe(Platform::Kvm) {
-            Platform::Kvm
-        } else {
-            Platform::Ptrace
+    choice().0
+}
+
+fn choice() -> &'static (Platform, String) {
+    static CHOSEN: OnceLock<(Platform, String)> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        if !kvm_usable() {
+            return (
+                Platform::Ptrace,
+                "/dev/kvm is missing or not readable and writable by others".into(),
+            );
+        }
+        match probe(Platform::Kvm) {
+            Ok(()) => (Platform::Kvm, String::new()),
+            Err(why) => (Platform::Ptrace, format!("a probe on KVM failed: {why}")),
         }
     })
 }
@@ -190,20 +199,35 @@ pub fn kvm_usable() -> bool {
     }
 }
 
-/// Runs `/bin/true` under gVisor on `platform`, with a short wall limit.
-fn probe(platform: Platform) -> bool {
-    struct Discard;
-    impl crate::OutputSink for Discard {
-        fn output(&mut self, _: crate::Stream, _: &[u8]) {}
+/// Runs `/bin/true` under gVisor on `platform`, with a short wall limit; why not,
+/// when it does not exit 0 (its status and the start of its stderr).
+fn probe(platform: Platform) -> Result<(), String> {
+    struct Stderr(Vec<u8>);
+    impl crate::OutputSink for Stderr {
+        fn output(&mut self, stream: crate::Stream, bytes: &[u8]) {
+            if stream == crate::Stream::Stderr && self.0.len() < 512 {
+                self.0.extend_from_slice(bytes);
+            }
+        }
     }
     let mut spec = Spec::new(["/bin/true"]);
     spec.isolation = crate::Isolation::Gvisor;
     spec.limits.wall_time = Duration::from_secs(5);
     spec.limits.idle_timeout = None;
+    let mut err = Stderr(Vec::new());
     FORCED.with(|f| f.set(Some(platform)));
-    let r = crate::run(&spec, &mut Discard);
+    let r = crate::run(&spec, &mut err);
     FORCED.with(|f| f.set(None));
-    matches!(r, Ok(r) if r.status == crate::Status::Exited && r.exit_code == Some(0))
+    match r {
+        Ok(r) if r.status == crate::Status::Exited && r.exit_code == Some(0) => Ok(()),
+        Ok(r) => Err(format!(
+            "{:?} {:?}: {}",
+            r.status,
+            r.exit_code,
+            String::from_utf8_lossy(&err.0).trim()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 thread_local! {
@@ -409,6 +433,8 @@ pub struct Doctor {
     pub platform: Option<&'static str>,
     /// `/dev/kvm` is usable by the jail's users (what the KVM platform needs first).
     pub kvm_device_usable: bool,
+    /// Why the platform is not KVM (empty when it is).
+    pub platform_reason: String,
     /// A probe jail ran `/bin/true` under gVisor.
     pub probe: String,
 }
@@ -419,12 +445,14 @@ pub fn doctor(probe_run: impl FnOnce() -> String) -> Doctor {
             runsc: format!("{} ({})", r.version, r.path.display()),
             platform: Some(platform().name()),
             kvm_device_usable: kvm_usable(),
+            platform_reason: choice().1.clone(),
             probe: probe_run(),
         },
         Err(e) => Doctor {
             runsc: e.to_string(),
             platform: None,
             kvm_device_usable: kvm_usable(),
+            platform_reason: String::new(),
             probe: "not run".into(),
         },
     }

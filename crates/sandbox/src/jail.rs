@@ -328,6 +328,15 @@ fn build_dev(plan: &Plan) -> SysResult {
         create_file(dst, b"")?;
         bind(src, dst, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
     }
+    // gVisor's KVM platform opens /dev/kvm (runsc, not the command, sees this /dev).
+    if matches!(&plan.gvisor, Some(g) if g.platform == gvisor::Platform::Kvm) {
+        create_file(c"/dev/kvm", b"")?;
+        bind(
+            c"/.oldroot/dev/kvm",
+            c"/dev/kvm",
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+        )?;
+    }
     for (target, link) in [
         (c"/proc/self/fd", c"/dev/fd"),
         (c"/proc/self/fd/0", c"/dev/stdin"),

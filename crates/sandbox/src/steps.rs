@@ -108,7 +108,7 @@ steps! {
     Init MountProc "mount-proc"
         "a procfs of the new PID namespace; `/proc/bus`, `/proc/fs`, `/proc/irq`, `/proc/sys`, `/proc/sysrq-trigger` read-only (Docker's list)";
     Init BuildDev "build-dev"
-        "a tmpfs `/dev` with `null zero full random urandom`, the `fd`/`std*` links and a size-capped `/dev/shm`, then read-only";
+        "a tmpfs `/dev` with `null zero full random urandom` (and `kvm` for gVisor's KVM platform), the `fd`/`std*` links and a size-capped `/dev/shm`, then read-only";
     Init MaskProc "mask-proc"
         "the `/proc` entries Docker masks that this kernel has (`kcore`, `keys`, `timer_list`, `sched_debug`, `acpi`, …): files under `/dev/null`, directories under an empty read-only tmpfs";
     Init MountTmp "mount-tmp"
