@@ -32,7 +32,7 @@
 //! - a command killed by a signal shows as exit code 128 + the signal: runsc exits
 //!   with that code itself.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -42,7 +42,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::plan::cstr;
 use crate::{Error, Network, Spec};
 
 /// Where runsc may live: under `/usr`, which every jail binds read-only.
@@ -244,19 +243,21 @@ pub fn platform_for_run() -> Platform {
 /// What a plan needs to run the command under gVisor.
 pub struct GvisorPlan {
     pub platform: Platform,
-    /// `config.json` of the bundle, written into the jail's root.
-    pub config: (CString, Vec<u8>),
+    /// The bundle's `config.json`: where in the jail's root, and its bytes.
+    pub config: (&'static str, Vec<u8>),
+    /// runsc's path and command line (plan.rs makes them the payload's).
+    pub runsc: PathBuf,
+    pub argv: Vec<String>,
 }
 
 /// Checks that gVisor can run `spec` and prepares runsc's command line and bundle.
 /// `env` is the command's environment, as the namespace backend would give it.
-/// Returns the plan and runsc's (path, argv).
 pub fn prepare(
     spec: &Spec,
     env: &[(String, String)],
     writable: &[PathBuf],
     rlimits: &[(libc::__rlimit_resource_t, u64, u64)],
-) -> Result<(GvisorPlan, CString, Vec<CString>), Error> {
+) -> Result<GvisorPlan, Error> {
     let runsc = runsc()?;
     if crate::rootless() {
         return Err(Error::Unsupported(
@@ -289,14 +290,12 @@ pub fn prepare(
         format!("--bundle={DIR}"),
         "gauntlet".into(),
     ];
-    Ok((
-        GvisorPlan {
-            platform,
-            config: (cstr(CONFIG)?, config),
-        },
-        cstr(&runsc.path)?,
-        argv.iter().map(cstr).collect::<Result<_, _>>()?,
-    ))
+    Ok(GvisorPlan {
+        platform,
+        config: (CONFIG, config),
+        runsc: runsc.path.clone(),
+        argv: argv.to_vec(),
+    })
 }
 
 /// The OCI runtime spec of the bundle: the jail's root, read-only; the jail's

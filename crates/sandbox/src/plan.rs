@@ -614,12 +614,13 @@ impl Plan {
             .iter()
             .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
             .collect();
-        let (plan, runsc, argv) = gvisor::prepare(spec, env, &writable, &self.rlimits)?;
+        let plan = gvisor::prepare(spec, env, &writable, &self.rlimits)?;
         self.dirs.push(cstr(gvisor::DIR)?);
         self.dirs.push(CString::from(gvisor::STATE));
-        self.files.push(plan.config.clone());
-        self.exec_candidates = vec![runsc];
-        self.argv = CStrArray::new(argv);
+        self.files
+            .push((cstr(plan.config.0)?, plan.config.1.clone()));
+        self.exec_candidates = vec![cstr(&plan.runsc)?];
+        self.argv = CStrArray::new(plan.argv.iter().map(cstr).collect::<Result<_, _>>()?);
         self.envp = CStrArray::new(vec![cstr(format!("PATH={DEFAULT_PATH}"))?]);
         self.rlimits = gvisor::runsc_rlimits(&self.rlimits);
         self.gvisor = Some(plan);
