@@ -240,7 +240,7 @@ pub fn platform_for_run() -> Platform {
     FORCED.with(|f| f.get()).unwrap_or_else(platform)
 }
 
-/// What a plan needs to run the command under gVisor.
+/// What a plan needs to run the command under gVisor (plan.rs takes it apart).
 pub struct GvisorPlan {
     pub platform: Platform,
     /// The bundle's `config.json`: where in the jail's root, and its bytes.

@@ -329,7 +329,7 @@ fn build_dev(plan: &Plan) -> SysResult {
         bind(src, dst, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
     }
     // gVisor's KVM platform opens /dev/kvm (runsc, not the command, sees this /dev).
-    if matches!(&plan.gvisor, Some(g) if g.platform == gvisor::Platform::Kvm) {
+    if plan.gvisor == Some(gvisor::Platform::Kvm) {
         create_file(c"/dev/kvm", b"")?;
         bind(
             c"/.oldroot/dev/kvm",

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::gvisor::{self, GvisorPlan};
+use crate::gvisor::{self, Platform};
 use crate::steps::Step;
 use crate::sys::{self, CStrArray, MmLayout};
 use crate::{Error, Isolation, Network, Spec};
@@ -147,10 +147,10 @@ pub struct Plan {
     pub first_user_bind: usize,
     /// A warm jail's preamble starts at this niceness (0: unchanged).
     pub nice: i32,
-    /// Under gVisor: the payload becomes runsc (see gvisor.rs) and these are its
-    /// platform and bundle; `argv`, `envp`, `exec_candidates` and `rlimits` are then
-    /// runsc's, and the command's are in the bundle.
-    pub gvisor: Option<GvisorPlan>,
+    /// Under gVisor, its platform: the payload becomes runsc (see gvisor.rs);
+    /// `argv`, `envp`, `exec_candidates` and `rlimits` are then runsc's, and the
+    /// command's are in the bundle, one of `files`.
+    pub gvisor: Option<Platform>,
 }
 
 impl Plan {
@@ -614,16 +614,20 @@ impl Plan {
             .iter()
             .map(|c| PathBuf::from(OsStr::from_bytes(c.as_bytes())))
             .collect();
-        let plan = gvisor::prepare(spec, env, &writable, &self.rlimits)?;
+        let gvisor::GvisorPlan {
+            platform,
+            config: (config_path, config),
+            runsc,
+            argv,
+        } = gvisor::prepare(spec, env, &writable, &self.rlimits)?;
         self.dirs.push(cstr(gvisor::DIR)?);
         self.dirs.push(CString::from(gvisor::STATE));
-        self.files
-            .push((cstr(plan.config.0)?, plan.config.1.clone()));
-        self.exec_candidates = vec![cstr(&plan.runsc)?];
-        self.argv = CStrArray::new(plan.argv.iter().map(cstr).collect::<Result<_, _>>()?);
+        self.files.push((cstr(config_path)?, config));
+        self.exec_candidates = vec![cstr(&runsc)?];
+        self.argv = CStrArray::new(argv.iter().map(cstr).collect::<Result<_, _>>()?);
         self.envp = CStrArray::new(vec![cstr(format!("PATH={DEFAULT_PATH}"))?]);
         self.rlimits = gvisor::runsc_rlimits(&self.rlimits);
-        self.gvisor = Some(plan);
+        self.gvisor = Some(platform);
         Ok(())
     }
 

@@ -1105,7 +1105,12 @@ fn names(pick: impl Fn(Action) -> bool) -> Vec<&'static str> {
 /// implement with ENOSYS itself), refusals with another errno than EPERM, and the
 /// allowed socket families and personalities (gVisor has none of the refused
 /// families, and refuses every personality change).
-pub fn oci_rules() -> serde_json::Value {
+pub fn oci_rules() -> &'static serde_json::Value {
+    static RULES: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    RULES.get_or_init(build_oci_rules)
+}
+
+fn build_oci_rules() -> serde_json::Value {
     use serde_json::json;
     // The runsc of Debian 12 (2022-12) ignores `errnoRet` and answers EPERM: only
     // EPERM refusals are stated (clone3's ENOSYS, which libc falls back from, is

@@ -995,7 +995,7 @@ fn layers(spec: &Spec, plan: &Plan) -> Layers {
         rootless: plan.rootless,
         userns_owner: crate::jail_host_ids().0,
         isolation: spec.isolation,
-        gvisor_platform: plan.gvisor.as_ref().map(|g| g.platform.name()),
+        gvisor_platform: plan.gvisor.map(|p| p.name()),
     }
 }
 
